@@ -1,0 +1,45 @@
+# The one front door, for people and CI.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install services migrate seed run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	service/scripts/ensure-services.sh
+
+migrate: install services
+	$(PY) -m shop migrate
+
+seed: migrate
+	$(PY) -m shop seed
+
+run: migrate
+	$(PY) -m shop seed --if-empty
+	$(PY) -m shop serve
+
+lint: install
+	$(VENV)/bin/ruff check service tests
+	$(VENV)/bin/ruff format --check service tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff format service tests
+	$(VENV)/bin/ruff check --fix service tests
+
+test: install services lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,96 @@
+"""Command line: `python -m shop serve|migrate|seed`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from .adapters.mysql.migrations import migrate
+from .adapters.mysql.pool import Database
+from .adapters.mysql.seed import is_empty, seed_dataset
+from .app import create_app
+from .domain.errors import ShopError
+from .settings import Settings, SettingsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shop", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the HTTP API (SHOP_HOST:SHOP_PORT)")
+    commands.add_parser("migrate", help="create the database and apply schema migrations")
+    seed = commands.add_parser("seed", help="write the load-test data set (idempotent)")
+    seed.add_argument("--users", type=int, default=100_000)
+    seed.add_argument("--stock", type=int, default=1_000_000)
+    seed.add_argument("--coupon-quantity", type=int, default=100_000)
+    seed.add_argument("--if-empty", action="store_true", help="only when no user exists yet")
+    return parser
+
+
+async def _migrate(settings: Settings) -> None:
+    applied = await migrate(settings.db_url)
+    print(f"migrations applied: {', '.join(applied) or 'none (schema up to date)'}")
+
+
+async def _seed(settings: Settings, args: argparse.Namespace) -> None:
+    database = await Database.connect(settings.db_url, maxsize=2)
+    try:
+        if args.if_empty and not await is_empty(database):
+            print("seed skipped: the database already holds users")
+            return
+        report = await seed_dataset(
+            database,
+            users=args.users,
+            stock=args.stock,
+            coupon_quantity=args.coupon_quantity,
+            progress=True,
+        )
+        print(f"seeded {report.users} users, {report.products} products in {report.seconds:.1f}s")
+    finally:
+        await database.close()
+
+
+def _serve(settings: Settings) -> None:
+    loop: asyncio.AbstractEventLoop | None = None
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
+        loop = None
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop=loop,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout,
+        print=None,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; exit code 2 for bad configuration, 1 when the database is unreachable."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "serve":
+            _serve(settings)
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        else:
+            asyncio.run(_seed(settings, args))
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ShopError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

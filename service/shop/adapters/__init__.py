@@ -1,0 +1,1 @@
+"""Drivers behind the ports: MySQL (source of truth) and Redis."""

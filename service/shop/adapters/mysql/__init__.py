@@ -1,0 +1,1 @@
+"""MariaDB/MySQL adapters: the pool, migrations and one repository module per noun."""

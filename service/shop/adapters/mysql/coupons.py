@@ -1,0 +1,141 @@
+"""Coupons and the copies issued to users."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pymysql
+
+from ...domain.coupons import Coupon, DiscountType, UserCoupon, UserCouponStatus
+from .session import Session
+from .times import from_db, to_db
+
+_COUPON = (
+    "c.coupon_id, c.name, c.discount_type, c.discount_value, c.min_order_amount,"
+    " c.total_quantity, c.issued_quantity, c.expires_at"
+)
+_USER_COUPON = f"uc.user_coupon_id, uc.user_id, uc.status, uc.issued_at, uc.used_at, {_COUPON}"
+DUPLICATE_KEY = 1062
+
+
+def _coupon(row: Sequence[Any]) -> Coupon:
+    return Coupon(
+        coupon_id=row[0],
+        name=row[1],
+        discount_type=DiscountType(row[2]),
+        discount_value=int(row[3]),
+        min_order_amount=int(row[4]),
+        total_quantity=int(row[5]),
+        issued_quantity=int(row[6]),
+        expires_at=from_db(row[7]),
+    )
+
+
+def _user_coupon(row: Sequence[Any], coupon: Coupon) -> UserCoupon:
+    """A user-coupon row's first five columns, with its coupon."""
+    return UserCoupon(
+        user_coupon_id=int(row[0]),
+        user_id=row[1],
+        status=UserCouponStatus(row[2]),
+        issued_at=from_db(row[3]),
+        used_at=None if row[4] is None else from_db(row[4]),
+        coupon=coupon,
+    )
+
+
+class CouponsRepository:
+    __slots__ = ("_s",)
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    async def create(self, coupon: Coupon, *, now: datetime) -> None:
+        await self._s.execute(
+            "coupons.insert",
+            "INSERT INTO coupons (coupon_id, name, discount_type, discount_value,"
+            " min_order_amount, total_quantity, issued_quantity, expires_at, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                coupon.coupon_id,
+                coupon.name,
+                coupon.discount_type.value,
+                coupon.discount_value,
+                coupon.min_order_amount,
+                coupon.total_quantity,
+                coupon.issued_quantity,
+                to_db(coupon.expires_at),
+                to_db(now),
+            ),
+        )
+
+    async def get(self, coupon_id: str) -> Coupon | None:
+        row = await self._s.fetch_one(
+            "coupons.get", f"SELECT {_COUPON} FROM coupons c WHERE c.coupon_id = %s", (coupon_id,)
+        )
+        return None if row is None else _coupon(row)
+
+    async def available(self, *, now: datetime) -> list[Coupon]:
+        rows = await self._s.fetch_all(
+            "coupons.available",
+            f"SELECT {_COUPON} FROM coupons c WHERE c.expires_at > %s"
+            " AND c.issued_quantity < c.total_quantity ORDER BY c.expires_at, c.coupon_id",
+            (to_db(now),),
+        )
+        return [_coupon(r) for r in rows]
+
+    async def take_one(self, coupon_id: str, *, now: datetime) -> bool:
+        changed = await self._s.execute(
+            "coupons.take_one",
+            "UPDATE coupons SET issued_quantity = issued_quantity + 1 WHERE coupon_id = %s"
+            " AND issued_quantity < total_quantity AND expires_at > %s",
+            (coupon_id, to_db(now)),
+        )
+        return changed == 1
+
+    async def grant(self, coupon_id: str, user_id: str, *, now: datetime) -> int | None:
+        try:
+            return await self._s.insert(
+                "user_coupons.insert",
+                "INSERT INTO user_coupons (coupon_id, user_id, status, issued_at)"
+                " VALUES (%s, %s, 'AVAILABLE', %s)",
+                (coupon_id, user_id, to_db(now)),
+            )
+        except pymysql.err.IntegrityError as exc:
+            if exc.args and exc.args[0] == DUPLICATE_KEY:
+                return None
+            raise
+
+    async def of_user(self, user_id: str) -> list[UserCoupon]:
+        rows = await self._s.fetch_all(
+            "user_coupons.by_user",
+            f"SELECT {_USER_COUPON} FROM user_coupons uc"
+            " JOIN coupons c ON c.coupon_id = uc.coupon_id"
+            " WHERE uc.user_id = %s ORDER BY uc.user_coupon_id DESC",
+            (user_id,),
+        )
+        return [_user_coupon(r, _coupon(r[5:])) for r in rows]
+
+    async def lock_user_coupon(self, user_id: str, coupon_id: str) -> UserCoupon | None:
+        # Only the user's copy is locked: the coupon row is hot under issuance, and the fields
+        # an order reads from it (expiry, minimum, discount) never change after creation.
+        row = await self._s.fetch_one(
+            "user_coupons.lock",
+            "SELECT user_coupon_id, user_id, status, issued_at, used_at FROM user_coupons"
+            " WHERE coupon_id = %s AND user_id = %s FOR UPDATE",
+            (coupon_id, user_id),
+        )
+        coupon = None if row is None else await self.get(coupon_id)
+        if row is None or coupon is None:
+            return None
+        return _user_coupon(row, coupon)
+
+    async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
+        changed = await self._s.execute(
+            "user_coupons.use",
+            "UPDATE user_coupons SET status = 'USED', used_at = %s, order_id = %s"
+            " WHERE user_coupon_id = %s AND status = 'AVAILABLE'",
+            (to_db(now), order_id, user_coupon_id),
+        )
+        return changed == 1

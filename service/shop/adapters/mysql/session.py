@@ -1,0 +1,118 @@
+"""One borrowed connection: named statements, MySQL errors translated into domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aiomysql
+import pymysql
+
+from ...domain.errors import DatabaseUnavailable
+
+Row = tuple[Any, ...]
+Params = Sequence[Any] | None
+
+# Server and client error codes meaning "the database cannot serve this now": nothing was
+# written (the transaction is rolled back), the client may retry.
+UNAVAILABLE_CODES = frozenset({1040, 1053, 1205, 2002, 2003, 2006, 2013, 2055})
+DEADLOCK = 1213
+
+
+class QuietCursor(aiomysql.Cursor):  # type: ignore[misc]  # aiomysql ships no types
+    """A cursor that does not fetch server warnings.
+
+    aiomysql answers every statement with warnings by a second round trip (SHOW WARNINGS) and a
+    Python warning; INSERT IGNORE and "database exists" warn by design, so both are waste.
+    """
+
+    async def _show_warnings(self, conn: Any) -> None:
+        return None
+
+
+class Deadlock(Exception):
+    """InnoDB chose this transaction as a deadlock victim; it was rolled back whole."""
+
+
+def _error_code(exc: pymysql.err.MySQLError) -> int:
+    code = exc.args[0] if exc.args else 0
+    return code if isinstance(code, int) else 0
+
+
+class Session:
+    """Statements carry a static name (`noun.verb`) for traces and metrics."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def _execute(self, name: str, sql: str, params: Params, *, many: bool = False) -> Any:
+        cursor = await self._conn.cursor()
+        try:
+            if many:
+                await cursor.executemany(sql, params)
+            else:
+                await cursor.execute(sql, params)
+        except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
+            await cursor.close()
+            code = _error_code(exc)
+            if code == DEADLOCK:
+                raise Deadlock(name) from exc
+            if code in UNAVAILABLE_CODES:
+                raise DatabaseUnavailable(f"database error {code} in {name}") from exc
+            raise
+        except BaseException:
+            await cursor.close()
+            raise
+        return cursor
+
+    async def fetch_all(self, name: str, sql: str, params: Params = None) -> list[Row]:
+        """Run a query and return every row."""
+        cursor = await self._execute(name, sql, params)
+        rows: list[Row] = list(await cursor.fetchall())
+        await cursor.close()
+        return rows
+
+    async def fetch_one(self, name: str, sql: str, params: Params = None) -> Row | None:
+        """Run a query and return its first row, or None."""
+        cursor = await self._execute(name, sql, params)
+        row: Row | None = await cursor.fetchone()
+        await cursor.close()
+        return row
+
+    async def execute(self, name: str, sql: str, params: Params = None) -> int:
+        """Run a write and return the number of rows it changed."""
+        cursor = await self._execute(name, sql, params)
+        count = int(cursor.rowcount)
+        await cursor.close()
+        return count
+
+    async def insert(self, name: str, sql: str, params: Params = None) -> int:
+        """Run an insert and return the id it generated."""
+        cursor = await self._execute(name, sql, params)
+        row_id = int(cursor.lastrowid)
+        await cursor.close()
+        return row_id
+
+    async def execute_many(self, name: str, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement for many rows (an INSERT goes as one multi-row round trip)."""
+        cursor = await self._execute(name, sql, rows, many=True)
+        count = int(cursor.rowcount)
+        await cursor.close()
+        return count
+
+    async def begin(self) -> None:
+        """Start a transaction."""
+        await self._conn.begin()
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        await self._conn.commit()
+
+    async def rollback_quietly(self) -> None:
+        """Roll back; a broken connection is closed instead (the pool then drops it)."""
+        try:
+            await self._conn.rollback()
+        except BaseException:
+            self._conn.close()

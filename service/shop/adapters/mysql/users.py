@@ -1,0 +1,71 @@
+"""Users' balances and balance history."""
+
+from __future__ import annotations
+
+from ...domain.users import BalanceChange, BalanceReason
+from .session import Session
+from .times import from_db, to_db
+
+
+class UsersRepository:
+    __slots__ = ("_s",)
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    async def balance(self, user_id: str, *, lock: bool = False) -> int | None:
+        sql = "SELECT balance FROM users WHERE user_id = %s" + (" FOR UPDATE" if lock else "")
+        row = await self._s.fetch_one("users.balance", sql, (user_id,))
+        return None if row is None else int(row[0])
+
+    async def credit(self, user_id: str, amount: int, *, limit: int) -> bool:
+        changed = await self._s.execute(
+            "users.credit",
+            "UPDATE users SET balance = balance + %s WHERE user_id = %s AND balance + %s <= %s",
+            (amount, user_id, amount, limit),
+        )
+        return changed == 1
+
+    async def debit(self, user_id: str, amount: int) -> bool:
+        changed = await self._s.execute(
+            "users.debit",
+            "UPDATE users SET balance = balance - %s WHERE user_id = %s AND balance >= %s",
+            (amount, user_id, amount),
+        )
+        return changed == 1
+
+    async def record(
+        self, user_id: str, change: BalanceChange, *, order_id: int | None = None
+    ) -> None:
+        await self._s.execute(
+            "balance_history.insert",
+            "INSERT INTO balance_history (user_id, amount, previous_balance, current_balance,"
+            " reason, order_id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                user_id,
+                change.amount,
+                change.previous_balance,
+                change.current_balance,
+                change.reason.value,
+                order_id,
+                to_db(change.created_at),
+            ),
+        )
+
+    async def history(self, user_id: str, *, limit: int) -> list[BalanceChange]:
+        rows = await self._s.fetch_all(
+            "balance_history.by_user",
+            "SELECT amount, previous_balance, current_balance, reason, created_at"
+            " FROM balance_history WHERE user_id = %s ORDER BY id DESC LIMIT %s",
+            (user_id, limit),
+        )
+        return [
+            BalanceChange(
+                amount=int(r[0]),
+                previous_balance=int(r[1]),
+                current_balance=int(r[2]),
+                reason=BalanceReason(r[3]),
+                created_at=from_db(r[4]),
+            )
+            for r in rows
+        ]

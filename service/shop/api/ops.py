@@ -1,0 +1,39 @@
+"""Handlers: liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..keys import DATABASE, REDIS
+from .responses import json_response
+
+READY_TIMEOUT = 2.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await request.app[DATABASE].ping()
+        checks["mysql"] = "ok"
+    except Exception as exc:
+        checks["mysql"] = f"error: {type(exc).__name__}: {exc}"
+    redis = request.app.get(REDIS)
+    if redis is not None:
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}: {exc}"
+    ready = all(value == "ok" for value in checks.values())
+    return json_response(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+    )

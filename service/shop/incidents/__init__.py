@@ -1,0 +1,1 @@
+"""Runtime incident switches that reproduce the original's failures on demand."""

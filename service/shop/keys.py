@@ -1,0 +1,24 @@
+"""Every piece of typed application state (aiohttp AppKey): no string keys anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from .adapters.mysql.pool import Database
+from .incidents.switches import Switches
+from .settings import Settings
+from .use_cases.deps import Deps
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+DEPS = web.AppKey("deps", Deps)
+SWITCHES = web.AppKey("switches", Switches)
+REDIS = web.AppKey("redis", Redis)
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+
+# Per-request storage.
+TRACE_ID = web.RequestKey("trace_id", str)
+USER_ID = web.RequestKey("user_id", str)

@@ -1,0 +1,1 @@
+"""Per-key lock managers: in-process (one process) and Redis (several replicas)."""

@@ -1,0 +1,145 @@
+"""The in-process lock manager: per-key FIFO hand-off, bounded waits, cancellation-safe."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from ..domain.errors import LockTimeout
+from .lease import Lease, LockObserver, LockReentry, NullObserver
+
+_Waiter = tuple["asyncio.Future[None]", "asyncio.Task[object] | None"]
+
+
+class _Entry:
+    """One key's holder and queue; dropped as soon as both are empty."""
+
+    __slots__ = ("holder", "waiters")
+
+    def __init__(self) -> None:
+        self.holder: asyncio.Task[object] | None = None
+        self.waiters: deque[_Waiter] = deque()
+
+
+class LocalLockManager:
+    """Mutual exclusion between the tasks of one process.
+
+    The releaser hands the lock straight to the oldest waiter, so a newcomer can never barge
+    ahead of the queue and woken waiters never stampede. A lease past its time only sets
+    `lost`: in one process the holder is still running, so handing the lock over would let two
+    run at once; the holder learns it through `ensure_valid()` and rolls back instead.
+    """
+
+    backend = "local"
+
+    def __init__(self, observer: LockObserver | None = None) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._observer = observer or NullObserver()
+        # One counter for all keys: fences keep increasing even after an entry was dropped.
+        self._fences = itertools.count(1)
+        self._waiting = 0
+
+    def keys_count(self) -> int:
+        """Keys with a holder or a waiter (0 when idle: the map never grows without bound)."""
+        return len(self._entries)
+
+    def waiters(self, key: str) -> int:
+        """Tasks queued on `key`."""
+        entry = self._entries.get(key)
+        return 0 if entry is None else len(entry.waiters)
+
+    def total_waiters(self) -> int:
+        """Tasks queued on any key."""
+        return self._waiting
+
+    def held_count(self) -> int:
+        """Keys currently held."""
+        return sum(1 for entry in self._entries.values() if entry.holder is not None)
+
+    @asynccontextmanager
+    async def hold(self, key: str, *, name: str, wait: float, lease: float) -> AsyncIterator[Lease]:
+        """Hold `key` for the body; LockTimeout after `wait` seconds in the queue."""
+        held = await self._acquire(key, name, wait)
+        loop = asyncio.get_running_loop()
+        expiry = loop.call_later(lease, self._expire, held, name)
+        try:
+            yield held
+        finally:
+            # Synchronous: a cancellation arriving here cannot interrupt the hand-off.
+            expiry.cancel()
+            self._observer.released(name, time.monotonic() - held.acquired_at)
+            self._release(key)
+
+    async def _acquire(self, key: str, name: str, wait: float) -> Lease:
+        task = asyncio.current_task()
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+        elif entry.holder is not None and entry.holder is task:
+            raise LockReentry(f"this task already holds {key}")
+        started = time.monotonic()
+        if entry.holder is None and not entry.waiters:
+            entry.holder = task
+        else:
+            await self._queue(key, entry, task, name, wait, started)
+        self._observer.acquired(name, time.monotonic() - started)
+        return Lease(key, next(self._fences))
+
+    async def _queue(
+        self,
+        key: str,
+        entry: _Entry,
+        task: asyncio.Task[object] | None,
+        name: str,
+        wait: float,
+        started: float,
+    ) -> None:
+        waiter: _Waiter = (asyncio.get_running_loop().create_future(), task)
+        entry.waiters.append(waiter)
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(wait):
+                await waiter[0]
+        except BaseException as exc:
+            waited = time.monotonic() - started
+            if waiter[0].done() and not waiter[0].cancelled():
+                # The lock was handed over just as the wait ended: pass it on, not drop it.
+                self._release(key)
+            else:
+                waiter[0].cancel()
+                # A releaser may already have skipped (and so removed) this cancelled waiter.
+                if waiter in entry.waiters:
+                    entry.waiters.remove(waiter)
+                    self._waiting -= 1
+                self._drop_if_idle(key, entry)
+            if isinstance(exc, TimeoutError):
+                self._observer.timed_out(name, waited)
+                raise LockTimeout(
+                    f"the {name} lock is still held by a previous request after {wait:g}s"
+                ) from None
+            self._observer.cancelled(name, waited)
+            raise
+
+    def _release(self, key: str) -> None:
+        entry = self._entries[key]
+        entry.holder = None
+        while entry.waiters:
+            future, task = entry.waiters.popleft()
+            self._waiting -= 1
+            if not future.done():
+                entry.holder = task
+                future.set_result(None)
+                return
+        self._drop_if_idle(key, entry)
+
+    def _drop_if_idle(self, key: str, entry: _Entry) -> None:
+        if entry.holder is None and not entry.waiters and self._entries.get(key) is entry:
+            del self._entries[key]
+
+    def _expire(self, held: Lease, name: str) -> None:
+        held.lost.set()
+        self._observer.lease_lost(name)

@@ -1,0 +1,1 @@
+"""Metrics, traces and logs: every telemetry name is defined here once."""

@@ -1,0 +1,77 @@
+"""The user's cart."""
+
+from __future__ import annotations
+
+from ..domain.carts import Cart, CartItem
+from ..domain.errors import CartItemNotFound, EmptyCart
+from ..domain.orders import MAX_QUANTITY
+from .balance import require_user
+from .deps import Deps
+from .ports import Tx
+from .products import require_product
+
+
+async def _item(tx: Tx, cart_id: int, cart_item_id: int) -> CartItem:
+    for item in await tx.carts.items(cart_id):
+        if item.cart_item_id == cart_item_id:
+            return item
+    raise CartItemNotFound(f"cart item {cart_item_id} not found")
+
+
+async def _cart_of(tx: Tx, user_id: str) -> int:
+    cart_id = await tx.carts.cart_id(user_id)
+    if cart_id is None:
+        raise CartItemNotFound("the user has no cart")
+    return cart_id
+
+
+async def get_cart(*, deps: Deps, user_id: str) -> Cart:
+    """The user's cart, created on first use."""
+
+    async def work(tx: Tx) -> Cart:
+        await require_user(tx, user_id)
+        cart_id = await tx.carts.ensure(user_id, now=deps.clock())
+        return Cart(cart_id=cart_id, user_id=user_id, items=tuple(await tx.carts.items(cart_id)))
+
+    return await deps.store.autocommit(work)
+
+
+async def add_item(*, deps: Deps, user_id: str, product_id: str, quantity: int) -> CartItem:
+    """Add units of a product; a product already in the cart gains quantity."""
+
+    async def work(tx: Tx) -> CartItem:
+        await require_user(tx, user_id)
+        await require_product(tx, product_id)
+        now = deps.clock()
+        cart_id = await tx.carts.ensure(user_id, now=now)
+        item_id = await tx.carts.add(
+            cart_id, product_id, quantity, max_quantity=MAX_QUANTITY, now=now
+        )
+        if item_id is None:
+            raise EmptyCart(f"a cart line holds at most {MAX_QUANTITY} units")
+        return await _item(tx, cart_id, item_id)
+
+    return await deps.store.autocommit(work)
+
+
+async def change_item(*, deps: Deps, user_id: str, cart_item_id: int, quantity: int) -> CartItem:
+    """Set the quantity of one of the user's cart lines."""
+
+    async def work(tx: Tx) -> CartItem:
+        cart_id = await _cart_of(tx, user_id)
+        if not await tx.carts.set_quantity(cart_id, cart_item_id, quantity):
+            raise CartItemNotFound(f"cart item {cart_item_id} not found")
+        return await _item(tx, cart_id, cart_item_id)
+
+    return await deps.store.autocommit(work)
+
+
+async def remove_item(*, deps: Deps, user_id: str, cart_item_id: int) -> None:
+    """Remove one of the user's cart lines."""
+
+    async def work(tx: Tx) -> None:
+        cart_id = await _cart_of(tx, user_id)
+        if not await tx.carts.remove(cart_id, cart_item_id):
+            raise CartItemNotFound(f"cart item {cart_item_id} not found")
+
+    await deps.store.autocommit(work)

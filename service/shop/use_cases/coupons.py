@@ -1,0 +1,132 @@
+"""Creating, issuing and checking coupons."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ..domain.coupons import (
+    Coupon,
+    CouponCheck,
+    DiscountType,
+    IssuedCoupon,
+    UserCoupon,
+    UserCouponStatus,
+)
+from ..domain.errors import (
+    CouponAlreadyIssued,
+    CouponExpired,
+    CouponNotFound,
+    CouponSoldOut,
+    ShopError,
+)
+from .balance import require_user
+from .deps import Deps
+from .ports import Tx
+
+
+async def require_coupon(tx: Tx, coupon_id: str) -> Coupon:
+    """The coupon; CouponNotFound for an unknown id."""
+    coupon = await tx.coupons.get(coupon_id)
+    if coupon is None:
+        raise CouponNotFound(f"coupon {coupon_id} not found")
+    return coupon
+
+
+def _sold_out(coupon_id: str) -> CouponSoldOut:
+    return CouponSoldOut(f"coupon {coupon_id} is sold out")
+
+
+async def create_coupon(
+    *,
+    deps: Deps,
+    name: str,
+    discount_type: DiscountType,
+    discount_value: int,
+    min_order_amount: int,
+    total_quantity: int,
+    expires_at: datetime,
+) -> Coupon:
+    """Store a new coupon with a fresh id."""
+    coupon = Coupon(
+        coupon_id=f"coupon-{uuid.uuid4().hex[:16]}",
+        name=name,
+        discount_type=discount_type,
+        discount_value=discount_value,
+        min_order_amount=min_order_amount,
+        total_quantity=total_quantity,
+        issued_quantity=0,
+        expires_at=expires_at,
+    )
+    await deps.store.transaction(lambda tx: tx.coupons.create(coupon, now=deps.clock()))
+    return coupon
+
+
+async def list_coupons(*, deps: Deps) -> list[Coupon]:
+    """Coupons that can still be issued."""
+    return await deps.store.autocommit(lambda tx: tx.coupons.available(now=deps.clock()))
+
+
+async def issue_coupon(*, deps: Deps, coupon_id: str, user_id: str) -> IssuedCoupon:
+    """First come, first served: returns only once the user's coupon is committed."""
+    now = deps.clock()
+
+    async def work(tx: Tx) -> IssuedCoupon:
+        coupon = await require_coupon(tx, coupon_id)
+        if coupon.is_expired(now):
+            raise CouponExpired(f"coupon {coupon_id} has expired")
+        # Cheap early answer for the common sold-out case; take_one below is the real guard.
+        if coupon.remaining_quantity <= 0:
+            raise _sold_out(coupon_id)
+        await require_user(tx, user_id)
+        # The unique key rejects a second copy before the hot coupon row is touched, so the
+        # row lock on it is held only from take_one to commit.
+        user_coupon_id = await tx.coupons.grant(coupon_id, user_id, now=now)
+        if user_coupon_id is None:
+            raise CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user_id}")
+        if not await tx.coupons.take_one(coupon_id, now=now):
+            raise _sold_out(coupon_id)
+        after = await require_coupon(tx, coupon_id)
+        return IssuedCoupon(
+            user_coupon_id=user_coupon_id,
+            coupon_id=coupon_id,
+            user_id=user_id,
+            issued_at=now,
+            expires_at=coupon.expires_at,
+            remaining_quantity=after.remaining_quantity,
+        )
+
+    return await deps.store.transaction(work)
+
+
+async def validate_coupon(*, deps: Deps, coupon_id: str, order_amount: int) -> CouponCheck:
+    """What the coupon would take off an order of `order_amount`."""
+    coupon = await deps.store.autocommit(lambda tx: require_coupon(tx, coupon_id))
+    try:
+        discount = coupon.check_applicable(order_amount, deps.clock())
+    except ShopError as refusal:
+        return CouponCheck(
+            valid=False, discount_amount=0, final_amount=order_amount, message=refusal.message
+        )
+    return CouponCheck(
+        valid=True,
+        discount_amount=discount,
+        final_amount=order_amount - discount,
+        message="coupon applies",
+    )
+
+
+async def user_coupons(
+    *, deps: Deps, user_id: str, status: UserCouponStatus | None
+) -> list[UserCoupon]:
+    """The user's coupons, optionally only those in one status."""
+
+    async def work(tx: Tx) -> list[UserCoupon]:
+        await require_user(tx, user_id)
+        return await tx.coupons.of_user(user_id)
+
+    found = await deps.store.autocommit(work)
+    if status is None:
+        return found
+    now = deps.clock()
+    return [uc for uc in found if uc.status_at(now) == status]

@@ -1,0 +1,19 @@
+"""What every use case may depend on, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .ports import Clock, LockManager, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    store: Store
+    locks: LockManager
+    clock: Clock
+    lock_wait: float
+    lock_lease: float
+    # Read on every order so that flipping the incident switch takes effect at once.
+    order_lock_scope: Callable[[], str]

@@ -1,0 +1,204 @@
+"""The Protocols the use cases need; adapters implement them, app.py wires them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from ..domain.carts import CartItem
+from ..domain.coupons import Coupon, UserCoupon
+from ..domain.orders import Order, OrderStatus, OrderSummary
+from ..domain.products import PopularProduct, Product, ProductSort
+from ..domain.users import BalanceChange
+
+
+class Lease(Protocol):
+    """A held lock: its key, the holder's token and a fence that strictly increases per key."""
+
+    key: str
+    token: str
+    fence: int
+    acquired_at: float
+    lost: asyncio.Event
+
+    def ensure_valid(self) -> None:
+        """Raise LeaseLost when the lease expired or was taken over."""
+
+
+class LockManager(Protocol):
+    """Per-key mutual exclusion with a wait budget and a lease."""
+
+    def hold(
+        self, key: str, *, name: str, wait: float, lease: float
+    ) -> AbstractAsyncContextManager[Lease]:
+        """Wait at most `wait` seconds for `key`; raise LockTimeout past it."""
+        ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime:
+        """Now, timezone-aware UTC."""
+        ...
+
+
+class UsersRepository(Protocol):
+    async def balance(self, user_id: str, *, lock: bool = False) -> int | None:
+        """The user's balance, or None for an unknown user."""
+        ...
+
+    async def credit(self, user_id: str, amount: int, *, limit: int) -> bool:
+        """Add `amount` unless the balance would pass `limit`; False when nothing changed."""
+        ...
+
+    async def debit(self, user_id: str, amount: int) -> bool:
+        """Take `amount` only if the balance covers it; False when nothing changed."""
+        ...
+
+    async def record(
+        self, user_id: str, change: BalanceChange, *, order_id: int | None = None
+    ) -> None:
+        """Append one balance-history row."""
+        ...
+
+    async def history(self, user_id: str, *, limit: int) -> list[BalanceChange]:
+        """The newest `limit` movements, newest first."""
+        ...
+
+
+class ProductsRepository(Protocol):
+    async def listing(self, *, category: str | None, sort: ProductSort) -> list[Product]:
+        """The catalogue, optionally one category, in the given order."""
+        ...
+
+    async def get(self, product_id: str) -> Product | None:
+        """One product, or None."""
+        ...
+
+    async def lock(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """Lock the rows in ascending id order (so orders never deadlock) and return them."""
+        ...
+
+    async def take_stock(self, quantities: dict[str, int]) -> bool:
+        """Take the quantities, guarded by stock; False when any row fell short (roll back)."""
+        ...
+
+    async def popular(self, *, since: datetime, limit: int) -> list[PopularProduct]:
+        """Best sellers by units sold in paid orders since `since`."""
+        ...
+
+
+class CartsRepository(Protocol):
+    async def cart_id(self, user_id: str, *, lock: bool = False) -> int | None:
+        """The user's cart id, or None before first use; `lock` serialises the user's orders."""
+        ...
+
+    async def ensure(self, user_id: str, *, now: datetime) -> int:
+        """The user's cart id, creating the cart on first use."""
+        ...
+
+    async def items(self, cart_id: int) -> list[CartItem]:
+        """The cart's items with current product names and prices."""
+        ...
+
+    async def add(
+        self, cart_id: int, product_id: str, quantity: int, *, max_quantity: int, now: datetime
+    ) -> int | None:
+        """Add units (merging with an existing line); None when the line would pass the max."""
+        ...
+
+    async def set_quantity(self, cart_id: int, cart_item_id: int, quantity: int) -> bool:
+        """Change a line of this cart; False when the cart holds no such line."""
+        ...
+
+    async def remove(self, cart_id: int, cart_item_id: int) -> bool:
+        """Remove a line of this cart; False when the cart holds no such line."""
+        ...
+
+    async def clear(self, cart_id: int) -> None:
+        """Empty the cart."""
+        ...
+
+
+class CouponsRepository(Protocol):
+    async def create(self, coupon: Coupon, *, now: datetime) -> None:
+        """Store a new coupon."""
+        ...
+
+    async def get(self, coupon_id: str) -> Coupon | None:
+        """One coupon, or None."""
+        ...
+
+    async def available(self, *, now: datetime) -> list[Coupon]:
+        """Coupons with units left that have not expired."""
+        ...
+
+    async def take_one(self, coupon_id: str, *, now: datetime) -> bool:
+        """Count one more issue unless sold out or expired; False when nothing changed."""
+        ...
+
+    async def grant(self, coupon_id: str, user_id: str, *, now: datetime) -> int | None:
+        """Give the user the coupon; None when the user already has it."""
+        ...
+
+    async def of_user(self, user_id: str) -> list[UserCoupon]:
+        """Every coupon issued to the user, newest first."""
+        ...
+
+    async def lock_user_coupon(self, user_id: str, coupon_id: str) -> UserCoupon | None:
+        """The user's copy of the coupon, locked for use by an order."""
+        ...
+
+    async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
+        """Spend an unused coupon; False when it was already used."""
+        ...
+
+
+class OrdersRepository(Protocol):
+    async def add(self, order: Order) -> int:
+        """Store the order and its lines; returns the new order id."""
+        ...
+
+    async def add_payment(self, *, order_id: int, user_id: str, amount: int, now: datetime) -> None:
+        """Record the completed payment of an order."""
+        ...
+
+    async def get(self, order_id: int) -> Order | None:
+        """One order with its lines, or None."""
+        ...
+
+    async def page(
+        self, user_id: str, *, status: OrderStatus | None, offset: int, limit: int
+    ) -> tuple[list[OrderSummary], int]:
+        """One page of the user's orders, newest first, and how many there are in all."""
+        ...
+
+
+class Tx(Protocol):
+    """The repositories over one connection (one transaction when written)."""
+
+    @property
+    def users(self) -> UsersRepository: ...
+    @property
+    def products(self) -> ProductsRepository: ...
+    @property
+    def carts(self) -> CartsRepository: ...
+    @property
+    def coupons(self) -> CouponsRepository: ...
+    @property
+    def orders(self) -> OrdersRepository: ...
+
+
+T = TypeVar("T")
+
+
+class Store(Protocol):
+    async def autocommit(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `work` on one connection, each statement committing on its own."""
+        ...
+
+    async def transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `work` in one transaction: all of it commits or none of it does."""
+        ...

@@ -1,0 +1,98 @@
+"""Rows with unique ids for one test, written straight to the database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from shop.adapters.mysql.pool import Database
+from shop.adapters.mysql.times import to_db
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class Factory:
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def user(self, *, balance: int = 1_000_000) -> str:
+        user_id = unique("u")
+        async with self.db.session() as s:
+            await s.execute(
+                "test.user",
+                "INSERT INTO users (user_id, name, balance, created_at) VALUES (%s, %s, %s, %s)",
+                (user_id, "Test", balance, to_db(datetime.now(UTC))),
+            )
+        return user_id
+
+    async def users(self, count: int, *, balance: int = 1_000_000) -> list[str]:
+        ids = [unique("u") for _ in range(count)]
+        now = to_db(datetime.now(UTC))
+        async with self.db.session() as s:
+            await s.execute_many(
+                "test.users",
+                "INSERT INTO users (user_id, name, balance, created_at) VALUES (%s, %s, %s, %s)",
+                [(uid, "Test", balance, now) for uid in ids],
+            )
+        return ids
+
+    async def product(
+        self, *, price: int = 10_000, stock: int = 100, category: str | None = None
+    ) -> str:
+        product_id = unique("p")
+        async with self.db.session() as s:
+            await s.execute(
+                "test.product",
+                "INSERT INTO products (product_id, name, price, stock, category, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    product_id,
+                    f"Product {product_id}",
+                    price,
+                    stock,
+                    category or unique("cat"),
+                    to_db(datetime.now(UTC)),
+                ),
+            )
+        return product_id
+
+    async def coupon(
+        self,
+        *,
+        quantity: int = 100,
+        kind: str = "FIXED",
+        value: int = 1_000,
+        min_order: int = 0,
+        expires_in: timedelta = timedelta(days=30),
+    ) -> str:
+        coupon_id = unique("c")
+        now = datetime.now(UTC)
+        async with self.db.session() as s:
+            await s.execute(
+                "test.coupon",
+                "INSERT INTO coupons (coupon_id, name, discount_type, discount_value,"
+                " min_order_amount, total_quantity, issued_quantity, expires_at, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, 0, %s, %s)",
+                (
+                    coupon_id,
+                    "Test coupon",
+                    kind,
+                    value,
+                    min_order,
+                    quantity,
+                    to_db(now + expires_in),
+                    to_db(now),
+                ),
+            )
+        return coupon_id
+
+    async def scalar(self, sql: str, *params: object) -> object:
+        async with self.db.session() as s:
+            row = await s.fetch_one("test.scalar", sql, params)
+        return None if row is None else row[0]
+
+    async def rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        async with self.db.session() as s:
+            return await s.fetch_all("test.rows", sql, params)

@@ -1,0 +1,90 @@
+"""Domain rules: discounts, money bounds, coupon states."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shop.domain.coupons import (
+    Coupon,
+    DiscountType,
+    UserCouponStatus,
+    check_usable,
+    discount,
+    user_coupon_status,
+)
+from shop.domain.errors import (
+    BalanceLimitExceeded,
+    CouponAlreadyUsed,
+    CouponExpired,
+    EmptyCart,
+    InsufficientBalance,
+    InsufficientStock,
+    OrderBelowMinimum,
+)
+from shop.domain.money import MAX_BALANCE, balance_after_charge, balance_after_payment
+from shop.domain.orders import OrderLine, check_stock, total_of
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _coupon(kind: DiscountType, value: int, minimum: int = 0) -> Coupon:
+    return Coupon("c", "c", kind, value, minimum, 10, 0, NOW + timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "amount", "expected"),
+    [
+        (DiscountType.PERCENT, 10, 1_999, 199),  # floored, never rounded up
+        (DiscountType.PERCENT, 100, 5_000, 5_000),
+        (DiscountType.PERCENT, 33, 1, 0),
+        (DiscountType.FIXED, 1_000, 5_000, 1_000),
+        (DiscountType.FIXED, 1_000, 300, 300),  # never more than the amount
+        (DiscountType.FIXED, 1_000, 0, 0),
+    ],
+)
+def test_discount(kind: DiscountType, value: int, amount: int, expected: int) -> None:
+    assert discount(kind, value, amount) == expected
+
+
+def test_coupon_applicability() -> None:
+    coupon = _coupon(DiscountType.FIXED, 500, minimum=1_000)
+    assert coupon.check_applicable(1_000, NOW) == 500
+    with pytest.raises(OrderBelowMinimum):
+        coupon.check_applicable(999, NOW)
+    with pytest.raises(CouponExpired):
+        coupon.check_applicable(5_000, NOW + timedelta(days=1))
+
+
+def test_remaining_quantity() -> None:
+    assert Coupon("c", "c", DiscountType.FIXED, 1, 0, 10, 4, NOW).remaining_quantity == 6
+
+
+def test_user_coupon_status() -> None:
+    later = NOW + timedelta(seconds=1)
+    assert user_coupon_status(UserCouponStatus.AVAILABLE, later, NOW) == "AVAILABLE"
+    assert user_coupon_status(UserCouponStatus.AVAILABLE, NOW, later) == "EXPIRED"
+    assert user_coupon_status(UserCouponStatus.USED, NOW, later) == "USED"
+    check_usable(UserCouponStatus.AVAILABLE)
+    with pytest.raises(CouponAlreadyUsed):
+        check_usable(UserCouponStatus.USED)
+
+
+def test_money_bounds() -> None:
+    assert balance_after_charge(MAX_BALANCE - 1, 1) == MAX_BALANCE
+    with pytest.raises(BalanceLimitExceeded):
+        balance_after_charge(MAX_BALANCE, 1)
+    assert balance_after_payment(10, 10) == 0
+    with pytest.raises(InsufficientBalance, match="balance"):
+        balance_after_payment(10, 11)
+
+
+def test_order_totals_and_stock() -> None:
+    lines = [OrderLine("a", "A", 300, 2), OrderLine("b", "B", 5, 3)]
+    assert total_of(lines) == 615
+    with pytest.raises(EmptyCart):
+        total_of([])
+    check_stock(lines[0], 2)
+    with pytest.raises(InsufficientStock, match="stock"):
+        check_stock(lines[0], 1)
