@@ -85,8 +85,10 @@ class ProductsRepository(Protocol):
         """Take the quantities, guarded by stock; False when any row fell short (roll back)."""
         ...
 
-    async def popular(self, *, since: datetime, limit: int) -> list[PopularProduct]:
-        """Best sellers by units sold in paid orders since `since`."""
+    async def popular(
+        self, *, since: datetime, until: datetime, limit: int
+    ) -> list[PopularProduct]:
+        """Best sellers by units sold in paid orders from `since` to `until`."""
         ...
 
 

@@ -30,5 +30,8 @@ async def get_product(*, deps: Deps, product_id: str) -> Product:
 
 async def popular_products(*, deps: Deps, days: int, limit: int) -> list[PopularProduct]:
     """Best sellers by units sold in paid orders of the last `days` days."""
-    since = deps.clock() - timedelta(days=days)
-    return await deps.store.autocommit(lambda tx: tx.products.popular(since=since, limit=limit))
+    now = deps.clock()
+    since = now - timedelta(days=days)
+    return await deps.store.autocommit(
+        lambda tx: tx.products.popular(since=since, until=now, limit=limit)
+    )

@@ -75,15 +75,18 @@ class ProductsRepository:
         )
         return changed == len(ids)
 
-    async def popular(self, *, since: datetime, limit: int) -> list[PopularProduct]:
+    async def popular(
+        self, *, since: datetime, until: datetime, limit: int
+    ) -> list[PopularProduct]:
         rows = await self._s.fetch_all(
             "products.popular",
             f"SELECT p.{_COLUMNS.replace(', ', ', p.')}, s.units FROM"
             " (SELECT product_id, SUM(quantity) AS units FROM order_items"
-            "  WHERE created_at >= %s GROUP BY product_id ORDER BY units DESC, product_id"
+            "  WHERE created_at BETWEEN %s AND %s"
+            "  GROUP BY product_id ORDER BY units DESC, product_id"
             "  LIMIT %s) AS s"
             " JOIN products p ON p.product_id = s.product_id"
             " ORDER BY s.units DESC, p.product_id",
-            (to_db(since), limit),
+            (to_db(since), to_db(until), limit),
         )
         return [PopularProduct(product=_product(r), sales_count=int(r[5])) for r in rows]
