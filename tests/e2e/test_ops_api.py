@@ -40,3 +40,19 @@ async def test_readyz_is_503_naming_what_failed(aiohttp_client, settings: Settin
 async def test_unknown_route_and_method_are_problems(client) -> None:
     await problem(await client.get("/api/nothing-here"), 404, "COMMON005")
     await problem(await client.put("/api/products"), 405, "COMMON006")
+
+
+async def test_admin_seed_endpoint(client, admin_headers) -> None:
+    response = await client.post(
+        "/api/admin/seed",
+        json={"users": 20, "stock": 100, "couponQuantity": 5},
+        headers=admin_headers,
+    )
+    assert response.status == 200
+    assert (await response.json())["users"] == 20
+    await problem(await client.post("/api/admin/seed", json={}), 401, "COMMON003")
+    await problem(
+        await client.post("/api/admin/seed", json={"users": -1}, headers=admin_headers),
+        400,
+        "COMMON002",
+    )

@@ -36,5 +36,5 @@ def configure_logging(level: str = "INFO") -> None:
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     """A bound logger tagged with the module's name."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(logger=name)
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(logger_name=name)
     return logger

@@ -1,0 +1,148 @@
+"""All or nothing when a request is cancelled mid-transaction; migrations and seed idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shop.adapters.mysql.migrations import migrate
+from shop.adapters.mysql.pool import Database
+from shop.adapters.mysql.seed import seed_dataset
+from shop.adapters.mysql.store import MySqlStore, MySqlTx
+from shop.app import utc_now
+from shop.locks.local import LocalLockManager
+from shop.use_cases.deps import Deps
+from shop.use_cases.orders import place_order
+
+from ..conftest import TEST_DB_URL
+from ..factories import Factory
+
+
+def _deps(store: MySqlStore) -> Deps:
+    return Deps(
+        store=store,
+        locks=LocalLockManager(),
+        clock=utc_now,
+        lock_wait=5,
+        lock_lease=10,
+        order_lock_scope=lambda: "user",
+    )
+
+
+async def _fill_cart(database: Database, user: str, product: str) -> None:
+    async with database.session() as s:
+        cart = await s.insert(
+            "t", "INSERT INTO carts (user_id, created_at) VALUES (%s, NOW())", (user,)
+        )
+        await s.execute(
+            "t",
+            "INSERT INTO cart_items (cart_id, product_id, quantity, created_at)"
+            " VALUES (%s, %s, 2, NOW())",
+            (cart, product),
+        )
+
+
+async def test_cancelled_orders_commit_whole_or_not_at_all(
+    database: Database, factory: Factory
+) -> None:
+    deps = _deps(MySqlStore(database))
+    product = await factory.product(price=1_000, stock=1_000)
+    users = await factory.users(40, balance=10_000)
+    for user in users:
+        await _fill_cart(database, user, product)
+    tasks = [asyncio.create_task(place_order(deps=deps, user_id=u, coupon_id=None)) for u in users]
+    # Cancel at staggered points (0 to 120 ms) so that some land mid-transaction.
+    loop = asyncio.get_running_loop()
+    for n, task in enumerate(tasks):
+        loop.call_later(0.0015 * n, task.cancel)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0.1)
+    for user in users:
+        balance = await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user)
+        orders = await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user)
+        payments = await factory.scalar("SELECT COUNT(*) FROM payments WHERE user_id = %s", user)
+        lines = await factory.scalar(
+            "SELECT COUNT(*) FROM cart_items ci JOIN carts c ON c.cart_id = ci.cart_id"
+            " WHERE c.user_id = %s",
+            user,
+        )
+        assert (balance, orders, payments, lines) in {(10_000, 0, 0, 1), (8_000, 1, 1, 0)}
+    sold = await factory.scalar(
+        "SELECT COALESCE(SUM(quantity), 0) FROM order_items WHERE product_id = %s", product
+    )
+    assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == (
+        1_000 - sold
+    )
+    assert database.pending == 0
+    assert database.size == database.idle  # every connection came back (or was dropped)
+
+
+class _CancelledAtPayment:
+    """An orders repository whose payment insert is where the request gets cancelled."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def add_payment(self, **_: object) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(0)  # the cancellation lands here, deep inside the transaction
+
+
+class _CancellingStore(MySqlStore):
+    async def transaction(self, work):
+        async def cancelled_mid_way(tx: MySqlTx):
+            tx.orders = _CancelledAtPayment(tx.orders)
+            return await work(tx)
+
+        return await super().transaction(cancelled_mid_way)
+
+
+async def test_order_cancelled_after_its_debit_rolls_back_whole(
+    database: Database, factory: Factory
+) -> None:
+    deps = _deps(_CancellingStore(database))
+    user = await factory.user(balance=10_000)
+    product = await factory.product(price=1_000, stock=10)
+    await _fill_cart(database, user, product)
+    with pytest.raises(asyncio.CancelledError):
+        await place_order(deps=deps, user_id=user, coupon_id=None)
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
+    assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 10
+    assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 0
+    assert database.size == database.idle
+
+
+async def test_migrate_twice_applies_nothing_new() -> None:
+    await migrate(TEST_DB_URL)
+    assert await migrate(TEST_DB_URL) == []
+
+
+async def test_seed_is_idempotent(database: Database, factory: Factory) -> None:
+    for _ in range(2):
+        report = await seed_dataset(database, users=30, stock=500, coupon_quantity=10)
+        assert report.users == 30
+    assert (
+        await factory.scalar(
+            "SELECT COUNT(*) FROM users WHERE user_id IN ('test-user-1', 'test-user-30')"
+        )
+        == 2
+    )
+    assert (
+        await factory.scalar(
+            "SELECT COUNT(*) FROM cart_items ci JOIN carts c ON c.cart_id = ci.cart_id"
+            " WHERE c.user_id = 'test-user-7' AND ci.product_id = 'test-product-1'"
+        )
+        == 1
+    )
+    assert (
+        await factory.scalar(
+            "SELECT COUNT(*) FROM products WHERE product_id LIKE 'test-product-%%'"
+        )
+        == 10
+    )
