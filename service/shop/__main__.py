@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import uvloop
 from aiohttp import web
 
 from .adapters.mysql.migrations import migrate
@@ -54,13 +55,8 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _serve(settings: Settings) -> None:
-    loop: asyncio.AbstractEventLoop | None = None
-    try:
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
-        loop = None
+    # uvloop: measured in docs/benchmarks/runtime.md.
+    loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
     web.run_app(
         create_app(settings),
         host=settings.host,

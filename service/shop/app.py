@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from opentelemetry.sdk.trace.export import SpanExporter
 
-from .adapters.mysql.pool import Database
+from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
-from .api.middleware import access_log, problems
+from .api.middleware import problems, telemetry
 from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
-from .incidents.switches import Switches
-from .keys import DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES
+from .incidents.switches import Changed, Switches, choice, whole
+from .keys import DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
 from .locks.local import LocalLockManager
 from .settings import Settings
-from .telemetry.logging import configure_logging
+from .telemetry import Telemetry
+from .telemetry.locks import InstrumentedLocks, LockMetricsObserver
+from .telemetry.logging import configure_logging, get_logger
+from .telemetry.loop_lag import measure_loop_lag
+from .telemetry.metrics import Metrics
+from .telemetry.tracing import build_tracer_provider, tracer_from
 from .use_cases.deps import Deps
 from .use_cases.ports import Clock, LockManager
+
+log = get_logger("shop.app")
 
 
 def utc_now() -> datetime:
@@ -34,28 +45,56 @@ class Overrides:
 
     clock: Clock | None = None
     locks: LockManager | None = None
+    span_exporter: SpanExporter | None = None
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
     """Build the application; resources open on startup, in this order, and close in reverse."""
     overrides = overrides or Overrides()
     configure_logging(settings.log_level)
+    provider = build_tracer_provider(
+        sample_ratio=settings.trace_sample_ratio, exporter=overrides.span_exporter
+    )
+    tel = (
+        Telemetry(metrics=Metrics(), tracer=tracer_from(provider))
+        if settings.telemetry
+        else Telemetry.disabled()
+    )
+    switches = Switches(on_change=_announce(tel))
     app = web.Application(
-        middlewares=[access_log, problems], client_max_size=settings.max_body_bytes
+        middlewares=[telemetry, problems], client_max_size=settings.max_body_bytes
     )
     app[SETTINGS] = settings
-    app[SWITCHES] = Switches()
+    app[TELEMETRY] = tel
+    app[SWITCHES] = switches
     app[OPENAPI] = build_document(ROUTES)
     add_routes(app)
 
+    async def tracing(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if provider is not None:
+            provider.shutdown()  # flushes what the batch processor still holds
+
     async def database(app: web.Application) -> AsyncIterator[None]:
-        app[DATABASE] = await Database.connect(
+        app[DATABASE] = db = await Database.connect(
             settings.db_url,
             maxsize=settings.db_pool_max,
             acquire_timeout=settings.db_acquire_timeout,
+            telemetry=tel,
+        )
+
+        async def resize(size: Any) -> None:
+            db.resize(size)
+
+        switches.register(
+            "db_pool_max",
+            description="connections one process may use at once (10 = the undersized pool)",
+            normal=settings.db_pool_max,
+            parse=whole(1, POOL_CEILING),
+            apply=resize,
         )
         yield
-        await app[DATABASE].close()
+        await db.close()
 
     async def redis(app: web.Application) -> AsyncIterator[None]:
         if settings.redis_url is None:
@@ -67,15 +106,40 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         await client.aclose()
 
     async def use_cases(app: web.Application) -> AsyncIterator[None]:
+        locks = overrides.locks or LocalLockManager(
+            observer=LockMetricsObserver(tel, LocalLockManager.backend)
+        )
+        switches.register(
+            "order_lock_scope",
+            description="what orders lock on: user (normal) or global (the original's outage)",
+            normal="user",
+            parse=choice("user", "global"),
+        )
         app[DEPS] = Deps(
             store=MySqlStore(app[DATABASE]),
-            locks=overrides.locks or LocalLockManager(),
+            locks=InstrumentedLocks(locks, tel) if tel.enabled else locks,
             clock=overrides.clock or utc_now,
             lock_wait=settings.lock_wait,
             lock_lease=settings.lock_lease,
-            order_lock_scope=app[SWITCHES].get_order_lock_scope,
+            order_lock_scope=lambda: str(switches.value("order_lock_scope")),
         )
         yield
 
-    app.cleanup_ctx.extend([database, redis, use_cases])
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        lag = asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag")
+        yield
+        lag.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lag
+
+    app.cleanup_ctx.extend([tracing, database, redis, use_cases, background])
     return app
+
+
+def _announce(tel: Telemetry) -> Changed:
+    def changed(name: str, value: Any, on: bool, changed: bool) -> None:
+        tel.metrics.incident_switch.labels(name).set(1 if on else 0)
+        if changed:
+            log.warning("incident_switch_changed", switch=name, value=value, on=on)
+
+    return changed

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from .adapters.mysql.pool import Database
 from .incidents.switches import Switches
 from .settings import Settings
+from .telemetry import Telemetry
 from .use_cases.deps import Deps
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -18,7 +19,9 @@ DEPS = web.AppKey("deps", Deps)
 SWITCHES = web.AppKey("switches", Switches)
 REDIS = web.AppKey("redis", Redis)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+TELEMETRY = web.AppKey("telemetry", Telemetry)
 
 # Per-request storage.
 TRACE_ID = web.RequestKey("trace_id", str)
 USER_ID = web.RequestKey("user_id", str)
+ERROR_CODE = web.RequestKey("error_code", str)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 ENVIRONMENTS = ("dev", "test", "prod")
 LOCK_BACKENDS = ("local", "redis")
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 class SettingsError(ValueError):
@@ -31,6 +32,11 @@ class Settings:
     lock_wait: float = 5.0
     lock_lease: float = 10.0
     log_level: str = "INFO"
+    event_loop: str = "uvloop"
+    # Share of new traces recorded (parent-based), when tracing is on at all.
+    trace_sample_ratio: float = 1.0
+    # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
+    telemetry: bool = True
     max_body_bytes: int = 64 * 1024
     shutdown_timeout: float = 30.0
 
@@ -43,6 +49,10 @@ class Settings:
             raise SettingsError("SHOP_LOCK_BACKEND=redis needs SHOP_REDIS_URL")
         if self.env == "prod" and self.admin_token in ("", DEFAULT_ADMIN_TOKEN):
             raise SettingsError("SHOP_ADMIN_TOKEN must be set to a secret in production")
+        if self.event_loop not in EVENT_LOOPS:
+            raise SettingsError(f"SHOP_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}")
+        if not 0.0 <= self.trace_sample_ratio <= 1.0:
+            raise SettingsError("SHOP_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.db_pool_max < 1:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
         if not 0 < self.port < 65536:
@@ -81,4 +91,9 @@ class Settings:
             lock_wait=number("SHOP_LOCK_WAIT", defaults.lock_wait, float),
             lock_lease=number("SHOP_LOCK_LEASE", defaults.lock_lease, float),
             log_level=text("SHOP_LOG_LEVEL", defaults.log_level).upper(),
+            event_loop=text("SHOP_EVENT_LOOP", defaults.event_loop),
+            trace_sample_ratio=number(
+                "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
+            ),
+            telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
         )

@@ -75,7 +75,7 @@ async def test_cancelled_orders_commit_whole_or_not_at_all(
         1_000 - sold
     )
     assert database.pending == 0
-    assert database.size == database.idle  # every connection came back (or was dropped)
+    assert database.used == 0  # every connection came back (or was dropped)
 
 
 class _CancelledAtPayment:
@@ -115,7 +115,7 @@ async def test_order_cancelled_after_its_debit_rolls_back_whole(
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 10
     assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 0
-    assert database.size == database.idle
+    assert database.used == 0
 
 
 async def test_migrate_twice_applies_nothing_new() -> None:

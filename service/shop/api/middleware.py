@@ -1,12 +1,15 @@
-"""The two middlewares: errors to problem+json (once, here) and one log line per request."""
+"""The two middlewares: telemetry around every request, and errors to problem+json (once)."""
 
 from __future__ import annotations
 
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
+from typing import Any
 
 from aiohttp import web
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..domain.errors import (
     BodyTooLarge,
@@ -15,8 +18,9 @@ from ..domain.errors import (
     RouteNotFound,
     ShopError,
 )
-from ..keys import TRACE_ID, USER_ID
+from ..keys import ERROR_CODE, TELEMETRY, TRACE_ID, USER_ID
 from ..telemetry.logging import get_logger
+from ..telemetry.tracing import current_ids, exemplar
 from .responses import problem_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,6 +31,12 @@ _HTTP_ERRORS: dict[int, type[ShopError]] = {
     405: MethodNotAllowed,
     413: BodyTooLarge,
 }
+# Business outcomes per route: "success" or the error code (a bounded set).
+_OUTCOMES = {
+    ("POST", "/api/orders"): "orders",
+    ("POST", "/api/coupons/{couponId}/issue"): "coupon_issues",
+    ("POST", "/api/users/{userId}/balance/charge"): "balance_charges",
+}
 
 
 def route_template(request: web.Request) -> str:
@@ -36,18 +46,55 @@ def route_template(request: web.Request) -> str:
 
 
 @web.middleware
-async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def telemetry(request: web.Request, handler: Handler) -> web.StreamResponse:
+    tel = request.app[TELEMETRY]
+    if not tel.enabled:
+        request[TRACE_ID] = secrets.token_hex(16)
+        return await handler(request)
+    metrics = tel.metrics
+    route = route_template(request)
+    method = request.method
     started = time.perf_counter()
-    request[TRACE_ID] = secrets.token_hex(16)
-    response = await handler(request)
+    active = metrics.http_active.labels(method)
+    active.inc()
+    status = 500
+    span_cm: Any = (
+        tel.tracer.start_as_current_span(
+            f"{method} {route}",
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "http.route": route},
+        )
+        if tel.tracing
+        else nullcontext()
+    )
+    try:
+        with span_cm as span:
+            ids = current_ids()
+            request[TRACE_ID] = ids[0] if ids else secrets.token_hex(16)
+            response = await handler(request)
+            status = response.status
+            if span is not None:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+            metrics.http_duration.labels(method, route, str(status)).observe(
+                time.perf_counter() - started, exemplar()
+            )
+    finally:
+        active.dec()
+    counter = _OUTCOMES.get((method, route))
+    if counter is not None:
+        outcome = "success" if status < 400 else request.get(ERROR_CODE, str(status))
+        getattr(metrics, counter).labels(outcome).inc()
     log.info(
         "request",
-        method=request.method,
-        route=route_template(request),
-        status=response.status,
+        method=method,
+        route=route,
+        status=status,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
         user_id=request.get(USER_ID),
         trace_id=request[TRACE_ID],
+        span_id=ids[1] if ids else None,
     )
     return response
 
@@ -57,6 +104,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         return await handler(request)
     except ShopError as error:
+        request[ERROR_CODE] = error.code
         return problem_response(error, instance=request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -65,10 +113,12 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         mapped = kind(exc.reason) if kind else InvalidInput(exc.reason)
         if kind is None:
             mapped.status = exc.status
+        request[ERROR_CODE] = mapped.code
         return problem_response(mapped, instance=request.path)
     except Exception:
         trace_id = request.get(TRACE_ID)
         log.exception("unhandled_error", route=route_template(request), trace_id=trace_id)
+        request[ERROR_CODE] = ShopError.code
         return problem_response(
             ShopError(f"internal error; quote trace id {trace_id} when reporting it"),
             instance=request.path,

@@ -195,6 +195,15 @@ SCHEMAS: dict[str, Schema] = {
         totalPages=_I,
         totalCount=_I,
     ),
+    "IncidentSwitch": _obj(
+        ["switch", "value", "normal", "on", "description"],
+        switch=_S,
+        value={},
+        normal={},
+        on={"type": "boolean"},
+        description=_S,
+    ),
+    "SetIncidentSwitch": _obj(["value"], value={}),
     "SeedRequest": {
         "type": "object",
         "properties": {"users": _I, "stock": _I, "couponQuantity": _I},

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from prometheus_client.exposition import choose_encoder
 
-from ..keys import DATABASE, REDIS
+from ..keys import DATABASE, REDIS, TELEMETRY
 from .responses import json_response
 
 READY_TIMEOUT = 2.0
@@ -14,6 +15,13 @@ READY_TIMEOUT = 2.0
 
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text, or OpenMetrics (which carries exemplars) when the scraper asks."""
+    registry = request.app[TELEMETRY].metrics.registry
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encoder(registry), headers={"Content-Type": content_type})
 
 
 async def readyz(request: web.Request) -> web.Response:

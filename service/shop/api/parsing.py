@@ -32,6 +32,10 @@ class Fields:
             raise MissingField(f"{self._where} field '{name}' is required")
         return None if value == "" else value
 
+    def raw(self, name: str) -> Any:
+        """The value as sent, for a parser elsewhere to check."""
+        return self._values.get(name)
+
     def integer(self, name: str, *, minimum: int, maximum: int) -> int:
         """A required whole number within [minimum, maximum]."""
         return self._whole(name, self._raw(name, True), minimum, maximum)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import admin, balance, carts, coupons, openapi, ops, orders, products
+from . import admin, balance, carts, coupons, incidents, openapi, ops, orders, products
 from .admin import Handler, admin_only
 
 
@@ -260,6 +260,31 @@ ROUTES: tuple[Route, ...] = (
         "Order",
         params=(Param("orderId", "path", _STR, True),),
         errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/api/admin/incidents",
+        incidents.list_switches,
+        "Incident switches (admin)",
+        "admin",
+        "[IncidentSwitch]",
+        errors=(401, 403),
+        admin=True,
+    ),
+    Route(
+        "PUT",
+        "/api/admin/incidents/{switch}",
+        incidents.set_switch,
+        "Flip an incident switch (admin)",
+        "admin",
+        "IncidentSwitch",
+        "SetIncidentSwitch",
+        params=(Param("switch", "path", _STR, True),),
+        errors=(400, 401, 403, 404),
+        admin=True,
+    ),
+    Route(
+        "GET", "/metrics", ops.metrics, "Prometheus metrics (OpenMetrics on request)", "operations"
     ),
     Route(
         "POST",

@@ -1,16 +1,95 @@
-"""The switches' current values: process-local, read on every request they affect."""
+"""Runtime incident switches: each reproduces one of the original's failures, and flipping it
+back restores normal service without a restart. Values live in this process."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-ORDER_LOCK_SCOPES = ("user", "global")
+from ..domain.errors import InvalidInput, ShopError
+
+Parse = Callable[[Any], Any]
+Apply = Callable[[Any], Awaitable[None]]
+# (switch, value, on, changed): `changed` is False for the initial report at registration.
+Changed = Callable[[str, Any, bool, bool], None]
+
+
+class UnknownSwitch(ShopError):
+    code, status, title = "INC001", 404, "No such incident switch"
+
+
+def choice(*allowed: str) -> Parse:
+    """A parser accepting one of `allowed`."""
+
+    def parse(value: Any) -> str:
+        if value not in allowed:
+            raise InvalidInput(f"value must be one of {', '.join(allowed)}")
+        return str(value)
+
+    return parse
+
+
+def whole(minimum: int, maximum: int) -> Parse:
+    """A parser accepting a whole number in [minimum, maximum]."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput("value must be a whole number")
+        if not minimum <= value <= maximum:
+            raise InvalidInput(f"value must be between {minimum} and {maximum}")
+        return value
+
+    return parse
 
 
 @dataclass(slots=True)
-class Switches:
-    order_lock_scope: str = "user"
+class Switch:
+    name: str
+    description: str
+    normal: Any
+    parse: Parse
+    apply: Apply | None
+    value: Any
 
-    def get_order_lock_scope(self) -> str:
-        """The scope orders lock on: `user` (normal) or `global` (the original's outage)."""
-        return self.order_lock_scope
+    @property
+    def on(self) -> bool:
+        """True while the switch is away from its normal value."""
+        return bool(self.value != self.normal)
+
+
+class Switches:
+    """The registry; the composition root registers each switch with how to apply it."""
+
+    def __init__(self, on_change: Changed | None = None) -> None:
+        self._switches: dict[str, Switch] = {}
+        self._on_change = on_change
+
+    def register(
+        self, name: str, *, description: str, normal: Any, parse: Parse, apply: Apply | None = None
+    ) -> None:
+        """Declare a switch at its normal value."""
+        self._switches[name] = Switch(name, description, normal, parse, apply, normal)
+        if self._on_change:
+            self._on_change(name, normal, False, False)
+
+    def value(self, name: str) -> Any:
+        """The switch's current value."""
+        return self._switches[name].value
+
+    def all(self) -> Sequence[Switch]:
+        """Every switch, in registration order."""
+        return list(self._switches.values())
+
+    async def set(self, name: str, raw: Any) -> Switch:
+        """Validate, apply, then record the new value."""
+        switch = self._switches.get(name)
+        if switch is None:
+            raise UnknownSwitch(f"no incident switch named {name!r}")
+        value = switch.parse(raw)
+        if switch.apply is not None:
+            await switch.apply(value)
+        switch.value = value
+        if self._on_change:
+            self._on_change(name, value, switch.on, True)
+        return switch

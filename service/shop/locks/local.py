@@ -34,7 +34,7 @@ class LocalLockManager:
     run at once; the holder learns it through `ensure_valid()` and rolls back instead.
     """
 
-    backend = "local"
+    backend: str = "local"
 
     def __init__(self, observer: LockObserver | None = None) -> None:
         self._entries: dict[str, _Entry] = {}

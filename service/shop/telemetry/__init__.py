@@ -1,1 +1,28 @@
 """Metrics, traces and logs: every telemetry name is defined here once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry import trace
+
+from .metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """What instrumented code records into: one per app."""
+
+    metrics: Metrics
+    tracer: trace.Tracer
+    enabled: bool = True
+
+    @property
+    def tracing(self) -> bool:
+        """False for the no-op tracer, so hot paths can skip span bookkeeping entirely."""
+        return not isinstance(self.tracer, trace.NoOpTracer)
+
+    @classmethod
+    def disabled(cls) -> Telemetry:
+        """Instruments that nobody scrapes and a no-op tracer (tools, overhead benchmarks)."""
+        return cls(metrics=Metrics(), tracer=trace.NoOpTracer(), enabled=False)

@@ -31,6 +31,16 @@ class Lease(Protocol):
 class LockManager(Protocol):
     """Per-key mutual exclusion with a wait budget and a lease."""
 
+    backend: str
+
+    def waiters(self, key: str) -> int:
+        """Tasks of this process queued on `key`."""
+        ...
+
+    def keys_count(self) -> int:
+        """Keys this process holds or waits on (0 when idle)."""
+        ...
+
     def hold(
         self, key: str, *, name: str, wait: float, lease: float
     ) -> AbstractAsyncContextManager[Lease]:

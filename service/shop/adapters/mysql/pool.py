@@ -1,9 +1,10 @@
-"""The MySQL pool: bounded, cancellation-safe acquires and transactions with deadlock retry."""
+"""The MySQL pool: bounded, instrumented, cancellation-safe acquires; transactions with retry."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,15 +12,24 @@ from urllib.parse import unquote, urlsplit
 
 import aiomysql
 import pymysql
+from opentelemetry.trace import Status, StatusCode
 
 from ...domain.errors import DatabaseUnavailable
+from ...telemetry import Telemetry
+from ...telemetry.logging import get_logger
+from ...telemetry.tracing import exemplar
+from .limiter import Limiter
 from .session import Deadlock, QuietCursor, Session
 
 T = TypeVar("T")
+log = get_logger("shop.db")
 
 # Deadlocks are a normal InnoDB outcome (e.g. three inserts racing on one unique key); the loser
 # is rolled back whole, so running it again is safe.
 DEADLOCK_RETRIES = 3
+# aiomysql cannot grow a pool after creation, so it is created this large and the Limiter in
+# front sets the real size (which the db_pool_max incident switch changes at runtime).
+POOL_CEILING = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +61,28 @@ def parse_db_url(url: str) -> DbTarget:
 class Database:
     """An aiomysql pool whose acquires wait at most `acquire_timeout` and never leak."""
 
-    def __init__(self, pool: Any, *, name: str, acquire_timeout: float) -> None:
+    def __init__(
+        self, pool: Any, *, name: str, maxsize: int, acquire_timeout: float, telemetry: Telemetry
+    ) -> None:
         self._pool = pool
         self.name = name
         self.acquire_timeout = acquire_timeout
-        self.pending = 0
+        self._limiter = Limiter(maxsize)
+        self._telemetry = telemetry
+        self._wait = telemetry.metrics.pool_wait.labels(pool=name)
+        self._use = telemetry.metrics.pool_use.labels(pool=name)
+        self._timeouts = telemetry.metrics.pool_timeouts.labels(pool=name)
+        telemetry.metrics.watch_pool(self._reading)
 
     @classmethod
     async def connect(
-        cls, url: str, *, maxsize: int, acquire_timeout: float = 5.0, name: str = "main"
+        cls,
+        url: str,
+        *,
+        maxsize: int,
+        acquire_timeout: float = 5.0,
+        name: str = "main",
+        telemetry: Telemetry | None = None,
     ) -> Database:
         """Open a pool; connections are autocommit so reads never leave a transaction open."""
         target = parse_db_url(url)
@@ -71,7 +94,7 @@ class Database:
                 password=target.password,
                 db=target.database,
                 minsize=min(4, maxsize),
-                maxsize=maxsize,
+                maxsize=max(maxsize, POOL_CEILING),
                 autocommit=True,
                 charset="utf8mb4",
                 pool_recycle=3600,
@@ -82,29 +105,51 @@ class Database:
             )
         except (pymysql.err.OperationalError, OSError) as exc:
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
-        return cls(pool, name=name, acquire_timeout=acquire_timeout)
+        return cls(
+            pool,
+            name=name,
+            maxsize=maxsize,
+            acquire_timeout=acquire_timeout,
+            telemetry=telemetry or Telemetry.disabled(),
+        )
 
     @property
     def maxsize(self) -> int:
-        return int(self._pool.maxsize)
+        return self._limiter.limit
 
     @property
-    def size(self) -> int:
-        return int(self._pool.size)
+    def used(self) -> int:
+        return self._limiter.in_use
 
     @property
     def idle(self) -> int:
         return int(self._pool.freesize)
 
+    @property
+    def pending(self) -> int:
+        return self._limiter.pending
+
+    def resize(self, maxsize: int) -> None:
+        """Change how many connections may be lent at once (at most the pool's ceiling)."""
+        if not 1 <= maxsize <= max(POOL_CEILING, int(self._pool.maxsize)):
+            raise ValueError(f"pool size must be between 1 and {POOL_CEILING}")
+        self._limiter.resize(maxsize)
+
+    def _reading(self) -> Iterator[tuple[str, int, int, int, int]]:
+        yield self.name, self.idle, self.used, self.maxsize, self.pending
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
         """Borrow a connection for autocommit statements."""
         conn = await self._acquire()
+        borrowed = time.perf_counter()
         try:
-            yield Session(conn)
+            yield Session(conn, self._telemetry)
         finally:
             # A connection still inside a transaction (cancelled mid-way) is closed, not reused.
             self._pool.release(conn)
+            self._limiter.release()
+            self._use.observe(time.perf_counter() - borrowed)
 
     async def run(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run `work` in one transaction: all of it commits or none of it does."""
@@ -130,20 +175,48 @@ class Database:
             return result
 
     async def _acquire(self) -> Any:
-        self.pending += 1
-        try:
-            async with asyncio.timeout(self.acquire_timeout):
-                # aiomysql moves the connection to its used set and returns it with no await
-                # in between, so a cancellation here can never strand a connection.
-                return await self._pool.acquire()
-        except TimeoutError as exc:
-            raise DatabaseUnavailable(
-                f"no database connection free within {self.acquire_timeout:g}s"
-            ) from exc
-        except (pymysql.err.OperationalError, OSError) as exc:
-            raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
-        finally:
-            self.pending -= 1
+        started = time.perf_counter()
+        with self._telemetry.tracer.start_as_current_span(
+            "mysql.pool.acquire",
+            attributes={
+                "db.client.connection.pool.name": self.name,
+                "db.client.connection.max": self.maxsize,
+                "db.client.connection.idle": self.idle,
+                "db.client.connection.used": self.used,
+                "db.client.connection.pending_requests": self.pending,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                async with asyncio.timeout(self.acquire_timeout):
+                    await self._limiter.acquire()
+                    try:
+                        # aiomysql moves the connection to its used set and returns it with no
+                        # await in between, so a cancellation here cannot strand a connection.
+                        conn = await self._pool.acquire()
+                    except BaseException:
+                        self._limiter.release()
+                        raise
+            except TimeoutError as exc:
+                self._timeouts.inc()
+                span.set_status(Status(StatusCode.ERROR, "pool acquire timed out"))
+                log.warning(
+                    "pool_exhausted",
+                    pool=self.name,
+                    max=self.maxsize,
+                    pending=self.pending,
+                    timeout_s=self.acquire_timeout,
+                )
+                raise DatabaseUnavailable(
+                    f"no database connection free within {self.acquire_timeout:g}s"
+                ) from exc
+            except (pymysql.err.OperationalError, OSError) as exc:
+                span.set_status(Status(StatusCode.ERROR, "connect failed"))
+                raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+            finally:
+                self._wait.observe(time.perf_counter() - started, exemplar())
+            return conn
 
     async def ping(self) -> None:
         """Answer only when the database does."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import aiomysql
 import pymysql
+from opentelemetry.trace import SpanKind, use_span
 
 from ...domain.errors import DatabaseUnavailable
+from ...telemetry import Telemetry
+from ...telemetry.tracing import exemplar
 
 Row = tuple[Any, ...]
 Params = Sequence[Any] | None
@@ -42,12 +47,47 @@ def _error_code(exc: pymysql.err.MySQLError) -> int:
 class Session:
     """Statements carry a static name (`noun.verb`) for traces and metrics."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_telemetry")
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, telemetry: Telemetry) -> None:
         self._conn = conn
+        self._telemetry = telemetry
 
     async def _execute(self, name: str, sql: str, params: Params, *, many: bool = False) -> Any:
+        telemetry = self._telemetry
+        if not telemetry.enabled:
+            return await self._run(name, sql, params, many)
+        started = time.perf_counter()
+        code = ""
+        span = (
+            telemetry.tracer.start_span(
+                name,
+                kind=SpanKind.CLIENT,
+                attributes={"db.system": "mysql", "db.operation.name": name},
+            )
+            if telemetry.tracing
+            else None
+        )
+        try:
+            with use_span(span, end_on_exit=True) if span is not None else nullcontext():
+                return await self._run(name, sql, params, many)
+        except pymysql.err.MySQLError as exc:
+            code = str(_error_code(exc))
+            if span is not None:
+                span.set_attribute("db.response.status_code", code)
+            raise
+        except Deadlock:
+            code = str(DEADLOCK)
+            raise
+        except DatabaseUnavailable as exc:
+            code = str(exc.args[1]) if len(exc.args) > 1 else "unavailable"
+            raise
+        finally:
+            telemetry.metrics.db_operation.labels("mysql", name, code).observe(
+                time.perf_counter() - started, exemplar()
+            )
+
+    async def _run(self, name: str, sql: str, params: Params, many: bool) -> Any:
         cursor = await self._conn.cursor()
         try:
             if many:
@@ -60,7 +100,7 @@ class Session:
             if code == DEADLOCK:
                 raise Deadlock(name) from exc
             if code in UNAVAILABLE_CODES:
-                raise DatabaseUnavailable(f"database error {code} in {name}") from exc
+                raise DatabaseUnavailable(f"database error {code} in {name}", code) from exc
             raise
         except BaseException:
             await cursor.close()

@@ -1,0 +1,171 @@
+"""Side-by-side HTTP benchmarks: start the shop per variant, drive it with wrk, compare medians.
+
+Variants run interleaved (A, B, A, B, ...) so that drift of the machine hits both alike; the
+report quotes medians and the ratio of medians. Usage: `python loadtest/bench.py runtime`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 18081
+DB_URL = os.environ.get("SHOP_BENCH_DB_URL", "mysql://root:@127.0.0.1:3306/shop_bench")
+USERS = 20_000
+
+CHARGE_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local path = "/api/users/test-user-" .. math.random(1, %(users)d) .. "/balance/charge"
+  return wrk.format(nil, path, nil, '{"amount": 1}')
+end
+"""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    env: dict[str, str]
+
+
+SUITES: dict[str, tuple[str, list[Variant]]] = {
+    "runtime": (
+        "Event loop: uvloop vs the standard asyncio loop, balance-charge path",
+        [
+            Variant("asyncio", {"SHOP_EVENT_LOOP": "asyncio"}),
+            Variant("uvloop", {"SHOP_EVENT_LOOP": "uvloop"}),
+        ],
+    ),
+}
+
+
+def _python() -> str:
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def _prepare() -> None:
+    env = {**os.environ, "SHOP_DB_URL": DB_URL}
+    subprocess.run([_python(), "-m", "shop", "migrate"], env=env, check=True, cwd=ROOT)
+    subprocess.run(
+        [_python(), "-m", "shop", "seed", "--users", str(USERS)],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _start(variant: Variant) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SHOP_DB_URL": DB_URL,
+        "SHOP_PORT": str(PORT),
+        "SHOP_HOST": "127.0.0.1",
+        "SHOP_LOG_LEVEL": "WARNING",
+        **variant.env,
+    }
+    proc = subprocess.Popen(
+        [_python(), "-m", "shop", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"the shop did not become ready for {variant.name}")
+
+
+def _wrk(script: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{PORT}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def pct(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"),
+            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("suite", choices=sorted(SUITES))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    title, variants = SUITES[args.suite]
+    _prepare()
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(CHARGE_LUA % {"users": USERS})
+    results: dict[str, list[dict[str, float]]] = {v.name: [] for v in variants}
+    for round_no in range(args.rounds):
+        for variant in variants:
+            proc = _start(variant)
+            try:
+                _wrk(script, 2, args.connections)  # warm-up
+                results[variant.name].append(_wrk(script, args.seconds, args.connections))
+            finally:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=30)
+            print(f"round {round_no + 1} {variant.name}: {results[variant.name][-1]}", flush=True)
+    medians = {
+        name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        for name, runs in results.items()
+    }
+    base, other = variants[0].name, variants[-1].name
+    lines = [
+        f"# {title}",
+        "",
+        f"`python loadtest/bench.py {args.suite}` — {args.rounds} interleaved rounds of "
+        f"{args.seconds} s each, wrk -t1 -c{args.connections}, one shop process, "
+        f"MariaDB on the same 2-core machine, {USERS} users charged at random.",
+        "",
+        "| variant | median req/s | median p50 ms | median p99 ms | non-2xx |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['errors']:.0f} |"
+            for name, m in medians.items()
+        ),
+        "",
+        f"Ratio {other}/{base} of median req/s: **{medians[other]['rps'] / medians[base]['rps']:.2f}**",
+        "",
+        "Raw rounds:",
+        "",
+        "```json",
+        json.dumps(results, indent=1),
+        "```",
+    ]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

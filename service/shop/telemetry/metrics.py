@@ -1,0 +1,194 @@
+"""Every Prometheus instrument of the shop, named once; dashboards and alerts use these names.
+
+Names follow the OpenTelemetry semantic conventions (HTTP server, DB client pool) so that a
+switch to OTLP metrics keeps the dashboards. Label values are bounded: route templates, lock
+names, static query names and error codes, never ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .. import __version__
+
+# prometheus-client's defaults, which are also the OTel HTTP semconv buckets.
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+DB_OPERATION_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
+# Pool waits are sub-millisecond when healthy: fine buckets from 0.1 ms show the first queueing.
+POOL_WAIT_BUCKETS = (0.0001, *DB_OPERATION_BUCKETS)
+LOCK_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+PoolReading = Callable[[], Iterable[tuple[str, int, int, int, int]]]
+KeysReading = Callable[[], Iterable[tuple[str, int]]]
+
+
+class _Readings(Collector):
+    """Gauges read at scrape time from the live objects (pool state, lock map size)."""
+
+    def __init__(self) -> None:
+        self.pools: list[PoolReading] = []
+        self.lock_keys: list[KeysReading] = []
+
+    def collect(self) -> Iterable[Metric]:
+        count = GaugeMetricFamily(
+            "db_client_connection_count",
+            "Connections in the pool by state",
+            labels=["pool", "state"],
+        )
+        maximum = GaugeMetricFamily(
+            "db_client_connection_max", "Connections the pool may lend at once", labels=["pool"]
+        )
+        pending = GaugeMetricFamily(
+            "db_client_connection_pending_requests",
+            "Requests waiting for a connection",
+            labels=["pool"],
+        )
+        for reading in self.pools:
+            for pool, idle, used, most, waiting in reading():
+                count.add_metric([pool, "idle"], idle)
+                count.add_metric([pool, "used"], used)
+                maximum.add_metric([pool], most)
+                pending.add_metric([pool], waiting)
+        keys = GaugeMetricFamily(
+            "shop_lock_keys",
+            "Keys with a holder or waiter in this process (grows only on a leak)",
+            labels=["backend"],
+        )
+        for lock_reading in self.lock_keys:
+            for backend, value in lock_reading():
+                keys.add_metric([backend], value)
+        return [count, maximum, pending, keys]
+
+
+class Metrics:
+    """One set of instruments in one registry (one per app, so tests never share state)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests",
+            ["http_request_method", "http_route", "http_response_status_code"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.http_active = Gauge(
+            "http_server_active_requests",
+            "HTTP server requests in flight",
+            ["http_request_method"],
+            registry=r,
+        )
+        self.pool_wait = Histogram(
+            "db_client_connection_wait_time_seconds",
+            "Time to obtain a connection from the pool",
+            ["pool"],
+            buckets=POOL_WAIT_BUCKETS,
+            registry=r,
+        )
+        self.pool_use = Histogram(
+            "db_client_connection_use_time_seconds",
+            "Time a connection was borrowed",
+            ["pool"],
+            buckets=DB_OPERATION_BUCKETS,
+            registry=r,
+        )
+        self.pool_timeouts = Counter(
+            "db_client_connection_timeouts",
+            "Acquires that gave up waiting for a connection",
+            ["pool"],
+            registry=r,
+        )
+        self.db_operation = Histogram(
+            "db_client_operation_duration_seconds",
+            "Duration of database statements by static query name",
+            ["db_system", "db_operation", "error_code"],
+            buckets=DB_OPERATION_BUCKETS,
+            registry=r,
+        )
+        self.lock_wait = Histogram(
+            "shop_lock_wait_duration_seconds",
+            "Time spent waiting for a lock",
+            ["lock_name", "backend", "outcome"],
+            buckets=LOCK_BUCKETS,
+            registry=r,
+        )
+        self.lock_hold = Histogram(
+            "shop_lock_hold_duration_seconds",
+            "Time a lock was held",
+            ["lock_name", "backend"],
+            buckets=LOCK_BUCKETS,
+            registry=r,
+        )
+        self.lock_waiters = Gauge(
+            "shop_lock_waiters", "Requests waiting for a lock", ["lock_name", "backend"], registry=r
+        )
+        self.lock_held = Gauge(
+            "shop_lock_held", "Locks held right now", ["lock_name", "backend"], registry=r
+        )
+        self.lock_lease_lost = Counter(
+            "shop_lock_lease_lost",
+            "Leases that expired or were taken over while held",
+            ["lock_name", "backend"],
+            registry=r,
+        )
+        self.lock_backend_errors = Counter(
+            "shop_lock_backend_errors",
+            "Lock backend operations that failed",
+            ["backend", "op"],
+            registry=r,
+        )
+        self.lock_wakeups = Counter(
+            "shop_lock_wakeups",
+            "Waiter wake-ups by source",
+            ["backend", "source"],
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "shop_event_loop_lag_seconds",
+            "How late the event loop ran a timer",
+            buckets=LOOP_LAG_BUCKETS,
+            registry=r,
+        )
+        self.orders = Counter("shop_orders", "Order attempts by outcome", ["outcome"], registry=r)
+        self.coupon_issues = Counter(
+            "shop_coupon_issues", "Coupon issue attempts by outcome", ["outcome"], registry=r
+        )
+        self.balance_charges = Counter(
+            "shop_balance_charges", "Balance charges by outcome", ["outcome"], registry=r
+        )
+        self.incident_switch = Gauge(
+            "shop_incident_switch", "1 while an incident switch is on", ["switch"], registry=r
+        )
+        self.build_info = Gauge("shop_build_info", "Build of this process", ["version"], registry=r)
+        self.build_info.labels(version=__version__).set(1)
+        self.readings = _Readings()
+        r.register(self.readings)
+
+    def watch_pool(self, reading: PoolReading) -> None:
+        """Report a pool's state at every scrape."""
+        self.readings.pools.append(reading)
+
+    def watch_lock_keys(self, reading: KeysReading) -> None:
+        """Report a lock manager's key count at every scrape."""
+        self.readings.lock_keys.append(reading)
