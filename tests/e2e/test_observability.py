@@ -1,0 +1,351 @@
+"""What an SRE sees: every documented metric, bounded labels, exemplars, spans and logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
+from prometheus_client.parser import text_string_to_metric_families
+
+from shop.app import Overrides, create_app
+from shop.keys import DATABASE, DEPS
+from shop.locks.local import LocalLockManager
+from shop.settings import Settings
+
+from ..factories import Factory
+from .conftest import problem
+
+# Every name of the observability design, its type and its label names.
+DOCUMENTED = {
+    "http_server_request_duration_seconds": (
+        "histogram",
+        {"http_request_method", "http_route", "http_response_status_code"},
+    ),
+    "http_server_active_requests": ("gauge", {"http_request_method"}),
+    "db_client_connection_count": ("gauge", {"pool", "state"}),
+    "db_client_connection_max": ("gauge", {"pool"}),
+    "db_client_connection_pending_requests": ("gauge", {"pool"}),
+    "db_client_connection_wait_time_seconds": ("histogram", {"pool"}),
+    "db_client_connection_use_time_seconds": ("histogram", {"pool"}),
+    "db_client_connection_timeouts": ("counter", {"pool"}),
+    "db_client_operation_duration_seconds": (
+        "histogram",
+        {"db_system", "db_operation", "error_code"},
+    ),
+    "shop_lock_wait_duration_seconds": ("histogram", {"lock_name", "backend", "outcome"}),
+    "shop_lock_hold_duration_seconds": ("histogram", {"lock_name", "backend"}),
+    "shop_lock_waiters": ("gauge", {"lock_name", "backend"}),
+    "shop_lock_held": ("gauge", {"lock_name", "backend"}),
+    "shop_lock_keys": ("gauge", {"backend"}),
+    "shop_lock_lease_lost": ("counter", {"lock_name", "backend"}),
+    "shop_lock_backend_errors": ("counter", {"backend", "op"}),
+    "shop_lock_wakeups": ("counter", {"backend", "source"}),
+    "shop_event_loop_lag_seconds": ("histogram", set()),
+    "shop_orders": ("counter", {"outcome"}),
+    "shop_coupon_issues": ("counter", {"outcome"}),
+    "shop_balance_charges": ("counter", {"outcome"}),
+    "shop_incident_switch": ("gauge", {"switch"}),
+    "shop_build_info": ("gauge", {"version"}),
+}
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+async def _families(client, *, openmetrics: bool = False) -> dict[str, object]:
+    headers = {"Accept": OPENMETRICS} if openmetrics else {}
+    response = await client.get("/metrics", headers=headers)
+    assert response.status == 200
+    text = await response.text()
+    if openmetrics:
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        return {f.name: f for f in om_families(text)}
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+async def _drive(client, factory: Factory, users: int = 30) -> None:
+    """Requests touching every instrumented path, with many different ids."""
+    product = await factory.product(price=100, stock=1_000)
+    coupon = await factory.coupon(quantity=5)
+    for user in await factory.users(users):
+        await client.get(f"/api/users/{user}/balance")
+        await client.post(f"/api/users/{user}/balance/charge", json={"amount": 10})
+        await client.post(f"/api/coupons/{coupon}/issue", json={"userId": user})
+        await client.post(
+            "/api/cart/items", json={"userId": user, "productId": product, "quantity": 1}
+        )
+        await client.post("/api/orders", json={"userId": user})
+        await client.get(f"/api/orders/{user}")  # 404 with an id in the path
+
+
+async def test_every_documented_metric_with_its_type_and_labels(client, factory) -> None:
+    await _drive(client, factory)
+    families = await _families(client)
+    for name, (kind, labels) in DOCUMENTED.items():
+        assert name in families, name
+        family = families[name]
+        assert family.type == kind, name
+        for sample in family.samples:
+            assert set(sample.labels) - {"le"} == labels, (name, sample.labels)
+
+
+async def test_label_values_stay_bounded_whatever_the_ids(client, factory) -> None:
+    await _drive(client, factory, users=40)
+    families = await _families(client)
+    routes = {
+        s.labels["http_route"] for s in families["http_server_request_duration_seconds"].samples
+    }
+    assert routes <= {
+        "/api/users/{userId}/balance",
+        "/api/users/{userId}/balance/charge",
+        "/api/coupons/{couponId}/issue",
+        "/api/cart/items",
+        "/api/orders",
+        "/api/orders/{orderId}",
+        "/metrics",
+    }
+    outcomes = {s.labels["outcome"] for s in families["shop_coupon_issues"].samples}
+    assert outcomes == {"success", "C001"}
+    assert {s.labels["outcome"] for s in families["shop_orders"].samples} == {"success"}
+    operations = {
+        s.labels["db_operation"] for s in families["db_client_operation_duration_seconds"].samples
+    }
+    assert all(op.count(".") == 1 and "u-" not in op for op in operations)
+
+
+async def test_openmetrics_carries_exemplars_of_sampled_requests(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    exporter = InMemorySpanExporter()
+    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
+    user = await factory.user()
+    assert (
+        await client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
+    ).status == 200
+    families = await _families(client, openmetrics=True)
+    traced = {format(s.context.trace_id, "032x") for s in exporter.get_finished_spans()}
+    for name in (
+        "http_server_request_duration_seconds",
+        "db_client_connection_wait_time_seconds",
+        "db_client_operation_duration_seconds",
+        "shop_lock_wait_duration_seconds",
+    ):
+        exemplars = [s.exemplar for s in families[name].samples if s.exemplar is not None]
+        assert exemplars, name
+        assert {e.labels["trace_id"] for e in exemplars} <= traced
+        assert all(len(e.labels["span_id"]) == 16 for e in exemplars)
+
+
+async def test_spans_nest_as_documented(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    exporter = InMemorySpanExporter()
+    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
+    user = await factory.user()
+    product = await factory.product(price=100)
+    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    exporter.clear()
+    assert (await client.post("/api/orders", json={"userId": user})).status == 200
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    by_id = {s.context.span_id: s for s in exporter.get_finished_spans()}
+    server = spans["POST /api/orders"]
+    acquire = spans["lock.acquire order"]
+    held = spans["lock.held order"]
+    assert acquire.parent.span_id == server.context.span_id
+    assert held.parent.span_id == server.context.span_id
+    assert acquire.attributes["lock.key"] == f"order:user:{user}"
+    assert acquire.attributes["lock.outcome"] == "acquired"
+    pool = spans["mysql.pool.acquire"]
+    assert pool.parent.span_id == held.context.span_id
+    statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system")]
+    names = {s.name for s in statements}
+    assert {
+        "carts.by_user",
+        "products.lock",
+        "products.take_stock",
+        "users.debit",
+        "orders.insert",
+        "cart_items.clear",
+    } <= names
+    for statement in statements:
+        assert by_id[statement.parent.span_id].name == "lock.held order"
+        assert len({s.context.trace_id for s in exporter.get_finished_spans()}) == 1
+
+
+async def test_a_held_lock_shows_in_the_next_requests_wait(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    exporter = InMemorySpanExporter()
+    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
+    user = await factory.user(balance=0)
+    locks = client.app[DEPS].locks
+
+    async def hold_a_while() -> None:
+        async with locks.hold(f"charge:user:{user}", name="charge", wait=1, lease=5):
+            await asyncio.sleep(0.3)
+
+    holder = asyncio.create_task(hold_a_while())
+    await asyncio.sleep(0.01)
+    exporter.clear()
+    response = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 1})
+    await holder
+    assert response.status == 200
+    acquire = next(
+        s
+        for s in exporter.get_finished_spans()
+        if s.name == "lock.acquire charge"
+        and s.attributes["lock.key"] == f"charge:user:{user}"
+        and s.attributes["lock.waiters"] == 0
+        and s.parent is not None
+    )
+    assert (acquire.end_time - acquire.start_time) / 1e9 >= 0.25
+    families = await _families(client)
+    waited = [
+        s
+        for s in families["shop_lock_wait_duration_seconds"].samples
+        if s.name.endswith("_bucket")
+        and s.labels["lock_name"] == "charge"
+        and s.labels["outcome"] == "acquired"
+    ]
+    over_quarter = sum(s.value for s in waited if s.labels["le"] == "+Inf") - sum(
+        s.value for s in waited if s.labels["le"] == "0.25"
+    )
+    assert over_quarter >= 1
+
+
+async def test_pool_squeezed_to_two_connections(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    client = await aiohttp_client(
+        create_app(replace(settings, db_pool_max=2, db_acquire_timeout=0.3))
+    )
+    database = client.app[DATABASE]
+    users = await factory.users(50, balance=0)
+    peak = 0
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, database.pending)
+            await asyncio.sleep(0.001)
+
+    watcher = asyncio.create_task(watch())
+
+    # Two long borrowers keep both connections busy past the acquire timeout of some requests.
+    async def slow() -> None:
+        async with database.session() as s:
+            await s.fetch_one("test.sleep", "SELECT SLEEP(0.5)")
+
+    blockers = [asyncio.create_task(slow()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    responses = await asyncio.gather(
+        *(client.post(f"/api/users/{u}/balance/charge", json={"amount": 1}) for u in users)
+    )
+    await asyncio.gather(*blockers)
+    watcher.cancel()
+    statuses = [r.status for r in responses]
+    assert peak >= 10
+    assert statuses.count(503) > 0
+    for r in responses:
+        if r.status == 503:
+            await problem(r, 503, "DB001")
+    families = await _families(client)
+    timeouts = next(
+        s.value
+        for s in families["db_client_connection_timeouts"].samples
+        if s.name.endswith("_total")
+    )
+    assert timeouts == statuses.count(503)
+    waits = next(
+        s.value
+        for s in families["db_client_connection_wait_time_seconds"].samples
+        if s.name.endswith("_count")
+    )
+    assert waits >= 52
+    slow_waits = [
+        s
+        for s in families["db_client_connection_wait_time_seconds"].samples
+        if s.name.endswith("_bucket")
+    ]
+    under_100ms = next(s.value for s in slow_waits if s.labels["le"] == "0.1")
+    assert waits - under_100ms >= 10  # many requests waited long for a connection
+    # Nothing leaked: every connection came back, no one is waiting.
+    assert (database.used, database.pending) == (0, 0)
+    gauge = {s.labels["state"]: s.value for s in families["db_client_connection_count"].samples}
+    assert gauge["used"] == 0
+    assert [s.value for s in families["db_client_connection_max"].samples] == [2]
+    # Charges that answered 503 wrote nothing; the others were applied exactly once.
+    placeholders = ", ".join(["%s"] * len(users))
+    assert await factory.scalar(
+        f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
+    ) == statuses.count(200)
+
+
+async def test_log_line_carries_the_trace_id_of_its_span(
+    aiohttp_client, settings: Settings, factory: Factory, capfd: pytest.CaptureFixture[str]
+) -> None:
+    exporter = InMemorySpanExporter()
+    client = await aiohttp_client(
+        create_app(replace(settings, log_level="INFO"), Overrides(span_exporter=exporter))
+    )
+    user = await factory.user()
+    capfd.readouterr()
+    await client.get(f"/api/users/{user}/balance")
+    lines = [
+        json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    [entry] = [line for line in lines if line.get("event") == "request"]
+    [span] = [s for s in exporter.get_finished_spans() if s.name.startswith("GET ")]
+    assert entry["trace_id"] == format(span.context.trace_id, "032x")
+    assert entry["span_id"] == format(span.context.span_id, "016x")
+    assert entry["route"] == "/api/users/{userId}/balance"
+    assert entry["status"] == 200
+
+
+async def test_incident_switches(client, admin_headers, factory: Factory) -> None:
+    listed = await (await client.get("/api/admin/incidents", headers=admin_headers)).json()
+    assert {s["switch"] for s in listed} >= {"db_pool_max", "order_lock_scope"}
+    url = "/api/admin/incidents/db_pool_max"
+    changed = await client.put(url, json={"value": 10}, headers=admin_headers)
+    assert changed.status == 200
+    assert (await changed.json())["on"] is True
+    assert client.app[DATABASE].maxsize == 10
+    families = await _families(client)
+    switch = {s.labels["switch"]: s.value for s in families["shop_incident_switch"].samples}
+    assert switch["db_pool_max"] == 1
+    assert switch["order_lock_scope"] == 0
+    await problem(await client.put(url, json={"value": 0}, headers=admin_headers), 400, "COMMON002")
+    await problem(await client.put(url, json={}, headers=admin_headers), 400, "COMMON001")
+    await problem(await client.put(url, json={"value": 5}), 401, "COMMON003")
+    await problem(
+        await client.put("/api/admin/incidents/nope", json={"value": 1}, headers=admin_headers),
+        404,
+        "INC001",
+    )
+    assert client.app[DATABASE].maxsize == 10
+    back = await client.put(url, json={"value": 20}, headers=admin_headers)
+    assert (await back.json())["on"] is False
+
+
+async def test_global_order_lock_scope_serialises_every_order(
+    aiohttp_client, settings: Settings, factory: Factory, admin_headers
+) -> None:
+    locks = LocalLockManager()
+    client = await aiohttp_client(
+        create_app(replace(settings, lock_wait=0.1), Overrides(locks=locks))
+    )
+    user = await factory.user()
+    product = await factory.product(price=10)
+    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    await client.put(
+        "/api/admin/incidents/order_lock_scope", json={"value": "global"}, headers=admin_headers
+    )
+    async with locks.hold("order:global", name="order", wait=1, lease=5):
+        await problem(await client.post("/api/orders", json={"userId": user}), 409, "LOCK001")
+    await client.put(
+        "/api/admin/incidents/order_lock_scope", json={"value": "user"}, headers=admin_headers
+    )
+    async with locks.hold("order:global", name="order", wait=1, lease=5):
+        assert (await client.post("/api/orders", json={"userId": user})).status == 200
