@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run test lint format bench clean
+.PHONY: install services migrate seed run run-replicas test lint format bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +28,12 @@ run: migrate
 	$(PY) -m shop seed --if-empty
 	$(PY) -m shop serve
 
+# N replicas on consecutive ports with the Redis lock backend: make run-replicas N=3
+N ?= 3
+run-replicas: migrate
+	$(PY) -m shop seed --if-empty
+	PY=$(PY) service/scripts/run-replicas.sh $(N)
+
 lint: install
 	$(VENV)/bin/ruff check service tests
 	$(VENV)/bin/ruff format --check service tests
@@ -40,6 +46,12 @@ format: install
 
 test: install services lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Side-by-side benchmarks; results are committed under docs/benchmarks/.
+bench: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
+	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

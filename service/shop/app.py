@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
+from .adapters.redis.coupon_gate import RedisCouponGate
 from .api.middleware import problems, telemetry
 from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
@@ -29,7 +30,7 @@ from .telemetry.loop_lag import measure_loop_lag
 from .telemetry.metrics import Metrics
 from .telemetry.tracing import build_tracer_provider, tracer_from
 from .use_cases.deps import Deps
-from .use_cases.ports import Clock, LockManager
+from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
 log = get_logger("shop.app")
 
@@ -115,6 +116,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             normal="user",
             parse=choice("user", "global"),
         )
+        gate: CouponGate = NoGate()
+        if REDIS in app:
+            store = MySqlStore(app[DATABASE])
+            gate = RedisCouponGate(
+                app[REDIS],
+                lambda coupon_id: store.autocommit(lambda tx: tx.coupons.gate_snapshot(coupon_id)),
+                telemetry=tel,
+            )
         app[DEPS] = Deps(
             store=MySqlStore(app[DATABASE]),
             locks=InstrumentedLocks(locks, tel) if tel.enabled else locks,
@@ -122,6 +131,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             lock_wait=settings.lock_wait,
             lock_lease=settings.lock_lease,
             order_lock_scope=lambda: str(switches.value("order_lock_scope")),
+            coupon_gate=gate,
         )
         yield
 

@@ -23,6 +23,15 @@ class UserCouponStatus(enum.StrEnum):
 MAX_PERCENT = 100
 
 
+class Admission(enum.Enum):
+    """The coupon gate's answer, before MySQL has the last word."""
+
+    ADMITTED = "admitted"
+    DUPLICATE = "duplicate"
+    SOLD_OUT = "sold_out"
+    BYPASSED = "bypassed"  # no gate, gate unreachable or coupon unknown: MySQL decides alone
+
+
 @dataclass(frozen=True, slots=True)
 class Coupon:
     coupon_id: str

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 
 from ..domain.coupons import (
+    Admission,
     Coupon,
     CouponCheck,
     DiscountType,
@@ -69,6 +71,20 @@ async def list_coupons(*, deps: Deps) -> list[Coupon]:
 
 async def issue_coupon(*, deps: Deps, coupon_id: str, user_id: str) -> IssuedCoupon:
     """First come, first served: returns only once the user's coupon is committed."""
+    admission = await deps.coupon_gate.admit(coupon_id, user_id)
+    if admission is Admission.DUPLICATE:
+        raise CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user_id}")
+    if admission is Admission.SOLD_OUT:
+        raise _sold_out(coupon_id)
+    try:
+        return await _issue_in_mysql(deps=deps, coupon_id=coupon_id, user_id=user_id)
+    except BaseException:
+        if admission is Admission.ADMITTED:
+            await asyncio.shield(deps.coupon_gate.refund(coupon_id, user_id))
+        raise
+
+
+async def _issue_in_mysql(*, deps: Deps, coupon_id: str, user_id: str) -> IssuedCoupon:
     now = deps.clock()
 
     async def work(tx: Tx) -> IssuedCoupon:

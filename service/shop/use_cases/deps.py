@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .ports import Clock, LockManager, Store
+from .ports import Clock, CouponGate, LockManager, NoGate, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,3 +17,4 @@ class Deps:
     lock_lease: float
     # Read on every order so that flipping the incident switch takes effect at once.
     order_lock_scope: Callable[[], str]
+    coupon_gate: CouponGate = field(default_factory=NoGate)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from ..domain.carts import CartItem
-from ..domain.coupons import Coupon, UserCoupon
+from ..domain.coupons import Admission, Coupon, UserCoupon
 from ..domain.orders import Order, OrderStatus, OrderSummary
 from ..domain.products import PopularProduct, Product, ProductSort
 from ..domain.users import BalanceChange
@@ -46,6 +46,29 @@ class LockManager(Protocol):
     ) -> AbstractAsyncContextManager[Lease]:
         """Wait at most `wait` seconds for `key`; raise LockTimeout past it."""
         ...
+
+
+class CouponGate(Protocol):
+    """A fast first answer for coupon issuance; MySQL confirms every admission."""
+
+    async def admit(self, coupon_id: str, user_id: str) -> Admission:
+        """Take a unit for the user unless they have one or none is left."""
+        ...
+
+    async def refund(self, coupon_id: str, user_id: str) -> None:
+        """Give back a unit MySQL did not confirm."""
+        ...
+
+
+class NoGate:
+    """One process without Redis: every request goes to MySQL."""
+
+    async def admit(self, coupon_id: str, user_id: str) -> Admission:
+        """Always let MySQL decide."""
+        return Admission.BYPASSED
+
+    async def refund(self, coupon_id: str, user_id: str) -> None:
+        """Nothing was taken."""
 
 
 class Clock(Protocol):

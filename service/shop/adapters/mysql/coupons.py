@@ -131,6 +131,18 @@ class CouponsRepository:
             return None
         return _user_coupon(row, coupon)
 
+    async def gate_snapshot(self, coupon_id: str) -> tuple[int, list[str]] | None:
+        """Units left and every user holding the coupon, to rebuild the Redis gate from."""
+        coupon = await self.get(coupon_id)
+        if coupon is None:
+            return None
+        rows = await self._s.fetch_all(
+            "user_coupons.holders",
+            "SELECT user_id FROM user_coupons WHERE coupon_id = %s",
+            (coupon_id,),
+        )
+        return coupon.remaining_quantity, [r[0] for r in rows]
+
     async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
         changed = await self._s.execute(
             "user_coupons.use",

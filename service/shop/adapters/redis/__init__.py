@@ -1,0 +1,1 @@
+"""Redis adapters: the coupon gate (and the lock backend lives in shop.locks.redis)."""

@@ -1,0 +1,130 @@
+"""The coupon gate: one Lua script answers duplicate and sold-out requests from Redis, so
+only requests that can still succeed reach MySQL. MySQL stays the last word (its guarded
+update and unique key), so a stale or lost gate can cost a wasted query, never an over-issue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from ...domain.coupons import Admission
+from ...telemetry import Telemetry
+from ...telemetry.logging import get_logger
+
+log = get_logger("shop.coupon_gate")
+
+# KEYS: ready flag, remaining counter, issued-users set. ARGV: user id.
+# -3 not loaded (rebuild from MySQL first), -1 duplicate, -2 sold out, else units left.
+_ADMIT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return -1 end
+local left = tonumber(redis.call('GET', KEYS[2]) or '0')
+if left <= 0 then return -2 end
+redis.call('SADD', KEYS[3], ARGV[1])
+return redis.call('DECR', KEYS[2])
+"""
+# Give back a unit the database did not confirm (only if this user's admission is still there).
+_REFUND = """
+if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then redis.call('INCR', KEYS[2]) end
+return 1
+"""
+# KEYS as above; ARGV: remaining, then every issued user id. Replaces the gate atomically.
+_LOAD = """
+redis.call('DEL', KEYS[3])
+for i = 2, #ARGV, 5000 do
+  redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 4999, #ARGV)))
+end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[1], '1')
+return 1
+"""
+
+Snapshot = Callable[[str], Awaitable[tuple[int, Sequence[str]] | None]]
+
+
+class RedisCouponGate:
+    """Admits at most `remaining` distinct users per coupon, rebuilt from MySQL when missing."""
+
+    def __init__(
+        self,
+        client: Redis,
+        snapshot: Snapshot,
+        *,
+        telemetry: Telemetry | None = None,
+        prefix: str = "shop:coupon:",
+    ) -> None:
+        self._client = client
+        self._telemetry = telemetry or Telemetry.disabled()
+        self._snapshot = snapshot
+        self._prefix = prefix
+        self._admit = client.register_script(_ADMIT)
+        self._refund = client.register_script(_REFUND)
+        self._load = client.register_script(_LOAD)
+        # Coupons whose gate may have missed writes while Redis was unreachable.
+        self._stale: set[str] = set()
+
+    def _keys(self, coupon_id: str) -> list[str]:
+        base = f"{self._prefix}{{{coupon_id}}}"  # one hash slot per coupon (cluster-safe)
+        return [f"{base}:ready", f"{base}:left", f"{base}:users"]
+
+    def _span(self, operation: str) -> AbstractContextManager[Any]:
+        if not self._telemetry.tracing:
+            return nullcontext()
+        return self._telemetry.tracer.start_as_current_span(
+            f"redis.{operation}",
+            kind=SpanKind.CLIENT,
+            attributes={"db.system": "redis", "db.operation.name": operation},
+        )
+
+    async def admit(self, coupon_id: str, user_id: str) -> Admission:
+        """Ask the gate; BYPASSED means "let MySQL decide" (Redis down or no such coupon)."""
+        with self._span("coupon_gate.admit"):
+            return await self._admit_once(coupon_id, user_id)
+
+    async def _admit_once(self, coupon_id: str, user_id: str) -> Admission:
+        keys = self._keys(coupon_id)
+        try:
+            if coupon_id in self._stale:
+                await self._client.delete(keys[0])
+                self._stale.discard(coupon_id)
+            answer = int(await self._admit(keys=keys, args=[user_id]))
+            if answer == -3:
+                if not await self.rebuild(coupon_id):
+                    return Admission.BYPASSED
+                answer = int(await self._admit(keys=keys, args=[user_id]))
+        except RedisError as exc:
+            self._stale.add(coupon_id)
+            log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
+            return Admission.BYPASSED
+        if answer == -1:
+            return Admission.DUPLICATE
+        if answer == -2:
+            return Admission.SOLD_OUT
+        return Admission.ADMITTED if answer >= 0 else Admission.BYPASSED
+
+    async def refund(self, coupon_id: str, user_id: str) -> None:
+        """Undo an admission MySQL did not confirm."""
+        try:
+            with self._span("coupon_gate.refund"):
+                await self._refund(keys=self._keys(coupon_id), args=[user_id])
+        except RedisError as exc:
+            self._stale.add(coupon_id)
+            log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
+
+    async def rebuild(self, coupon_id: str) -> bool:
+        """Load remaining units and issued users from MySQL; False for an unknown coupon."""
+        snapshot = await self._snapshot(coupon_id)
+        if snapshot is None:
+            return False
+        remaining, users = snapshot
+        args: list[Any] = [remaining, *users]
+        with self._span("coupon_gate.load"):
+            await self._load(keys=self._keys(coupon_id), args=args)
+        log.info("coupon_gate_rebuilt", coupon_id=coupon_id, remaining=remaining, issued=len(users))
+        return True

@@ -1,0 +1,106 @@
+"""The Redis coupon gate in front of MySQL: fast answers, never an over-issue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+import redis.asyncio as aioredis
+
+from shop.app import create_app
+from shop.keys import TELEMETRY
+from shop.settings import Settings
+
+from ..factories import Factory
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis_client():
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def gated(aiohttp_client, settings: Settings):
+    return await aiohttp_client(create_app(replace(settings, redis_url=REDIS_URL)))
+
+
+async def _issue_all(client, coupon: str, users: list[str]) -> Counter[int]:
+    responses = await asyncio.gather(
+        *(client.post(f"/api/coupons/{coupon}/issue", json={"userId": u}) for u in users)
+    )
+    return Counter(r.status for r in responses)
+
+
+def _statements(client) -> float:
+    registry = client.app[TELEMETRY].metrics.registry
+    return sum(
+        s.value
+        for metric in registry.collect()
+        if metric.name == "db_client_operation_duration_seconds"
+        for s in metric.samples
+        if s.name.endswith("_count")
+    )
+
+
+async def test_exactly_n_through_the_gate(gated, factory: Factory) -> None:
+    coupon = await factory.coupon(quantity=100)
+    users = await factory.users(1_000)
+    assert await _issue_all(gated, coupon, users) == {200: 100, 400: 900}
+    holders = await factory.rows(
+        "SELECT COUNT(DISTINCT user_id), COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon
+    )
+    assert holders == [(100, 100)]
+
+
+async def test_sold_out_and_duplicates_never_reach_mysql(gated, factory: Factory) -> None:
+    coupon = await factory.coupon(quantity=5)
+    users = await factory.users(5)
+    assert await _issue_all(gated, coupon, users) == {200: 5}
+    late = await factory.users(50)
+    before = _statements(gated)
+    assert await _issue_all(gated, coupon, late) == {400: 50}
+    assert await _issue_all(gated, coupon, users) == {409: 5}
+    assert _statements(gated) == before
+
+
+async def test_gate_rebuilds_after_redis_loses_its_data(
+    gated, factory: Factory, redis_client
+) -> None:
+    coupon = await factory.coupon(quantity=60)
+    users = await factory.users(300)
+    assert await _issue_all(gated, coupon, users[:40]) == {200: 40}
+    for key in await redis_client.keys(f"shop:coupon:{{{coupon}}}:*"):
+        await redis_client.delete(key)
+    outcomes = await _issue_all(gated, coupon, users)  # the first 40 again, then 260 new
+    assert outcomes == {409: 40, 200: 20, 400: 240}
+    assert (
+        await factory.scalar("SELECT COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon) == 60
+    )
+
+
+async def test_a_wrong_gate_cannot_over_issue(gated, factory: Factory, redis_client) -> None:
+    coupon = await factory.coupon(quantity=10)
+    users = await factory.users(100)
+    assert await _issue_all(gated, coupon, users[:1]) == {200: 1}
+    await redis_client.set(f"shop:coupon:{{{coupon}}}:left", 1_000)  # the gate now lies
+    outcomes = await _issue_all(gated, coupon, users[1:])
+    assert outcomes == {200: 9, 400: 90}
+    assert (
+        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
+        == 10
+    )
+
+
+async def test_unreachable_redis_leaves_mysql_to_decide(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    client = await aiohttp_client(create_app(replace(settings, redis_url="redis://127.0.0.1:1/0")))
+    coupon = await factory.coupon(quantity=3)
+    users = await factory.users(10)
+    assert await _issue_all(client, coupon, users) == {200: 3, 400: 7}

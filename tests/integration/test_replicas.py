@@ -1,0 +1,82 @@
+"""Three shop processes behind no load balancer but the test itself: every guarantee holds
+across replicas, with the Redis lock backend and the Redis coupon gate."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+
+import aiohttp
+import pytest
+
+from ..factories import Factory
+from .replicas import replicas
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def three() -> list[str]:
+    with replicas(3, SHOP_LOCK_BACKEND="redis") as urls:
+        yield urls
+
+
+async def test_coupon_of_100_over_three_replicas(three: list[str], factory: Factory) -> None:
+    coupon = await factory.coupon(quantity=100)
+    users = await factory.users(1_000)
+    targets = itertools.cycle(three)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300)) as http:
+
+        async def issue(user: str, base: str) -> int:
+            async with http.post(f"{base}/api/coupons/{coupon}/issue", json={"userId": user}) as r:
+                return r.status
+
+        statuses = Counter(await asyncio.gather(*(issue(u, next(targets)) for u in users)))
+    assert statuses == {200: 100, 400: 900}
+    assert await factory.rows(
+        "SELECT COUNT(DISTINCT user_id), COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon
+    ) == [(100, 100)]
+
+
+async def test_orders_and_charges_of_the_same_users_across_replicas(
+    three: list[str], factory: Factory
+) -> None:
+    users = await factory.users(20, balance=10_000)
+    product = await factory.product(price=1_000, stock=30)
+    targets = itertools.cycle(three)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300)) as http:
+        for user in users:
+            async with http.post(
+                f"{three[0]}/api/cart/items",
+                json={"userId": user, "productId": product, "quantity": 2},
+            ) as r:
+                assert r.status == 200
+
+        async def call(method: str, path: str, body: dict[str, object]) -> tuple[str, int]:
+            async with http.request(method, f"{next(targets)}{path}", json=body) as r:
+                return path, r.status
+
+        calls = [call("POST", "/api/orders", {"userId": u}) for u in users for _ in range(3)]
+        calls += [
+            call("POST", f"/api/users/{u}/balance/charge", {"amount": 100})
+            for u in users
+            for _ in range(5)
+        ]
+        results = await asyncio.gather(*calls)
+    charges = [s for p, s in results if p.endswith("/charge")]
+    orders = [s for p, s in results if p == "/api/orders"]
+    assert charges == [200] * 100
+    assert Counter(orders)[200] == 15  # stock 30 covers 15 carts of 2; nobody pays twice
+    placeholders = ", ".join(["%s"] * len(users))
+    paid = await factory.rows(
+        f"SELECT user_id, COUNT(*) FROM orders WHERE user_id IN ({placeholders}) GROUP BY user_id",
+        *users,
+    )
+    assert len(paid) == 15
+    assert all(count == 1 for _, count in paid)
+    assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 0
+    total = await factory.scalar(
+        f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
+    )
+    assert total == 20 * 10_000 + 100 * 100 - 15 * 2_000
