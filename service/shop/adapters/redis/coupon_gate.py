@@ -34,8 +34,10 @@ _REFUND = """
 if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then redis.call('INCR', KEYS[2]) end
 return 1
 """
-# KEYS as above; ARGV: remaining, then every issued user id. Replaces the gate atomically.
+# KEYS as above; ARGV: remaining, then every issued user id. Loads the gate atomically, once:
+# a second, concurrent rebuild must not wipe the admissions made since the first one.
 _LOAD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[3])
 for i = 2, #ARGV, 5000 do
   redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 4999, #ARGV)))
