@@ -20,7 +20,7 @@ from .api.middleware import problems, telemetry
 from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .incidents.switches import Changed, Switches, choice, whole
-from .keys import DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
+from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
@@ -67,6 +67,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     )
     app[SETTINGS] = settings
     app[TELEMETRY] = tel
+    app[ACCESS_LOG] = get_logger("shop.http").bind()
     app[SWITCHES] = switches
     app[OPENAPI] = build_document(ROUTES)
     add_routes(app)

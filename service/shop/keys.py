@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
+from structlog.typing import FilteringBoundLogger
 
 from .adapters.mysql.pool import Database
 from .incidents.switches import Switches
@@ -20,6 +21,8 @@ SWITCHES = web.AppKey("switches", Switches)
 REDIS = web.AppKey("redis", Redis)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 TELEMETRY = web.AppKey("telemetry", Telemetry)
+# Bound once per app: a lazy structlog proxy would rebuild its logger on every request.
+ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 
 # Per-request storage.
 TRACE_ID = web.RequestKey("trace_id", str)

@@ -6,8 +6,6 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from ..domain.errors import LockTimeout
 from .lease import Lease, LockObserver, LockReentry, NullObserver
@@ -23,6 +21,38 @@ class _Entry:
     def __init__(self) -> None:
         self.holder: asyncio.Task[object] | None = None
         self.waiters: deque[_Waiter] = deque()
+
+
+class _Hold:
+    """`async with manager.hold(...)`: a plain class, cheaper than a generator on a hot path."""
+
+    __slots__ = ("_expiry", "_key", "_lease", "_manager", "_name", "_wait", "held")
+
+    def __init__(
+        self, manager: LocalLockManager, key: str, name: str, wait: float, lease: float
+    ) -> None:
+        self._manager = manager
+        self._key = key
+        self._name = name
+        self._wait = wait
+        self._lease = lease
+        self._expiry: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> Lease:
+        manager = self._manager
+        self.held = held = await manager._acquire(self._key, self._name, self._wait)
+        self._expiry = asyncio.get_running_loop().call_later(
+            self._lease, manager._expire, held, self._name
+        )
+        return held
+
+    async def __aexit__(self, *_: object) -> None:
+        # Synchronous: a cancellation arriving here cannot interrupt the hand-off.
+        if self._expiry is not None:
+            self._expiry.cancel()
+        manager = self._manager
+        manager._observer.released(self._name, time.monotonic() - self.held.acquired_at)
+        manager._release(self._key)
 
 
 class LocalLockManager:
@@ -60,19 +90,9 @@ class LocalLockManager:
         """Keys currently held."""
         return sum(1 for entry in self._entries.values() if entry.holder is not None)
 
-    @asynccontextmanager
-    async def hold(self, key: str, *, name: str, wait: float, lease: float) -> AsyncIterator[Lease]:
+    def hold(self, key: str, *, name: str, wait: float, lease: float) -> _Hold:
         """Hold `key` for the body; LockTimeout after `wait` seconds in the queue."""
-        held = await self._acquire(key, name, wait)
-        loop = asyncio.get_running_loop()
-        expiry = loop.call_later(lease, self._expire, held, name)
-        try:
-            yield held
-        finally:
-            # Synchronous: a cancellation arriving here cannot interrupt the hand-off.
-            expiry.cancel()
-            self._observer.released(name, time.monotonic() - held.acquired_at)
-            self._release(key)
+        return _Hold(self, key, name, wait, lease)
 
     async def _acquire(self, key: str, name: str, wait: float) -> Lease:
         task = asyncio.current_task()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from ..domain.errors import LockTimeout, ShopError
+from ..domain.errors import LockTimeout
 from ..use_cases.ports import Lease, LockManager
 from . import Telemetry
 from .logging import get_logger
@@ -48,7 +48,7 @@ class InstrumentedLocks:
     def __init__(self, inner: LockManager, telemetry: Telemetry) -> None:
         self.inner = inner
         self.backend = inner.backend
-        self._telemetry = telemetry
+        self.telemetry = telemetry
         telemetry.metrics.watch_lock_keys(self._keys)
 
     def waiters(self, key: str) -> int:
@@ -62,56 +62,80 @@ class InstrumentedLocks:
     def _keys(self) -> Iterator[tuple[str, int]]:
         yield self.backend, self.inner.keys_count()
 
-    def _span(self, name: str, attributes: dict[str, Any]) -> AbstractContextManager[Any]:
-        if not self._telemetry.tracing:
+    def span(self, name: str, attributes: dict[str, Any]) -> AbstractContextManager[Any]:
+        """A current span, or nothing at all when tracing is off."""
+        if not self.telemetry.tracing:
             return nullcontext()
-        return self._telemetry.tracer.start_as_current_span(name, attributes=attributes)
+        return self.telemetry.tracer.start_as_current_span(name, attributes=attributes)
 
-    @asynccontextmanager
-    async def hold(self, key: str, *, name: str, wait: float, lease: float) -> AsyncIterator[Lease]:
+    def exemplar(self) -> dict[str, str] | None:
+        """The current trace as exemplar labels (skipped when tracing is off)."""
+        return exemplar() if self.telemetry.tracing else None
+
+    def hold(self, key: str, *, name: str, wait: float, lease: float) -> _InstrumentedHold:
         """Hold `key` through the wrapped backend, recording wait, hold and outcome."""
-        metrics = self._telemetry.metrics
-        waiters = metrics.lock_waiters.labels(name, self.backend)
-        async with AsyncExitStack() as stack:
-            started = time.perf_counter()
-            outcome = "error"
-            waiters.inc()
-            attributes = {
-                "lock.key": key,
-                "lock.name": name,
-                "lock.waiters": self.inner.waiters(key),
-            }
-            try:
-                with self._span(f"lock.acquire {name}", attributes) as span:
-                    try:
-                        held = await stack.enter_async_context(
-                            self.inner.hold(key, name=name, wait=wait, lease=lease)
-                        )
-                        outcome = "acquired"
-                    except LockTimeout:
-                        outcome = "timeout"
-                        log.warning("lock_timeout", lock_name=name, key=key, wait_s=wait)
-                        raise
-                    except asyncio.CancelledError:
-                        outcome = "cancelled"
-                        raise
-                    except ShopError:
-                        outcome = "error"
-                        raise
-                    finally:
-                        if span is not None:
-                            span.set_attribute("lock.outcome", outcome)
-            finally:
-                waiters.dec()
-                metrics.lock_wait.labels(name, self.backend, outcome).observe(
-                    time.perf_counter() - started, exemplar()
-                )
-            held_gauge = metrics.lock_held.labels(name, self.backend)
-            held_gauge.inc()
-            taken = time.perf_counter()
-            try:
-                with self._span(f"lock.held {name}", {"lock.key": key, "lock.fence": held.fence}):
-                    yield held
-            finally:
-                held_gauge.dec()
-                metrics.lock_hold.labels(name, self.backend).observe(time.perf_counter() - taken)
+        return _InstrumentedHold(self, key, name, wait, lease)
+
+
+class _InstrumentedHold:
+    """A plain async context manager: this wraps every order and charge, so it stays cheap."""
+
+    __slots__ = ("_acquire_span", "_held_span", "_inner", "_key", "_locks", "_name", "_taken")
+
+    def __init__(
+        self, locks: InstrumentedLocks, key: str, name: str, wait: float, lease: float
+    ) -> None:
+        self._locks = locks
+        self._key = key
+        self._name = name
+        self._inner = locks.inner.hold(key, name=name, wait=wait, lease=lease)
+        self._held_span: AbstractContextManager[Any] | None = None
+        self._taken = 0.0
+
+    async def __aenter__(self) -> Lease:
+        locks, name = self._locks, self._name
+        metrics = locks.telemetry.metrics
+        waiters = metrics.lock_waiters.labels(name, locks.backend)
+        started = time.perf_counter()
+        outcome = "error"
+        waiters.inc()
+        span = locks.span(
+            f"lock.acquire {name}",
+            {"lock.key": self._key, "lock.name": name, "lock.waiters": locks.waiters(self._key)},
+        )
+        try:
+            with span as current:
+                try:
+                    held = await self._inner.__aenter__()
+                    outcome = "acquired"
+                except LockTimeout:
+                    outcome = "timeout"
+                    log.warning("lock_timeout", lock_name=name, key=self._key)
+                    raise
+                except asyncio.CancelledError:
+                    outcome = "cancelled"
+                    raise
+                finally:
+                    if current is not None:
+                        current.set_attribute("lock.outcome", outcome)
+        finally:
+            waiters.dec()
+            metrics.lock_wait.labels(name, locks.backend, outcome).observe(
+                time.perf_counter() - started, locks.exemplar()
+            )
+        metrics.lock_held.labels(name, locks.backend).inc()
+        self._taken = time.perf_counter()
+        self._held_span = locks.span(f"lock.held {name}", {"lock.key": self._key})
+        self._held_span.__enter__()
+        return held
+
+    async def __aexit__(self, *exc: Any) -> None:
+        locks, name = self._locks, self._name
+        metrics = locks.telemetry.metrics
+        try:
+            if self._held_span is not None:
+                self._held_span.__exit__(*exc)
+            metrics.lock_held.labels(name, locks.backend).dec()
+            metrics.lock_hold.labels(name, locks.backend).observe(time.perf_counter() - self._taken)
+        finally:
+            await self._inner.__aexit__(*exc)

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomysql
 import pymysql
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 
 from ...domain.errors import DatabaseUnavailable
 from ...telemetry import Telemetry
@@ -175,8 +175,10 @@ class Database:
             return result
 
     async def _acquire(self) -> Any:
-        started = time.perf_counter()
-        with self._telemetry.tracer.start_as_current_span(
+        telemetry = self._telemetry
+        if not telemetry.tracing:
+            return await self._acquire_measured(None)
+        with telemetry.tracer.start_as_current_span(
             "mysql.pool.acquire",
             attributes={
                 "db.client.connection.pool.name": self.name,
@@ -188,35 +190,42 @@ class Database:
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
-            try:
-                async with asyncio.timeout(self.acquire_timeout):
-                    await self._limiter.acquire()
-                    try:
-                        # aiomysql moves the connection to its used set and returns it with no
-                        # await in between, so a cancellation here cannot strand a connection.
-                        conn = await self._pool.acquire()
-                    except BaseException:
-                        self._limiter.release()
-                        raise
-            except TimeoutError as exc:
-                self._timeouts.inc()
+            return await self._acquire_measured(span)
+
+    async def _acquire_measured(self, span: Span | None) -> Any:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.acquire_timeout):
+                await self._limiter.acquire()
+                try:
+                    # aiomysql moves the connection to its used set and returns it with no
+                    # await in between, so a cancellation here cannot strand a connection.
+                    return await self._pool.acquire()
+                except BaseException:
+                    self._limiter.release()
+                    raise
+        except TimeoutError as exc:
+            self._timeouts.inc()
+            if span is not None:
                 span.set_status(Status(StatusCode.ERROR, "pool acquire timed out"))
-                log.warning(
-                    "pool_exhausted",
-                    pool=self.name,
-                    max=self.maxsize,
-                    pending=self.pending,
-                    timeout_s=self.acquire_timeout,
-                )
-                raise DatabaseUnavailable(
-                    f"no database connection free within {self.acquire_timeout:g}s"
-                ) from exc
-            except (pymysql.err.OperationalError, OSError) as exc:
+            log.warning(
+                "pool_exhausted",
+                pool=self.name,
+                max=self.maxsize,
+                pending=self.pending,
+                timeout_s=self.acquire_timeout,
+            )
+            raise DatabaseUnavailable(
+                f"no database connection free within {self.acquire_timeout:g}s"
+            ) from exc
+        except (pymysql.err.OperationalError, OSError) as exc:
+            if span is not None:
                 span.set_status(Status(StatusCode.ERROR, "connect failed"))
-                raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
-            finally:
-                self._wait.observe(time.perf_counter() - started, exemplar())
-            return conn
+            raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+        finally:
+            self._wait.observe(
+                time.perf_counter() - started, exemplar() if span is not None else None
+            )
 
     async def ping(self) -> None:
         """Answer only when the database does."""

@@ -84,7 +84,7 @@ class Session:
             raise
         finally:
             telemetry.metrics.db_operation.labels("mysql", name, code).observe(
-                time.perf_counter() - started, exemplar()
+                time.perf_counter() - started, exemplar() if span is not None else None
             )
 
     async def _run(self, name: str, sql: str, params: Params, many: bool) -> Any:
