@@ -60,7 +60,7 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     route = route_template(request)
     method = request.method
     started = time.perf_counter()
-    active = metrics.http_active.labels(method)
+    active = metrics.child(metrics.http_active, method)
     active.inc()
     status = 500
     span_cm: Any = (
@@ -82,7 +82,7 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
                 span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
-            metrics.http_duration.labels(method, route, str(status)).observe(
+            metrics.child(metrics.http_duration, method, route, str(status)).observe(
                 time.perf_counter() - started, exemplar() if ids else None
             )
     finally:
@@ -90,7 +90,7 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     counter = _OUTCOMES.get((method, route))
     if counter is not None:
         outcome = "success" if status < 400 else request.get(ERROR_CODE, str(status))
-        getattr(metrics, counter).labels(outcome).inc()
+        metrics.child(getattr(metrics, counter), outcome).inc()
     request.app[ACCESS_LOG].info(
         "request",
         method=method,

@@ -38,7 +38,7 @@ class LockMetricsObserver:
 
     def lease_lost(self, name: str) -> None:
         """Count it and say so in the log: the holder will roll back."""
-        self._metrics.lock_lease_lost.labels(name, self._backend).inc()
+        self._metrics.child(self._metrics.lock_lease_lost, name, self._backend).inc()
         log.warning("lease_lost", lock_name=name, backend=self._backend)
 
 
@@ -95,7 +95,7 @@ class _InstrumentedHold:
     async def __aenter__(self) -> Lease:
         locks, name = self._locks, self._name
         metrics = locks.telemetry.metrics
-        waiters = metrics.lock_waiters.labels(name, locks.backend)
+        waiters = metrics.child(metrics.lock_waiters, name, locks.backend)
         started = time.perf_counter()
         outcome = "error"
         waiters.inc()
@@ -120,10 +120,10 @@ class _InstrumentedHold:
                         current.set_attribute("lock.outcome", outcome)
         finally:
             waiters.dec()
-            metrics.lock_wait.labels(name, locks.backend, outcome).observe(
+            metrics.child(metrics.lock_wait, name, locks.backend, outcome).observe(
                 time.perf_counter() - started, locks.exemplar()
             )
-        metrics.lock_held.labels(name, locks.backend).inc()
+        metrics.child(metrics.lock_held, name, locks.backend).inc()
         self._taken = time.perf_counter()
         self._held_span = locks.span(f"lock.held {name}", {"lock.key": self._key})
         self._held_span.__enter__()
@@ -135,7 +135,9 @@ class _InstrumentedHold:
         try:
             if self._held_span is not None:
                 self._held_span.__exit__(*exc)
-            metrics.lock_held.labels(name, locks.backend).dec()
-            metrics.lock_hold.labels(name, locks.backend).observe(time.perf_counter() - self._taken)
+            metrics.child(metrics.lock_held, name, locks.backend).dec()
+            metrics.child(metrics.lock_hold, name, locks.backend).observe(
+                time.perf_counter() - self._taken
+            )
         finally:
             await self._inner.__aexit__(*exc)

@@ -20,7 +20,6 @@ def configure_logging(level: str = "INFO") -> None:
         factory = structlog.BytesLoggerFactory()
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

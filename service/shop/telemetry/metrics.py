@@ -8,9 +8,11 @@ names, static query names and error codes, never ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from .. import __version__
@@ -182,8 +184,17 @@ class Metrics:
         )
         self.build_info = Gauge("shop_build_info", "Build of this process", ["version"], registry=r)
         self.build_info.labels(version=__version__).set(1)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.readings = _Readings()
         r.register(self.readings)
+
+    def child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        """`metric.labels(*values)`, memoised: label sets are bounded and this is a hot path."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def watch_pool(self, reading: PoolReading) -> None:
         """Report a pool's state at every scrape."""

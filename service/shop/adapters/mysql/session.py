@@ -83,7 +83,8 @@ class Session:
             code = str(exc.args[1]) if len(exc.args) > 1 else "unavailable"
             raise
         finally:
-            telemetry.metrics.db_operation.labels("mysql", name, code).observe(
+            metrics = telemetry.metrics
+            metrics.child(metrics.db_operation, "mysql", name, code).observe(
                 time.perf_counter() - started, exemplar() if span is not None else None
             )
 
