@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,8 @@ end
 class Variant:
     name: str
     env: dict[str, str]
+    switches: dict[str, object] = field(default_factory=dict)
+    driver: str = "charge"  # "charge" (wrk) or "orders" (aiohttp: add to cart, then order)
 
 
 SUITES: dict[str, tuple[str, list[Variant]]] = {
@@ -47,6 +50,13 @@ SUITES: dict[str, tuple[str, list[Variant]]] = {
         [
             Variant("asyncio", {"SHOP_EVENT_LOOP": "asyncio"}),
             Variant("uvloop", {"SHOP_EVENT_LOOP": "uvloop"}),
+        ],
+    ),
+    "lock-scope": (
+        "Orders/s with the order lock scoped per user vs one global lock (the original's P1)",
+        [
+            Variant("scope global", {}, {"order_lock_scope": "global"}, driver="orders"),
+            Variant("scope user", {}, {"order_lock_scope": "user"}, driver="orders"),
         ],
     ),
     "observability": (
@@ -102,11 +112,74 @@ def _start(variant: Variant) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"the shop did not become ready for {variant.name}")
 
 
+def _flip(switches: dict[str, object]) -> None:
+    for switch, value in switches.items():
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{PORT}/api/admin/incidents/{switch}",
+            data=json.dumps({"value": value}).encode(),
+            method="PUT",
+            headers={"Authorization": "Bearer dev-admin-token"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+
+
+async def _orders(seconds: float, workers: int) -> dict[str, float]:
+    """Each worker owns its users: add one item, place the order, repeat; counts paid orders."""
+    import aiohttp
+
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.monotonic() + seconds
+    base = f"http://127.0.0.1:{PORT}"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as http:
+
+        async def worker(n: int) -> None:
+            nonlocal failures
+            rounds = 0
+            while time.monotonic() < deadline:
+                user = f"test-user-{1 + (n + workers * rounds) % USERS}"
+                rounds += 1
+                item = {"userId": user, "productId": "test-product-2", "quantity": 1}
+                async with http.post(f"{base}/api/cart/items", json=item) as r:
+                    await r.read()
+                started = time.perf_counter()
+                async with http.post(f"{base}/api/orders", json={"userId": user}) as r:
+                    await r.read()
+                    if r.status == 200:
+                        latencies.append(time.perf_counter() - started)
+                    else:
+                        failures += 1
+
+        await asyncio.gather(*(worker(n) for n in range(workers)))
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
+    return {
+        "rps": len(latencies) / seconds,
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "errors": float(failures),
+    }
+
+
 def _wrk(script: Path, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{PORT}"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{PORT}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -115,8 +188,12 @@ def _wrk(script: Path, seconds: int, connections: int) -> dict[str, float]:
         value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"),
-            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    return {
+        "rps": rps,
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+    }
 
 
 def main() -> int:
@@ -136,8 +213,14 @@ def main() -> int:
         for variant in variants:
             proc = _start(variant)
             try:
-                _wrk(script, 2, args.connections)  # warm-up
-                results[variant.name].append(_wrk(script, args.seconds, args.connections))
+                _flip(variant.switches)
+                if variant.driver == "orders":
+                    asyncio.run(_orders(2, args.connections))  # warm-up
+                    measured = asyncio.run(_orders(args.seconds, args.connections))
+                else:
+                    _wrk(script, 2, args.connections)  # warm-up
+                    measured = _wrk(script, args.seconds, args.connections)
+                results[variant.name].append(measured)
             finally:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=30)
@@ -154,7 +237,8 @@ def main() -> int:
         f"{args.seconds} s each, wrk -t1 -c{args.connections}, one shop process, "
         f"MariaDB on the same 2-core machine, {USERS} users charged at random.",
         "",
-        "| variant | median req/s | median p50 ms | median p99 ms | non-2xx |",
+        "| variant | median req/s (paid orders/s for orders) | median p50 ms | median p99 ms"
+        " | non-2xx |",
         "|---|---|---|---|---|",
         *(
             f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['errors']:.0f} |"
