@@ -35,14 +35,14 @@ run-replicas: migrate
 	PY=$(PY) service/scripts/run-replicas.sh $(N)
 
 lint: install
-	$(VENV)/bin/ruff check service tests
-	$(VENV)/bin/ruff format --check service tests
+	$(VENV)/bin/ruff check service tests loadtest
+	$(VENV)/bin/ruff format --check service tests loadtest
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: install
-	$(VENV)/bin/ruff format service tests
-	$(VENV)/bin/ruff check --fix service tests
+	$(VENV)/bin/ruff format service tests loadtest
+	$(VENV)/bin/ruff check --fix service tests loadtest
 
 test: install services lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ report quotes medians and the ratio of medians. Usage: `python loadtest/bench.py
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -17,7 +18,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,11 +241,13 @@ def main() -> int:
         " | non-2xx |",
         "|---|---|---|---|---|",
         *(
-            f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['errors']:.0f} |"
+            f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} "
+            f"| {m['errors']:.0f} |"
             for name, m in medians.items()
         ),
         "",
-        f"Ratio {other}/{base} of median req/s: **{medians[other]['rps'] / medians[base]['rps']:.2f}**",
+        f"Ratio {other}/{base} of median req/s: "
+        f"**{medians[other]['rps'] / medians[base]['rps']:.2f}**",
         "",
         "Raw rounds:",
         "",
