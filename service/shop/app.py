@@ -21,6 +21,7 @@ from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .incidents.switches import Changed, Switches, choice, whole
 from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
+from .locks.distributed import RedisLockManager
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
@@ -102,15 +103,26 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         if settings.redis_url is None:
             yield
             return
-        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2.0)
+        # Short timeouts: an unreachable Redis must turn into a quick 503, not a hung request.
+        client = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0
+        )
         app[REDIS] = client
         yield
         await client.aclose()
 
     async def use_cases(app: web.Application) -> AsyncIterator[None]:
-        locks = overrides.locks or LocalLockManager(
-            observer=LockMetricsObserver(tel, LocalLockManager.backend)
-        )
+        backend: RedisLockManager | None = None
+        if overrides.locks is not None:
+            locks = overrides.locks
+        elif settings.lock_backend == "redis":
+            locks = backend = RedisLockManager(
+                app[REDIS],
+                observer=LockMetricsObserver(tel, RedisLockManager.backend),
+                telemetry=tel,
+            )
+        else:
+            locks = LocalLockManager(observer=LockMetricsObserver(tel, LocalLockManager.backend))
         switches.register(
             "order_lock_scope",
             description="what orders lock on: user (normal) or global (the original's outage)",
@@ -135,6 +147,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             coupon_gate=gate,
         )
         yield
+        if backend is not None:
+            await backend.aclose()
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         lag = asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag")

@@ -1,0 +1,314 @@
+"""The Redis lock manager, for several replicas.
+
+In each process an in-process FIFO queue sits in front, so at most one task per key per
+process contends in Redis. Acquire is one Lua script (SET NX PX + INCR of a fence that
+outlives the key); release is one compare-and-delete that also PUBLISHes the key, which wakes
+waiters in every process; a short timer wakes them too, in case a message was lost. One
+watchdog renews every held lease in one batch and tells the holder when a lease was lost.
+Redis unreachable means 503 (fail closed, behind a short circuit breaker), never a silent
+fall-back to in-process locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..domain.errors import LockTimeout, LockUnavailable
+from ..telemetry import Telemetry
+from ..telemetry.logging import get_logger
+from .lease import Lease, LockObserver, NullObserver
+from .local import LocalLockManager
+
+log = get_logger("shop.locks.redis")
+
+# KEYS: lock, fence. ARGV: token, lease ms. A fence (> 0) when taken, else -PTTL (<= 0).
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then return 0 end
+return -ttl
+"""
+# KEYS: lock, channel. ARGV: token. Deletes only the caller's own lock.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], KEYS[1])
+  return 1
+end
+return 0
+"""
+# KEYS: locks. ARGV: token, lease ms, token, lease ms, ... One round trip renews them all.
+_RENEW = """
+local kept = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2 * i])
+    kept[i] = 1
+  else
+    kept[i] = 0
+  end
+end
+return kept
+"""
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# How long a waiter sleeps at most before asking Redis again when no release message came.
+TIMER_FALLBACK = 0.2
+BREAKER_COOLDOWN = 1.0
+
+
+class _Held:
+    __slots__ = ("expires", "lease", "lease_s", "name")
+
+    def __init__(self, lease: Lease, name: str, lease_s: float) -> None:
+        self.lease = lease
+        self.name = name
+        self.lease_s = lease_s
+        self.expires = time.monotonic() + lease_s
+
+
+class _Hold:
+    """`async with manager.hold(...)`: the local queue, then Redis, then release of both."""
+
+    __slots__ = ("_args", "_key", "_local", "_manager", "_started", "held")
+
+    def __init__(self, manager: RedisLockManager, key: str, args: tuple[str, float, float]) -> None:
+        self._manager = manager
+        self._key = key
+        self._args = args
+        name, wait, lease = args
+        self._local = manager.local.hold(key, name=name, wait=wait, lease=lease)
+
+    async def __aenter__(self) -> Lease:
+        name, wait, lease = self._args
+        started = time.monotonic()
+        await self._local.__aenter__()
+        try:
+            budget = wait - (time.monotonic() - started)
+            self.held = await self._manager.acquire(self._key, name, budget, lease)
+        except BaseException:
+            await self._local.__aexit__(None, None, None)
+            raise
+        return self.held
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await asyncio.shield(self._manager.release(self.held))
+        finally:
+            await self._local.__aexit__(*exc)
+
+
+class RedisLockManager:
+    backend: str = "redis"
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        observer: LockObserver | None = None,
+        telemetry: Telemetry | None = None,
+        prefix: str = "shop:lock:",
+        timer_fallback: float = TIMER_FALLBACK,
+    ) -> None:
+        self._client = client
+        self._observer = observer or NullObserver()
+        self._metrics = (telemetry or Telemetry.disabled()).metrics
+        self._prefix = prefix
+        self._channel = f"{prefix}released"
+        self._timer_fallback = timer_fallback
+        self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
+        self.local = LocalLockManager()
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._held: dict[str, _Held] = {}
+        self._open_until = 0.0
+        self._reader: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._holding = asyncio.Event()
+
+    # Introspection, as for the in-process manager.
+    def keys_count(self) -> int:
+        """Keys this process holds or waits on (0 when idle)."""
+        return self.local.keys_count()
+
+    def waiters(self, key: str) -> int:
+        """Tasks of this process queued on `key`."""
+        return self.local.waiters(key)
+
+    def total_waiters(self) -> int:
+        """Tasks of this process queued on any key."""
+        return self.local.total_waiters()
+
+    def held_count(self) -> int:
+        """Redis leases this process holds."""
+        return len(self._held)
+
+    def hold(self, key: str, *, name: str, wait: float, lease: float) -> _Hold:
+        """Hold `key` across every replica; LockTimeout after `wait`, LockUnavailable if down."""
+        return _Hold(self, key, (name, wait, lease))
+
+    async def acquire(self, key: str, name: str, budget: float, lease_s: float) -> Lease:
+        """Take the Redis lock for `key` within `budget` seconds."""
+        self._start_background()
+        redis_key = self._prefix + key
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + budget
+        lease_ms = max(1, int(lease_s * 1000))
+        while True:
+            # Listen before asking, so a release published in between is not missed.
+            woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(redis_key, set()).add(woken)
+            try:
+                answer = await self._call_acquire(redis_key, token, lease_ms)
+                if answer > 0:
+                    held = Lease(key, answer, token)
+                    self._held[token] = _Held(held, name, lease_s)
+                    self._holding.set()
+                    return held
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LockTimeout(f"the {name} lock is still held after {budget:g}s")
+                pause = min(remaining, self._timer_fallback, -answer / 1000 or self._timer_fallback)
+                try:
+                    async with asyncio.timeout(pause):
+                        await woken
+                    self._wakeup("pubsub")
+                except TimeoutError:
+                    self._wakeup("timer")
+            finally:
+                waiting = self._waiters.get(redis_key)
+                if waiting is not None:
+                    waiting.discard(woken)
+                    if not waiting:
+                        del self._waiters[redis_key]
+
+    async def _call_acquire(self, redis_key: str, token: str, lease_ms: int) -> int:
+        if time.monotonic() < self._open_until:
+            raise LockUnavailable("the lock backend (Redis) is unavailable")
+        # The script runs in a task of its own: redis-py can swallow a cancellation that lands
+        # mid-command, and a cancelled caller must still learn whether the script took the key.
+        call = asyncio.ensure_future(
+            self._acquire(keys=[redis_key, f"{redis_key}:fence"], args=[token, lease_ms])
+        )
+        try:
+            return int(await asyncio.shield(call))
+        except asyncio.CancelledError:
+            asyncio.get_running_loop().create_task(self._undo(call, redis_key, token))
+            raise
+        except _UNREACHABLE as exc:
+            self._trip("acquire", exc)
+            raise LockUnavailable("the lock backend (Redis) is unavailable") from exc
+        except RedisError as exc:
+            self._metrics.child(self._metrics.lock_backend_errors, self.backend, "acquire").inc()
+            raise LockUnavailable(f"the lock backend failed: {exc}") from exc
+
+    async def _undo(self, call: asyncio.Future[Any], redis_key: str, token: str) -> None:
+        """After a cancelled acquire: give the key back if the script did take it."""
+        with contextlib.suppress(RedisError, OSError, asyncio.CancelledError):
+            if int(await call) > 0:
+                await self._delete_if_ours(redis_key, token)
+
+    async def release(self, held: Lease) -> None:
+        """Delete the lock if it is still ours and wake the next waiter anywhere."""
+        self._held.pop(held.token, None)
+        await self._delete_if_ours(self._prefix + held.key, held.token)
+
+    async def _delete_if_ours(self, redis_key: str, token: str) -> None:
+        try:
+            await self._release(keys=[redis_key, self._channel], args=[token])
+        except RedisError as exc:
+            # The lease runs out by itself; waiters get it then.
+            self._metrics.child(self._metrics.lock_backend_errors, self.backend, "release").inc()
+            log.warning("lock_release_failed", key=redis_key, error=str(exc))
+
+    def _trip(self, op: str, exc: BaseException) -> None:
+        self._open_until = time.monotonic() + BREAKER_COOLDOWN
+        self._metrics.child(self._metrics.lock_backend_errors, self.backend, op).inc()
+        log.warning("lock_backend_unavailable", op=op, error=str(exc))
+
+    def _wakeup(self, source: str) -> None:
+        self._metrics.child(self._metrics.lock_wakeups, self.backend, source).inc()
+
+    def _start_background(self) -> None:
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_releases())
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._renew_leases())
+
+    async def _read_releases(self) -> None:
+        """One subscription per manager; each release message wakes this process's waiters."""
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    key = message["data"]
+                    key = key.decode() if isinstance(key, bytes) else str(key)
+                    for woken in list(self._waiters.get(key, ())):
+                        if not woken.done():
+                            woken.set_result(None)
+            except RedisError as exc:
+                self._subscribed.clear()
+                log.warning("lock_pubsub_lost", error=str(exc))
+                await asyncio.sleep(BREAKER_COOLDOWN)  # meanwhile waiters fall back on the timer
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+    async def _renew_leases(self) -> None:
+        """Renew every held lease every lease/3 in one round trip; report the ones lost."""
+        while True:
+            if not self._held:
+                self._holding.clear()
+                await self._holding.wait()
+            interval = min(h.lease_s for h in self._held.values()) / 3
+            await asyncio.sleep(interval)
+            await self.renew_now()
+
+    async def renew_now(self) -> None:
+        """One renewal pass over the leases held right now."""
+        held = list(self._held.values())
+        if not held:
+            return
+        args: list[Any] = []
+        for entry in held:
+            args += [entry.lease.token, max(1, int(entry.lease_s * 1000))]
+        try:
+            kept = await self._renew(keys=[self._prefix + h.lease.key for h in held], args=args)
+        except RedisError as exc:
+            self._metrics.child(self._metrics.lock_backend_errors, self.backend, "renew").inc()
+            log.warning("lock_renew_failed", error=str(exc))
+            kept = [1 if h.expires > time.monotonic() else 0 for h in held]
+        now = time.monotonic()
+        for entry, ok in zip(held, kept, strict=True):
+            if ok:
+                entry.expires = now + entry.lease_s
+            elif self._held.pop(entry.lease.token, None) is not None:
+                entry.lease.lost.set()
+                self._observer.lease_lost(entry.name)
+                log.warning("lease_lost", key=entry.lease.key, lock_name=entry.name)
+
+    async def aclose(self) -> None:
+        """Stop the reader and the watchdog (held locks are released by their holders)."""
+        for task in (self._reader, self._watchdog):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reader = self._watchdog = None
