@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import time
 import uuid
@@ -237,13 +236,13 @@ async def test_across_processes_only_the_redis_backend_excludes(
 ) -> None:
     counter = f"{prefix}tally"
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.lock_worker", backend, counter, prefix, "100"]
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.integration.lock_worker", backend, counter, prefix, "100"
         )
         for _ in range(3)
     ]
     for proc in procs:
-        assert await asyncio.to_thread(proc.wait, 60) == 0
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
     total = int(await raw.get(counter))
     if exact:
         assert total == 300
