@@ -1,8 +1,9 @@
 """Lock hand-off benchmark: our lock managers against redis-py's Lock, in one run.
 
-For each contender: W waiters (asyncio tasks) repeatedly take one hot key (or one key each),
-do a tiny critical section and release, until S sections are done. Reported: sections/s,
-median and p99 wait for the lock, and Redis commands per section (from INFO commandstats).
+For each contender: waves of W concurrent requests (asyncio tasks) each take one hot key (or
+one key each) once, do a tiny critical section and release, until S sections are done.
+Reported: sections/s, median and p99 wait for the lock, Redis commands per section (INFO
+commandstats, commands inside scripts included) and client round trips per section.
 Usage: `python loadtest/bench_locks.py --out docs/benchmarks/locks.md`.
 """
 
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from shop.locks.redis import RedisLockManager
 
+from shop.locks.distributed import RedisLockManager
 from shop.locks.local import LocalLockManager
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -37,6 +38,17 @@ class Result:
     wait_p50_ms: float
     wait_p99_ms: float
     commands_per_section: float
+    round_trips_per_section: float
+
+
+class CountingRedis(aioredis.Redis):
+    """Counts the commands its users send (a script call is one round trip)."""
+
+    sent = 0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        CountingRedis.sent += 1
+        return await super().execute_command(*args, **options)
 
 
 async def _commands(client: aioredis.Redis) -> int:
@@ -57,27 +69,30 @@ async def _run(
     prefix = f"bench:{uuid.uuid4().hex}:"
     done = 0
     waits: list[float] = []
-    counter = 0
+    counters: dict[str, int] = {}
 
-    async def waiter(n: int) -> None:
-        nonlocal done, counter
+    async def request(n: int) -> None:
+        # One critical section per task, like one request needing the lock once.
+        nonlocal done
         hold = holds[n % len(holds)]
         key = prefix + ("hot" if hot else str(n))
-        while done < sections:
-            started = time.perf_counter()
-            async with hold(key):
-                waits.append(time.perf_counter() - started)
-                value = counter
-                await asyncio.sleep(0)
-                counter = value + 1
-                done += 1
+        started = time.perf_counter()
+        async with hold(key):
+            waits.append(time.perf_counter() - started)
+            value = counters.get(key, 0)
+            await asyncio.sleep(0)  # a lock that did not exclude would lose updates here
+            counters[key] = value + 1
+            done += 1
 
     before = await _commands(probe)
+    sent_before = CountingRedis.sent
     started = time.perf_counter()
-    await asyncio.gather(*(waiter(n) for n in range(waiters)))
+    for _ in range(max(1, sections // waiters)):  # waves of `waiters` concurrent requests
+        await asyncio.gather(*(request(n) for n in range(waiters)))
     elapsed = time.perf_counter() - started
+    round_trips = CountingRedis.sent - sent_before
     commands = await _commands(probe) - before - 1  # the INFO call itself
-    assert counter == done, f"{name}: lost updates ({counter} != {done})"
+    assert sum(counters.values()) == done, f"{name}: lost updates"
     waits.sort()
     return Result(
         name,
@@ -86,6 +101,7 @@ async def _run(
         statistics.median(waits) * 1000,
         waits[int(0.99 * (len(waits) - 1))] * 1000,
         commands / done,
+        round_trips / done,
     )
 
 
@@ -99,7 +115,9 @@ def _redis_py(client: aioredis.Redis) -> Hold:
 
 
 async def main_async(waiters: int, sections: int, replicas: int) -> list[Result]:
-    clients = [aioredis.Redis.from_url(REDIS_URL) for _ in range(replicas + 1)]
+    clients = [
+        CountingRedis.from_url(REDIS_URL, max_connections=1_000) for _ in range(replicas + 1)
+    ]
     probe = clients[-1]
     results: list[Result] = []
     managers = [RedisLockManager(c) for c in clients[:replicas]]
@@ -138,16 +156,19 @@ def main() -> int:
     lines = [
         "# Lock hand-off: shop lock managers vs redis-py's Lock",
         "",
-        f"`python loadtest/bench_locks.py` — {args.waiters} asyncio waiters, "
+        f"`python loadtest/bench_locks.py --sections {args.sections}` — waves of {args.waiters} "
+        "concurrent requests, "
         f"{args.sections} critical sections on the hot key ({args.sections * 5} spread over "
         f"keys), waiters spread over {args.replicas} managers/clients as if replicas; real "
         "redis-server on the same 2-core machine. Commands counted with INFO commandstats.",
         "",
-        "| scenario | contender | sections/s | wait p50 ms | wait p99 ms | Redis cmds/section |",
-        "|---|---|---|---|---|---|",
+        "| scenario | contender | sections/s | wait p50 ms | wait p99 ms | Redis commands/section"
+        " (incl. inside scripts) | round trips/section |",
+        "|---|---|---|---|---|---|---|",
         *(
             f"| {r.scenario} | {r.name} | {r.sections_per_s:.0f} | {r.wait_p50_ms:.1f} | "
-            f"{r.wait_p99_ms:.1f} | {r.commands_per_section:.2f} |"
+            f"{r.wait_p99_ms:.1f} | {r.commands_per_section:.2f} | "
+            f"{r.round_trips_per_section:.2f} |"
             for r in results
         ),
         "",
@@ -158,7 +179,8 @@ def main() -> int:
     lines += [
         f"Hot key: shop Redis backend / redis-py throughput = "
         f"**{ours.sections_per_s / theirs.sections_per_s:.1f}×**; Redis commands per section "
-        f"= **{ours.commands_per_section / theirs.commands_per_section:.2f}×** of redis-py's.",
+        f"= **{ours.commands_per_section / theirs.commands_per_section:.2f}×** of redis-py's "
+        f"(round trips: **{ours.round_trips_per_section / theirs.round_trips_per_section:.2f}×**).",
         "",
     ]
     report = "\n".join(lines)

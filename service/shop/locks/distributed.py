@@ -30,14 +30,13 @@ from .local import LocalLockManager
 
 log = get_logger("shop.locks.redis")
 
-# KEYS: lock, fence. ARGV: token, lease ms. A fence (> 0) when taken, else -PTTL (<= 0).
+# KEYS: lock, fence. ARGV: token, lease ms. The new fence (> 0) when taken, else 0: a
+# failed attempt costs one command (waiters learn of the release by message, not by TTL).
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return redis.call('INCR', KEYS[2])
 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then return 0 end
-return -ttl
+return 0
 """
 # KEYS: lock, channel. ARGV: token. Deletes only the caller's own lock.
 _RELEASE = """
@@ -180,7 +179,7 @@ class RedisLockManager:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise LockTimeout(f"the {name} lock is still held after {budget:g}s")
-                pause = min(remaining, self._timer_fallback, -answer / 1000 or self._timer_fallback)
+                pause = min(remaining, self._timer_fallback)
                 try:
                     async with asyncio.timeout(pause):
                         await woken
