@@ -12,14 +12,17 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
+from redis.exceptions import RedisError
 
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
+from .adapters.redis.switch_values import RedisSwitchValues
 from .api.middleware import problems, telemetry
 from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
-from .incidents.switches import Changed, Switches, choice, whole
+from .domain.errors import ShopError
+from .incidents.switches import SYNC_INTERVAL, Changed, Switches, choice, whole
 from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
 from .locks.distributed import RedisLockManager
 from .locks.local import LocalLockManager
@@ -108,6 +111,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0
         )
         app[REDIS] = client
+        switches.shared = RedisSwitchValues(client, key=f"{settings.redis_prefix}incidents")
         yield
         await client.aclose()
 
@@ -120,6 +124,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                 app[REDIS],
                 observer=LockMetricsObserver(tel, RedisLockManager.backend),
                 telemetry=tel,
+                prefix=f"{settings.redis_prefix}lock:",
             )
         else:
             locks = LocalLockManager(observer=LockMetricsObserver(tel, LocalLockManager.backend))
@@ -136,6 +141,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                 app[REDIS],
                 lambda coupon_id: store.autocommit(lambda tx: tx.coupons.gate_snapshot(coupon_id)),
                 telemetry=tel,
+                prefix=f"{settings.redis_prefix}coupon:",
             )
         app[DEPS] = Deps(
             store=MySqlStore(app[DATABASE]),
@@ -151,14 +157,27 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             await backend.aclose()
 
     async def background(app: web.Application) -> AsyncIterator[None]:
-        lag = asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag")
+        tasks = [asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag")]
+        if switches.shared is not None:
+            tasks.append(asyncio.create_task(_sync_switches(switches), name="switch-sync"))
         yield
-        lag.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await lag
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app.cleanup_ctx.extend([tracing, database, redis, use_cases, background])
     return app
+
+
+async def _sync_switches(switches: Switches) -> None:
+    """Pick up switches flipped on other replicas; a Redis outage only delays it."""
+    while True:
+        try:
+            await switches.sync()
+        except (RedisError, ShopError) as exc:
+            log.warning("incident_switch_sync_failed", error=str(exc))
+        await asyncio.sleep(SYNC_INTERVAL)
 
 
 def _announce(tel: Telemetry) -> Changed:

@@ -20,6 +20,8 @@ class SettingsError(ValueError):
 class Settings:
     db_url: str = "mysql://root:@127.0.0.1:3306/shop"
     redis_url: str | None = None
+    # Namespace of every Redis key (locks, coupon gate, switches): shops can share a Redis.
+    redis_prefix: str = "shop:"
     host: str = "0.0.0.0"
     port: int = 8081
     # Sized for the load tests on a small machine: one process on 2 cores saturates its CPU
@@ -79,6 +81,7 @@ class Settings:
         return cls(
             db_url=text("SHOP_DB_URL", defaults.db_url),
             redis_url=env.get("SHOP_REDIS_URL") or None,
+            redis_prefix=text("SHOP_REDIS_PREFIX", defaults.redis_prefix),
             host=text("SHOP_HOST", defaults.host),
             port=int(number("SHOP_PORT", defaults.port, int)),
             db_pool_max=int(number("SHOP_DB_POOL_MAX", defaults.db_pool_max, int)),

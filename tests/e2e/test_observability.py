@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -351,3 +353,23 @@ async def test_global_order_lock_scope_serialises_every_order(
     )
     async with locks.hold("order:global", name="order", wait=1, lease=5):
         assert (await client.post("/api/orders", json={"userId": user})).status == 200
+
+
+async def test_a_switch_flipped_on_one_replica_reaches_the_others(
+    aiohttp_client, settings: Settings, admin_headers
+) -> None:
+    shared = replace(
+        settings, redis_url="redis://127.0.0.1:6379/0", redis_prefix=f"test:{uuid.uuid4().hex}:"
+    )
+    one = await aiohttp_client(create_app(shared))
+    two = await aiohttp_client(create_app(shared))
+    flipped = await one.put(
+        "/api/admin/incidents/db_pool_max", json={"value": 7}, headers=admin_headers
+    )
+    assert flipped.status == 200
+    deadline = time.monotonic() + 1.0
+    while two.app[DATABASE].maxsize != 7:
+        assert time.monotonic() < deadline, "the other replica did not follow within a second"
+        await asyncio.sleep(0.05)
+    listed = await (await two.get("/api/admin/incidents", headers=admin_headers)).json()
+    assert {s["switch"]: s["value"] for s in listed}["db_pool_max"] == 7

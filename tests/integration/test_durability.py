@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -11,6 +12,7 @@ from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.seed import seed_dataset
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
 from shop.app import utc_now
+from shop.domain.errors import LeaseLost
 from shop.locks.local import LocalLockManager
 from shop.use_cases.deps import Deps
 from shop.use_cases.orders import place_order
@@ -146,3 +148,29 @@ async def test_seed_is_idempotent(database: Database, factory: Factory) -> None:
         )
         == 10
     )
+
+
+class _SlowAtPayment(_CancelledAtPayment):
+    async def add_payment(self, **_: object) -> None:
+        await asyncio.sleep(0.3)  # the critical section outlives its 0.1 s lease
+
+
+class _SlowStore(MySqlStore):
+    async def transaction(self, work):
+        async def slow(tx: MySqlTx):
+            tx.orders = _SlowAtPayment(tx.orders)
+            return await work(tx)
+
+        return await super().transaction(slow)
+
+
+async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
+    deps = replace(_deps(_SlowStore(database)), lock_lease=0.1)
+    user = await factory.user(balance=10_000)
+    product = await factory.product(price=1_000, stock=10)
+    await _fill_cart(database, user, product)
+    with pytest.raises(LeaseLost):
+        await place_order(deps=deps, user_id=user, coupon_id=None)
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
+    assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 10
+    assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ..domain.errors import InvalidInput, ShopError
+from ..domain.errors import InvalidInput, ShopError, Unavailable
 
+# How often a replica picks up switches flipped on another one.
+SYNC_INTERVAL = 0.5
 Parse = Callable[[Any], Any]
 Apply = Callable[[Any], Awaitable[None]]
 # (switch, value, on, changed): `changed` is False for the initial report at registration.
@@ -17,6 +19,10 @@ Changed = Callable[[str, Any, bool, bool], None]
 
 class UnknownSwitch(ShopError):
     code, status, title = "INC001", 404, "No such incident switch"
+
+
+class SwitchNotShared(Unavailable):
+    code, title = "INC002", "Switch changed on this replica only"
 
 
 def choice(*allowed: str) -> Parse:
@@ -58,12 +64,31 @@ class Switch:
         return bool(self.value != self.normal)
 
 
-class Switches:
-    """The registry; the composition root registers each switch with how to apply it."""
+class SharedValues(Protocol):
+    """Where every replica finds the fleet's switch values (Redis, when configured)."""
 
-    def __init__(self, on_change: Changed | None = None) -> None:
+    async def publish(self, name: str, value: Any) -> None:
+        """Record a new value for every replica."""
+        ...
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Every value recorded so far."""
+        ...
+
+
+class Switches:
+    """The registry; the composition root registers each switch with how to apply it.
+
+    With shared values, a flip on any replica reaches the others at their next sync
+    (every SYNC_INTERVAL), so an operator flips the fleet with one call.
+    """
+
+    def __init__(
+        self, on_change: Changed | None = None, shared: SharedValues | None = None
+    ) -> None:
         self._switches: dict[str, Switch] = {}
         self._on_change = on_change
+        self.shared = shared
 
     def register(
         self, name: str, *, description: str, normal: Any, parse: Parse, apply: Apply | None = None
@@ -82,7 +107,22 @@ class Switches:
         return list(self._switches.values())
 
     async def set(self, name: str, raw: Any) -> Switch:
-        """Validate, apply, then record the new value."""
+        """Validate, apply here, then publish to the other replicas."""
+        switch = await self._apply(name, raw)
+        if self.shared is not None:
+            await self.shared.publish(name, switch.value)
+        return switch
+
+    async def sync(self) -> None:
+        """Take on the values other replicas published."""
+        if self.shared is None:
+            return
+        for name, value in (await self.shared.snapshot()).items():
+            switch = self._switches.get(name)
+            if switch is not None and switch.value != value:
+                await self._apply(name, value)
+
+    async def _apply(self, name: str, raw: Any) -> Switch:
         switch = self._switches.get(name)
         if switch is None:
             raise UnknownSwitch(f"no incident switch named {name!r}")

@@ -33,29 +33,16 @@ class Lease:
 
 
 class LockObserver(Protocol):
-    """Told about every outcome; the metrics module implements it."""
+    """Told what only a backend can see: a lease lapsing while it is held.
 
-    def acquired(self, name: str, waited: float) -> None: ...
-    def timed_out(self, name: str, waited: float) -> None: ...
-    def cancelled(self, name: str, waited: float) -> None: ...
-    def released(self, name: str, held: float) -> None: ...
+    Waits, holds and outcomes are measured around any backend by telemetry.locks.
+    """
+
     def lease_lost(self, name: str) -> None: ...
 
 
 class NullObserver:
     """The default: observes nothing."""
-
-    def acquired(self, name: str, waited: float) -> None:
-        """Nothing to record."""
-
-    def timed_out(self, name: str, waited: float) -> None:
-        """Nothing to record."""
-
-    def cancelled(self, name: str, waited: float) -> None:
-        """Nothing to record."""
-
-    def released(self, name: str, held: float) -> None:
-        """Nothing to record."""
 
     def lease_lost(self, name: str) -> None:
         """Nothing to record."""

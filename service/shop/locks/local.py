@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import deque
 
 from ..domain.errors import LockTimeout
@@ -50,9 +49,7 @@ class _Hold:
         # Synchronous: a cancellation arriving here cannot interrupt the hand-off.
         if self._expiry is not None:
             self._expiry.cancel()
-        manager = self._manager
-        manager._observer.released(self._name, time.monotonic() - self.held.acquired_at)
-        manager._release(self._key)
+        self._manager._release(self._key)
 
 
 class LocalLockManager:
@@ -101,12 +98,10 @@ class LocalLockManager:
             entry = self._entries[key] = _Entry()
         elif entry.holder is not None and entry.holder is task:
             raise LockReentry(f"this task already holds {key}")
-        started = time.monotonic()
         if entry.holder is None and not entry.waiters:
             entry.holder = task
         else:
-            await self._queue(key, entry, task, name, wait, started)
-        self._observer.acquired(name, time.monotonic() - started)
+            await self._queue(key, entry, task, name, wait)
         return Lease(key, next(self._fences))
 
     async def _queue(
@@ -116,7 +111,6 @@ class LocalLockManager:
         task: asyncio.Task[object] | None,
         name: str,
         wait: float,
-        started: float,
     ) -> None:
         waiter: _Waiter = (asyncio.get_running_loop().create_future(), task)
         entry.waiters.append(waiter)
@@ -125,7 +119,6 @@ class LocalLockManager:
             async with asyncio.timeout(wait):
                 await waiter[0]
         except BaseException as exc:
-            waited = time.monotonic() - started
             if waiter[0].done() and not waiter[0].cancelled():
                 # The lock was handed over just as the wait ended: pass it on, not drop it.
                 self._release(key)
@@ -137,11 +130,9 @@ class LocalLockManager:
                     self._waiting -= 1
                 self._drop_if_idle(key, entry)
             if isinstance(exc, TimeoutError):
-                self._observer.timed_out(name, waited)
                 raise LockTimeout(
                     f"the {name} lock is still held by a previous request after {wait:g}s"
                 ) from None
-            self._observer.cancelled(name, waited)
             raise
 
     def _release(self, key: str) -> None:

@@ -24,18 +24,6 @@ class LockMetricsObserver:
         self._metrics = telemetry.metrics
         self._backend = backend
 
-    def acquired(self, name: str, waited: float) -> None:
-        """Measured by InstrumentedLocks instead."""
-
-    def timed_out(self, name: str, waited: float) -> None:
-        """Measured by InstrumentedLocks instead."""
-
-    def cancelled(self, name: str, waited: float) -> None:
-        """Measured by InstrumentedLocks instead."""
-
-    def released(self, name: str, held: float) -> None:
-        """Measured by InstrumentedLocks instead."""
-
     def lease_lost(self, name: str) -> None:
         """Count it and say so in the log: the holder will roll back."""
         self._metrics.child(self._metrics.lock_lease_lost, name, self._backend).inc()
