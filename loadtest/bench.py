@@ -42,7 +42,10 @@ class Variant:
     env: dict[str, str]
     switches: dict[str, object] = field(default_factory=dict)
     driver: str = "charge"  # "charge" (wrk) or "orders" (aiohttp: add to cart, then order)
+    replicas: int = 1
 
+
+REPLICATED = {"SHOP_LOCK_BACKEND": "redis", "SHOP_REDIS_URL": "redis://127.0.0.1:6379/0"}
 
 SUITES: dict[str, tuple[str, list[Variant]]] = {
     "runtime": (
@@ -55,8 +58,22 @@ SUITES: dict[str, tuple[str, list[Variant]]] = {
     "lock-scope": (
         "Orders/s with the order lock scoped per user vs one global lock (the original's P1)",
         [
-            Variant("scope global", {}, {"order_lock_scope": "global"}, driver="orders"),
-            Variant("scope user", {}, {"order_lock_scope": "user"}, driver="orders"),
+            Variant("global, 1 process", {}, {"order_lock_scope": "global"}, driver="orders"),
+            Variant(
+                "global, 2 replicas + Redis locks",
+                REPLICATED,
+                {"order_lock_scope": "global"},
+                driver="orders",
+                replicas=2,
+            ),
+            Variant(
+                "user, 2 replicas + Redis locks",
+                REPLICATED,
+                {"order_lock_scope": "user"},
+                driver="orders",
+                replicas=2,
+            ),
+            Variant("user, 1 process", {}, {"order_lock_scope": "user"}, driver="orders"),
         ],
     ),
     "observability": (
@@ -87,35 +104,52 @@ def _prepare() -> None:
     )
 
 
-def _start(variant: Variant) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SHOP_DB_URL": DB_URL,
-        "SHOP_PORT": str(PORT),
-        "SHOP_HOST": "127.0.0.1",
-        "SHOP_LOG_LEVEL": "INFO",
-        **variant.env,
-    }
-    # Logs go to /dev/null but are still formatted and written: that cost is measured.
-    proc = subprocess.Popen(
-        [_python(), "-m", "shop", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
-    )
+def _start(variant: Variant) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for port in _ports(variant):
+        env = {
+            **os.environ,
+            "SHOP_DB_URL": DB_URL,
+            "SHOP_PORT": str(port),
+            "SHOP_HOST": "127.0.0.1",
+            "SHOP_LOG_LEVEL": "INFO",
+            "SHOP_REDIS_PREFIX": "bench:",
+            **variant.env,
+        }
+        # Logs go to /dev/null but are still formatted and written: that cost is measured.
+        procs.append(
+            subprocess.Popen(
+                [_python(), "-m", "shop", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+            )
+        )
+    for port in _ports(variant):
+        _wait_ready(port, variant)
+    return procs
+
+
+def _ports(variant: Variant) -> list[int]:
+    return [PORT + n for n in range(variant.replicas)]
+
+
+def _wait_ready(port: int, variant: Variant) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
                 if r.status == 200:
-                    return proc
+                    return
         except OSError:
             time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"the shop did not become ready for {variant.name}")
+    raise RuntimeError(f"the shop on :{port} did not become ready for {variant.name}")
 
 
-def _flip(switches: dict[str, object]) -> None:
-    for switch, value in switches.items():
+def _flip(switches: dict[str, object], ports: list[int]) -> None:
+    # Every replica is told: without Redis, switches are per process.
+    for switch, value in ((s, v) for s, v in switches.items() for _ in ports):
+        port = ports[0]
+        ports = ports[1:] + ports[:1]
         request = urllib.request.Request(
-            f"http://127.0.0.1:{PORT}/api/admin/incidents/{switch}",
+            f"http://127.0.0.1:{port}/api/admin/incidents/{switch}",
             data=json.dumps({"value": value}).encode(),
             method="PUT",
             headers={"Authorization": "Bearer dev-admin-token"},
@@ -124,14 +158,13 @@ def _flip(switches: dict[str, object]) -> None:
             assert response.status == 200
 
 
-async def _orders(seconds: float, workers: int) -> dict[str, float]:
+async def _orders(seconds: float, workers: int, ports: list[int]) -> dict[str, float]:
     """Each worker owns its users: add one item, place the order, repeat; counts paid orders."""
     import aiohttp
 
     latencies: list[float] = []
     failures = 0
     deadline = time.monotonic() + seconds
-    base = f"http://127.0.0.1:{PORT}"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as http:
 
         async def worker(n: int) -> None:
@@ -139,6 +172,7 @@ async def _orders(seconds: float, workers: int) -> dict[str, float]:
             rounds = 0
             while time.monotonic() < deadline:
                 user = f"test-user-{1 + (n + workers * rounds) % USERS}"
+                base = f"http://127.0.0.1:{ports[(n + rounds) % len(ports)]}"
                 rounds += 1
                 item = {"userId": user, "productId": "test-product-2", "quantity": 1}
                 async with http.post(f"{base}/api/cart/items", json=item) as r:
@@ -211,31 +245,39 @@ def main() -> int:
     results: dict[str, list[dict[str, float]]] = {v.name: [] for v in variants}
     for round_no in range(args.rounds):
         for variant in variants:
-            proc = _start(variant)
+            procs = _start(variant)
+            ports = _ports(variant)
             try:
-                _flip(variant.switches)
+                _flip(variant.switches, ports)
                 if variant.driver == "orders":
-                    asyncio.run(_orders(2, args.connections))  # warm-up
-                    measured = asyncio.run(_orders(args.seconds, args.connections))
+                    asyncio.run(_orders(2, args.connections, ports))  # warm-up
+                    measured = asyncio.run(_orders(args.seconds, args.connections, ports))
                 else:
                     _wrk(script, 2, args.connections)  # warm-up
                     measured = _wrk(script, args.seconds, args.connections)
                 results[variant.name].append(measured)
             finally:
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=30)
+                for proc in procs:
+                    proc.send_signal(signal.SIGINT)
+                for proc in procs:
+                    proc.wait(timeout=30)
             print(f"round {round_no + 1} {variant.name}: {results[variant.name][-1]}", flush=True)
     medians = {
         name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         for name, runs in results.items()
     }
-    base, other = variants[0].name, variants[-1].name
+    base = variants[0].name
+    setup = (
+        f"{args.connections} aiohttp workers each adding one item to a user's cart and ordering it"
+        if variants[0].driver == "orders"
+        else f"wrk -t1 -c{args.connections} charging {USERS} users at random"
+    )
     lines = [
         f"# {title}",
         "",
         f"`python loadtest/bench.py {args.suite}` — {args.rounds} interleaved rounds of "
-        f"{args.seconds} s each, wrk -t1 -c{args.connections}, one shop process, "
-        f"MariaDB on the same 2-core machine, {USERS} users charged at random.",
+        f"{args.seconds} s each, {setup}; MariaDB, Redis and the load generator on the same "
+        "2-core machine.",
         "",
         "| variant | median req/s (paid orders/s for orders) | median p50 ms | median p99 ms"
         " | non-2xx |",
@@ -246,8 +288,11 @@ def main() -> int:
             for name, m in medians.items()
         ),
         "",
-        f"Ratio {other}/{base} of median req/s: "
-        f"**{medians[other]['rps'] / medians[base]['rps']:.2f}**",
+        *(
+            f"- {name} / {base}: **{m['rps'] / medians[base]['rps']:.2f}×** median req/s"
+            for name, m in medians.items()
+            if name != base
+        ),
         "",
         "Raw rounds:",
         "",

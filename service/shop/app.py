@@ -92,12 +92,22 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         async def resize(size: Any) -> None:
             db.resize(size)
 
+        async def slow_down(milliseconds: Any) -> None:
+            db.statement_delay = milliseconds / 1000
+
         switches.register(
             "db_pool_max",
             description="connections one process may use at once (10 = the undersized pool)",
             normal=settings.db_pool_max,
             parse=whole(1, POOL_CEILING),
             apply=resize,
+        )
+        switches.register(
+            "db_latency_ms",
+            description="milliseconds added before every SQL statement (a slow database)",
+            normal=0,
+            parse=whole(0, 10_000),
+            apply=slow_down,
         )
         yield
         await db.close()

@@ -373,3 +373,20 @@ async def test_a_switch_flipped_on_one_replica_reaches_the_others(
         await asyncio.sleep(0.05)
     listed = await (await two.get("/api/admin/incidents", headers=admin_headers)).json()
     assert {s["switch"]: s["value"] for s in listed}["db_pool_max"] == 7
+
+
+async def test_db_latency_switch_slows_every_statement_then_recovers(
+    client, admin_headers, factory: Factory
+) -> None:
+    user = await factory.user()
+    url = "/api/admin/incidents/db_latency_ms"
+
+    async def timed_read() -> float:
+        started = time.perf_counter()
+        assert (await client.get(f"/api/users/{user}/balance")).status == 200
+        return time.perf_counter() - started
+
+    assert (await client.put(url, json={"value": 80}, headers=admin_headers)).status == 200
+    assert await timed_read() >= 0.08
+    assert (await client.put(url, json={"value": 0}, headers=admin_headers)).status == 200
+    assert await timed_read() < 0.08

@@ -68,6 +68,8 @@ class Database:
         self.name = name
         self.acquire_timeout = acquire_timeout
         self._limiter = Limiter(maxsize)
+        # Injected before every statement by the db_latency_ms incident switch (a slow DB).
+        self.statement_delay = 0.0
         self._telemetry = telemetry
         self._wait = telemetry.metrics.pool_wait.labels(pool=name)
         self._use = telemetry.metrics.pool_use.labels(pool=name)
@@ -144,7 +146,7 @@ class Database:
         conn = await self._acquire()
         borrowed = time.perf_counter()
         try:
-            yield Session(conn, self._telemetry)
+            yield Session(conn, self._telemetry, self.statement_delay)
         finally:
             # A connection still inside a transaction (cancelled mid-way) is closed, not reused.
             self._pool.release(conn)

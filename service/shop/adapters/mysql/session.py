@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -47,11 +48,12 @@ def _error_code(exc: pymysql.err.MySQLError) -> int:
 class Session:
     """Statements carry a static name (`noun.verb`) for traces and metrics."""
 
-    __slots__ = ("_conn", "_telemetry")
+    __slots__ = ("_conn", "_delay", "_telemetry")
 
-    def __init__(self, conn: Any, telemetry: Telemetry) -> None:
+    def __init__(self, conn: Any, telemetry: Telemetry, delay: float = 0.0) -> None:
         self._conn = conn
         self._telemetry = telemetry
+        self._delay = delay  # seconds added before each statement: the db_latency_ms switch
 
     async def _execute(self, name: str, sql: str, params: Params, *, many: bool = False) -> Any:
         telemetry = self._telemetry
@@ -89,6 +91,8 @@ class Session:
             )
 
     async def _run(self, name: str, sql: str, params: Params, many: bool) -> Any:
+        if self._delay:
+            await asyncio.sleep(self._delay)
         cursor = await self._conn.cursor()
         try:
             if many:
