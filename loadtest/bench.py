@@ -45,6 +45,14 @@ class Variant:
     replicas: int = 1
 
 
+# The comparisons a suite reports (default: its first variant against its last).
+PAIRS = {
+    "lock-scope": [
+        ("global", "user"),
+        ("global, DB 2 ms away", "user, DB 2 ms away"),
+        ("user, DB 2 ms away", "user, 2 replicas + Redis locks, DB 2 ms away"),
+    ],
+}
 REPLICATED = {"SHOP_LOCK_BACKEND": "redis", "SHOP_REDIS_URL": "redis://127.0.0.1:6379/0"}
 
 SUITES: dict[str, tuple[str, list[Variant]]] = {
@@ -58,22 +66,27 @@ SUITES: dict[str, tuple[str, list[Variant]]] = {
     "lock-scope": (
         "Orders/s with the order lock scoped per user vs one global lock (the original's P1)",
         [
-            Variant("global, 1 process", {}, {"order_lock_scope": "global"}, driver="orders"),
+            Variant("global", {}, {"order_lock_scope": "global"}, driver="orders"),
+            Variant("user", {}, {"order_lock_scope": "user"}, driver="orders"),
             Variant(
-                "global, 2 replicas + Redis locks",
+                "global, DB 2 ms away",
+                {},
+                {"order_lock_scope": "global", "db_latency_ms": 2},
+                driver="orders",
+            ),
+            Variant(
+                "user, DB 2 ms away",
+                {},
+                {"order_lock_scope": "user", "db_latency_ms": 2},
+                driver="orders",
+            ),
+            Variant(
+                "user, 2 replicas + Redis locks, DB 2 ms away",
                 REPLICATED,
-                {"order_lock_scope": "global"},
+                {"order_lock_scope": "user", "db_latency_ms": 2},
                 driver="orders",
                 replicas=2,
             ),
-            Variant(
-                "user, 2 replicas + Redis locks",
-                REPLICATED,
-                {"order_lock_scope": "user"},
-                driver="orders",
-                replicas=2,
-            ),
-            Variant("user, 1 process", {}, {"order_lock_scope": "user"}, driver="orders"),
         ],
     ),
     "observability": (
@@ -266,7 +279,7 @@ def main() -> int:
         name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         for name, runs in results.items()
     }
-    base = variants[0].name
+    pairs = PAIRS.get(args.suite, [(variants[0].name, variants[-1].name)])
     setup = (
         f"{args.connections} aiohttp workers each adding one item to a user's cart and ordering it"
         if variants[0].driver == "orders"
@@ -289,9 +302,8 @@ def main() -> int:
         ),
         "",
         *(
-            f"- {name} / {base}: **{m['rps'] / medians[base]['rps']:.2f}×** median req/s"
-            for name, m in medians.items()
-            if name != base
+            f"- {b} / {a}: **{medians[b]['rps'] / medians[a]['rps']:.2f}×** median req/s"
+            for a, b in pairs
         ),
         "",
         "Raw rounds:",
