@@ -144,9 +144,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             normal="user",
             parse=choice("user", "global"),
         )
+        store = MySqlStore(app[DATABASE])
         gate: CouponGate = NoGate()
         if REDIS in app:
-            store = MySqlStore(app[DATABASE])
             gate = RedisCouponGate(
                 app[REDIS],
                 lambda coupon_id: store.autocommit(lambda tx: tx.coupons.gate_snapshot(coupon_id)),
@@ -154,7 +154,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                 prefix=f"{settings.redis_prefix}coupon:",
             )
         app[DEPS] = Deps(
-            store=MySqlStore(app[DATABASE]),
+            store=store,
             locks=InstrumentedLocks(locks, tel) if tel.enabled else locks,
             clock=overrides.clock or utc_now,
             lock_wait=settings.lock_wait,
@@ -182,11 +182,15 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
 
 async def _sync_switches(switches: Switches) -> None:
     """Pick up switches flipped on other replicas; a Redis outage only delays it."""
+    failing = False
     while True:
         try:
             await switches.sync()
+            failing = False
         except (RedisError, ShopError) as exc:
-            log.warning("incident_switch_sync_failed", error=str(exc))
+            if not failing:  # once per outage, not twice a second
+                log.warning("incident_switch_sync_failed", error=str(exc))
+            failing = True
         await asyncio.sleep(SYNC_INTERVAL)
 
 

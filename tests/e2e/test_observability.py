@@ -165,7 +165,7 @@ async def test_spans_nest_as_documented(
     names = {s.name for s in statements}
     assert {
         "carts.by_user",
-        "products.lock",
+        "cart_items.by_cart",
         "products.take_stock",
         "users.debit",
         "orders.insert",

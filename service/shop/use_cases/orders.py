@@ -48,23 +48,16 @@ async def _place(tx: Tx, *, deps: Deps, lease: Lease, user_id: str, coupon_id: s
     items = [] if cart_id is None else await tx.carts.items(cart_id)
     if cart_id is None or not items:
         raise EmptyCart("the cart is empty")
-    products = await tx.products.lock([item.product_id for item in items])
-    lines: list[OrderLine] = []
-    for item in items:
-        product = products.get(item.product_id)
-        if product is None:
-            raise ProductNotFound(f"product {item.product_id} not found")
-        line = OrderLine(
-            product_id=product.product_id,
-            product_name=product.name,
-            price=product.price,
+    lines = [
+        OrderLine(
+            product_id=item.product_id,
+            product_name=item.product_name,
+            price=item.price,
             quantity=item.quantity,
         )
-        check_stock(line, product.stock)
-        lines.append(line)
+        for item in items
+    ]
     total = total_of(lines)
-    if not await tx.products.take_stock({line.product_id: line.quantity for line in lines}):
-        raise InsufficientStock("insufficient stock")
 
     discount = 0
     user_coupon = None
@@ -108,6 +101,11 @@ async def _place(tx: Tx, *, deps: Deps, lease: Lease, user_id: str, coupon_id: s
     )
     await tx.users.record(user_id, change, order_id=order_id)
     await tx.carts.clear(cart_id)
+    # Stock last: a popular product's row is then locked only from here to the commit, not
+    # for the whole order. One guarded statement locks the rows in ascending id order, so
+    # two orders never deadlock; a refusal rolls back everything above.
+    if not await tx.products.take_stock({line.product_id: line.quantity for line in lines}):
+        await _explain_stock(tx, lines)
     # Last check before commit: a holder whose lease lapsed must not commit.
     lease.ensure_valid()
     return Order(
@@ -121,6 +119,17 @@ async def _place(tx: Tx, *, deps: Deps, lease: Lease, user_id: str, coupon_id: s
         coupon_id=coupon_id,
         created_at=now,
     )
+
+
+async def _explain_stock(tx: Tx, lines: list[OrderLine]) -> None:
+    """Name the line the stock could not cover (the transaction is about to roll back)."""
+    products = await tx.products.lock([line.product_id for line in lines])
+    for line in lines:
+        product = products.get(line.product_id)
+        if product is None:
+            raise ProductNotFound(f"product {line.product_id} not found")
+        check_stock(line, product.stock)
+    raise InsufficientStock("insufficient stock")
 
 
 async def get_order(*, deps: Deps, order_id: int) -> Order:
