@@ -187,7 +187,8 @@ async def _orders(seconds: float, workers: int, ports: list[int]) -> dict[str, f
                 user = f"test-user-{1 + (n + workers * rounds) % USERS}"
                 base = f"http://127.0.0.1:{ports[(n + rounds) % len(ports)]}"
                 rounds += 1
-                item = {"userId": user, "productId": "test-product-2", "quantity": 1}
+                # Spread over the ten products, as real baskets are.
+                item = {"userId": user, "productId": f"test-product-{1 + n % 10}", "quantity": 1}
                 async with http.post(f"{base}/api/cart/items", json=item) as r:
                     await r.read()
                 started = time.perf_counter()

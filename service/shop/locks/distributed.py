@@ -30,8 +30,10 @@ from .local import LocalLockManager
 
 log = get_logger("shop.locks.redis")
 
-# KEYS: lock, fence. ARGV: token, lease ms. The new fence (> 0) when taken, else 0: a
-# failed attempt costs one command (waiters learn of the release by message, not by TTL).
+# KEYS: lock, fence counter. ARGV: token, lease ms. The new fence (> 0) when taken, else 0:
+# a failed attempt costs one command (waiters learn of the release by message, not by TTL).
+# One counter serves every key: fences still increase strictly per key, and Redis does not
+# keep a counter for every user that ever ordered.
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return redis.call('INCR', KEYS[2])
@@ -124,6 +126,7 @@ class RedisLockManager:
         self._metrics = (telemetry or Telemetry.disabled()).metrics
         self._prefix = prefix
         self._channel = f"{prefix}released"
+        self._fence_key = f"{prefix}fence"
         self._timer_fallback = timer_fallback
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
@@ -199,7 +202,7 @@ class RedisLockManager:
         # The script runs in a task of its own: redis-py can swallow a cancellation that lands
         # mid-command, and a cancelled caller must still learn whether the script took the key.
         call = asyncio.ensure_future(
-            self._acquire(keys=[redis_key, f"{redis_key}:fence"], args=[token, lease_ms])
+            self._acquire(keys=[redis_key, self._fence_key], args=[token, lease_ms])
         )
         try:
             return int(await asyncio.shield(call))
@@ -253,6 +256,12 @@ class RedisLockManager:
             try:
                 await pubsub.subscribe(self._channel)
                 self._subscribed.set()
+                # A release published before the subscription took hold was missed: let every
+                # current waiter ask again rather than sleep out its timer.
+                for waiting in list(self._waiters.values()):
+                    for woken in list(waiting):
+                        if not woken.done():
+                            woken.set_result(None)
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
