@@ -29,7 +29,7 @@ from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
 from .telemetry.locks import InstrumentedLocks, LockMetricsObserver
-from .telemetry.logging import configure_logging, get_logger
+from .telemetry.logging import FLUSH_INTERVAL, configure_logging, flush_logs, get_logger
 from .telemetry.loop_lag import measure_loop_lag
 from .telemetry.metrics import Metrics
 from .telemetry.tracing import build_tracer_provider, tracer_from
@@ -167,7 +167,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             await backend.aclose()
 
     async def background(app: web.Application) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag")]
+        tasks = [
+            asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag"),
+            asyncio.create_task(_flush_logs_periodically(), name="log-flush"),
+        ]
         if switches.shared is not None:
             tasks.append(asyncio.create_task(_sync_switches(switches), name="switch-sync"))
         yield
@@ -175,9 +178,16 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        flush_logs()
 
     app.cleanup_ctx.extend([tracing, database, redis, use_cases, background])
     return app
+
+
+async def _flush_logs_periodically() -> None:
+    while True:
+        await asyncio.sleep(FLUSH_INTERVAL)
+        flush_logs()
 
 
 async def _sync_switches(switches: Switches) -> None:

@@ -17,6 +17,7 @@ from shop.app import Overrides, create_app
 from shop.keys import DATABASE, DEPS
 from shop.locks.local import LocalLockManager
 from shop.settings import Settings
+from shop.telemetry.logging import flush_logs
 
 from ..factories import Factory
 from .conftest import problem
@@ -297,6 +298,7 @@ async def test_log_line_carries_the_trace_id_of_its_span(
     user = await factory.user()
     capfd.readouterr()
     await client.get(f"/api/users/{user}/balance")
+    flush_logs()  # request lines leave in batches
     lines = [
         json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")
     ]

@@ -60,8 +60,7 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     route = route_template(request)
     method = request.method
     started = time.perf_counter()
-    active = metrics.child(metrics.http_active, method)
-    active.inc()
+    metrics.active[method] += 1
     status = 500
     span_cm: Any = (
         tel.tracer.start_as_current_span(
@@ -86,7 +85,7 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
                 time.perf_counter() - started, exemplar() if ids else None
             )
     finally:
-        active.dec()
+        metrics.active[method] -= 1
     counter = _OUTCOMES.get((method, route))
     if counter is not None:
         outcome = "success" if status < 400 else request.get(ERROR_CODE, str(status))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
-from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -37,7 +37,13 @@ class InstrumentedLocks:
         self.inner = inner
         self.backend = inner.backend
         self.telemetry = telemetry
-        telemetry.metrics.watch_lock_keys(self._keys)
+        # Plain counters per lock name on the hot path; the gauges read them at scrape time.
+        self.waiting: collections.Counter[str] = collections.Counter()
+        self.holding: collections.Counter[str] = collections.Counter()
+        metrics = telemetry.metrics
+        metrics.read("shop_lock_keys", lambda: [((self.backend,), self.inner.keys_count())])
+        metrics.read("shop_lock_waiters", lambda: self._per_name(self.waiting))
+        metrics.read("shop_lock_held", lambda: self._per_name(self.holding))
 
     def waiters(self, key: str) -> int:
         """Tasks of this process queued on `key`."""
@@ -47,8 +53,8 @@ class InstrumentedLocks:
         """Keys this process holds or waits on."""
         return self.inner.keys_count()
 
-    def _keys(self) -> Iterator[tuple[str, int]]:
-        yield self.backend, self.inner.keys_count()
+    def _per_name(self, counts: collections.Counter[str]) -> list[tuple[tuple[str, str], float]]:
+        return [((name, self.backend), n) for name, n in counts.items()]
 
     def span(self, name: str, attributes: dict[str, Any]) -> AbstractContextManager[Any]:
         """A current span, or nothing at all when tracing is off."""
@@ -83,10 +89,9 @@ class _InstrumentedHold:
     async def __aenter__(self) -> Lease:
         locks, name = self._locks, self._name
         metrics = locks.telemetry.metrics
-        waiters = metrics.child(metrics.lock_waiters, name, locks.backend)
         started = time.perf_counter()
         outcome = "error"
-        waiters.inc()
+        locks.waiting[name] += 1
         span = locks.span(
             f"lock.acquire {name}",
             {"lock.key": self._key, "lock.name": name, "lock.waiters": locks.waiters(self._key)},
@@ -107,11 +112,11 @@ class _InstrumentedHold:
                     if current is not None:
                         current.set_attribute("lock.outcome", outcome)
         finally:
-            waiters.dec()
+            locks.waiting[name] -= 1
             metrics.child(metrics.lock_wait, name, locks.backend, outcome).observe(
                 time.perf_counter() - started, locks.exemplar()
             )
-        metrics.child(metrics.lock_held, name, locks.backend).inc()
+        locks.holding[name] += 1
         self._taken = time.perf_counter()
         self._held_span = locks.span(f"lock.held {name}", {"lock.key": self._key})
         self._held_span.__enter__()
@@ -123,7 +128,7 @@ class _InstrumentedHold:
         try:
             if self._held_span is not None:
                 self._held_span.__exit__(*exc)
-            metrics.child(metrics.lock_held, name, locks.backend).dec()
+            locks.holding[name] -= 1
             metrics.child(metrics.lock_hold, name, locks.backend).observe(
                 time.perf_counter() - self._taken
             )

@@ -7,7 +7,8 @@ names, static query names and error codes, never ids.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import collections
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -40,46 +41,33 @@ POOL_WAIT_BUCKETS = (0.0001, *DB_OPERATION_BUCKETS)
 LOCK_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-PoolReading = Callable[[], Iterable[tuple[str, int, int, int, int]]]
-KeysReading = Callable[[], Iterable[tuple[str, int]]]
+# Gauges read at scrape time from live state (plain counters on the hot path, no locks).
+Reading = Callable[[], Iterable[tuple[Sequence[str], float]]]
+SCRAPED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "http_server_active_requests": ("HTTP server requests in flight", ("http_request_method",)),
+    "db_client_connection_count": ("Connections in the pool by state", ("pool", "state")),
+    "db_client_connection_max": ("Connections the pool may lend at once", ("pool",)),
+    "db_client_connection_pending_requests": ("Requests waiting for a connection", ("pool",)),
+    "shop_lock_waiters": ("Requests waiting for a lock", ("lock_name", "backend")),
+    "shop_lock_held": ("Locks held right now", ("lock_name", "backend")),
+    "shop_lock_keys": (
+        "Keys with a holder or waiter in this process (grows only on a leak)",
+        ("backend",),
+    ),
+}
 
 
 class _Readings(Collector):
-    """Gauges read at scrape time from the live objects (pool state, lock map size)."""
-
     def __init__(self) -> None:
-        self.pools: list[PoolReading] = []
-        self.lock_keys: list[KeysReading] = []
+        self.readings: dict[str, list[Reading]] = {name: [] for name in SCRAPED}
 
     def collect(self) -> Iterable[Metric]:
-        count = GaugeMetricFamily(
-            "db_client_connection_count",
-            "Connections in the pool by state",
-            labels=["pool", "state"],
-        )
-        maximum = GaugeMetricFamily(
-            "db_client_connection_max", "Connections the pool may lend at once", labels=["pool"]
-        )
-        pending = GaugeMetricFamily(
-            "db_client_connection_pending_requests",
-            "Requests waiting for a connection",
-            labels=["pool"],
-        )
-        for reading in self.pools:
-            for pool, idle, used, most, waiting in reading():
-                count.add_metric([pool, "idle"], idle)
-                count.add_metric([pool, "used"], used)
-                maximum.add_metric([pool], most)
-                pending.add_metric([pool], waiting)
-        keys = GaugeMetricFamily(
-            "shop_lock_keys",
-            "Keys with a holder or waiter in this process (grows only on a leak)",
-            labels=["backend"],
-        )
-        for lock_reading in self.lock_keys:
-            for backend, value in lock_reading():
-                keys.add_metric([backend], value)
-        return [count, maximum, pending, keys]
+        for name, (documentation, labels) in SCRAPED.items():
+            family = GaugeMetricFamily(name, documentation, labels=list(labels))
+            for reading in self.readings[name]:
+                for values, value in reading():
+                    family.add_metric(list(values), value)
+            yield family
 
 
 class Metrics:
@@ -93,12 +81,6 @@ class Metrics:
             "Duration of HTTP server requests",
             ["http_request_method", "http_route", "http_response_status_code"],
             buckets=HTTP_BUCKETS,
-            registry=r,
-        )
-        self.http_active = Gauge(
-            "http_server_active_requests",
-            "HTTP server requests in flight",
-            ["http_request_method"],
             registry=r,
         )
         self.pool_wait = Histogram(
@@ -142,12 +124,6 @@ class Metrics:
             buckets=LOCK_BUCKETS,
             registry=r,
         )
-        self.lock_waiters = Gauge(
-            "shop_lock_waiters", "Requests waiting for a lock", ["lock_name", "backend"], registry=r
-        )
-        self.lock_held = Gauge(
-            "shop_lock_held", "Locks held right now", ["lock_name", "backend"], registry=r
-        )
         self.lock_lease_lost = Counter(
             "shop_lock_lease_lost",
             "Leases that expired or were taken over while held",
@@ -187,6 +163,11 @@ class Metrics:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.readings = _Readings()
         r.register(self.readings)
+        # In-flight requests per method: a plain Counter, read at scrape time.
+        self.active: collections.Counter[str] = collections.Counter()
+        self.read(
+            "http_server_active_requests", lambda: (((m,), n) for m, n in self.active.items())
+        )
 
     def child(self, metric: MetricWrapperBase, *values: str) -> Any:
         """`metric.labels(*values)`, memoised: label sets are bounded and this is a hot path."""
@@ -196,10 +177,6 @@ class Metrics:
             found = self._children[key] = metric.labels(*values)
         return found
 
-    def watch_pool(self, reading: PoolReading) -> None:
-        """Report a pool's state at every scrape."""
-        self.readings.pools.append(reading)
-
-    def watch_lock_keys(self, reading: KeysReading) -> None:
-        """Report a lock manager's key count at every scrape."""
-        self.readings.lock_keys.append(reading)
+    def read(self, name: str, reading: Reading) -> None:
+        """Report gauge `name` (one of SCRAPED) from `reading` at every scrape."""
+        self.readings.readings[name].append(reading)

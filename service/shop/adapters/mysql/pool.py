@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -74,7 +74,10 @@ class Database:
         self._wait = telemetry.metrics.pool_wait.labels(pool=name)
         self._use = telemetry.metrics.pool_use.labels(pool=name)
         self._timeouts = telemetry.metrics.pool_timeouts.labels(pool=name)
-        telemetry.metrics.watch_pool(self._reading)
+        metrics = telemetry.metrics
+        metrics.read("db_client_connection_count", self._connections)
+        metrics.read("db_client_connection_max", lambda: [((name,), self.maxsize)])
+        metrics.read("db_client_connection_pending_requests", lambda: [((name,), self.pending)])
 
     @classmethod
     async def connect(
@@ -137,8 +140,8 @@ class Database:
             raise ValueError(f"pool size must be between 1 and {POOL_CEILING}")
         self._limiter.resize(maxsize)
 
-    def _reading(self) -> Iterator[tuple[str, int, int, int, int]]:
-        yield self.name, self.idle, self.used, self.maxsize, self.pending
+    def _connections(self) -> list[tuple[tuple[str, str], float]]:
+        return [((self.name, "idle"), self.idle), ((self.name, "used"), self.used)]
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
