@@ -2,39 +2,46 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
-from typing import BinaryIO
 
 import orjson
 import structlog
 
+FLUSH_INTERVAL = 0.2
+MAX_PENDING = 1024
+# Lines waiting for the next flush: one write per FLUSH_INTERVAL instead of one per request.
+_pending: list[bytes] = []
+
+
+def flush_logs() -> None:
+    """Write out the buffered log lines (every FLUSH_INTERVAL, and at shutdown)."""
+    if _pending:
+        lines = b"".join(_pending)
+        _pending.clear()
+        sys.stdout.buffer.write(lines)
+    sys.stdout.buffer.flush()
+
 
 class LineLogger:
-    """JSON lines into stdout's buffer: info and debug lines leave in batches (flush_logs runs
-    every FLUSH_INTERVAL and at shutdown), warnings and errors are flushed at once."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
+    """JSON lines to stdout: info and debug lines leave in batches, warnings and errors at
+    once (with whatever was pending, so the order holds)."""
 
     def _buffered(self, message: bytes) -> None:
-        self._file.write(message + b"\n")
+        _pending.append(message + b"\n")
+        if len(_pending) >= MAX_PENDING:
+            flush_logs()
 
     def _flushed(self, message: bytes) -> None:
-        self._file.write(message + b"\n")
-        self._file.flush()
+        _pending.append(message + b"\n")
+        flush_logs()
 
     debug = info = msg = _buffered
     warning = warn = error = critical = exception = fatal = _flushed
 
 
-FLUSH_INTERVAL = 0.2
-
-
-def flush_logs() -> None:
-    """Write out the buffered log lines."""
-    sys.stdout.flush()
-    sys.stdout.buffer.flush()
+_LINE_LOGGER = LineLogger()
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -47,7 +54,9 @@ def configure_logging(level: str = "INFO") -> None:
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         # A write syscall per request line costs more than the rest of the log line; batching
         # risks at most FLUSH_INTERVAL of info lines on a hard crash.
-        factory = lambda *_: LineLogger(sys.stdout.buffer)  # noqa: E731 - a factory, inline
+        factory = lambda *_: _LINE_LOGGER  # noqa: E731 - a factory, inline
+    atexit.unregister(flush_logs)  # once per process, however many apps a test run builds
+    atexit.register(flush_logs)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
