@@ -94,6 +94,7 @@ SUITES: dict[str, tuple[str, list[Variant]]] = {
         "off vs on, balance-charge path",
         [
             Variant("telemetry off", {"SHOP_TELEMETRY": "off"}),
+            Variant("metrics only", {"SHOP_TELEMETRY": "on", "SHOP_LOG_LEVEL": "WARNING"}),
             Variant("telemetry on", {"SHOP_TELEMETRY": "on"}),
         ],
     ),

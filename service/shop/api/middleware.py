@@ -45,6 +45,9 @@ def route_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+_NO_SPAN = nullcontext()  # reusable: nullcontext keeps no state
+
+
 def _request_id() -> str:
     """A trace-id-shaped id for requests that are not traced (no syscall, unlike secrets)."""
     return f"{random.getrandbits(128):032x}"
@@ -69,11 +72,11 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
             attributes={"http.request.method": method, "http.route": route},
         )
         if tel.tracing
-        else nullcontext()
+        else _NO_SPAN
     )
     try:
         with span_cm as span:
-            ids = current_ids()
+            ids = current_ids() if span is not None else None
             request[TRACE_ID] = ids[0] if ids else _request_id()
             response = await handler(request)
             status = response.status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
@@ -16,11 +16,12 @@ class Telemetry:
     metrics: Metrics
     tracer: trace.Tracer
     enabled: bool = True
+    # False for the no-op tracer, so hot paths skip span bookkeeping entirely (a plain field:
+    # it is read several times per request).
+    tracing: bool = field(init=False)
 
-    @property
-    def tracing(self) -> bool:
-        """False for the no-op tracer, so hot paths can skip span bookkeeping entirely."""
-        return not isinstance(self.tracer, trace.NoOpTracer)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tracing", not isinstance(self.tracer, trace.NoOpTracer))
 
     @classmethod
     def disabled(cls) -> Telemetry:

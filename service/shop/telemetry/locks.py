@@ -15,6 +15,7 @@ from .logging import get_logger
 from .tracing import exemplar
 
 log = get_logger("shop.locks")
+_NO_SPAN = nullcontext()  # reusable: nullcontext keeps no state
 
 
 class LockMetricsObserver:
@@ -92,9 +93,17 @@ class _InstrumentedHold:
         started = time.perf_counter()
         outcome = "error"
         locks.waiting[name] += 1
-        span = locks.span(
-            f"lock.acquire {name}",
-            {"lock.key": self._key, "lock.name": name, "lock.waiters": locks.waiters(self._key)},
+        span = (
+            locks.span(
+                f"lock.acquire {name}",
+                {
+                    "lock.key": self._key,
+                    "lock.name": name,
+                    "lock.waiters": locks.waiters(self._key),
+                },
+            )
+            if locks.telemetry.tracing
+            else _NO_SPAN
         )
         try:
             with span as current:
@@ -118,8 +127,9 @@ class _InstrumentedHold:
             )
         locks.holding[name] += 1
         self._taken = time.perf_counter()
-        self._held_span = locks.span(f"lock.held {name}", {"lock.key": self._key})
-        self._held_span.__enter__()
+        if locks.telemetry.tracing:
+            self._held_span = locks.span(f"lock.held {name}", {"lock.key": self._key})
+            self._held_span.__enter__()
         return held
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from typing import Any
 
 import aiomysql
@@ -71,7 +70,9 @@ class Session:
             else None
         )
         try:
-            with use_span(span, end_on_exit=True) if span is not None else nullcontext():
+            if span is None:
+                return await self._run(name, sql, params, many)
+            with use_span(span, end_on_exit=True):
                 return await self._run(name, sql, params, many)
         except pymysql.err.MySQLError as exc:
             code = str(_error_code(exc))
