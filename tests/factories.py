@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.times import to_db
+from shop.keys import TELEMETRY
 
 
 def unique(prefix: str) -> str:
@@ -96,3 +97,15 @@ class Factory:
     async def rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         async with self.db.session() as s:
             return await s.fetch_all("test.rows", sql, params)
+
+
+def statements_run(client) -> float:
+    """How many SQL statements the app behind `client` has run so far (from its metrics)."""
+    registry = client.app[TELEMETRY].metrics.registry
+    return sum(
+        sample.value
+        for metric in registry.collect()
+        if metric.name == "db_client_operation_duration_seconds"
+        for sample in metric.samples
+        if sample.name.endswith("_count")
+    )

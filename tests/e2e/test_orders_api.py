@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from shop.app import Overrides, create_app
-from shop.keys import TELEMETRY
 
-from ..factories import Factory
+from ..factories import Factory, statements_run
 from .conftest import problem
 
 
@@ -177,17 +176,6 @@ async def test_list_and_detail_errors(client) -> None:
     await problem(await client.get("/api/orders/not-a-number"), 404, "O002")
 
 
-def _statements_run(client) -> float:
-    registry = client.app[TELEMETRY].metrics.registry
-    return sum(
-        sample.value
-        for metric in registry.collect()
-        if metric.name == "db_client_operation_duration_seconds"
-        for sample in metric.samples
-        if sample.name.endswith("_count")
-    )
-
-
 async def test_placing_an_order_takes_the_same_statements_for_any_cart_size(
     client, factory: Factory
 ) -> None:
@@ -196,8 +184,8 @@ async def test_placing_an_order_takes_the_same_statements_for_any_cart_size(
         user = await factory.user()
         products = [await factory.product(price=10) for _ in range(lines)]
         await _fill_cart(client, user, *((p, 1) for p in products))
-        before = _statements_run(client)
+        before = statements_run(client)
         assert (await client.post("/api/orders", json={"userId": user})).status == 200
-        counts.append(_statements_run(client) - before)
+        counts.append(statements_run(client) - before)
     assert counts[0] == counts[1]  # no statement per line: no N+1
     assert counts[0] <= 16

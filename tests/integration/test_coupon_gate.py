@@ -10,10 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from shop.app import create_app
-from shop.keys import TELEMETRY
 from shop.settings import Settings
 
-from ..factories import Factory
+from ..factories import Factory, statements_run
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -37,17 +36,6 @@ async def _issue_all(client, coupon: str, users: list[str]) -> Counter[int]:
     return Counter(r.status for r in responses)
 
 
-def _statements(client) -> float:
-    registry = client.app[TELEMETRY].metrics.registry
-    return sum(
-        s.value
-        for metric in registry.collect()
-        if metric.name == "db_client_operation_duration_seconds"
-        for s in metric.samples
-        if s.name.endswith("_count")
-    )
-
-
 async def test_exactly_n_through_the_gate(gated, factory: Factory) -> None:
     coupon = await factory.coupon(quantity=100)
     users = await factory.users(1_000)
@@ -63,10 +51,10 @@ async def test_sold_out_and_duplicates_never_reach_mysql(gated, factory: Factory
     users = await factory.users(5)
     assert await _issue_all(gated, coupon, users) == {200: 5}
     late = await factory.users(50)
-    before = _statements(gated)
+    before = statements_run(gated)
     assert await _issue_all(gated, coupon, late) == {400: 50}
     assert await _issue_all(gated, coupon, users) == {409: 5}
-    assert _statements(gated) == before
+    assert statements_run(gated) == before
 
 
 async def test_gate_rebuilds_after_redis_loses_its_data(

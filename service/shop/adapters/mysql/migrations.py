@@ -10,7 +10,6 @@ import pymysql
 
 from ...domain.errors import DatabaseUnavailable
 from .pool import parse_db_url
-from .session import QuietCursor
 
 _LOCK_NAME = "shop_schema_migrations"
 
@@ -36,15 +35,7 @@ async def migrate(url: str) -> list[str]:
     """Create the database if needed and apply what is missing; returns the versions applied."""
     target = parse_db_url(url)
     try:
-        conn = await aiomysql.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            autocommit=True,
-            charset="utf8mb4",
-            cursorclass=QuietCursor,
-        )
+        conn = await aiomysql.connect(**target.connect_args())
     except (pymysql.err.OperationalError, OSError) as exc:
         raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
     applied: list[str] = []

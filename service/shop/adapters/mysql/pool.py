@@ -40,6 +40,18 @@ class DbTarget:
     password: str
     database: str
 
+    def connect_args(self) -> dict[str, Any]:
+        """What every connection of the shop is opened with (no database chosen yet)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "autocommit": True,
+            "charset": "utf8mb4",
+            "cursorclass": QuietCursor,
+        }
+
 
 def parse_db_url(url: str) -> DbTarget:
     """Read `mysql://user:password@host:port/database`."""
@@ -93,17 +105,11 @@ class Database:
         target = parse_db_url(url)
         try:
             pool = await aiomysql.create_pool(
-                host=target.host,
-                port=target.port,
-                user=target.user,
-                password=target.password,
+                **target.connect_args(),
                 db=target.database,
                 minsize=min(4, maxsize),
                 maxsize=max(maxsize, POOL_CEILING),
-                autocommit=True,
-                charset="utf8mb4",
                 pool_recycle=3600,
-                cursorclass=QuietCursor,
                 # READ COMMITTED: every guarantee rests on guarded updates, unique keys and
                 # locking reads, and it avoids the gap locks that make REPEATABLE READ deadlock.
                 init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
