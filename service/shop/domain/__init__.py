@@ -1,7 +1,10 @@
-"""Pure business rules: money, discounts, coupons, orders, errors.
+"""Pure business rules and values; imports nothing but the standard library.
 
 errors.py    every failure the shop can answer, each with a stable code
-money.py     integer won amounts and the balance bounds
-coupons.py   coupon kinds, statuses and the discount arithmetic
-orders.py    order lines and totals
+money.py     the balance and charge bounds
+users.py     balance movements and charge receipts
+products.py  the catalogue and its sort orders
+carts.py     carts and their lines
+coupons.py   coupon kinds, user-coupon statuses, the discount arithmetic, gate answers
+orders.py    order lines, totals and stock checks
 """
