@@ -392,3 +392,30 @@ async def test_db_latency_switch_slows_every_statement_then_recovers(
     assert await timed_read() >= 0.08
     assert (await client.put(url, json={"value": 0}, headers=admin_headers)).status == 200
     assert await timed_read() < 0.08
+
+
+async def test_redis_calls_have_client_spans(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    exporter = InMemorySpanExporter()
+    redis_settings = replace(
+        settings,
+        redis_url="redis://127.0.0.1:6379/0",
+        lock_backend="redis",
+        redis_prefix=f"test:{uuid.uuid4().hex}:",
+    )
+    client = await aiohttp_client(create_app(redis_settings, Overrides(span_exporter=exporter)))
+    user = await factory.user()
+    coupon = await factory.coupon()
+    assert (
+        await client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
+    ).status == 200
+    assert (await client.post(f"/api/coupons/{coupon}/issue", json={"userId": user})).status == 200
+    spans = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in spans}
+    names = {s.name for s in spans}
+    assert {"redis.lock.acquire_script", "redis.lock.release_script"} <= names
+    assert {"redis.coupon_gate.admit", "redis.coupon_gate.load"} <= names
+    acquire = next(s for s in spans if s.name == "redis.lock.acquire_script")
+    assert by_id[acquire.parent.span_id].name == "lock.acquire charge"
+    assert all(s.attributes["db.system"] == "redis" for s in spans if s.name.startswith("redis."))
