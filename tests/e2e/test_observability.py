@@ -83,9 +83,12 @@ async def _drive(client, factory: Factory, users: int = 30) -> None:
         await client.get(f"/api/orders/{user}")  # 404 with an id in the path
 
 
-async def test_every_documented_metric_with_its_type_and_labels(client, factory) -> None:
+@pytest.mark.parametrize("openmetrics", [False, True], ids=["prometheus-text", "openmetrics"])
+async def test_every_documented_metric_with_its_type_and_labels(
+    client, factory, openmetrics: bool
+) -> None:
     await _drive(client, factory)
-    families = await _families(client)
+    families = await _families(client, openmetrics=openmetrics)
     for name, (kind, labels) in DOCUMENTED.items():
         assert name in families, name
         family = families[name]
