@@ -391,10 +391,10 @@ async def test_db_latency_switch_slows_every_statement_then_recovers(
         assert (await client.get(f"/api/users/{user}/balance")).status == 200
         return time.perf_counter() - started
 
-    assert (await client.put(url, json={"value": 80}, headers=admin_headers)).status == 200
-    assert await timed_read() >= 0.08
+    assert (await client.put(url, json={"value": 300}, headers=admin_headers)).status == 200
+    assert await timed_read() >= 0.3
     assert (await client.put(url, json={"value": 0}, headers=admin_headers)).status == 200
-    assert await timed_read() < 0.08
+    assert await timed_read() < 0.3
 
 
 async def test_redis_calls_have_client_spans(
