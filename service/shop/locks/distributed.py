@@ -84,7 +84,7 @@ class _Held:
 class _Hold:
     """`async with manager.hold(...)`: the local queue, then Redis, then release of both."""
 
-    __slots__ = ("_args", "_key", "_local", "_manager", "_started", "held")
+    __slots__ = ("_args", "_key", "_local", "_manager", "held")
 
     def __init__(self, manager: RedisLockManager, key: str, args: tuple[str, float, float]) -> None:
         self._manager = manager
