@@ -15,10 +15,8 @@ import asyncio
 import contextlib
 import time
 import uuid
-from contextlib import AbstractContextManager
 from typing import Any
 
-from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -31,7 +29,6 @@ from .lease import Lease, LockObserver, NullObserver
 from .local import LocalLockManager
 
 log = get_logger("shop.locks.redis")
-_NO_SPAN = contextlib.nullcontext()
 
 # KEYS: lock, fence counter. ARGV: token, lease ms. The new fence (> 0) when taken, else 0:
 # a failed attempt costs one command (waiters learn of the release by message, not by TTL).
@@ -209,7 +206,7 @@ class RedisLockManager:
             self._acquire(keys=[redis_key, self._fence_key], args=[token, lease_ms])
         )
         try:
-            with self._span("lock.acquire_script"):
+            with self._telemetry.redis_span("lock.acquire_script"):
                 return int(await asyncio.shield(call))
         except asyncio.CancelledError:
             asyncio.get_running_loop().create_task(self._undo(call, redis_key, token))
@@ -234,22 +231,12 @@ class RedisLockManager:
 
     async def _delete_if_ours(self, redis_key: str, token: str) -> None:
         try:
-            with self._span("lock.release_script"):
+            with self._telemetry.redis_span("lock.release_script"):
                 await self._release(keys=[redis_key, self._channel], args=[token])
         except RedisError as exc:
             # The lease runs out by itself; waiters get it then.
             self._metrics.child(self._metrics.lock_backend_errors, self.backend, "release").inc()
             log.warning("lock_release_failed", key=redis_key, error=str(exc))
-
-    def _span(self, operation: str) -> AbstractContextManager[Any]:
-        """A Redis client span when tracing is on."""
-        if not self._telemetry.tracing:
-            return _NO_SPAN
-        return self._telemetry.tracer.start_as_current_span(
-            f"redis.{operation}",
-            kind=SpanKind.CLIENT,
-            attributes={"db.system": "redis", "db.operation.name": operation},
-        )
 
     def _trip(self, op: str, exc: BaseException) -> None:
         self._open_until = time.monotonic() + BREAKER_COOLDOWN

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ..domain.errors import LockTimeout
 from ..use_cases.ports import Lease, LockManager
 from . import Telemetry
 from .logging import get_logger
-from .tracing import exemplar
 
 log = get_logger("shop.locks")
-_NO_SPAN = nullcontext()  # reusable: nullcontext keeps no state
 
 
 class LockMetricsObserver:
@@ -57,16 +55,6 @@ class InstrumentedLocks:
     def _per_name(self, counts: collections.Counter[str]) -> list[tuple[tuple[str, str], float]]:
         return [((name, self.backend), n) for name, n in counts.items()]
 
-    def span(self, name: str, attributes: dict[str, Any]) -> AbstractContextManager[Any]:
-        """A current span, or nothing at all when tracing is off."""
-        if not self.telemetry.tracing:
-            return nullcontext()
-        return self.telemetry.tracer.start_as_current_span(name, attributes=attributes)
-
-    def exemplar(self) -> dict[str, str] | None:
-        """The current trace as exemplar labels (skipped when tracing is off)."""
-        return exemplar() if self.telemetry.tracing else None
-
     def hold(self, key: str, *, name: str, wait: float, lease: float) -> _InstrumentedHold:
         """Hold `key` through the wrapped backend, recording wait, hold and outcome."""
         return _InstrumentedHold(self, key, name, wait, lease)
@@ -75,7 +63,7 @@ class InstrumentedLocks:
 class _InstrumentedHold:
     """A plain async context manager: this wraps every order and charge, so it stays cheap."""
 
-    __slots__ = ("_acquire_span", "_held_span", "_inner", "_key", "_locks", "_name", "_taken")
+    __slots__ = ("_held_span", "_inner", "_key", "_locks", "_name", "_taken")
 
     def __init__(
         self, locks: InstrumentedLocks, key: str, name: str, wait: float, lease: float
@@ -93,17 +81,14 @@ class _InstrumentedHold:
         started = time.perf_counter()
         outcome = "error"
         locks.waiting[name] += 1
-        span = (
-            locks.span(
-                f"lock.acquire {name}",
-                {
-                    "lock.key": self._key,
-                    "lock.name": name,
-                    "lock.waiters": locks.waiters(self._key),
-                },
-            )
-            if locks.telemetry.tracing
-            else _NO_SPAN
+        tel = locks.telemetry
+        span = tel.span(
+            f"lock.acquire {name}",
+            attributes={
+                "lock.key": self._key,
+                "lock.name": name,
+                "lock.waiters": locks.waiters(self._key),
+            },
         )
         try:
             with span as current:
@@ -123,13 +108,12 @@ class _InstrumentedHold:
         finally:
             locks.waiting[name] -= 1
             metrics.child(metrics.lock_wait, name, locks.backend, outcome).observe(
-                time.perf_counter() - started, locks.exemplar()
+                time.perf_counter() - started, tel.exemplar()
             )
         locks.holding[name] += 1
         self._taken = time.perf_counter()
-        if locks.telemetry.tracing:
-            self._held_span = locks.span(f"lock.held {name}", {"lock.key": self._key})
-            self._held_span.__enter__()
+        self._held_span = tel.span(f"lock.held {name}", attributes={"lock.key": self._key})
+        self._held_span.__enter__()
         return held
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -6,10 +6,8 @@ update and unique key), so a stale or lost gate can cost a wasted query, never a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -75,18 +73,9 @@ class RedisCouponGate:
         base = f"{self._prefix}{{{coupon_id}}}"  # one hash slot per coupon (cluster-safe)
         return [f"{base}:ready", f"{base}:left", f"{base}:users"]
 
-    def _span(self, operation: str) -> AbstractContextManager[Any]:
-        if not self._telemetry.tracing:
-            return nullcontext()
-        return self._telemetry.tracer.start_as_current_span(
-            f"redis.{operation}",
-            kind=SpanKind.CLIENT,
-            attributes={"db.system": "redis", "db.operation.name": operation},
-        )
-
     async def admit(self, coupon_id: str, user_id: str) -> Admission:
         """Ask the gate; BYPASSED means "let MySQL decide" (Redis down or no such coupon)."""
-        with self._span("coupon_gate.admit"):
+        with self._telemetry.redis_span("coupon_gate.admit"):
             return await self._admit_once(coupon_id, user_id)
 
     async def _admit_once(self, coupon_id: str, user_id: str) -> Admission:
@@ -113,7 +102,7 @@ class RedisCouponGate:
     async def refund(self, coupon_id: str, user_id: str) -> None:
         """Undo an admission MySQL did not confirm."""
         try:
-            with self._span("coupon_gate.refund"):
+            with self._telemetry.redis_span("coupon_gate.refund"):
                 await self._refund(keys=self._keys(coupon_id), args=[user_id])
         except RedisError as exc:
             self._stale.add(coupon_id)
@@ -126,7 +115,7 @@ class RedisCouponGate:
             return False
         remaining, users = snapshot
         args: list[Any] = [remaining, *users]
-        with self._span("coupon_gate.load"):
+        with self._telemetry.redis_span("coupon_gate.load"):
             await self._load(keys=self._keys(coupon_id), args=args)
         log.info("coupon_gate_rebuilt", coupon_id=coupon_id, remaining=remaining, issued=len(users))
         return True
