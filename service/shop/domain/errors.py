@@ -10,8 +10,8 @@ class ShopError(Exception):
     status = 500
     title = "Internal error"
 
-    def __init__(self, message: str, *details: object) -> None:
-        super().__init__(message, *details)
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
         self.message = message
 
 

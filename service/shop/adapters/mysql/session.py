@@ -79,11 +79,9 @@ class Session:
             if span is not None:
                 span.set_attribute("db.response.status_code", code)
             raise
-        except Deadlock:
-            code = str(DEADLOCK)
-            raise
-        except DatabaseUnavailable as exc:
-            code = str(exc.args[1]) if len(exc.args) > 1 else "unavailable"
+        except (Deadlock, DatabaseUnavailable) as exc:
+            cause = exc.__cause__  # the MySQL error _run translated
+            code = str(_error_code(cause)) if isinstance(cause, pymysql.err.MySQLError) else ""
             raise
         finally:
             metrics = telemetry.metrics
@@ -106,7 +104,7 @@ class Session:
             if code == DEADLOCK:
                 raise Deadlock(name) from exc
             if code in UNAVAILABLE_CODES:
-                raise DatabaseUnavailable(f"database error {code} in {name}", code) from exc
+                raise DatabaseUnavailable(f"database error {code} in {name}") from exc
             raise
         except BaseException:
             await cursor.close()
