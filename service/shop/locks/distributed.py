@@ -138,7 +138,6 @@ class RedisLockManager:
         self._open_until = 0.0
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
         self._holding = asyncio.Event()
 
     # Introspection, as for the in-process manager.
@@ -258,7 +257,6 @@ class RedisLockManager:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
-                self._subscribed.set()
                 # A release published before the subscription took hold was missed: let every
                 # current waiter ask again rather than sleep out its timer.
                 for waiting in list(self._waiters.values()):
@@ -275,7 +273,6 @@ class RedisLockManager:
                         if not woken.done():
                             woken.set_result(None)
             except RedisError as exc:
-                self._subscribed.clear()
                 log.warning("lock_pubsub_lost", error=str(exc))
                 await asyncio.sleep(BREAKER_COOLDOWN)  # meanwhile waiters fall back on the timer
             finally:
