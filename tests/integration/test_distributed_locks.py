@@ -15,12 +15,12 @@ from shop.adapters.mysql.pool import Database
 from shop.adapters.redis.locks import RedisLockManager
 from shop.domain.errors import LeaseLost, LockTimeout, LockUnavailable
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from ..conftest import REDIS_URL
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"test:{uuid.uuid4().hex}:"
+def prefix(redis_prefix: str) -> str:
+    return f"{redis_prefix}{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from shop.locks.local import LocalLockManager
 from shop.use_cases.deps import Deps
 from shop.use_cases.orders import place_order
 
-from ..conftest import TEST_DB_URL
 from ..factories import Factory
 
 
@@ -120,9 +119,9 @@ async def test_order_cancelled_after_its_debit_rolls_back_whole(
     assert database.used == 0
 
 
-async def test_migrate_twice_applies_nothing_new() -> None:
-    await migrate(TEST_DB_URL)
-    assert await migrate(TEST_DB_URL) == []
+async def test_migrate_twice_applies_nothing_new(test_database: str) -> None:
+    await migrate(test_database)
+    assert await migrate(test_database) == []
 
 
 async def test_seed_is_idempotent(database: Database, factory: Factory) -> None:
