@@ -93,3 +93,12 @@ async def test_unreachable_redis_leaves_mysql_to_decide(
     coupon = await factory.coupon(quantity=3)
     users = await factory.users(10)
     assert await _issue_all(client, coupon, users) == {200: 3, 400: 7}
+
+
+async def test_a_unit_mysql_refuses_goes_back_to_the_gate(gated, factory: Factory) -> None:
+    coupon = await factory.coupon(quantity=1)
+    user = await factory.user()
+    # The gate admits the unknown user; MySQL refuses them (U001): the unit must come back.
+    refused = await gated.post(f"/api/coupons/{coupon}/issue", json={"userId": "nobody-at-all"})
+    assert refused.status == 404
+    assert (await gated.post(f"/api/coupons/{coupon}/issue", json={"userId": user})).status == 200

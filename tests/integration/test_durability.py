@@ -14,6 +14,7 @@ from shop.adapters.mysql.store import MySqlStore, MySqlTx
 from shop.app import utc_now
 from shop.domain.errors import LeaseLost
 from shop.locks.local import LocalLockManager
+from shop.use_cases.balance import charge_balance
 from shop.use_cases.deps import Deps
 from shop.use_cases.orders import place_order
 
@@ -44,10 +45,27 @@ async def _fill_cart(database: Database, user: str, product: str) -> None:
         )
 
 
+class _WatchedStore(MySqlStore):
+    """Counts the transactions a cancellation interrupted after they began."""
+
+    cancelled_inside = 0
+
+    async def transaction(self, work):
+        async def watched(tx: MySqlTx):
+            try:
+                return await work(tx)
+            except asyncio.CancelledError:
+                self.cancelled_inside += 1
+                raise
+
+        return await super().transaction(watched)
+
+
 async def test_cancelled_orders_commit_whole_or_not_at_all(
     database: Database, factory: Factory
 ) -> None:
-    deps = _deps(MySqlStore(database))
+    store = _WatchedStore(database)
+    deps = _deps(store)
     product = await factory.product(price=1_000, stock=1_000)
     users = await factory.users(40, balance=10_000)
     for user in users:
@@ -77,6 +95,8 @@ async def test_cancelled_orders_commit_whole_or_not_at_all(
     )
     assert database.pending == 0
     assert database.used == 0  # every connection came back (or was dropped)
+    # The point of the staggering: some cancellations did land inside a transaction.
+    assert store.cancelled_inside > 0
 
 
 class _CancelledAtPayment:
@@ -173,3 +193,37 @@ async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factor
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 10
     assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 0
+
+
+class _SlowHistory:
+    """A users repository whose history insert outlives the lease of the charge around it."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def record(self, *args: object, **kwargs: object) -> None:
+        await asyncio.sleep(0.3)
+        await self._inner.record(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+class _SlowChargeStore(MySqlStore):
+    async def transaction(self, work):
+        async def slow(tx: MySqlTx):
+            tx.users = _SlowHistory(tx.users)
+            return await work(tx)
+
+        return await super().transaction(slow)
+
+
+async def test_a_charge_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
+    deps = replace(_deps(_SlowChargeStore(database)), lock_lease=0.1)
+    user = await factory.user(balance=10_000)
+    with pytest.raises(LeaseLost):
+        await charge_balance(deps=deps, user_id=user, amount=500)
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
+    assert (
+        await factory.scalar("SELECT COUNT(*) FROM balance_history WHERE user_id = %s", user) == 0
+    )
