@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from shop.adapters.mysql.pool import Database
-from shop.adapters.mysql.store import MySqlStore, MySqlTx
+from shop.adapters.mysql.store import MySqlStore
 from shop.adapters.redis.locks import RedisLockManager
 from shop.app import utc_now
 from shop.domain.errors import LeaseLost, LockTimeout, LockUnavailable
@@ -23,6 +23,7 @@ from shop.use_cases.deps import Deps
 from ..conftest import REDIS_URL
 from ..factories import Factory
 from ..polling import until
+from ..stores import InterceptingStore
 
 
 @pytest.fixture
@@ -192,21 +193,6 @@ async def test_lost_release_message_falls_back_on_the_timer(managers, raw, prefi
     await cm.__aexit__(None, None, None)
 
 
-class _StaleFirst:
-    """A users repository whose credit lets the lease lapse and another replica take the lock."""
-
-    def __init__(self, inner: object, lapse) -> None:
-        self._inner = inner
-        self._lapse = lapse
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    async def credit(self, *args: object, **kwargs: object) -> bool:
-        await self._lapse()
-        return await self._inner.credit(*args, **kwargs)  # type: ignore[attr-defined]
-
-
 async def test_a_holder_whose_lease_lapsed_writes_nothing(
     managers, raw, prefix, database: Database, factory: Factory
 ) -> None:
@@ -222,16 +208,9 @@ async def test_a_holder_whose_lease_lapsed_writes_nothing(
         second.append(await hold_second.__aenter__())
         await managers[0].renew_now()
 
-    class Store(MySqlStore):
-        async def transaction(self, work):
-            async def stale(tx: MySqlTx):
-                tx.users = _StaleFirst(tx.users, lapse)
-                return await work(tx)
-
-            return await super().transaction(stale)
-
+    stale = InterceptingStore(database, "users", "credit", lapse)
     with pytest.raises(LeaseLost):
-        await charge_balance(deps=_deps(Store(database), managers[0]), user_id=user, amount=5)
+        await charge_balance(deps=_deps(stale, managers[0]), user_id=user, amount=5)
     # The stale holder rolled back, and its release left the new holder's lock alone.
     assert await raw.exists(f"{prefix}{key}") == 1
     await hold_second.__aexit__(None, None, None)

@@ -19,6 +19,7 @@ from shop.use_cases.deps import Deps
 from shop.use_cases.orders import place_order
 
 from ..factories import Factory
+from ..stores import InterceptingStore
 
 
 def _deps(store: MySqlStore) -> Deps:
@@ -99,35 +100,16 @@ async def test_cancelled_orders_commit_whole_or_not_at_all(
     assert store.cancelled_inside > 0
 
 
-class _CancelledAtPayment:
-    """An orders repository whose payment insert is where the request gets cancelled."""
-
-    def __init__(self, inner: object) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    async def add_payment(self, **_: object) -> None:
+async def test_order_cancelled_after_its_debit_rolls_back_whole(
+    database: Database, factory: Factory
+) -> None:
+    async def cancel_here() -> None:
         task = asyncio.current_task()
         assert task is not None
         task.cancel()
         await asyncio.sleep(0)  # the cancellation lands here, deep inside the transaction
 
-
-class _CancellingStore(MySqlStore):
-    async def transaction(self, work):
-        async def cancelled_mid_way(tx: MySqlTx):
-            tx.orders = _CancelledAtPayment(tx.orders)
-            return await work(tx)
-
-        return await super().transaction(cancelled_mid_way)
-
-
-async def test_order_cancelled_after_its_debit_rolls_back_whole(
-    database: Database, factory: Factory
-) -> None:
-    deps = _deps(_CancellingStore(database))
+    deps = _deps(InterceptingStore(database, "orders", "add_payment", cancel_here))
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
     await _fill_cart(database, user, product)
@@ -169,22 +151,13 @@ async def test_seed_is_idempotent(database: Database, factory: Factory) -> None:
     )
 
 
-class _SlowAtPayment(_CancelledAtPayment):
-    async def add_payment(self, **_: object) -> None:
-        await asyncio.sleep(0.3)  # the critical section outlives its 0.1 s lease
-
-
-class _SlowStore(MySqlStore):
-    async def transaction(self, work):
-        async def slow(tx: MySqlTx):
-            tx.orders = _SlowAtPayment(tx.orders)
-            return await work(tx)
-
-        return await super().transaction(slow)
+async def _outlive_the_lease() -> None:
+    await asyncio.sleep(0.3)  # the critical section outlives its 0.1 s lease
 
 
 async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
-    deps = replace(_deps(_SlowStore(database)), lock_lease=0.1)
+    store = InterceptingStore(database, "orders", "add_payment", _outlive_the_lease)
+    deps = replace(_deps(store), lock_lease=0.1)
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
     await _fill_cart(database, user, product)
@@ -195,31 +168,9 @@ async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factor
     assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 0
 
 
-class _SlowHistory:
-    """A users repository whose history insert outlives the lease of the charge around it."""
-
-    def __init__(self, inner: object) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    async def record(self, *args: object, **kwargs: object) -> None:
-        await asyncio.sleep(0.3)
-        await self._inner.record(*args, **kwargs)  # type: ignore[attr-defined]
-
-
-class _SlowChargeStore(MySqlStore):
-    async def transaction(self, work):
-        async def slow(tx: MySqlTx):
-            tx.users = _SlowHistory(tx.users)
-            return await work(tx)
-
-        return await super().transaction(slow)
-
-
 async def test_a_charge_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
-    deps = replace(_deps(_SlowChargeStore(database)), lock_lease=0.1)
+    store = InterceptingStore(database, "users", "record", _outlive_the_lease)
+    deps = replace(_deps(store), lock_lease=0.1)
     user = await factory.user(balance=10_000)
     with pytest.raises(LeaseLost):
         await charge_balance(deps=deps, user_id=user, amount=500)
