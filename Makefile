@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test lint format bench clean
+.PHONY: install services migrate seed run run-replicas test test-unit test-integration test-e2e \
+	mutants lint format bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,6 +47,21 @@ format: install
 
 test: install services lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The pyramid's layers one at a time. Unit tests need no service: they run against a database
+# URL that cannot answer, and their conftest refuses every TCP connection.
+test-unit: install
+	SHOP_TEST_DB_URL=mysql://nobody:none@127.0.0.1:1/no_database $(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install services
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: install services
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# Each guarantee's guard removed in turn (tests/mutants/catalogue.py): its tests must fail.
+mutants: install services
+	$(PY) -m tests.mutants
 
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
 bench: install services
