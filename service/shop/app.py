@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
+from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import connect_redis
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.middleware import problems, telemetry
@@ -24,7 +25,6 @@ from .api.routes import ROUTES, add_routes
 from .domain.errors import ShopError
 from .incidents.switches import SYNC_INTERVAL, Changed, Switches, choice, whole
 from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
-from .locks.distributed import RedisLockManager
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
