@@ -66,6 +66,7 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 # How long a waiter sleeps at most before asking Redis again when no release message came.
 TIMER_FALLBACK = 0.2
 BREAKER_COOLDOWN = 1.0
+BACKEND_OPS = ("acquire", "release", "renew")
 
 
 class _Held:
@@ -139,6 +140,8 @@ class RedisLockManager:
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._holding = asyncio.Event()
+        for op in BACKEND_OPS:  # at zero from the start, so an alert sees the first failure
+            self._metrics.child(self._metrics.lock_backend_errors, self.backend, op)
 
     # Introspection, as for the in-process manager.
     def keys_count(self) -> int:
