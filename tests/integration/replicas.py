@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from ..conftest import ADMIN_TOKEN, TEST_DB_URL
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# The process behind each running replica's URL, for tests that kill one.
+RUNNING: dict[str, subprocess.Popen[bytes]] = {}
 
 
 def _free_port() -> int:
@@ -49,10 +51,13 @@ def replicas(count: int, **env: str) -> Iterator[list[str]]:
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
+            RUNNING[urls[-1]] = procs[-1]
         for url, proc in zip(urls, procs, strict=True):
             _wait_ready(url, proc)
         yield urls
     finally:
+        for url in urls:
+            RUNNING.pop(url, None)
         for proc in procs:
             proc.send_signal(signal.SIGINT)
         for proc in procs:
