@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from shop.domain.errors import LeaseLost
-from shop.locks.distributed import RedisLockManager
+from shop.adapters.redis.locks import RedisLockManager
 
 from ..faults.partition import Partition
 from ..faults.servers import RedisServer
