@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from shop.domain.errors import LeaseLost
 from shop.adapters.redis.locks import RedisLockManager
+from shop.domain.errors import LeaseLost
 
 from ..faults.partition import Partition
 from ..faults.servers import RedisServer
