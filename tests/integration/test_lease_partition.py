@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from shop.adapters.redis.locks import RedisLockManager
 from shop.domain.errors import LeaseLost
 
-from ..faults.partition import Partition
+from ..faults.link import TcpLink
 from ..faults.servers import RedisServer
 
 
@@ -25,9 +25,9 @@ async def test_a_partitioned_holder_sees_its_lease_lost_before_another_replica_t
     private_redis: RedisServer,
 ) -> None:
     prefix = f"test:{uuid.uuid4().hex}:"
-    async with Partition(private_redis.port) as link:
+    async with TcpLink(private_redis.port) as link:
         # The same socket timeout as the service: a cut link turns into errors, not hangs.
-        cut_off = aioredis.Redis.from_url(link.url, socket_timeout=1.0)
+        cut_off = aioredis.Redis.from_url(f"redis://127.0.0.1:{link.port}/0", socket_timeout=1.0)
         reachable = aioredis.Redis.from_url(private_redis.url)
         first = RedisLockManager(cut_off, prefix=prefix)
         second = RedisLockManager(reachable, prefix=prefix)

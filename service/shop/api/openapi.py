@@ -223,7 +223,8 @@ _STATUS_TEXT = {
     403: "Admin token wrong",
     404: "Not found",
     409: "Conflict (duplicate, or the user's previous request still holds the lock)",
-    503: "A dependency is unavailable; nothing was written",
+    503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
+    " connection broke during commit, retry with the same Idempotency-Key)",
 }
 
 
