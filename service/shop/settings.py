@@ -44,6 +44,10 @@ class Settings:
     # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
     telemetry: bool = True
     max_body_bytes: int = 64 * 1024
+    # A coupon unit admitted by the Redis gate whose request died before commit is given back
+    # after this long (checked against MySQL every interval).
+    coupon_gate_grace: float = 30.0
+    coupon_gate_interval: float = 5.0
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -107,6 +111,10 @@ class Settings:
             event_loop=text("SHOP_EVENT_LOOP", defaults.event_loop),
             trace_sample_ratio=number(
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
+            ),
+            coupon_gate_grace=number("SHOP_COUPON_GATE_GRACE", defaults.coupon_gate_grace, float),
+            coupon_gate_interval=number(
+                "SHOP_COUPON_GATE_INTERVAL", defaults.coupon_gate_interval, float
             ),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
         )

@@ -51,7 +51,8 @@ _STATUS_TEXT = {
     413: "Request body too large",
     415: "The body is not JSON",
     431: "Request headers too large",
-    503: "A dependency is unavailable; nothing was written",
+    503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
+    " connection broke during commit, retry with the same Idempotency-Key)",
 }
 # Statuses every operation may answer whatever its own rules (limits enforced before routing).
 _ANY_REQUEST = (405, 408, 413, 431)
