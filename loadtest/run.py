@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import audit, gate
+from . import audit, gate, observe
 from .scenarios import scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,7 +284,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--shop-url", default=DEFAULT_SHOP)
     parser.add_argument("--db-url", default=os.environ.get("SHOP_DB_URL", DEFAULT_DB))
     parser.add_argument("--seed-users", type=int, default=100_000)
-    parser.add_argument("--admin-token", default=os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"))
+    parser.add_argument(
+        "--admin-token", default=os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
+    )
     parser.add_argument("--web-host", default="127.0.0.1")
     parser.add_argument("--web-port", type=int, default=8089)
     parser.add_argument("--run-dir", default="")
@@ -328,12 +330,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 },
             )
             coupon_id = created["couponId"]
-        recording = None
+        recording: dict[str, Any] | None = None
         if args.prometheus == "auto":
-            from . import observe
-
-            recording = observe.record(urls, f"{args.web_host}:{args.web_port}", run_dir)
-        info = run_locust(args, urls, run_dir, users, coupon_id, procs)
+            locust_url = f"http://{args.web_host}:{args.web_port}"
+            with observe.recording(urls, locust_url, run_dir) as recording:
+                info = run_locust(args, urls, run_dir, users, coupon_id, procs)
+                time.sleep(2)  # one more scrape of the last moments
+                observe.export(
+                    recording["url"],
+                    info["started"],
+                    time.time(),
+                    run_dir / "prometheus_series.json",
+                )
+        else:
+            info = run_locust(args, urls, run_dir, users, coupon_id, procs)
     finally:
         procs.stop()
     found = audit.audit(args.db_url, audit.Scope(initial_stock=args.initial_stock))
