@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: install services migrate seed run run-replicas test test-unit test-integration test-e2e \
-	mutants lint format bench observe observe-down clean
+	mutants lint format bench observe observe-down loadtest loadtest-audit loadtest-report webui \
+	browser clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -45,7 +46,7 @@ format: install
 	$(VENV)/bin/ruff format service tests loadtest
 	$(VENV)/bin/ruff check --fix service tests loadtest
 
-test: install services lint
+test: install services lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The pyramid's layers one at a time. Unit tests need no service: they run against a database
@@ -76,6 +77,35 @@ observe:
 
 observe-down:
 	observability/local/observe.sh down
+
+# Load tests (loadtest/): make loadtest SCENARIO=order [HEADLESS=1] [WORKERS=N] [SCALE=f]
+# [SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082]. Starts a seeded shop when none answers,
+# records into Prometheus, serves locust's UI with the Shop tab on :8089, audits and gates.
+SCENARIO ?= order
+SCALE ?= 1
+WORKERS ?= 0
+SHOP_URL ?= http://127.0.0.1:8081
+loadtest: migrate webui
+	$(PY) -m loadtest.run --scenario $(SCENARIO) --scale $(SCALE) --workers $(WORKERS) \
+		--shop-url $(SHOP_URL) $(if $(HEADLESS),--headless)
+
+loadtest-audit: install services
+	$(PY) -m loadtest.audit
+
+# make loadtest-report RUN=.run/loadtest/order-20260101-120000 -> docs/loadtest/<run>/README.md
+loadtest-report: install
+	$(PY) -m loadtest.report $(RUN)
+
+# Locust's web UI with the Shop tab (locust-ui + our tab, bundled by esbuild into dist/).
+WEBUI := loadtest/webui
+$(WEBUI)/dist/index.html: $(WEBUI)/package.json $(WEBUI)/package-lock.json $(wildcard $(WEBUI)/src/*) $(WEBUI)/build.mjs
+	cd $(WEBUI) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+webui: $(WEBUI)/dist/index.html
+
+# Headless Chromium and its driver from Debian, for the Shop tab's browser test.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
