@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test lint format bench observe observe-down clean
+.PHONY: install services migrate seed run run-replicas test lint format bench observe observe-down observability-tools dashboards clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,16 +35,16 @@ run-replicas: migrate
 	PY=$(PY) service/scripts/run-replicas.sh $(N)
 
 lint: install
-	$(VENV)/bin/ruff check service tests loadtest
-	$(VENV)/bin/ruff format --check service tests loadtest
+	$(VENV)/bin/ruff check service tests loadtest grafana
+	$(VENV)/bin/ruff format --check service tests loadtest grafana
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: install
-	$(VENV)/bin/ruff format service tests loadtest
-	$(VENV)/bin/ruff check --fix service tests loadtest
+	$(VENV)/bin/ruff format service tests loadtest grafana
+	$(VENV)/bin/ruff check --fix service tests loadtest grafana
 
-test: install services lint
+test: install services observability-tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
@@ -58,8 +58,16 @@ bench: install services
 observe:
 	observability/local/observe.sh up
 
+# promtool, amtool, Prometheus, Alertmanager and the exporters for the tests (apt when missing).
+observability-tools:
+	observability/local/observe.sh install
+
 observe-down:
 	observability/local/observe.sh down
+
+# Rebuild grafana/dashboards/*.json from the dashboard code (a test fails when they differ).
+dashboards: install
+	$(PY) grafana/generate.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
