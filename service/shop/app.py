@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.exceptions import RedisError
@@ -17,6 +16,8 @@ from redis.exceptions import RedisError
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
+from .adapters.redis.locks import RedisLockManager
+from .adapters.redis.pool import connect_redis
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.middleware import problems, telemetry
 from .api.openapi import build_document
@@ -24,7 +25,6 @@ from .api.routes import ROUTES, add_routes
 from .domain.errors import ShopError
 from .incidents.switches import SYNC_INTERVAL, Changed, Switches, choice, whole
 from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
-from .locks.distributed import RedisLockManager
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
@@ -116,9 +116,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         if settings.redis_url is None:
             yield
             return
-        # Short timeouts: an unreachable Redis must turn into a quick 503, not a hung request.
-        client = aioredis.Redis.from_url(
-            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0
+        client = connect_redis(
+            settings.redis_url,
+            max_connections=settings.redis_pool_max,
+            acquire_timeout=settings.redis_acquire_timeout,
+            telemetry=tel,
         )
         app[REDIS] = client
         switches.shared = RedisSwitchValues(client, key=f"{settings.redis_prefix}incidents")

@@ -22,6 +22,10 @@ class Settings:
     redis_url: str | None = None
     # Namespace of every Redis key (locks, coupon gate, switches): shops can share a Redis.
     redis_prefix: str = "shop:"
+    # A waiting pool: a burst queues for a connection instead of failing (redis-py's default
+    # pool refuses past its cap). One process rarely has more than a few commands in flight.
+    redis_pool_max: int = 64
+    redis_acquire_timeout: float = 5.0
     host: str = "0.0.0.0"
     port: int = 8081
     # Sized for the load tests on a small machine: one process on 2 cores saturates its CPU
@@ -57,6 +61,8 @@ class Settings:
             raise SettingsError("SHOP_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.db_pool_max < 1:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
+        if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
+            raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 
@@ -82,6 +88,10 @@ class Settings:
             db_url=text("SHOP_DB_URL", defaults.db_url),
             redis_url=env.get("SHOP_REDIS_URL") or None,
             redis_prefix=text("SHOP_REDIS_PREFIX", defaults.redis_prefix),
+            redis_pool_max=int(number("SHOP_REDIS_POOL_MAX", defaults.redis_pool_max, int)),
+            redis_acquire_timeout=number(
+                "SHOP_REDIS_ACQUIRE_TIMEOUT", defaults.redis_acquire_timeout, float
+            ),
             host=text("SHOP_HOST", defaults.host),
             port=int(number("SHOP_PORT", defaults.port, int)),
             db_pool_max=int(number("SHOP_DB_POOL_MAX", defaults.db_pool_max, int)),

@@ -14,6 +14,10 @@ from ..domain.orders import Order, OrderStatus, OrderSummary
 from ..domain.products import PopularProduct, Product, ProductSort
 from ..domain.users import BalanceChange
 
+# Every lock name the use cases take (a bounded metric label): counters for each start at zero.
+LOCK_NAMES = ("charge", "order")
+LOCK_OUTCOMES = ("acquired", "timeout", "cancelled", "error")
+
 
 class Lease(Protocol):
     """A held lock: its key, the holder's token and a fence that strictly increases per key."""

@@ -22,11 +22,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..domain.errors import LockTimeout, LockUnavailable
-from ..telemetry import Telemetry
-from ..telemetry.logging import get_logger
-from .lease import Lease, LockObserver, NullObserver
-from .local import LocalLockManager
+from ...domain.errors import LockTimeout, LockUnavailable
+from ...locks.lease import Lease, LockObserver, NullObserver
+from ...locks.local import LocalLockManager
+from ...telemetry import Telemetry
+from ...telemetry.logging import get_logger
 
 log = get_logger("shop.locks.redis")
 
@@ -66,6 +66,7 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 # How long a waiter sleeps at most before asking Redis again when no release message came.
 TIMER_FALLBACK = 0.2
 BREAKER_COOLDOWN = 1.0
+BACKEND_OPS = ("acquire", "release", "renew")
 
 
 class _Held:
@@ -144,6 +145,8 @@ class RedisLockManager:
         for source in ("pubsub", "timer"):
             self._metrics.child(self._metrics.lock_wakeups, self.backend, source)
         self._holding = asyncio.Event()
+        for op in BACKEND_OPS:  # at zero from the start, so an alert sees the first failure
+            self._metrics.child(self._metrics.lock_backend_errors, self.backend, op)
 
     # Introspection, as for the in-process manager.
     def keys_count(self) -> int:
