@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from .promql_names import metric_names
 
 
@@ -19,3 +21,8 @@ def test_names_skip_functions_labels_keywords_and_windows() -> None:
 def test_bare_selectors_are_names() -> None:
     assert metric_names("up") == {"up"}
     assert metric_names('ALERTS{alertstate="firing"}') == {"ALERTS"}
+
+
+def test_invalid_promql_is_refused() -> None:
+    with pytest.raises(ValueError, match="parenthesis"):
+        metric_names("sum by (le (rate(x[5m]))")
