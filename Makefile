@@ -37,14 +37,14 @@ run-replicas: migrate
 	PY=$(PY) service/scripts/run-replicas.sh $(N)
 
 lint: install
-	$(VENV)/bin/ruff check service tests loadtest grafana
-	$(VENV)/bin/ruff format --check service tests loadtest grafana
+	$(VENV)/bin/ruff check service tests loadtest grafana lab
+	$(VENV)/bin/ruff format --check service tests loadtest grafana lab
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: install
-	$(VENV)/bin/ruff format service tests loadtest grafana
-	$(VENV)/bin/ruff check --fix service tests loadtest grafana
+	$(VENV)/bin/ruff format service tests loadtest grafana lab
+	$(VENV)/bin/ruff check --fix service tests loadtest grafana lab
 
 test: install services observability-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)

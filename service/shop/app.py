@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -17,12 +17,13 @@ from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
 from .adapters.redis.locks import RedisLockManager
-from .adapters.redis.pool import connect_redis
+from .adapters.redis.pool import InstrumentedRedisPool, connect_control, connect_redis
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.middleware import problems, telemetry
 from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .domain.errors import ShopError
+from .incidents.slow_holds import SlowHolds
 from .incidents.switches import SYNC_INTERVAL, Changed, Switches, choice, whole
 from .keys import (
     ACCESS_LOG,
@@ -134,9 +135,25 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             telemetry=tel,
         )
         app[REDIS] = client
-        switches.shared = RedisSwitchValues(client, key=f"{settings.redis_prefix}incidents")
+        # The switches travel on a connection of their own, which `redis=down` leaves alone.
+        control = connect_control(settings.redis_url)
+        switches.shared = RedisSwitchValues(control, key=f"{settings.redis_prefix}incidents")
+        pool = cast(InstrumentedRedisPool, client.connection_pool)
+
+        async def cut(value: Any) -> None:
+            await pool.set_reachable(value == "up")
+
+        switches.register(
+            "redis",
+            description="the shop's Redis (locks, coupon gate, readiness): up, or down "
+            "(as if unreachable: orders and charges 503 LOCK002, coupons go to MySQL)",
+            normal="up",
+            parse=choice("up", "down"),
+            apply=cut,
+        )
         yield
         await client.aclose()
+        await control.aclose()
 
     async def use_cases(app: web.Application) -> AsyncIterator[None]:
         backend: RedisLockManager | None = None
@@ -151,6 +168,13 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             )
         else:
             locks = LocalLockManager(observer=LockMetricsObserver(tel, LocalLockManager.backend))
+        switches.register(
+            "lock_hold_ms",
+            description="milliseconds every lock holder lingers before its work "
+            "(a slow critical section: waiters pile up, leases near expiry)",
+            normal=0,
+            parse=whole(0, 10_000),
+        )
         switches.register(
             "order_lock_scope",
             description="what orders lock on: user (normal) or global (the original's outage)",
@@ -179,7 +203,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         )
         app[DEPS] = Deps(
             store=store,
-            locks=InstrumentedLocks(locks, tel) if tel.enabled else locks,
+            locks=SlowHolds(
+                InstrumentedLocks(locks, tel) if tel.enabled else locks,
+                lambda: int(switches.value("lock_hold_ms")) / 1000,
+            ),
             clock=clock,
             lock_wait=settings.lock_wait,
             lock_lease=settings.lock_lease,

@@ -20,6 +20,7 @@ from ...telemetry.logging import get_logger
 
 log = get_logger("shop.redis")
 POOL_NAME = "redis"
+UNREACHABLE = "Error 111 connecting to Redis: Connection refused (incident switch redis=down)"
 
 
 class InstrumentedRedisPool(BlockingConnectionPool):
@@ -28,6 +29,9 @@ class InstrumentedRedisPool(BlockingConnectionPool):
     def __init__(self, *, telemetry: Telemetry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pending = 0
+        # False while the `redis` incident switch is `down`: every command then fails as it
+        # would against a Redis that refuses connections.
+        self.reachable = True
         self._lent: dict[int, float] = {}
         metrics = telemetry.metrics
         self._wait = metrics.child(metrics.pool_wait, POOL_NAME)
@@ -49,6 +53,8 @@ class InstrumentedRedisPool(BlockingConnectionPool):
         self, command_name: Any = None, *keys: Any, **options: Any
     ) -> AbstractConnection:
         """A connection, waiting at most `timeout` seconds for one to be given back."""
+        if not self.reachable:
+            raise RedisConnectionError(UNREACHABLE)
         self.pending += 1
         started = time.perf_counter()
         try:
@@ -69,6 +75,16 @@ class InstrumentedRedisPool(BlockingConnectionPool):
             self._wait.observe(time.perf_counter() - started)
         self._lent[id(connection)] = time.perf_counter()
         return connection
+
+    async def set_reachable(self, reachable: bool) -> None:
+        """Cut or restore this pool's way to Redis (the `redis` incident switch).
+
+        Cutting also drops the open connections, the lock manager's subscription included, so
+        commands in flight fail like on a real outage instead of finishing on an old socket.
+        """
+        self.reachable = reachable
+        if not reachable:
+            await self.disconnect()
 
     async def release(self, connection: AbstractConnection) -> None:
         """Give `connection` back and wake the oldest waiter."""
@@ -92,3 +108,10 @@ def connect_redis(
         socket_connect_timeout=1.0,
     )
     return Redis.from_pool(pool)
+
+
+def connect_control(url: str) -> Redis:
+    """A small client of its own for the incident switches: the `redis` switch cuts the
+    shop's pool, never this one, so `redis=down` still reaches every replica and can be flipped
+    back through any of them."""
+    return Redis.from_url(url, max_connections=4, socket_timeout=2.0, socket_connect_timeout=1.0)
