@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +23,17 @@ from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .domain.errors import ShopError
 from .incidents.switches import SYNC_INTERVAL, Changed, Switches, choice, whole
-from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
+from .keys import (
+    ACCESS_LOG,
+    DATABASE,
+    DEPS,
+    IDEMPOTENCY,
+    OPENAPI,
+    REDIS,
+    SETTINGS,
+    SWITCHES,
+    TELEMETRY,
+)
 from .locks.distributed import RedisLockManager
 from .locks.local import LocalLockManager
 from .settings import Settings
@@ -34,9 +44,12 @@ from .telemetry.loop_lag import measure_loop_lag
 from .telemetry.metrics import Metrics
 from .telemetry.tracing import build_tracer_provider, tracer_from
 from .use_cases.deps import Deps
+from .use_cases.idempotency import KeyPolicy, purge_periodically
 from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
 log = get_logger("shop.app")
+# Expired idempotency keys go in small batches this often (every replica; deletes commute).
+IDEMPOTENCY_PURGE_INTERVAL = 300.0
 
 
 def utc_now() -> datetime:
@@ -74,6 +87,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[ACCESS_LOG] = get_logger("shop.http").bind()
     app[SWITCHES] = switches
     app[OPENAPI] = build_document(ROUTES)
+    app[IDEMPOTENCY] = KeyPolicy(
+        ttl=timedelta(seconds=settings.idempotency_ttl),
+        claim_timeout=timedelta(seconds=settings.idempotency_claim_timeout),
+    )
     add_routes(app)
 
     async def tracing(app: web.Application) -> AsyncIterator[None]:
@@ -172,6 +189,17 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         tasks = [
             asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag"),
             asyncio.create_task(_flush_logs_periodically(), name="log-flush"),
+            asyncio.create_task(
+                purge_periodically(
+                    deps=app[DEPS],
+                    policy=app[IDEMPOTENCY],
+                    interval=IDEMPOTENCY_PURGE_INTERVAL,
+                    on_error=lambda error: log.warning(
+                        "idempotency_purge_failed", error=error.message
+                    ),
+                ),
+                name="idempotency-purge",
+            ),
         ]
         if switches.shared is not None:
             tasks.append(asyncio.create_task(_sync_switches(switches), name="switch-sync"))

@@ -43,6 +43,10 @@ class Settings:
     trace_sample_ratio: float = 1.0
     # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
     telemetry: bool = True
+    # Idempotency keys are kept this long (Stripe: 24 h); a claim older than the timeout
+    # belongs to a request that died before answering, and a retry may take it over.
+    idempotency_ttl: float = 24 * 3600.0
+    idempotency_claim_timeout: float = 30.0
     max_body_bytes: int = 64 * 1024
     shutdown_timeout: float = 30.0
 
@@ -63,6 +67,8 @@ class Settings:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
+        if self.idempotency_ttl <= 0 or self.idempotency_claim_timeout <= 0:
+            raise SettingsError("SHOP_IDEMPOTENCY_TTL and _CLAIM_TIMEOUT must be positive")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 
@@ -107,6 +113,10 @@ class Settings:
             event_loop=text("SHOP_EVENT_LOOP", defaults.event_loop),
             trace_sample_ratio=number(
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
+            ),
+            idempotency_ttl=number("SHOP_IDEMPOTENCY_TTL", defaults.idempotency_ttl, float),
+            idempotency_claim_timeout=number(
+                "SHOP_IDEMPOTENCY_CLAIM_TIMEOUT", defaults.idempotency_claim_timeout, float
             ),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
         )

@@ -8,6 +8,7 @@ from ..domain.money import MAX_CHARGE, MIN_CHARGE
 from ..keys import DEPS, USER_ID
 from ..use_cases import balance
 from . import render
+from .idempotency import respond_once
 from .parsing import body_fields, path_id, query_fields
 from .responses import json_response
 
@@ -24,8 +25,12 @@ async def charge(request: web.Request) -> web.Response:
     user_id = path_id(request, "userId")
     request[USER_ID] = user_id
     amount = (await body_fields(request)).integer("amount", minimum=MIN_CHARGE, maximum=MAX_CHARGE)
-    receipt = await balance.charge_balance(deps=request.app[DEPS], user_id=user_id, amount=amount)
-    return json_response(render.charge(receipt))
+    return await respond_once(
+        request,
+        user_id=user_id,
+        effect=lambda deps: balance.charge_balance(deps=deps, user_id=user_id, amount=amount),
+        render=render.charge,
+    )
 
 
 async def history(request: web.Request) -> web.Response:

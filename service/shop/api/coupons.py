@@ -10,6 +10,7 @@ from ..domain.money import MAX_BALANCE
 from ..keys import DEPS, USER_ID
 from ..use_cases import coupons
 from . import render
+from .idempotency import respond_once
 from .parsing import body_fields, path_id, query_fields
 from .responses import json_response
 
@@ -51,10 +52,12 @@ async def issue(request: web.Request) -> web.Response:
     coupon_id = path_id(request, "couponId")
     user_id = (await body_fields(request)).text("userId")
     request[USER_ID] = user_id
-    issued = await coupons.issue_coupon(
-        deps=request.app[DEPS], coupon_id=coupon_id, user_id=user_id
+    return await respond_once(
+        request,
+        user_id=user_id,
+        effect=lambda deps: coupons.issue_coupon(deps=deps, coupon_id=coupon_id, user_id=user_id),
+        render=render.issued_coupon,
     )
-    return json_response(render.issued_coupon(issued))
 
 
 async def validate(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from ..domain.orders import OrderStatus
 from ..keys import DEPS, USER_ID
 from ..use_cases import orders
 from . import render
+from .idempotency import respond_once
 from .parsing import body_fields, path_number, query_fields
 from .responses import json_response
 
@@ -20,10 +21,13 @@ async def place(request: web.Request) -> web.Response:
     body = await body_fields(request)
     user_id = body.text("userId")
     request[USER_ID] = user_id
-    order = await orders.place_order(
-        deps=request.app[DEPS], user_id=user_id, coupon_id=body.optional_text("couponId")
+    coupon_id = body.optional_text("couponId")
+    return await respond_once(
+        request,
+        user_id=user_id,
+        effect=lambda deps: orders.place_order(deps=deps, user_id=user_id, coupon_id=coupon_id),
+        render=render.order,
     )
-    return json_response(render.order(order))
 
 
 async def list_orders(request: web.Request) -> web.Response:

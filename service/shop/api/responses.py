@@ -21,9 +21,7 @@ def json_response(payload: Any, *, status: int = 200) -> web.Response:
     )
 
 
-def problem_response(
-    error: ShopError, *, instance: str, trace_id: str | None = None
-) -> web.Response:
+def problem_body(error: ShopError, *, instance: str, trace_id: str | None = None) -> bytes:
     """RFC 9457 problem details, carrying the original API's `code` and `message` too."""
     body: dict[str, Any] = {
         "type": f"https://shop.example/problems/{error.code.lower()}",
@@ -37,12 +35,19 @@ def problem_response(
     }
     if trace_id:
         body["traceId"] = trace_id
+    return orjson.dumps(body)
+
+
+def problem_response(
+    error: ShopError, *, instance: str, trace_id: str | None = None
+) -> web.Response:
+    """The problem+json answer for `error`, with `Retry-After` when it says when to retry."""
     headers = {}
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return web.Response(
-        body=orjson.dumps(body),
+        body=problem_body(error, instance=instance, trace_id=trace_id),
         status=error.status,
         content_type=PROBLEM_JSON,
         charset="utf-8",

@@ -123,3 +123,16 @@ class LeaseLost(Unavailable):
 
 class DatabaseUnavailable(Unavailable):
     code, title = "DB001", "Database unavailable"
+
+
+class IdempotencyInProgress(ShopError):
+    """A request with the same Idempotency-Key is still being served; retry shortly."""
+
+    code, status, title = "IDEMPOTENCY_IN_PROGRESS", 409, "Request with this key in progress"
+    retry_after = 1
+
+
+class IdempotencyKeyReused(ShopError):
+    """The Idempotency-Key was first sent with another request (method, path or body)."""
+
+    code, status, title = "IDEMPOTENCY_MISMATCH", 422, "Idempotency-Key reused"
