@@ -15,6 +15,13 @@ from contextlib import contextmanager
 from ..conftest import ADMIN_TOKEN, TEST_DB_URL
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# The process behind each running replica's URL, for tests that kill one.
+_PROCESSES: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def process_of(url: str) -> subprocess.Popen[bytes]:
+    """The OS process serving `url` (a replica started by `replicas`)."""
+    return _PROCESSES[url]
 
 
 def _free_port() -> int:
@@ -49,6 +56,7 @@ def replicas(count: int, **env: str) -> Iterator[list[str]]:
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
+            _PROCESSES[urls[-1]] = procs[-1]
         for url, proc in zip(urls, procs, strict=True):
             _wait_ready(url, proc)
         yield urls
@@ -60,6 +68,8 @@ def replicas(count: int, **env: str) -> Iterator[list[str]]:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for url in urls:
+            _PROCESSES.pop(url, None)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
