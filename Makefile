@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test lint format bench clean
+.PHONY: install services migrate seed run run-replicas test lint format bench observe observe-down clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -52,6 +52,14 @@ bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
 	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
+
+# Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
+# packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.
+observe:
+	observability/local/observe.sh up
+
+observe-down:
+	observability/local/observe.sh down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
+from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import connect_redis
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.middleware import problems, telemetry
@@ -34,7 +35,6 @@ from .keys import (
     SWITCHES,
     TELEMETRY,
 )
-from .locks.distributed import RedisLockManager
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry

@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from shop.adapters.mysql.pool import Database
+from shop.adapters.redis.locks import RedisLockManager
 from shop.domain.errors import LeaseLost, LockTimeout, LockUnavailable
-from shop.locks.distributed import RedisLockManager
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

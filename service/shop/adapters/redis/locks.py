@@ -22,11 +22,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..domain.errors import LockTimeout, LockUnavailable
-from ..telemetry import Telemetry
-from ..telemetry.logging import get_logger
-from .lease import Lease, LockObserver, NullObserver
-from .local import LocalLockManager
+from ...domain.errors import LockTimeout, LockUnavailable
+from ...locks.lease import Lease, LockObserver, NullObserver
+from ...locks.local import LocalLockManager
+from ...telemetry import Telemetry
+from ...telemetry.logging import get_logger
 
 log = get_logger("shop.locks.redis")
 
