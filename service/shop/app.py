@@ -86,7 +86,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[TELEMETRY] = tel
     app[ACCESS_LOG] = get_logger("shop.http").bind()
     app[SWITCHES] = switches
-    app[OPENAPI] = build_document(ROUTES)
+    app[OPENAPI] = build_document(ROUTES, user_auth=settings.auth == "required")
+    if settings.auth == "off":
+        log.warning(
+            "auth_off",
+            detail="SHOP_AUTH=off: any caller may act as any user (trusted load tests only)",
+        )
     app[IDEMPOTENCY] = KeyPolicy(
         ttl=timedelta(seconds=settings.idempotency_ttl),
         claim_timeout=timedelta(seconds=settings.idempotency_claim_timeout),

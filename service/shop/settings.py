@@ -10,6 +10,9 @@ DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 ENVIRONMENTS = ("dev", "test", "prod")
 LOCK_BACKENDS = ("local", "redis")
 EVENT_LOOPS = ("uvloop", "asyncio")
+AUTH_MODES = ("required", "off")
+DEFAULT_AUTH_SECRET = "dev-auth-secret"
+MAX_TOKEN_TTL = 30 * 24 * 3600
 
 
 class SettingsError(ValueError):
@@ -34,6 +37,11 @@ class Settings:
     db_acquire_timeout: float = 5.0
     admin_token: str = DEFAULT_ADMIN_TOKEN
     env: str = "dev"
+    # User bearer tokens: "required" (each user acts only on their own resources) or "off"
+    # (trusted load-test environments). Empty = "required" in prod, "off" elsewhere.
+    auth: str = ""
+    auth_secret: str = DEFAULT_AUTH_SECRET
+    token_ttl: int = 3600
     lock_backend: str = "local"
     lock_wait: float = 5.0
     lock_lease: float = 10.0
@@ -53,6 +61,14 @@ class Settings:
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if not self.auth:
+            object.__setattr__(self, "auth", "required" if self.env == "prod" else "off")
+        if self.auth not in AUTH_MODES:
+            raise SettingsError(f"SHOP_AUTH must be one of {', '.join(AUTH_MODES)}")
+        if self.env == "prod" and self.auth_secret in ("", DEFAULT_AUTH_SECRET):
+            raise SettingsError("SHOP_AUTH_SECRET must be set to a secret in production")
+        if not 0 < self.token_ttl <= MAX_TOKEN_TTL:
+            raise SettingsError(f"SHOP_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL} seconds")
         if self.lock_backend not in LOCK_BACKENDS:
             raise SettingsError(f"SHOP_LOCK_BACKEND must be one of {', '.join(LOCK_BACKENDS)}")
         if self.lock_backend == "redis" and not self.redis_url:
@@ -106,6 +122,9 @@ class Settings:
             ),
             admin_token=text("SHOP_ADMIN_TOKEN", defaults.admin_token),
             env=text("SHOP_ENV", defaults.env),
+            auth=text("SHOP_AUTH", "").lower(),
+            auth_secret=text("SHOP_AUTH_SECRET", defaults.auth_secret),
+            token_ttl=int(number("SHOP_TOKEN_TTL", defaults.token_ttl, int)),
             lock_backend=text("SHOP_LOCK_BACKEND", defaults.lock_backend),
             lock_wait=number("SHOP_LOCK_WAIT", defaults.lock_wait, float),
             lock_lease=number("SHOP_LOCK_LEASE", defaults.lock_lease, float),

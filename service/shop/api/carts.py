@@ -6,17 +6,16 @@ from aiohttp import web
 
 from ..domain.errors import CartItemNotFound
 from ..domain.orders import MAX_QUANTITY, MIN_QUANTITY
-from ..keys import DEPS, USER_ID
+from ..keys import DEPS
 from ..use_cases import carts
 from . import render
+from .auth import act_as
 from .parsing import body_fields, path_number, query_fields
 from .responses import json_response
 
 
 def _user(request: web.Request) -> str:
-    user_id = query_fields(request).text("userId")
-    request[USER_ID] = user_id
-    return user_id
+    return act_as(request, query_fields(request).text("userId"))
 
 
 def _item_id(request: web.Request) -> int:
@@ -30,8 +29,7 @@ async def get_cart(request: web.Request) -> web.Response:
 
 async def add_item(request: web.Request) -> web.Response:
     body = await body_fields(request)
-    user_id = body.text("userId")
-    request[USER_ID] = user_id
+    user_id = act_as(request, body.text("userId"))
     item = await carts.add_item(
         deps=request.app[DEPS],
         user_id=user_id,

@@ -7,9 +7,10 @@ from aiohttp import web
 from ..domain.coupons import MAX_PERCENT, DiscountType, UserCouponStatus
 from ..domain.errors import InvalidInput
 from ..domain.money import MAX_BALANCE
-from ..keys import DEPS, USER_ID
+from ..keys import DEPS
 from ..use_cases import coupons
 from . import render
+from .auth import act_as
 from .idempotency import respond_once
 from .parsing import body_fields, path_id, query_fields
 from .responses import json_response
@@ -50,8 +51,7 @@ async def list_coupons(request: web.Request) -> web.Response:
 
 async def issue(request: web.Request) -> web.Response:
     coupon_id = path_id(request, "couponId")
-    user_id = (await body_fields(request)).text("userId")
-    request[USER_ID] = user_id
+    user_id = act_as(request, (await body_fields(request)).text("userId"))
     return await respond_once(
         request,
         user_id=user_id,
@@ -72,7 +72,8 @@ async def validate(request: web.Request) -> web.Response:
 
 async def of_user(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
+    user_id = act_as(request, path_id(request, "userId"))
     status = query_fields(request).choice("status", UserCouponStatus, required=False)
-    found = await coupons.user_coupons(deps=deps, user_id=path_id(request, "userId"), status=status)
+    found = await coupons.user_coupons(deps=deps, user_id=user_id, status=status)
     now = deps.clock()
     return json_response([render.user_coupon(uc, uc.status_at(now)) for uc in found])

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..keys import OPENAPI
+from ..settings import MAX_TOKEN_TTL
 from .responses import json_response
 
 if TYPE_CHECKING:
@@ -204,6 +205,15 @@ SCHEMAS: dict[str, Schema] = {
         description=_S,
     ),
     "SetIncidentSwitch": _obj(["value"], value={}),
+    "MintToken": {
+        "type": "object",
+        "required": ["userId"],
+        "properties": {
+            "userId": {"type": "string", "minLength": 1, "maxLength": 64},
+            "ttlSeconds": {"type": "integer", "minimum": 1, "maximum": MAX_TOKEN_TTL},
+        },
+    },
+    "UserToken": _obj(["token", "userId", "expiresAt"], token=_S, userId=_S, expiresAt=_T),
     "SeedRequest": {
         "type": "object",
         "properties": {"users": _I, "stock": _I, "couponQuantity": _I},
@@ -219,10 +229,12 @@ SCHEMAS: dict[str, Schema] = {
 
 _STATUS_TEXT = {
     400: "Invalid input or a business rule refused the request",
-    401: "Admin token missing",
-    403: "Admin token wrong",
+    401: "Bearer token missing or not valid",
+    403: "Wrong admin token, or another user's resource",
     404: "Not found",
-    409: "Conflict (duplicate, or the user's previous request still holds the lock)",
+    409: "Conflict (duplicate, the user's previous request still holds the lock, or a request"
+    " with the same Idempotency-Key is in progress)",
+    422: "The Idempotency-Key was first used with another request",
     503: "A dependency is unavailable; nothing was written",
 }
 
@@ -233,16 +245,38 @@ def _body(name: str) -> Schema:
     return _ref(name)
 
 
-def _operation(route: Route) -> Schema:
-    responses: Schema = {
-        str(route.status): {
-            "description": "Success",
-            "content": {"application/json": {"schema": _body(route.response)}}
-            if route.response
-            else {"application/json": {}},
-        }
+_IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retries with the same key and body get the first answer and no second"
+    " effect, for 24 hours (docs/api.md)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+_REPLAYED: Schema = {
+    "Idempotent-Replayed": {
+        "description": "true when this is the stored answer of an earlier request",
+        "schema": {"type": "string", "enum": ["true"]},
     }
-    for status in route.errors:
+}
+
+
+def _operation(route: Route, *, user_auth: bool) -> Schema:
+    success: Schema = {
+        "description": "Success",
+        "content": {"application/json": {"schema": _body(route.response)}}
+        if route.response
+        else {"application/json": {}},
+    }
+    if route.idempotent:
+        success["headers"] = _REPLAYED
+    responses: Schema = {str(route.status): success}
+    errors = set(route.errors)
+    if route.user and user_auth:
+        errors |= {401, 403}
+    if route.idempotent:
+        errors |= {409, 422}
+    for status in sorted(errors):
         responses[str(status)] = {
             "description": _STATUS_TEXT[status],
             "content": {"application/problem+json": {"schema": _ref("Problem")}},
@@ -254,7 +288,8 @@ def _operation(route: Route) -> Schema:
         "parameters": [
             {"name": p.name, "in": p.where, "required": p.required, "schema": p.schema}
             for p in route.params
-        ],
+        ]
+        + ([_IDEMPOTENCY_KEY] if route.idempotent else []),
         "responses": responses,
     }
     if route.request:
@@ -264,21 +299,33 @@ def _operation(route: Route) -> Schema:
         }
     if route.admin:
         operation["security"] = [{"admin": []}]
+    elif route.user and user_auth:
+        operation["security"] = [{"user": []}]
     return operation
 
 
-def build_document(routes: Iterable[Route]) -> Schema:
-    """The whole OpenAPI 3.1 document for the given routes."""
+def build_document(routes: Iterable[Route], *, user_auth: bool = False) -> Schema:
+    """The whole OpenAPI 3.1 document; `user_auth` when SHOP_AUTH=required."""
     paths: dict[str, Schema] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+            route, user_auth=user_auth
+        )
     return {
         "openapi": "3.1.0",
         "info": {"title": "shop", "version": __version__},
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "admin": {"type": "http", "scheme": "bearer"},
+                "user": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a user token: POST /api/admin/tokens or"
+                    " `python -m shop token USER_ID`",
+                },
+            },
         },
     }
 

@@ -46,6 +46,9 @@ def problem_response(
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    challenge = getattr(error, "challenge", None)
+    if challenge is not None:  # RFC 9110: a 401 says which scheme it wants
+        headers["WWW-Authenticate"] = challenge
     return web.Response(
         body=problem_body(error, instance=instance, trace_id=trace_id),
         status=error.status,

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import admin, balance, carts, coupons, incidents, openapi, ops, orders, products
+from . import admin, auth, balance, carts, coupons, incidents, openapi, ops, orders, products
 from .admin import Handler, admin_only
+from .auth import user_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class Route:
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
     admin: bool = False
+    user: bool = False  # acts on one user's data: a user token when SHOP_AUTH=required
+    idempotent: bool = False  # honours the Idempotency-Key header
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -69,6 +72,7 @@ ROUTES: tuple[Route, ...] = (
         "Balance",
         params=(_USER_PATH,),
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -80,6 +84,8 @@ ROUTES: tuple[Route, ...] = (
         "ChargeRequest",
         params=(_USER_PATH,),
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=True,
     ),
     Route(
         "GET",
@@ -90,6 +96,7 @@ ROUTES: tuple[Route, ...] = (
         "[BalanceChange]",
         params=(_USER_PATH, Param("limit", "query", _int(1, 100, 20))),
         errors=(400, 404),
+        user=True,
     ),
     Route(
         "GET",
@@ -143,6 +150,7 @@ ROUTES: tuple[Route, ...] = (
         "Cart",
         params=(_USER_QUERY,),
         errors=(400, 404),
+        user=True,
     ),
     Route(
         "POST",
@@ -153,6 +161,7 @@ ROUTES: tuple[Route, ...] = (
         "CartItem",
         "AddCartItem",
         errors=(400, 404),
+        user=True,
     ),
     Route(
         "PATCH",
@@ -164,6 +173,7 @@ ROUTES: tuple[Route, ...] = (
         "ChangeCartItem",
         params=(Param("cartItemId", "path", _STR, True), _USER_QUERY),
         errors=(400, 404),
+        user=True,
     ),
     Route(
         "DELETE",
@@ -174,6 +184,7 @@ ROUTES: tuple[Route, ...] = (
         "Message",
         params=(Param("cartItemId", "path", _STR, True), _USER_QUERY),
         errors=(400, 404),
+        user=True,
     ),
     Route(
         "POST",
@@ -215,6 +226,8 @@ ROUTES: tuple[Route, ...] = (
         "IssueCoupon",
         params=(Param("couponId", "path", _STR, True),),
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=True,
     ),
     Route(
         "GET",
@@ -225,6 +238,7 @@ ROUTES: tuple[Route, ...] = (
         "[UserCoupon]",
         params=(_USER_PATH, Param("status", "query", {"enum": ["AVAILABLE", "USED", "EXPIRED"]})),
         errors=(400, 404),
+        user=True,
     ),
     Route(
         "POST",
@@ -235,6 +249,8 @@ ROUTES: tuple[Route, ...] = (
         "Order",
         "PlaceOrder",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=True,
     ),
     Route(
         "GET",
@@ -250,6 +266,7 @@ ROUTES: tuple[Route, ...] = (
             Param("status", "query", {"enum": ["PENDING", "PAID", "CANCELLED"]}),
         ),
         errors=(400, 404),
+        user=True,
     ),
     Route(
         "GET",
@@ -260,6 +277,7 @@ ROUTES: tuple[Route, ...] = (
         "Order",
         params=(Param("orderId", "path", _STR, True),),
         errors=(404,),
+        user=True,
     ),
     Route(
         "GET",
@@ -288,6 +306,18 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/api/admin/tokens",
+        auth.mint,
+        "Mint a user bearer token (admin)",
+        "admin",
+        "UserToken",
+        "MintToken",
+        status=201,
+        errors=(400, 401, 403),
+        admin=True,
+    ),
+    Route(
+        "POST",
         "/api/admin/seed",
         admin.seed,
         "Seed the load-test data set (admin)",
@@ -303,5 +333,9 @@ ROUTES: tuple[Route, ...] = (
 def add_routes(app: web.Application) -> None:
     """Register every route of the table."""
     for route in ROUTES:
-        handler = admin_only(route.handler) if route.admin else route.handler
+        handler = route.handler
+        if route.admin:
+            handler = admin_only(handler)
+        elif route.user:
+            handler = user_only(handler)
         app.router.add_route(route.method, route.path, handler)

@@ -29,6 +29,7 @@ class BodyTooLarge(ShopError):
 
 class Unauthorized(ShopError):
     code, status, title = "COMMON003", 401, "Admin token required"
+    challenge = 'Bearer realm="shop-admin"'
 
 
 class Forbidden(ShopError):
@@ -136,3 +137,16 @@ class IdempotencyKeyReused(ShopError):
     """The Idempotency-Key was first sent with another request (method, path or body)."""
 
     code, status, title = "IDEMPOTENCY_MISMATCH", 422, "Idempotency-Key reused"
+
+
+class AuthenticationRequired(ShopError):
+    """No valid user bearer token (missing, malformed, forged or expired)."""
+
+    code, status, title = "COMMON003", 401, "User token required"
+    challenge = 'Bearer realm="shop"'
+
+
+class NotYourResource(ShopError):
+    """A valid token, but for another user than the one the request acts on."""
+
+    code, status, title = "COMMON003", 403, "Another user's resource"
