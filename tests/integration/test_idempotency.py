@@ -15,13 +15,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import msgspec
 import orjson
 import pytest
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
 from shop.adapters.mysql.times import to_db
-from shop.api import render
+from shop.api.outputs import ChargeReceipt
 from shop.app import utc_now
 from shop.domain.errors import (
     DatabaseUnavailable,
@@ -87,8 +88,8 @@ async def _charge(
         policy=policy or KeyPolicy(),
         request=request,
         effect=lambda d: charge_balance(deps=d, user_id=request.user_id, amount=amount),
-        render=lambda receipt: orjson.dumps(render.charge(receipt)),
-        reject=lambda error: orjson.dumps({"code": error.code}),
+        render=lambda receipt: Answer(200, msgspec.json.encode(ChargeReceipt.of(receipt))),
+        reject=lambda error: Answer(400, orjson.dumps({"code": error.code})),
     )
 
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from ..factories import Factory
-from .replicas import process_of, replicas
+from .replicas import RUNNING, replicas
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +26,18 @@ KEYS = 4  # users (one key each) per endpoint
 
 
 @pytest.fixture(scope="module")
-def three() -> list[str]:
-    with replicas(3, **ENV) as urls:
+def fleet(test_database: str, redis_session: str, tmp_path_factory) -> dict[str, Any]:
+    return {
+        "db_url": test_database,
+        "redis_prefix": redis_session,
+        "log_dir": tmp_path_factory.mktemp("replicas"),
+        **ENV,
+    }
+
+
+@pytest.fixture(scope="module")
+def three(fleet: dict[str, Any]) -> list[str]:
+    with replicas(3, **fleet) as urls:
         yield urls
 
 
@@ -115,13 +125,13 @@ async def test_concurrent_retries_over_three_replicas_have_one_effect_and_one_an
 
 
 async def test_a_process_killed_mid_request_neither_pays_nor_holds_the_key(
-    three: list[str], factory: Factory
+    three: list[str], fleet: dict[str, Any], factory: Factory
 ) -> None:
     user = await factory.user(balance=0)
     key = f"k-{uuid.uuid4()}"
     path = f"/api/users/{user}/balance/charge"
     async with aiohttp.ClientSession() as http:
-        with replicas(1, **ENV) as (victim,):
+        with replicas(1, **fleet) as (victim,):
             # Hold the user's row: the victim claims the key, then waits inside its transaction.
             async with factory.db.session() as blocker:
                 await blocker.begin()
@@ -132,7 +142,7 @@ async def test_a_process_killed_mid_request_neither_pays_nor_holds_the_key(
                 )
                 doomed = asyncio.create_task(_post(http, f"{victim}{path}", {"amount": 70}, key))
                 await _until_waiting_on_the_row(factory, user)
-                process_of(victim).send_signal(signal.SIGKILL)
+                RUNNING[victim].send_signal(signal.SIGKILL)
                 with pytest.raises(aiohttp.ClientError):
                     await doomed
                 await blocker.rollback_quietly()

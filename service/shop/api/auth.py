@@ -1,24 +1,22 @@
 """User authentication (SHOP_AUTH=required): bearer tokens, and each user on their own data.
 
 Routes marked `user=True` in the route table need a valid token before anything else is
-read; handlers then name the user the request acts on with `act_as`, which refuses any other
-user with 403. With SHOP_AUTH=off both let everything through (trusted load-test runs).
+read; once decoded, the user the request acts on (its path, query or body `userId`, or what
+the handler names with `act_as`) must be the token's, or it is refused with 403. With
+SHOP_AUTH=off both let everything through (trusted load-test runs).
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..auth.tokens import InvalidToken, TokenSigner
 from ..domain.errors import AuthenticationRequired, NotYourResource
 from ..keys import PRINCIPAL, SETTINGS, USER_ID
-from ..settings import MAX_TOKEN_TTL
-from .admin import Handler
-from .parsing import body_fields
-from .responses import json_response
 
 
 def _required(request: web.Request) -> bool:
@@ -42,13 +40,12 @@ def authenticate(request: web.Request) -> str:
 def user_only(handler: Handler) -> Handler:
     """With SHOP_AUTH=required, let the request in only with a valid user token."""
 
+    @functools.wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
         if _required(request):
             authenticate(request)
         return await handler(request)
 
-    guarded.__name__ = handler.__name__
-    guarded.__doc__ = handler.__doc__
     return guarded
 
 
@@ -60,23 +57,3 @@ def act_as(request: web.Request, user_id: str) -> str:
         if principal != user_id:
             raise NotYourResource("the bearer token belongs to another user")
     return user_id
-
-
-async def mint(request: web.Request) -> web.Response:
-    """Admin: a token for one user."""
-    body = await body_fields(request)
-    settings = request.app[SETTINGS]
-    user_id = body.text("userId")
-    ttl = body.optional_integer(
-        "ttlSeconds", minimum=1, maximum=MAX_TOKEN_TTL, default=settings.token_ttl
-    )
-    expires_at = int(time.time()) + ttl
-    token = TokenSigner.from_secret(settings.auth_secret).mint(user_id, expires_at=expires_at)
-    return json_response(
-        {
-            "token": token,
-            "userId": user_id,
-            "expiresAt": datetime.fromtimestamp(expires_at, UTC).isoformat(),
-        },
-        status=201,
-    )

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
-from ..domain.idempotency import check_key, fingerprint
+from ..domain.idempotency import Answer, check_key, fingerprint
 from ..keys import DEPS, ERROR_CODE, IDEMPOTENCY
 from ..use_cases import idempotency
 from ..use_cases.deps import Deps
-from .responses import JSON, PROBLEM_JSON, json_response, problem_body
+from .problems import PROBLEM_JSON, problem_body, status_and_title
+from .responses import JSON
 
-T = TypeVar("T")
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
+_sorted = msgspec.json.Encoder(order="sorted")
 
 
 async def _canonical_body(request: web.Request) -> bytes:
     """The JSON body with sorted keys: a client re-encoding the same object is not refused."""
     raw = await request.read()
     try:
-        return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONDecodeError:  # pragma: no cover - the handler parsed it already
+        return _sorted.encode(msgspec.json.decode(raw)) if raw.strip() else b""
+    except msgspec.DecodeError:  # pragma: no cover - the router decoded it already
         return raw
 
 
@@ -32,31 +33,30 @@ async def respond_once(
     request: web.Request,
     *,
     user_id: str,
-    effect: Callable[[Deps], Awaitable[T]],
-    render: Callable[[T], Any],
+    effect: Callable[[Deps], Awaitable[object]],
+    render: Callable[[Any], bytes],
+    status: int,
 ) -> web.Response:
-    """Run the effect; with an Idempotency-Key, at most once, answering every retry alike."""
-    deps = request.app[DEPS]
-    raw_key = request.headers.get(HEADER)
-    if raw_key is None:
-        return json_response(render(await effect(deps)))
+    """Run the effect at most once per key, answering every retry as the first time."""
     keyed = idempotency.KeyedRequest(
         user_id=user_id,
-        key=check_key(raw_key),
+        key=check_key(request.headers[HEADER]),
         fingerprint=fingerprint(request.method, request.path, await _canonical_body(request)),
     )
-
     answer = await idempotency.once(
-        deps=deps,
+        deps=request.app[DEPS],
         policy=request.app[IDEMPOTENCY],
         request=keyed,
         effect=effect,
-        render=lambda result: orjson.dumps(render(result)),
-        reject=lambda error: problem_body(error, instance=request.path),
+        render=lambda result: Answer(status=status, body=render(result)),
+        reject=lambda error: Answer(
+            status=status_and_title(error)[0],
+            body=problem_body(error, instance=request.path, trace_id=None),
+        ),
     )
     failed = answer.status >= 400
     if failed:
-        request[ERROR_CODE] = str(orjson.loads(answer.body).get("code", answer.status))
+        request[ERROR_CODE] = str(msgspec.json.decode(answer.body).get("code", answer.status))
     return web.Response(
         body=answer.body,
         status=answer.status,

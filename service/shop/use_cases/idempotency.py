@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from ..domain.errors import IdempotencyInProgress, IdempotencyKeyReused, ShopError
+from ..domain.errors import IdempotencyInProgress, IdempotencyKeyReused, ShopError, Unavailable
 from ..domain.idempotency import Answer, KeyRecord, Verdict, judge
 from .deps import Deps
 from .ports import Store, Tx
@@ -48,8 +48,12 @@ class KeyedRequest:
 
 
 def _recorded(error: ShopError) -> bool:
-    """A refusal worth replaying: a 4xx business verdict, not "try again later"."""
-    return error.status < 500 and getattr(error, "retry_after", None) is None
+    """A refusal worth replaying: a business verdict, not "try again later" nor a bug."""
+    return (
+        error.retry_after is None
+        and not isinstance(error, Unavailable)
+        and error.code != ShopError.code
+    )
 
 
 class _SealingStore:
@@ -62,7 +66,7 @@ class _SealingStore:
         request: KeyedRequest,
         token: str,
         deps: Deps,
-        render: Callable[[Any], bytes],
+        render: Callable[[Any], Answer],
     ) -> None:
         self._inner = inner
         self._request = request
@@ -71,7 +75,6 @@ class _SealingStore:
         self._render = render
         self._used = False
         self.rejection: ShopError | None = None
-        self.result: object = None
         self.answer: Answer | None = None
 
     async def autocommit(self, work: Callable[[Tx], Awaitable[T]]) -> T:
@@ -92,7 +95,7 @@ class _SealingStore:
                 self.rejection = error if _recorded(error) else None
                 raise
             self.rejection = None
-            answer = Answer(status=200, body=self._render(result))
+            answer = self._render(result)
             if not await tx.idempotency.seal(
                 request.user_id,
                 request.key,
@@ -106,7 +109,7 @@ class _SealingStore:
             return result
 
         result = await self._inner.transaction(sealing)
-        self.result, self.answer = result, sealed[0]
+        self.answer = sealed[0]
         return result
 
 
@@ -184,14 +187,14 @@ async def once(
     deps: Deps,
     policy: KeyPolicy,
     request: KeyedRequest,
-    effect: Callable[[Deps], Awaitable[T]],
-    render: Callable[[T], bytes],
-    reject: Callable[[ShopError], bytes],
+    effect: Callable[[Deps], Awaitable[object]],
+    render: Callable[[Any], Answer],
+    reject: Callable[[ShopError], Answer],
 ) -> Answer:
     """Run `effect` at most once per key; the answer of its first run, every time.
 
-    `effect` must write through one `deps.store.transaction` that returns what `render`
-    renders (charge, coupon issue and order all do).
+    `effect` must write through exactly one `deps.store.transaction`, whose result `render`
+    turns into the answer (charge, coupon issue and order all do).
     """
     token = uuid.uuid4().hex
     replay = await _claim(deps, policy, request, token)
@@ -199,10 +202,11 @@ async def once(
         return replay
     store = _SealingStore(deps.store, request=request, token=token, deps=deps, render=render)
     try:
-        result = await effect(dataclasses.replace(deps, store=store))
+        # Group commit is bypassed: the answer must commit in this request's own transaction.
+        await effect(dataclasses.replace(deps, store=store, coupon_issues=None))
     except ShopError as error:
         if error is store.rejection:
-            answer = Answer(status=error.status, body=reject(error))
+            answer = reject(error)
             # Unrecorded when this fails: the claim times out and a retry runs again, which
             # is safe because the refused transaction changed nothing.
             with contextlib.suppress(ShopError):
@@ -217,8 +221,8 @@ async def once(
     except BaseException:
         await asyncio.shield(_release(deps, request, token))
         raise
-    if store.answer is None or result is not store.result:
-        raise RuntimeError("the keyed effect did not answer with its transaction's result")
+    if store.answer is None:
+        raise RuntimeError("the keyed effect ran no transaction")
     return store.answer
 
 
