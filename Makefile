@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas token test test-unit test-integration test-e2e \
-	mutants lint format bench observe observe-down observability-tools dashboards loadtest \
-	loadtest-audit loadtest-report webui browser clean
+.PHONY: install services migrate seed run run-replicas token test test-unit test-integration test-e2e
+.PHONY: mutants lint format bench observe observe-down observability-tools dashboards loadtest
+.PHONY: loadtest-audit loadtest-report webui browser clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)

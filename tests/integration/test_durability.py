@@ -47,12 +47,19 @@ async def _fill_cart(database: Database, user: str, product: str) -> None:
 
 
 class _WatchedStore(MySqlStore):
-    """Counts the transactions a cancellation interrupted after they began."""
+    """Counts the transactions a cancellation interrupted after they began; every other one is
+    cancelled a moment after its BEGIN, so some surely land inside however busy the machine."""
 
     cancelled_inside = 0
+    begun = 0
 
     async def transaction(self, work):
         async def watched(tx: MySqlTx):
+            self.begun += 1
+            if self.begun % 2:
+                task = asyncio.current_task()
+                assert task is not None
+                asyncio.get_running_loop().call_later(0.001 * (self.begun % 5), task.cancel)
             try:
                 return await work(tx)
             except asyncio.CancelledError:
@@ -72,10 +79,11 @@ async def test_cancelled_orders_commit_whole_or_not_at_all(
     for user in users:
         await _fill_cart(database, user, product)
     tasks = [asyncio.create_task(place_order(deps=deps, user_id=u, coupon_id=None)) for u in users]
-    # Cancel at staggered points (0 to 120 ms) so that some land mid-transaction.
+    # Half are cancelled at staggered points (0 to 60 ms, wherever they are by then); the store
+    # cancels every other transaction a moment after its BEGIN, so some land mid-transaction.
     loop = asyncio.get_running_loop()
-    for n, task in enumerate(tasks):
-        loop.call_later(0.0015 * n, task.cancel)
+    for n, task in enumerate(tasks[::2]):
+        loop.call_later(0.003 * n, task.cancel)
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(0.1)
     for user in users:

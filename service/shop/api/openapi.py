@@ -84,11 +84,13 @@ _STATUS_TEXT = {
     415: "The body is not JSON",
     422: "The Idempotency-Key was first used with another request",
     431: "Request headers too large",
+    500: "A bug: the body carries the trace id it was logged with",
     503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
     " connection broke during commit, retry with the same Idempotency-Key)",
 }
-# Statuses every operation may answer whatever its own rules (limits enforced before routing).
-_ANY_REQUEST = (405, 408, 413, 431)
+# Statuses every operation may answer whatever its own rules (limits enforced before routing,
+# and a bug's 500, which is a problem+json too).
+_ANY_REQUEST = (405, 408, 413, 431, 500)
 _BODY_REQUEST = (400, 415)
 # status -> (header, its component)
 _HEADERS_OF = {
