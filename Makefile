@@ -52,6 +52,7 @@ bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
 	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
+	$(PY) loadtest/bench_codec.py --out docs/benchmarks/codec.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

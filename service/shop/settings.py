@@ -40,6 +40,8 @@ class Settings:
     # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
     telemetry: bool = True
     max_body_bytes: int = 64 * 1024
+    # Seconds a client gets to send a request's headers, and again its body (then 408).
+    client_timeout: float = 10.0
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -57,6 +59,8 @@ class Settings:
             raise SettingsError("SHOP_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.db_pool_max < 1:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
+        if self.client_timeout <= 0:
+            raise SettingsError("SHOP_CLIENT_TIMEOUT must be positive")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 
@@ -99,4 +103,5 @@ class Settings:
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
             ),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
+            client_timeout=number("SHOP_CLIENT_TIMEOUT", defaults.client_timeout, float),
         )

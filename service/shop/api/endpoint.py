@@ -99,11 +99,9 @@ def bind(route: Route) -> Handler:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         path = decode_params(request.match_info, signature.path, where="path")
         query = decode_params(request.query, signature.query, where="query")
+        _bind_user(request, path, query)
         body = await decode_body(request, signature.body)
-        user_id = _user_of(path, query, body)
-        if user_id is not None:
-            request[USER_ID] = user_id
-            structlog.contextvars.bind_contextvars(user_id=user_id)
+        _bind_user(request, body)
         answer = await handler(Call(request, path, query, body))
         if signature.raw:
             return typing.cast(web.StreamResponse, answer)
@@ -112,13 +110,13 @@ def bind(route: Route) -> Handler:
     return endpoint
 
 
-def _user_of(*inputs: Input) -> str | None:
-    """The user a request acts for, wherever it names one."""
+def _bind_user(request: web.Request, *inputs: Input) -> None:
+    """Name the user a request acts for, once, to its log context and its request."""
     for given in inputs:
         user_id = getattr(given, "user_id", None)
-        if isinstance(user_id, str):
-            return user_id
-    return None
+        if isinstance(user_id, str) and USER_ID not in request:
+            request[USER_ID] = user_id
+            structlog.contextvars.bind_contextvars(user_id=user_id)
 
 
 __all__ = ["B", "Call", "NoInput", "P", "Q", "Route", "Signature", "bind"]

@@ -55,6 +55,7 @@ _STATUS_TEXT = {
 }
 # Statuses every operation may answer whatever its own rules (limits enforced before routing).
 _ANY_REQUEST = (405, 408, 413, 431)
+OPERATIONS = "operations"
 _BODY_REQUEST = (400, 415)
 # status -> (header, its component)
 _HEADERS_OF = {
@@ -144,6 +145,8 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
         errors.add(400)
     if route.admin:
         errors |= {401, 403}
+    if route.tag != OPERATIONS:  # everything else reads or writes the database (DB001)
+        errors.add(503)
     for status in sorted(errors):
         responses.setdefault(str(status), _problem(status))
     operation: Schema = {
