@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test lint format bench clean
+.PHONY: install services migrate seed run run-replicas test fuzz lint format bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,6 +46,10 @@ format: install
 
 test: install services lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Schemathesis alone (every check and phase against the served OpenAPI document; also in `test`).
+fuzz: install services
+	$(PY) -m pytest tests/e2e/test_schemathesis.py $(PYTEST_ARGS)
 
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
 bench: install services

@@ -84,6 +84,9 @@ class Route:
     content: Mapping[str, Mapping[str, object]] | None = None
     # For raw handlers, the type their JSON body has (per status).
     documented: Mapping[int, type[msgspec.Struct]] = field(default_factory=dict)
+    # OpenAPI links from the success answer: name -> {"operationId": ..., "parameters": ...},
+    # so a client (or a stateful fuzzer) knows which answer feeds which request.
+    links: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     @property
     def signature(self) -> Signature:

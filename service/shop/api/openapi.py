@@ -57,6 +57,7 @@ _STATUS_TEXT = {
 _ANY_REQUEST = (405, 408, 413, 431)
 OPERATIONS = "operations"
 _BODY_REQUEST = (400, 415)
+_EMPTY: Schema = {"type": "string", "maxLength": 0}
 # status -> (header, its component)
 _HEADERS_OF = {
     405: ("Allow", "Allow"),
@@ -104,11 +105,13 @@ class _Schemas:
             return []
         schema = self.components[kind.__name__]
         required = set(schema.get("required", ()))
-        return [
-            {"name": name, "in": where, "required": where == "path" or name in required}
-            | {"schema": field}
-            for name, field in schema["properties"].items()
-        ]
+        found = []
+        for name, field in schema["properties"].items():
+            needed = where == "path" or name in required
+            if not needed:  # `?limit=` is the same as no `limit` at all: the default applies
+                field = {"anyOf": [field, _EMPTY]}
+            found.append({"name": name, "in": where, "required": needed, "schema": field})
+        return found
 
     def schema(self, kind: Any) -> Schema:
         return dict(self.by_type[kind])
@@ -137,6 +140,10 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
         responses[str(route.status)] = {
             "description": "Success",
             "content": {JSON: {"schema": schemas.schema(s.answer)}},
+        }
+    if route.links:
+        responses[str(route.status)]["links"] = {
+            name: dict(link) for name, link in route.links.items()
         }
     errors = set(route.errors) | set(_ANY_REQUEST)
     if s.body is not NoInput:
