@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from shop.locks.distributed import RedisLockManager
+from shop.adapters.redis.locks import RedisLockManager
 from shop.locks.local import LocalLockManager
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -22,6 +22,10 @@ class Settings:
     redis_url: str | None = None
     # Namespace of every Redis key (locks, coupon gate, switches): shops can share a Redis.
     redis_prefix: str = "shop:"
+    # A waiting pool: a burst queues for a connection instead of failing (redis-py's default
+    # pool refuses past its cap). One process rarely has more than a few commands in flight.
+    redis_pool_max: int = 64
+    redis_acquire_timeout: float = 5.0
     host: str = "0.0.0.0"
     port: int = 8081
     # Sized for the load tests on a small machine: one process on 2 cores saturates its CPU
@@ -42,6 +46,13 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # Seconds a client gets to send a request's headers, and again its body (then 408).
     client_timeout: float = 10.0
+    # A coupon unit admitted by the Redis gate whose request died before commit is given back
+    # after this long (checked against MySQL every interval).
+    coupon_gate_grace: float = 30.0
+    coupon_gate_interval: float = 5.0
+    # Concurrent issues of one coupon share a transaction of at most this many (group commit);
+    # 1 = one transaction per issue.
+    coupon_batch_max: int = 100
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -61,6 +72,10 @@ class Settings:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
         if self.client_timeout <= 0:
             raise SettingsError("SHOP_CLIENT_TIMEOUT must be positive")
+        if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
+            raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
+        if not 1 <= self.coupon_batch_max <= 1000:
+            raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 
@@ -86,6 +101,10 @@ class Settings:
             db_url=text("SHOP_DB_URL", defaults.db_url),
             redis_url=env.get("SHOP_REDIS_URL") or None,
             redis_prefix=text("SHOP_REDIS_PREFIX", defaults.redis_prefix),
+            redis_pool_max=int(number("SHOP_REDIS_POOL_MAX", defaults.redis_pool_max, int)),
+            redis_acquire_timeout=number(
+                "SHOP_REDIS_ACQUIRE_TIMEOUT", defaults.redis_acquire_timeout, float
+            ),
             host=text("SHOP_HOST", defaults.host),
             port=int(number("SHOP_PORT", defaults.port, int)),
             db_pool_max=int(number("SHOP_DB_POOL_MAX", defaults.db_pool_max, int)),
@@ -102,6 +121,11 @@ class Settings:
             trace_sample_ratio=number(
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
             ),
+            coupon_gate_grace=number("SHOP_COUPON_GATE_GRACE", defaults.coupon_gate_grace, float),
+            coupon_gate_interval=number(
+                "SHOP_COUPON_GATE_INTERVAL", defaults.coupon_gate_interval, float
+            ),
+            coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
             client_timeout=number("SHOP_CLIENT_TIMEOUT", defaults.client_timeout, float),
         )

@@ -51,10 +51,13 @@ _STATUS_TEXT = {
     413: "Request body too large",
     415: "The body is not JSON",
     431: "Request headers too large",
-    503: "A dependency is unavailable; nothing was written",
+    500: "A bug: the body carries the trace id it was logged with",
+    503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
+    " connection broke during commit, retry with the same Idempotency-Key)",
 }
-# Statuses every operation may answer whatever its own rules (limits enforced before routing).
-_ANY_REQUEST = (405, 408, 413, 431)
+# Statuses every operation may answer whatever its own rules (limits enforced before routing,
+# and a bug's 500, which is a problem+json too).
+_ANY_REQUEST = (405, 408, 413, 431, 500)
 OPERATIONS = "operations"
 _BODY_REQUEST = (400, 415)
 _EMPTY: Schema = {"type": "string", "maxLength": 0}

@@ -105,3 +105,13 @@ class LeaseLost(Unavailable):
 
 class DatabaseUnavailable(Unavailable):
     code = "DB001"
+
+
+class OutcomeUnknown(Unavailable):
+    """The connection was lost during COMMIT: the write may or may not have happened.
+
+    Unlike every other 503, this one cannot promise that nothing was written; a retry carrying
+    the same Idempotency-Key is safe (it returns the first outcome, never a second effect).
+    """
+
+    code = "OUTCOME_UNKNOWN"

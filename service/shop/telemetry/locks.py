@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..domain.errors import LockTimeout
-from ..use_cases.ports import Lease, LockManager
+from ..use_cases.ports import LOCK_NAMES, LOCK_OUTCOMES, Lease, LockManager
 from . import Telemetry
 from .logging import get_logger
 
@@ -20,8 +20,11 @@ class LockMetricsObserver:
     """What only the backend can see (a lease lapsing mid-hold), counted."""
 
     def __init__(self, telemetry: Telemetry, backend: str) -> None:
-        self._metrics = telemetry.metrics
+        self._metrics = metrics = telemetry.metrics
         self._backend = backend
+        # At zero from the start, so `increase()` and the alerts see the first event.
+        for name in LOCK_NAMES:
+            metrics.child(metrics.lock_lease_lost, name, backend)
 
     def lease_lost(self, name: str) -> None:
         """Count it and say so in the log: the holder will roll back."""
@@ -40,6 +43,9 @@ class InstrumentedLocks:
         self.waiting: collections.Counter[str] = collections.Counter()
         self.holding: collections.Counter[str] = collections.Counter()
         metrics = telemetry.metrics
+        for name in LOCK_NAMES:  # every outcome at zero, so a first timeout shows in rate()
+            for outcome in LOCK_OUTCOMES:
+                metrics.child(metrics.lock_wait, name, self.backend, outcome)
         metrics.read("shop_lock_keys", lambda: [((self.backend,), self.inner.keys_count())])
         metrics.read("shop_lock_waiters", lambda: self._per_name(self.waiting))
         metrics.read("shop_lock_held", lambda: self._per_name(self.holding))
@@ -80,6 +86,9 @@ class _InstrumentedHold:
         metrics = locks.telemetry.metrics
         started = time.perf_counter()
         outcome = "error"
+        if name not in locks.waiting:
+            # A lock name's first use: its lease-loss counter starts at 0 (rate() sees the first).
+            metrics.child(metrics.lock_lease_lost, name, locks.backend)
         locks.waiting[name] += 1
         tel = locks.telemetry
         span = tel.span(

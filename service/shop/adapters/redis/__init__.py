@@ -1,1 +1,1 @@
-"""Redis adapters: the coupon gate (and the lock backend lives in shop.locks.redis)."""
+"""Redis adapters: the lock backend for several replicas, the coupon gate, shared switch values."""
