@@ -80,6 +80,8 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = ()
     admin: bool = False
+    # Request headers it reads, by name in openapi.HEADER_PARAMETERS (e.g. an Idempotency-Key).
+    headers: tuple[str, ...] = ()
     # Answers that are not JSON of the declared type: media type -> JSON Schema.
     content: Mapping[str, Mapping[str, object]] | None = None
     # For raw handlers, the type their JSON body has (per status).

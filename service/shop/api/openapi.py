@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document, generated from the route table and the handlers' declared types.
 
 Schemas come from msgspec (`inputs.py`, `outputs.py`), so a bound or field changes in one place.
-Path and query types become parameters; security schemes and shared headers are declared below,
-so a new header or scheme is one entry here and one field on the routes that need it.
+Path and query types become parameters. Security schemes, request headers and answer headers are
+declared below: a new one is one entry here and one field on the routes that use it (`admin`,
+`headers`), e.g. an `Idempotency-Key` in HEADER_PARAMETERS and `headers=("Idempotency-Key",)`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ REF = "#/components/schemas/{name}"
 SECURITY_SCHEMES: Schema = {
     "admin": {"type": "http", "scheme": "bearer", "description": "the admin token"},
 }
+# Request headers an operation may read, named by the routes that read them (Route.headers).
+HEADER_PARAMETERS: Schema = {}
 # Headers answers may carry, referenced by the statuses that send them.
 _RETRY_AFTER: Schema = {
     "description": "seconds after which a retry may succeed",
@@ -163,7 +166,9 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
         "summary": route.summary,
         "tags": [route.tag],
         "operationId": f"{route.tag}.{route.handler.__name__}",
-        "parameters": schemas.parameters(s.path, "path") + schemas.parameters(s.query, "query"),
+        "parameters": schemas.parameters(s.path, "path")
+        + schemas.parameters(s.query, "query")
+        + [{"$ref": f"#/components/parameters/{name}"} for name in route.headers],
         "responses": responses,
     }
     if s.body is not NoInput:
@@ -195,6 +200,7 @@ def build_document(routes: Iterable[Route]) -> Schema:
         "components": {
             "schemas": components,
             "headers": HEADERS,
+            "parameters": HEADER_PARAMETERS,
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
