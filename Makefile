@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas token test test-unit test-integration test-e2e
-.PHONY: mutants lint format bench observe observe-down observability-tools dashboards loadtest
-.PHONY: loadtest-audit loadtest-report webui browser clean
+.PHONY: install services migrate seed run run-replicas token test test-unit test-integration
+.PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
+.PHONY: loadtest loadtest-audit loadtest-report webui browser clean fuzz
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -69,11 +69,16 @@ test-e2e: install services
 mutants: install services
 	$(PY) -m tests.mutants
 
+# Schemathesis alone (every check and phase against the served OpenAPI document; also in `test`).
+fuzz: install services
+	$(PY) -m pytest tests/e2e/test_schemathesis.py $(PYTEST_ARGS)
+
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
 bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
 	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
+	$(PY) loadtest/bench_codec.py --out docs/benchmarks/codec.md
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.

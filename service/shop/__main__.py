@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 
 import uvloop
-from aiohttp import web
 
 from .adapters.mysql.migrations import migrate
 from .adapters.mysql.pool import Database
 from .adapters.mysql.seed import is_empty, seed_dataset
+from .api import server
 from .app import create_app
 from .auth.tokens import MAX_USER_ID_LENGTH, mint_token
 from .domain.errors import ShopError
@@ -72,14 +72,13 @@ def _token(settings: Settings, user_id: str, ttl: int | None) -> str:
 def _serve(settings: Settings) -> None:
     # uvloop: measured in docs/benchmarks/runtime.md.
     loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
-    web.run_app(
+    server.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop=loop,
-        access_log=None,
         shutdown_timeout=settings.shutdown_timeout,
-        print=None,
+        header_timeout=settings.client_timeout,
     )
 
 

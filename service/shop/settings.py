@@ -56,6 +56,8 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     idempotency_claim_timeout: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # Seconds a client gets to send a request's headers, and again its body (then 408).
+    client_timeout: float = 10.0
     # A coupon unit admitted by the Redis gate whose request died before commit is given back
     # after this long (checked against MySQL every interval).
     coupon_gate_grace: float = 30.0
@@ -88,6 +90,8 @@ class Settings:
             raise SettingsError("SHOP_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.db_pool_max < 1:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
+        if self.client_timeout <= 0:
+            raise SettingsError("SHOP_CLIENT_TIMEOUT must be positive")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
         if self.idempotency_ttl <= 0 or self.idempotency_claim_timeout <= 0:
@@ -152,4 +156,5 @@ class Settings:
             ),
             coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
+            client_timeout=number("SHOP_CLIENT_TIMEOUT", defaults.client_timeout, float),
         )
