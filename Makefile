@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test lint format bench observe observe-down clean
+.PHONY: install services migrate seed run run-replicas test test-faults lint format bench observe observe-down clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,6 +46,10 @@ format: install
 
 test: install services lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault drills under load on private mariadbd/redis-server processes (figures in .run/drills/).
+test-faults: install services
+	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
 bench: install services

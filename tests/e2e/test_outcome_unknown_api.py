@@ -1,4 +1,4 @@
-"""A connection lost during COMMIT answers 503 OUTCOME_UNKNOWN, never 500."""
+"""A connection lost during COMMIT answers 503 OUTCOME_UNKNOWN, at BEGIN 503 DB001: never 500."""
 
 from __future__ import annotations
 
@@ -40,3 +40,18 @@ async def test_commit_without_an_answer_is_503_outcome_unknown(
         # The broken connection left the pool: the next request is served.
         again = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 1})
         assert again.status == 200
+
+
+async def test_connection_lost_at_begin_is_503_db001_and_writes_nothing(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    target = urlsplit(TEST_DB_URL)
+    async with TcpLink(target.port or 3306) as link:
+        url = target._replace(netloc=f"root:@127.0.0.1:{link.port}").geturl()
+        client = await aiohttp_client(create_app(replace(settings, db_url=url)))
+        user = await factory.user(balance=0)
+        link.break_on(b"\x03BEGIN", deliver=False)
+        response = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 7})
+        await problem(response, 503, "DB001")
+        assert link.broken == 1
+        assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 0

@@ -117,6 +117,7 @@ class MariaDbServer(PrivateServer):
         subprocess.run(
             [
                 shutil.which("mariadb-install-db") or "mariadb-install-db",
+                "--no-defaults",  # the machine's my.cnf belongs to the shared server
                 f"--datadir={self.datadir}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",

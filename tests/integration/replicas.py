@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from ..conftest import ADMIN_TOKEN, TEST_DB_URL
 
@@ -26,30 +27,35 @@ def _free_port() -> int:
 
 
 @contextmanager
-def replicas(count: int, **env: str) -> Iterator[list[str]]:
-    """Start `count` shop processes; yields their base URLs and stops them afterwards."""
+def replicas(count: int, log_dir: Path | None = None, **env: str) -> Iterator[list[str]]:
+    """Start `count` shop processes; yields their base URLs and stops them afterwards.
+
+    Their logs go to `log_dir`/shop-<port>.log when given, else nowhere.
+    """
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
         for _ in range(count):
             port = _free_port()
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "shop", "serve"],
-                    env={
-                        **os.environ,
-                        "SHOP_DB_URL": TEST_DB_URL,
-                        "SHOP_REDIS_URL": REDIS_URL,
-                        "SHOP_HOST": "127.0.0.1",
-                        "SHOP_PORT": str(port),
-                        "SHOP_ADMIN_TOKEN": ADMIN_TOKEN,
-                        "SHOP_LOG_LEVEL": "WARNING",
-                        "SHOP_DB_POOL_MAX": "20",
-                        **env,
-                    },
-                    stdout=subprocess.DEVNULL,
-                )
-            )
+            env_of = {
+                **os.environ,
+                "SHOP_DB_URL": TEST_DB_URL,
+                "SHOP_REDIS_URL": REDIS_URL,
+                "SHOP_HOST": "127.0.0.1",
+                "SHOP_PORT": str(port),
+                "SHOP_ADMIN_TOKEN": ADMIN_TOKEN,
+                "SHOP_LOG_LEVEL": "WARNING",
+                "SHOP_DB_POOL_MAX": "20",
+                **env,
+            }
+            command = [sys.executable, "-m", "shop", "serve"]
+            if log_dir is None:
+                procs.append(subprocess.Popen(command, env=env_of, stdout=subprocess.DEVNULL))
+            else:
+                with open(log_dir / f"shop-{port}.log", "wb") as log:
+                    procs.append(
+                        subprocess.Popen(command, env=env_of, stdout=log, stderr=subprocess.STDOUT)
+                    )
             urls.append(f"http://127.0.0.1:{port}")
             RUNNING[urls[-1]] = procs[-1]
         for url, proc in zip(urls, procs, strict=True):
