@@ -58,6 +58,12 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+async def _column(rows: Any, table: str, key: str, column: str, ids: Sequence[str]) -> dict:
+    """`column` of the rows of `table` whose `key` is in `ids`."""
+    found = await rows(f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({_marks(ids)})", *ids)
+    return dict(found)
+
+
 async def audit(db_url: str, scope: Scope) -> Report:
     """Check every invariant over `scope`; the report lists each violation found."""
     target = parse_db_url(db_url)
@@ -101,9 +107,7 @@ async def _balances(rows: Any, scope: Scope, report: Report) -> None:
     users = list(scope.balances)
     if not users:
         return
-    balance = dict(
-        await rows(f"SELECT user_id, balance FROM users WHERE user_id IN ({_marks(users)})", *users)
-    )
+    balance = await _column(rows, "users", "user_id", "balance", users)
     history: dict[str, list[tuple[Any, ...]]] = {u: [] for u in users}
     for row in await rows(
         "SELECT user_id, amount, previous_balance, current_balance, reason FROM balance_history"
@@ -144,12 +148,7 @@ async def _stock(rows: Any, scope: Scope, report: Report) -> None:
     products = list(scope.stock)
     if not products:
         return
-    stock = dict(
-        await rows(
-            f"SELECT product_id, stock FROM products WHERE product_id IN ({_marks(products)})",
-            *products,
-        )
-    )
+    stock = await _column(rows, "products", "product_id", "stock", products)
     sold = dict(
         await rows(
             "SELECT i.product_id, SUM(i.quantity) FROM order_items i"

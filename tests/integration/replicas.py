@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..conftest import ADMIN_TOKEN, TEST_DB_URL
+from ..faults.servers import die_with_parent
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # The process behind each running replica's URL, for tests that kill one.
@@ -50,11 +51,24 @@ def replicas(count: int, log_dir: Path | None = None, **env: str) -> Iterator[li
             }
             command = [sys.executable, "-m", "shop", "serve"]
             if log_dir is None:
-                procs.append(subprocess.Popen(command, env=env_of, stdout=subprocess.DEVNULL))
+                procs.append(
+                    subprocess.Popen(
+                        command,
+                        env=env_of,
+                        stdout=subprocess.DEVNULL,
+                        preexec_fn=die_with_parent,
+                    )
+                )
             else:
                 with open(log_dir / f"shop-{port}.log", "wb") as log:
                     procs.append(
-                        subprocess.Popen(command, env=env_of, stdout=log, stderr=subprocess.STDOUT)
+                        subprocess.Popen(
+                            command,
+                            env=env_of,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent,
+                        )
                     )
             urls.append(f"http://127.0.0.1:{port}")
             RUNNING[urls[-1]] = procs[-1]
