@@ -43,6 +43,7 @@ from .telemetry.logging import FLUSH_INTERVAL, configure_logging, flush_logs, ge
 from .telemetry.loop_lag import measure_loop_lag
 from .telemetry.metrics import Metrics
 from .telemetry.tracing import build_tracer_provider, tracer_from
+from .use_cases.coupon_batches import CouponBatches
 from .use_cases.deps import Deps
 from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
@@ -168,16 +169,27 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                     lambda tx: tx.coupons.holders_among(coupon_id, users)
                 ),
             )
+        clock = overrides.clock or utc_now
+        batches = (
+            CouponBatches(
+                store, clock, max_batch=settings.coupon_batch_max, timeout=settings.lock_wait
+            )
+            if settings.coupon_batch_max > 1
+            else None
+        )
         app[DEPS] = Deps(
             store=store,
             locks=InstrumentedLocks(locks, tel) if tel.enabled else locks,
-            clock=overrides.clock or utc_now,
+            clock=clock,
             lock_wait=settings.lock_wait,
             lock_lease=settings.lock_lease,
             order_lock_scope=lambda: str(switches.value("order_lock_scope")),
             coupon_gate=gate,
+            coupon_issues=batches,
         )
         yield
+        if batches is not None:
+            await batches.aclose()
         if backend is not None:
             await backend.aclose()
 

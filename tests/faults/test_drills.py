@@ -14,6 +14,7 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ RESULTS = Path(__file__).resolve().parents[2] / ".run" / "drills"
 @pytest.fixture(scope="module", autouse=True)
 def _results() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for old in RESULTS.glob("shop-*.log"):
+    for old in RESULTS.glob("replica-*.log"):
         old.unlink()
 
 
@@ -100,14 +101,30 @@ async def dataset(mariadb: MariaDbServer) -> AsyncIterator[Dataset]:
         conn.close()
 
 
-def _env(dataset: Dataset, redis_server: RedisServer, **extra: str) -> dict[str, str]:
-    return {
-        "SHOP_DB_URL": dataset.url,
-        "SHOP_REDIS_URL": redis_server.url,
-        "SHOP_LOCK_BACKEND": "redis",
-        "SHOP_DB_POOL_MAX": "16",
-        **extra,
+# The routes under load: their 503s are the drills' expected answers, any other 5xx fails.
+LOADED_ROUTES = frozenset(
+    {
+        "/api/users/{userId}/balance/charge",
+        "/api/coupons/{couponId}/issue",
+        "/api/cart/items",
+        "/api/orders",
     }
+)
+
+
+def _shop(dataset: Dataset, redis_server: RedisServer, **extra: str) -> ContextManager[list[str]]:
+    """One shop process on the drill's private servers (its log checked when it stops)."""
+    return replicas(
+        1,
+        db_url=dataset.url,
+        redis_prefix="shop:",
+        log_dir=RESULTS,
+        allowed_5xx=LOADED_ROUTES,
+        SHOP_REDIS_URL=redis_server.url,
+        SHOP_LOCK_BACKEND="redis",
+        SHOP_DB_POOL_MAX="16",
+        **extra,
+    )
 
 
 @asynccontextmanager
@@ -200,7 +217,7 @@ async def _finish(
 async def test_redis_killed_and_restarted_mid_load(
     dataset: Dataset, redis_server: RedisServer
 ) -> None:
-    with replicas(1, RESULTS, **_env(dataset, redis_server)) as urls:
+    with _shop(dataset, redis_server) as urls:
         async with _loaded(dataset, urls) as load:
             await _flowing(load)
             down = time.monotonic()
@@ -272,7 +289,7 @@ async def _flowing_errors(
 async def test_mariadb_restarted_mid_load(
     dataset: Dataset, redis_server: RedisServer, mariadb: MariaDbServer
 ) -> None:
-    with replicas(1, RESULTS, **_env(dataset, redis_server)) as urls:
+    with _shop(dataset, redis_server) as urls:
         async with _loaded(dataset, urls) as load:
             await _flowing(load)
             down = time.monotonic()
@@ -300,7 +317,7 @@ async def test_mariadb_restarted_mid_load(
 async def test_sigterm_under_load_finishes_in_flight_requests(
     dataset: Dataset, redis_server: RedisServer
 ) -> None:
-    with replicas(1, RESULTS, **_env(dataset, redis_server)) as urls:
+    with _shop(dataset, redis_server) as urls:
         async with _loaded(dataset, urls) as load:
             await _flowing(load)
             process = RUNNING[urls[0]]
@@ -337,8 +354,7 @@ async def test_sigterm_under_load_finishes_in_flight_requests(
 async def test_lease_expiring_mid_hold_is_refused_and_writes_nothing(
     dataset: Dataset, redis_server: RedisServer
 ) -> None:
-    env = _env(dataset, redis_server, SHOP_LOCK_LEASE="0.6")
-    with replicas(1, RESULTS, **env) as urls:
+    with _shop(dataset, redis_server, SHOP_LOCK_LEASE="0.6") as urls:
         async with aiohttp.ClientSession() as http:
             # A slow database keeps each hold longer than one renewal period.
             slow = await http.put(

@@ -53,12 +53,12 @@ async def test_a_unit_mysql_refused_is_refunded_at_once(
 
 
 async def test_units_of_a_killed_replica_come_back(
-    aiohttp_client, settings: Settings, factory: Factory, redis_client
+    aiohttp_client, settings: Settings, factory: Factory, redis_client, test_database, tmp_path
 ) -> None:
     prefix = f"test:{uuid.uuid4().hex}:"
     coupon = await factory.coupon(quantity=3)
     doomed, later = await factory.users(3), await factory.users(3)
-    with replicas(1, SHOP_REDIS_PREFIX=prefix) as (url,):
+    with replicas(1, db_url=test_database, redis_prefix=prefix, log_dir=tmp_path) as (url,):
         async with aiohttp.ClientSession() as http:
             # Load the gate while the database is fast (an unknown user: admitted, refunded).
             warm = await http.post(f"{url}/api/coupons/{coupon}/issue", json={"userId": "u-no"})
