@@ -75,6 +75,8 @@ async def audit(db_url: str, scope: Scope) -> Report:
                 await cur.execute(sql, params)
                 return list(await cur.fetchall())
 
+            # One snapshot for every check: a write landing mid-audit cannot look inconsistent.
+            await cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             report = Report()
             await _coupons(rows, scope, report)
             await _balances(rows, scope, report)

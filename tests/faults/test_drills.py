@@ -25,6 +25,8 @@ import aiomysql
 import pytest
 import redis.asyncio as aioredis
 
+from loadtest.audit import Scope as SeededScope
+from loadtest.audit import audit as load_audit
 from shop.adapters.mysql.migrations import migrate
 from shop.adapters.mysql.pool import Database, parse_db_url
 from shop.adapters.mysql.seed import seed_dataset
@@ -202,6 +204,8 @@ async def _finish(
     assert all(o.retry_after for o in unavailable)
     acked = await _acknowledged_are_durable(load, dataset.url)
     report = await audit(dataset.url, dataset.scope)
+    # The load tests' audit, over the same seeded data set: both must find nothing.
+    seeded = await asyncio.to_thread(load_audit, dataset.url, SeededScope(initial_stock=STOCK))
     figures = {
         "requests": len(load.outcomes),
         "answers": load.by_status(),
@@ -211,6 +215,7 @@ async def _finish(
     }
     _record(name, figures)
     assert report.violations == []
+    assert seeded == []
     return figures
 
 
@@ -366,7 +371,8 @@ async def test_lease_expiring_mid_hold_is_refused_and_writes_nothing(
         async with _loaded(dataset, urls) as load:
             await _flowing(load, 10)
             raw = aioredis.Redis.from_url(redis_server.url)
-            chaos = asyncio.create_task(_take_over_leases(raw))
+            calm = asyncio.Event()
+            chaos = asyncio.create_task(_take_over_leases(raw, calm))
             started = time.monotonic()
 
             async def refused() -> bool:
@@ -376,8 +382,9 @@ async def test_lease_expiring_mid_hold_is_refused_and_writes_nothing(
                 with contextlib.suppress(TimeoutError):  # judged below, with the figures
                     await until(refused, within=30)
             finally:
-                chaos.cancel()
-                await asyncio.gather(chaos, return_exceptions=True)
+                # An event, not cancel(): redis-py can swallow a cancellation mid-command.
+                calm.set()
+                await chaos
                 await raw.aclose()
             ended = time.monotonic()
     lost = [o for o in load.outcomes if o.code == "LOCK003"]
@@ -395,10 +402,10 @@ async def test_lease_expiring_mid_hold_is_refused_and_writes_nothing(
     )
 
 
-async def _take_over_leases(raw: aioredis.Redis) -> None:
-    """Every 100 ms, hand every user lock held by the shop to someone else, for 300 ms: as
-    if the lease had expired and another replica had taken the key."""
-    while True:
+async def _take_over_leases(raw: aioredis.Redis, calm: asyncio.Event) -> None:
+    """Every 100 ms until `calm`, hand every user lock held by the shop to someone else, for
+    300 ms: as if the lease had expired and another replica had taken the key."""
+    while not calm.is_set():
         async for key in raw.scan_iter(match="shop:lock:*:user:*"):
             if await raw.get(key) != b"someone-else":
                 await raw.set(key, "someone-else", px=300, xx=True)
