@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test test-unit test-integration test-e2e
+.PHONY: install services migrate seed run run-replicas token test test-unit test-integration test-e2e
 .PHONY: test-faults mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: loadtest loadtest-audit loadtest-report webui browser clean
 
@@ -35,6 +35,11 @@ N ?= 3
 run-replicas: migrate
 	$(PY) -m shop seed --if-empty
 	PY=$(PY) service/scripts/run-replicas.sh $(N)
+
+# A user bearer token signed with SHOP_AUTH_SECRET: make token USER_ID=test-user-1
+USER_ID ?= test-user-1
+token: install
+	@$(PY) -m shop token $(USER_ID)
 
 lint: install
 	$(VENV)/bin/ruff check service tests loadtest grafana
