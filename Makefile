@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install services migrate seed run run-replicas token test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: loadtest loadtest-audit loadtest-report webui browser clean fuzz
+.PHONY: loadtest loadtest-audit loadtest-report webui browser clean fuzz test-faults
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -53,6 +53,10 @@ format: install
 
 test: install services observability-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault drills under load on private mariadbd/redis-server processes (figures in .run/drills/).
+test-faults: install services
+	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # The pyramid's layers one at a time. Unit tests need no service: they run against a database
 # URL that cannot answer, and their conftest refuses every TCP connection.
