@@ -353,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stats = gate.read_stats(stats_file) if stats_file.exists() else {}
     verdict = gate.evaluate(
         stats,
-        gate.thresholds_for(chosen.name),
+        gate.thresholds_for(chosen.name, smoke=args.scale < gate.SMOKE_SCALE),
         audit_ok=not found,
         audit_detail=f"{len(found)} discrepancies" if found else "clean",
     )
