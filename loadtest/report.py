@@ -44,21 +44,21 @@ PRIMARY = {
 }
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def read_csv(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
 
 
-def _num(value: str | None) -> float | None:
+def num(value: str | None) -> float | None:
     try:
         return float(value) if value not in (None, "", "N/A") else None
     except ValueError:
         return None
 
 
-def _json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -80,7 +80,7 @@ def _mark_switches(ax: Axes, events: list[dict[str, Any]], start: float) -> None
             )
 
 
-def _save(fig: Any, path: Path) -> str:
+def save(fig: Any, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -124,40 +124,40 @@ def _shop_lines(
 
 
 def charts(run: Path, out: Path, meta: dict[str, Any]) -> dict[str, str]:
-    history = [r for r in _rows(run / "locust_stats_history.csv") if r["Name"] == "Aggregated"]
-    summary = _json(run / "locust_summary.json") or {}
+    history = [r for r in read_csv(run / "locust_stats_history.csv") if r["Name"] == "Aggregated"]
+    summary = read_json(run / "locust_summary.json") or {}
     events = summary.get("switch_events", [])
-    start = float(meta.get("started") or (_num(history[0]["Timestamp"]) if history else 0) or 0)
-    prom = _json(run / "prometheus_series.json")
-    shop = _json(run / "shop_series.json")
-    t = _seconds([_num(r["Timestamp"]) or 0 for r in history], start)
+    start = float(meta.get("started") or (num(history[0]["Timestamp"]) if history else 0) or 0)
+    prom = read_json(run / "prometheus_series.json")
+    shop = read_json(run / "shop_series.json")
+    t = _seconds([num(r["Timestamp"]) or 0 for r in history], start)
     made: dict[str, str] = {}
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    ax.plot(t, [_num(r["Requests/s"]) for r in history], label="requests/s")
-    ax.plot(t, [_num(r["Failures/s"]) for r in history], label="failures/s", color="red")
+    ax.plot(t, [num(r["Requests/s"]) for r in history], label="requests/s")
+    ax.plot(t, [num(r["Failures/s"]) for r in history], label="failures/s", color="red")
     ax.set_xlabel("seconds")
     ax.set_ylabel("per second")
     users = ax.twinx()
-    users.plot(t, [_num(r["User Count"]) for r in history], color="grey", alpha=0.5)
+    users.plot(t, [num(r["User Count"]) for r in history], color="grey", alpha=0.5)
     users.set_ylabel("users")
     ax.legend(loc="upper left")
     ax.set_title("Throughput (locust)")
     _mark_switches(ax, events, start)
-    made["throughput"] = _save(fig, out / "throughput.png")
+    made["throughput"] = save(fig, out / "throughput.png")
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
     for column in ("50%", "95%", "99%"):
-        ax.plot(t, [_num(r[column]) for r in history], label=f"p{column[:-1]}")
+        ax.plot(t, [num(r[column]) for r in history], label=f"p{column[:-1]}")
     ax.set_xlabel("seconds")
     ax.set_ylabel("ms")
     ax.set_title("Response time percentiles (locust, all requests)")
     ax.legend()
     _mark_switches(ax, events, start)
-    made["latency"] = _save(fig, out / "latency.png")
+    made["latency"] = save(fig, out / "latency.png")
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    ax.plot(t, [_num(r["Failures/s"]) for r in history], label="failures", color="red")
+    ax.plot(t, [num(r["Failures/s"]) for r in history], label="failures", color="red")
     rejected = _prometheus_lines(prom, "locust_rejections_rps", "code", start) or _shop_lines(
         shop, "locust_rejections", start
     )
@@ -168,7 +168,7 @@ def charts(run: Path, out: Path, meta: dict[str, Any]) -> dict[str, str]:
     ax.set_title("Failures and business rejections by class")
     ax.legend(fontsize=8)
     _mark_switches(ax, events, start)
-    made["outcomes"] = _save(fig, out / "outcomes.png")
+    made["outcomes"] = save(fig, out / "outcomes.png")
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
     waits = _prometheus_lines(prom, "lock_wait_p99", "lock_name", start)
@@ -189,24 +189,24 @@ def charts(run: Path, out: Path, meta: dict[str, Any]) -> dict[str, str]:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         _mark_switches(ax, events, start)
-    made["shop"] = _save(fig, out / "shop.png")
+    made["shop"] = save(fig, out / "shop.png")
     return made
 
 
 def results_table(run: Path, meta: dict[str, Any]) -> str:
-    stats = {r["Name"]: r for r in _rows(run / "locust_stats.csv")}
+    stats = {r["Name"]: r for r in read_csv(run / "locust_stats.csv")}
     scenario = meta.get("scenario", "")
     profile = meta.get("profile", scenario)
     name = PRIMARY.get(profile, "Aggregated")
     row = stats.get(name) or stats.get("Aggregated") or {}
     total = stats.get("Aggregated", {})
-    count = _num(total.get("Request Count")) or 0
-    failed = _num(total.get("Failure Count")) or 0
+    count = num(total.get("Request Count")) or 0
+    failed = num(total.get("Failure Count")) or 0
     audit = "clean" if not meta.get("audit_discrepancies") else "discrepancies"
     original = ORIGINAL.get(profile, {})
     ours = {
-        "tps": f"{_num(row.get('Requests/s')) or 0:.1f}",
-        "p95": f"{_num(row.get('95%')) or 0:.0f} ms",
+        "tps": f"{num(row.get('Requests/s')) or 0:.1f}",
+        "p95": f"{num(row.get('95%')) or 0:.0f} ms",
         "errors": f"{failed / count:.2%}" if count else "–",
         "consistency": audit,
     }
@@ -227,7 +227,7 @@ def results_table(run: Path, meta: dict[str, Any]) -> str:
 
 
 def rejections_table(run: Path) -> str:
-    summary = _json(run / "locust_summary.json") or {}
+    summary = read_json(run / "locust_summary.json") or {}
     rows = summary.get("rejections") or []
     if not rows:
         return "No business rejections."
@@ -237,7 +237,7 @@ def rejections_table(run: Path) -> str:
 
 
 def write(run: Path, out: Path | None = None) -> Path:
-    meta = _json(run / "run.json") or {}
+    meta = read_json(run / "run.json") or {}
     out = out or ROOT / "docs" / "loadtest" / run.name
     out.mkdir(parents=True, exist_ok=True)
     made = charts(run, out, meta)
