@@ -79,7 +79,8 @@ def _admin(url: str, token: str, method: str, path: str, value: Any = None) -> A
         method=method,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    # Generous: the cart_index switch builds an index over every cart line under load.
+    with urllib.request.urlopen(request, timeout=120) as response:
         return json.loads(response.read() or b"null")
 
 

@@ -23,10 +23,11 @@ async def set_cart_index(database: Database, on: bool) -> None:
         )
         if on == (present is not None):
             return
+        # Online DDL: orders keep reading and writing carts while the index is built.
         sql = (
-            f"CREATE INDEX {CART_INDEX} ON cart_items (cart_id)"
+            f"ALTER TABLE cart_items ADD INDEX {CART_INDEX} (cart_id), ALGORITHM=INPLACE, LOCK=NONE"
             if on
-            else f"DROP INDEX {CART_INDEX} ON cart_items"
+            else f"ALTER TABLE cart_items DROP INDEX {CART_INDEX}, ALGORITHM=INPLACE, LOCK=NONE"
         )
         try:
             await s.execute("indexes.cart_index_ddl", sql)
