@@ -3,8 +3,10 @@
 The `before-after` scenario holds one steady order load while its switches step through
 baseline, global lock, per-user lock, a 10-connection pool, the default pool, no
 `cart_items(cart_id)` index and the index back. Each incident phase is compared with the normal
-phase right after it (same load, minutes apart), from locust's per-second history: orders/s
-from its cumulative counts, p95 as the median of its rolling p95 over the phase (the first
+phase right after it (same load, minutes apart), orders/s as the shop counted paid ones
+(`shop_orders_total{outcome="success"}` recorded in Prometheus; locust's own count, which
+includes business rejections, when not recorded), p95 of `/api/orders` as the median of
+locust's rolling p95 over the phase (the first
 seconds of a phase, while queues form or drain, are left out).
 
     python -m loadtest.before_after .run/loadtest/before-after-<time> [--out DIR]
@@ -47,6 +49,29 @@ class Phase:
     failures: int
 
 
+def boundaries(events: list[dict[str, Any]], scale: float, started: float) -> list[float]:
+    """Phase edges (seconds into the run) from the switch flips locust recorded: the baseline
+    starts after the ramp, each later phase at its flip, the last ends a phase length later."""
+    phase_switches = {switch for _, switch, _ in BEFORE_AFTER_PHASES if switch}
+    flips = [e["t"] - started for e in events if e.get("switch") in phase_switches]
+    first = events[0]["t"] - started if events else 0.0
+    return [first + RAMP * scale, *flips, (flips[-1] if flips else first) + PHASE * scale]
+
+
+def _paid_orders(run: Path, started: float) -> list[tuple[float, float]]:
+    """Paid orders per second as the shop counted them (Prometheus), when the run was recorded:
+    locust's count of /api/orders includes business rejections (a LOCK001 after its wait)."""
+    recorded = report.read_json(run / "prometheus_series.json") or {}
+    series = recorded.get("series", {}).get("orders_paid_rps")
+    if not isinstance(series, list) or not series:
+        return []
+    return [
+        (float(t) - started, float(v))
+        for t, v in series[0]["values"]
+        if v not in ("NaN", "+Inf", "-Inf")
+    ]
+
+
 def phases(run: Path, scale: float, started: float) -> list[Phase]:
     rows = [
         r for r in report.read_csv(run / "locust_stats_history.csv") if r["Name"] == contract.ORDER
@@ -60,10 +85,14 @@ def phases(run: Path, scale: float, started: float) -> list[Phase]:
         )
         for r in rows
     ]
+    events = (report.read_json(run / "locust_summary.json") or {}).get("switch_events", [])
+    paid = _paid_orders(run, started)
+    edges = boundaries(events, scale, started)
     out = []
     for i, (name, _, _) in enumerate(BEFORE_AFTER_PHASES):
-        start = (RAMP + i * PHASE + SETTLE) * scale
-        end = (RAMP + (i + 1) * PHASE) * scale
+        if i + 1 >= len(edges):
+            break
+        start, end = edges[i] + SETTLE * scale, edges[i + 1]
         inside = [p for p in points if start <= p[0] <= end]
         if len(inside) < 2:
             out.append(Phase(name, start, end, 0.0, None, 0))
@@ -71,12 +100,13 @@ def phases(run: Path, scale: float, started: float) -> list[Phase]:
         first, last = inside[0], inside[-1]
         seconds = max(last[0] - first[0], 1e-9)
         p95s = [p[3] for p in inside if p[3] is not None]
+        rates = [v for t, v in paid if start <= t <= end]
         out.append(
             Phase(
                 name,
                 start,
                 end,
-                (last[1] - first[1]) / seconds,
+                statistics.fmean(rates) if rates else (last[1] - first[1]) / seconds,
                 statistics.median(p95s) if p95s else None,
                 int(last[2] - first[2]),
             )
@@ -103,6 +133,8 @@ def table(found: list[Phase]) -> str:
         "|---|---|---|",
     ]
     for bad, good in PAIRS:
+        if bad not in by_name or good not in by_name:
+            continue
         b, g = by_name[bad], by_name[good]
         lines.append(
             f"| {bad} → {good} | {_ratio(g.orders_per_second, b.orders_per_second)} |"

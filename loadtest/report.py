@@ -202,7 +202,8 @@ def results_table(run: Path, meta: dict[str, Any]) -> str:
     total = stats.get("Aggregated", {})
     count = num(total.get("Request Count")) or 0
     failed = num(total.get("Failure Count")) or 0
-    audit = "clean" if not meta.get("audit_discrepancies") else "discrepancies"
+    found = meta.get("audit_discrepancies")
+    audit = "not audited" if found is None else "clean" if found == 0 else f"{found} discrepancies"
     original = ORIGINAL.get(profile, {})
     ours = {
         "tps": f"{num(row.get('Requests/s')) or 0:.1f}",

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pymysql
+
 from . import audit, gate, observe
 from .scenarios import scenario
 
@@ -346,16 +348,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = run_locust(args, urls, run_dir, users, coupon_id, procs)
     finally:
         procs.stop()
-    found = audit.audit(args.db_url, audit.Scope(initial_stock=args.initial_stock))
-    print(audit.describe(found))
-    (run_dir / "audit.txt").write_text(audit.describe(found) + "\n")
+    try:
+        found = audit.audit(args.db_url, audit.Scope(initial_stock=args.initial_stock))
+        described = audit.describe(found)
+        audit_ok, audit_detail = not found, f"{len(found)} discrepancies" if found else "clean"
+    except pymysql.err.MySQLError as exc:  # an audit that could not run is no pass
+        found, described = [], f"consistency audit: could not run: {exc}"
+        audit_ok, audit_detail = False, "could not run"
+    print(described)
+    (run_dir / "audit.txt").write_text(described + "\n")
     stats_file = run_dir / "locust_stats.csv"
     stats = gate.read_stats(stats_file) if stats_file.exists() else {}
     verdict = gate.evaluate(
         stats,
         gate.thresholds_for(chosen.name, smoke=args.scale < gate.SMOKE_SCALE),
-        audit_ok=not found,
-        audit_detail=f"{len(found)} discrepancies" if found else "clean",
+        audit_ok=audit_ok,
+        audit_detail=audit_detail,
     )
     print(verdict.table())
     (run_dir / "verdict.txt").write_text(verdict.table() + "\n")
@@ -368,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "coupon_id": coupon_id,
         "seeded_users": users,
         "gate_ok": verdict.ok,
-        "audit_discrepancies": len(found),
+        "audit_discrepancies": len(found) if audit_ok or found else None,
         "prometheus": recording,
         **info,
     }
