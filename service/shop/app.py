@@ -25,7 +25,17 @@ from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .domain.errors import ShopError
 from .incidents.switches import SYNC_INTERVAL, Changed, Switches, choice, whole
-from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
+from .keys import (
+    ACCESS_LOG,
+    COUPON_GATE,
+    DATABASE,
+    DEPS,
+    OPENAPI,
+    REDIS,
+    SETTINGS,
+    SWITCHES,
+    TELEMETRY,
+)
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
@@ -34,6 +44,7 @@ from .telemetry.logging import FLUSH_INTERVAL, configure_logging, flush_logs, ge
 from .telemetry.loop_lag import measure_loop_lag
 from .telemetry.metrics import Metrics
 from .telemetry.tracing import build_tracer_provider, tracer_from
+from .use_cases.coupon_batches import CouponBatches
 from .use_cases.deps import Deps
 from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
@@ -157,22 +168,36 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         store = MySqlStore(app[DATABASE])
         gate: CouponGate = NoGate()
         if REDIS in app:
-            gate = RedisCouponGate(
+            gate = app[COUPON_GATE] = RedisCouponGate(
                 app[REDIS],
                 lambda coupon_id: store.autocommit(lambda tx: tx.coupons.gate_snapshot(coupon_id)),
                 telemetry=tel,
                 prefix=f"{settings.redis_prefix}coupon:",
+                holders=lambda coupon_id, users: store.autocommit(
+                    lambda tx: tx.coupons.holders_among(coupon_id, users)
+                ),
             )
+        clock = overrides.clock or utc_now
+        batches = (
+            CouponBatches(
+                store, clock, max_batch=settings.coupon_batch_max, timeout=settings.lock_wait
+            )
+            if settings.coupon_batch_max > 1
+            else None
+        )
         app[DEPS] = Deps(
             store=store,
             locks=InstrumentedLocks(locks, tel) if tel.enabled else locks,
-            clock=overrides.clock or utc_now,
+            clock=clock,
             lock_wait=settings.lock_wait,
             lock_lease=settings.lock_lease,
             order_lock_scope=lambda: str(switches.value("order_lock_scope")),
             coupon_gate=gate,
+            coupon_issues=batches,
         )
         yield
+        if batches is not None:
+            await batches.aclose()
         if backend is not None:
             await backend.aclose()
 
@@ -183,6 +208,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         ]
         if switches.shared is not None:
             tasks.append(asyncio.create_task(_sync_switches(switches), name="switch-sync"))
+        if COUPON_GATE in app:
+            reconcile = app[COUPON_GATE].reconcile_forever(
+                grace=settings.coupon_gate_grace, interval=settings.coupon_gate_interval
+            )
+            tasks.append(asyncio.create_task(reconcile, name="coupon-gate-reconcile"))
         yield
         for task in tasks:
             task.cancel()

@@ -44,6 +44,13 @@ class Settings:
     # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
     telemetry: bool = True
     max_body_bytes: int = 64 * 1024
+    # A coupon unit admitted by the Redis gate whose request died before commit is given back
+    # after this long (checked against MySQL every interval).
+    coupon_gate_grace: float = 30.0
+    coupon_gate_interval: float = 5.0
+    # Concurrent issues of one coupon share a transaction of at most this many (group commit);
+    # 1 = one transaction per issue.
+    coupon_batch_max: int = 100
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -63,6 +70,8 @@ class Settings:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
+        if not 1 <= self.coupon_batch_max <= 1000:
+            raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 
@@ -108,5 +117,10 @@ class Settings:
             trace_sample_ratio=number(
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
             ),
+            coupon_gate_grace=number("SHOP_COUPON_GATE_GRACE", defaults.coupon_gate_grace, float),
+            coupon_gate_interval=number(
+                "SHOP_COUPON_GATE_INTERVAL", defaults.coupon_gate_interval, float
+            ),
+            coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
         )

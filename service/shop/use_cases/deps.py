@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .ports import Clock, CouponGate, LockManager, NoGate, Store
+from .ports import Clock, CouponGate, CouponIssues, LockManager, NoGate, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +18,5 @@ class Deps:
     # Read on every order so that flipping the incident switch takes effect at once.
     order_lock_scope: Callable[[], str]
     coupon_gate: CouponGate = field(default_factory=NoGate)
+    # Group commit of coupon issues; None = one transaction per issue.
+    coupon_issues: CouponIssues | None = None

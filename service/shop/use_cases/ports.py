@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from ..domain.carts import CartItem
-from ..domain.coupons import Admission, Coupon, UserCoupon
+from ..domain.coupons import Admission, Coupon, IssuedCoupon, UserCoupon
 from ..domain.orders import Order, OrderStatus, OrderSummary
 from ..domain.products import PopularProduct, Product, ProductSort
 from ..domain.users import BalanceChange
@@ -73,6 +73,27 @@ class NoGate:
 
     async def refund(self, coupon_id: str, user_id: str) -> None:
         """Nothing was taken."""
+
+
+class IssueTicket(Protocol):
+    """One coupon issue waiting for its shared transaction."""
+
+    async def result(self) -> IssuedCoupon:
+        """The issued coupon once committed, or this request's own refusal."""
+        ...
+
+    async def settle(self) -> bool:
+        """After the waiter gave up: withdraw it if still queued, else wait for its batch;
+        True when the user's coupon was committed."""
+        ...
+
+
+class CouponIssues(Protocol):
+    """Concurrent issues of one coupon coalesced into one transaction (group commit)."""
+
+    def submit(self, coupon_id: str, user_id: str) -> IssueTicket:
+        """Queue an issue for the next transaction of this coupon."""
+        ...
 
 
 class Clock(Protocol):
@@ -180,6 +201,24 @@ class CouponsRepository(Protocol):
 
     async def grant(self, coupon_id: str, user_id: str, *, now: datetime) -> int | None:
         """Give the user the coupon; None when the user already has it."""
+        ...
+
+    async def lock(self, coupon_id: str) -> Coupon | None:
+        """The coupon with its row locked until the transaction ends (None when unknown)."""
+        ...
+
+    async def claimants(self, coupon_id: str, user_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Of `user_ids`: those that exist, and those already holding the coupon."""
+        ...
+
+    async def grant_many(
+        self, coupon_id: str, user_ids: Sequence[str], *, now: datetime
+    ) -> dict[str, int] | None:
+        """Give each user the coupon at once (user coupon id by user); None on any duplicate."""
+        ...
+
+    async def take(self, coupon_id: str, count: int, *, now: datetime) -> bool:
+        """Count `count` more issues unless sold out or expired; False when nothing changed."""
         ...
 
     async def of_user(self, user_id: str) -> list[UserCoupon]:
