@@ -101,8 +101,11 @@ class Processes:
 def start_shop(urls: list[str], db_url: str, users: int, procs: Processes, log: Path) -> None:
     """Migrate, seed when empty, and serve one shop process per URL (Redis locks when >1)."""
     env = {**os.environ, "SHOP_DB_URL": db_url, "SHOP_LOG_LEVEL": "WARNING"}
+    # As deployed: Redis in front (coupon gate, shared switches), under this run's own key
+    # prefix so that its switch flips never reach another shop using the same Redis.
+    env.setdefault("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
+    env.setdefault("SHOP_REDIS_PREFIX", f"loadtest:{os.getpid()}:")
     if len(urls) > 1:
-        env.setdefault("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
         env.setdefault("SHOP_LOCK_BACKEND", "redis")
     python = sys.executable
     subprocess.run([python, "-m", "shop", "migrate"], env=env, check=True)
