@@ -247,6 +247,11 @@ Lock wait p99 and pool pressure across the phases (dashed lines: switch flips).
 
 ![outcomes]({made["outcomes"]})
 
+## The whole run (locust)
+![throughput]({made["throughput"]})
+
+![latency]({made["latency"]})
+
 ## Consistency
 ```
 {(run / "audit.txt").read_text().strip() if (run / "audit.txt").exists() else "not audited"}
