@@ -248,7 +248,8 @@ def run_locust(
                 cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), seconds)
             time.sleep(0.5)
     except KeyboardInterrupt:
-        master_proc.send_signal(signal.SIGINT)
+        # SIGTERM: locust's graceful stop (stats written), whatever it does with SIGINT.
+        master_proc.send_signal(signal.SIGTERM)
         master_proc.wait(timeout=60)
     for proc in workers:
         try:
@@ -302,8 +303,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # A terminated run (SIGTERM) ends like Ctrl-C: locust stops, then audit and gate.
+    signal.signal(signal.SIGTERM, _interrupt)
     chosen = scenario(args.scenario)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.run_dir or ROOT / ".run" / "loadtest" / f"{chosen.name}-{stamp}")
