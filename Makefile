@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test test-unit test-integration test-e2e \
-	mutants lint format bench observe observe-down observability-tools dashboards loadtest \
-	loadtest-audit loadtest-report loadtest-before-after webui browser clean
+.PHONY: install services migrate seed run run-replicas token test test-unit test-integration test-e2e
+.PHONY: mutants lint format bench observe observe-down observability-tools dashboards loadtest
+.PHONY: loadtest-audit loadtest-report loadtest-before-after webui browser clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ N ?= 3
 run-replicas: migrate
 	$(PY) -m shop seed --if-empty
 	PY=$(PY) service/scripts/run-replicas.sh $(N)
+
+# A user bearer token signed with SHOP_AUTH_SECRET: make token USER_ID=test-user-1
+USER_ID ?= test-user-1
+token: install
+	@$(PY) -m shop token $(USER_ID)
 
 lint: install
 	$(VENV)/bin/ruff check service tests loadtest grafana

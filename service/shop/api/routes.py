@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, balance, carts, coupons, incidents, ops, orders, products
+from . import admin, balance, carts, coupons, incidents, ops, orders, outputs, products, tokens
 from .admin import admin_only
+from .auth import user_only
 from .endpoint import Route, bind
 from .outputs import Health
 
@@ -45,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's balance",
         "balance",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -53,6 +55,8 @@ ROUTES: tuple[Route, ...] = (
         "Charge a balance",
         "balance",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.ChargeReceipt,
     ),
     Route(
         "GET",
@@ -61,6 +65,7 @@ ROUTES: tuple[Route, ...] = (
         "Balance movements, newest first",
         "balance",
         errors=(400, 404),
+        user=True,
     ),
     Route("GET", "/api/products", products.list_products, "The catalogue", "products"),
     Route(
@@ -86,7 +91,15 @@ ROUTES: tuple[Route, ...] = (
         "products",
         errors=(404,),
     ),
-    Route("GET", "/api/cart", carts.get_cart, "The user's cart", "cart", errors=(404,)),
+    Route(
+        "GET",
+        "/api/cart",
+        carts.get_cart,
+        "The user's cart",
+        "cart",
+        errors=(404,),
+        user=True,
+    ),
     Route(
         "POST",
         "/api/cart/items",
@@ -94,6 +107,7 @@ ROUTES: tuple[Route, ...] = (
         "Add a product to the cart",
         "cart",
         errors=(404,),
+        user=True,
     ),
     Route(
         "PATCH",
@@ -102,6 +116,7 @@ ROUTES: tuple[Route, ...] = (
         "Change a line's quantity",
         "cart",
         errors=(404,),
+        user=True,
     ),
     Route(
         "DELETE",
@@ -110,6 +125,7 @@ ROUTES: tuple[Route, ...] = (
         "Remove a line",
         "cart",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -136,6 +152,8 @@ ROUTES: tuple[Route, ...] = (
         "Issue a coupon, first come first served",
         "coupons",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.IssuedCoupon,
     ),
     Route(
         "GET",
@@ -144,6 +162,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's coupons",
         "coupons",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -152,6 +171,8 @@ ROUTES: tuple[Route, ...] = (
         "Order the cart and pay from the balance",
         "orders",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.Order,
     ),
     Route(
         "GET",
@@ -160,6 +181,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's orders, paged",
         "orders",
         errors=(404,),
+        user=True,
     ),
     Route(
         "GET",
@@ -168,6 +190,7 @@ ROUTES: tuple[Route, ...] = (
         "One order",
         "orders",
         errors=(404,),
+        user=True,
     ),
     Route(
         "GET",
@@ -196,6 +219,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/api/admin/tokens",
+        tokens.mint,
+        "Mint a user bearer token (admin)",
+        "admin",
+        status=201,
+        admin=True,
+    ),
+    Route(
+        "POST",
         "/api/admin/seed",
         admin.seed,
         "Seed the load-test data set (admin)",
@@ -209,6 +241,8 @@ def add_routes(app: web.Application) -> None:
     """Register every route of the table."""
     for route in ROUTES:
         handler = bind(route)
-        app.router.add_route(
-            route.method, route.path, admin_only(handler) if route.admin else handler
-        )
+        if route.admin:
+            handler = admin_only(handler)
+        elif route.user:
+            handler = user_only(handler)
+        app.router.add_route(route.method, route.path, handler)
