@@ -38,7 +38,12 @@ def shop_url() -> Iterator[str]:
 
 
 def _run(
-    run_dir: Path, scenario: str, url: str, *extra: str, scale: float | None = None
+    run_dir: Path,
+    scenario: str,
+    url: str,
+    *extra: str,
+    scale: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -47,7 +52,7 @@ def _run(
             "--db-url", DB, "--seed-users", str(USERS), "--web-port", str(free_port()),
             "--prometheus", "off", "--run-dir", str(run_dir), *extra,
         ],
-        env={**os.environ, "SHOP_LOG_LEVEL": "WARNING"},
+        env={**os.environ, "SHOP_LOG_LEVEL": "WARNING", **(env or {})},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -94,3 +99,12 @@ def test_starts_a_seeded_shop_when_none_answers(shop_url: str, tmp_path: Path) -
     done = _run(tmp_path, "browse", nobody)
     _check(done, tmp_path)
     assert f"started the shop on {nobody}" in done.stdout
+
+
+def test_users_carry_tokens_for_a_shop_that_requires_them(tmp_path: Path) -> None:
+    """With SHOP_AUTH=required every user request needs its own bearer token: a run with the
+    shop's secret gets no 401 or 403 (those would be failures)."""
+    secret = "load-test-secret-0123456789abcdef"
+    with shop(DB, SHOP_AUTH="required", SHOP_AUTH_SECRET=secret) as url:
+        done = _run(tmp_path, "order", url, env={"SHOP_AUTH_SECRET": secret})
+    _check(done, tmp_path)
