@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install services migrate seed run run-replicas token test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: loadtest loadtest-audit loadtest-report webui browser clean fuzz test-faults
+.PHONY: loadtest loadtest-audit loadtest-report webui browser clean fuzz test-faults loadtest-before-after
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -117,6 +117,13 @@ loadtest-audit: install services
 # make loadtest-report RUN=.run/loadtest/order-20260101-120000 -> docs/loadtest/<run>/README.md
 loadtest-report: install
 	$(PY) -m loadtest.report $(RUN)
+
+# The original's three fixes undone and redone under one steady order load, in one run:
+# writes docs/loadtest/before-after/README.md (commit it with its charts).
+loadtest-before-after: migrate webui
+	$(PY) -m loadtest.run --scenario before-after --headless --scale $(SCALE) \
+		--shop-url $(SHOP_URL) --run-dir .run/loadtest/before-after; \
+	status=$$?; $(PY) -m loadtest.before_after .run/loadtest/before-after && exit $$status
 
 # Locust's web UI with the Shop tab (locust-ui + our tab, bundled by esbuild into dist/).
 WEBUI := loadtest/webui

@@ -13,6 +13,7 @@ from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.exceptions import RedisError
 
+from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
@@ -132,6 +133,13 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             normal=0,
             parse=whole(0, 10_000),
             apply=slow_down,
+        )
+        switches.register(
+            "cart_index",
+            description="the cart_items(cart_id) index: on, or off (the original's full scan)",
+            normal="on",
+            parse=choice("on", "off"),
+            apply=lambda value: set_cart_index(db, value == "on"),
         )
         yield
         await db.close()
