@@ -47,6 +47,9 @@ class Settings:
     # Concurrent issues of one coupon share a transaction of at most this many (group commit);
     # 1 = one transaction per issue.
     coupon_batch_max: int = 100
+    # Batches of one coupon in flight at once per process: they overlap all but the guarded
+    # update and the commit (the hot row's lock).
+    coupon_batch_parallel: int = 4
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -68,6 +71,8 @@ class Settings:
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
         if not 1 <= self.coupon_batch_max <= 1000:
             raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
+        if not 1 <= self.coupon_batch_parallel <= 64:
+            raise SettingsError("SHOP_COUPON_BATCH_PARALLEL must be between 1 and 64")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 
@@ -114,5 +119,8 @@ class Settings:
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
             ),
             coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
+            coupon_batch_parallel=int(
+                number("SHOP_COUPON_BATCH_PARALLEL", defaults.coupon_batch_parallel, int)
+            ),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
         )

@@ -73,7 +73,7 @@ async def test_one_transaction_answers_each_request_its_own(
     coupon = await factory.coupon(quantity=4)
     holder, first, second, third, late = await factory.users(5)
     store = CountingStore(MySqlStore(database))
-    batches = CouponBatches(store, utc_now, max_batch=100, timeout=5.0)
+    batches = CouponBatches(store, utc_now, max_batch=100, parallel=4, timeout=5.0)
     assert _kinds(await _answers(batches, coupon, [holder])) == ["ok"]
     asked = [first, holder, "nobody-" + first, first, second, third, late, late]
     answers = await _answers(batches, coupon, asked)
@@ -98,7 +98,7 @@ async def test_coupon_wide_refusals_answer_every_request(
     database: Database, factory: Factory
 ) -> None:
     store = MySqlStore(database)
-    batches = CouponBatches(store, utc_now, max_batch=100, timeout=5.0)
+    batches = CouponBatches(store, utc_now, max_batch=100, parallel=4, timeout=5.0)
     users = await factory.users(3)
     expired = await factory.coupon(quantity=10, expires_in=-timedelta(days=1))
     assert _kinds(await _answers(batches, expired, users)) == ["C003"] * 3
@@ -143,9 +143,11 @@ async def test_a_batch_the_unique_key_refuses_is_split_not_half_applied(
 ) -> None:
     coupon = await factory.coupon(quantity=10)
     holder, *others = await factory.users(4)
-    fair = CouponBatches(MySqlStore(database), utc_now, max_batch=100, timeout=5.0)
+    fair = CouponBatches(MySqlStore(database), utc_now, max_batch=100, parallel=4, timeout=5.0)
     assert _kinds(await _answers(fair, coupon, [holder])) == ["ok"]
-    blind = CouponBatches(StaleHolders(MySqlStore(database)), utc_now, max_batch=100, timeout=5.0)
+    blind = CouponBatches(
+        StaleHolders(MySqlStore(database)), utc_now, max_batch=100, parallel=4, timeout=5.0
+    )
     answers = await _answers(blind, coupon, [others[0], holder, others[1], others[2]])
     assert _kinds(answers) == ["ok", "C006", "ok", "ok"]
     assert isinstance(answers[1], CouponAlreadyIssued)
@@ -155,6 +157,48 @@ async def test_a_batch_the_unique_key_refuses_is_split_not_half_applied(
     )
     assert (
         await factory.scalar("SELECT COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon) == 4
+    )
+
+
+class _StaleCount:
+    """A coupon read that still shows every unit: only the guarded update knows better."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def get(self, coupon_id: str) -> Any:
+        coupon = await self._inner.get(coupon_id)
+        return None if coupon is None else replace(coupon, issued_quantity=0)
+
+
+class StaleCountStore(StaleHolders):
+    async def transaction(self, work: Callable[[MySqlTx], Awaitable[Any]]) -> Any:
+        async def stale(tx: MySqlTx) -> Any:
+            view = _BlindTx(tx)
+            view.coupons = _StaleCount(tx.coupons)
+            return await work(view)  # type: ignore[arg-type]
+
+        return await self.inner.transaction(stale)
+
+
+async def test_a_batch_short_of_units_runs_again_locked_and_exact(
+    database: Database, factory: Factory
+) -> None:
+    coupon = await factory.coupon(quantity=5)
+    users = await factory.users(7)
+    fair = CouponBatches(MySqlStore(database), utc_now, max_batch=100, parallel=4, timeout=5.0)
+    assert _kinds(await _answers(fair, coupon, users[:3])) == ["ok"] * 3
+    stale = CouponBatches(
+        StaleCountStore(MySqlStore(database)), utc_now, max_batch=100, parallel=4, timeout=5.0
+    )
+    answers = await _answers(stale, coupon, users[3:])  # the read says 5 left; 2 are
+    assert _kinds(answers) == ["ok", "ok", "C001", "C001"]
+    assert [a.remaining_quantity for a in answers[:2]] == [1, 0]
+    assert (
+        await factory.scalar("SELECT COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon) == 5
     )
 
 
@@ -169,7 +213,9 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 @pytest.fixture
 async def gated_app(aiohttp_client, settings: Settings):
-    client = await aiohttp_client(create_app(replace(settings, redis_url=REDIS_URL, lock_wait=1.0)))
+    client = await aiohttp_client(
+        create_app(replace(settings, redis_url=REDIS_URL, lock_wait=1.0, coupon_batch_parallel=1))
+    )
     return client.app
 
 
@@ -232,7 +278,7 @@ async def test_unknown_user_in_a_batch_is_refused_alone(
 ) -> None:
     coupon = await factory.coupon(quantity=2)
     user = await factory.user()
-    batches = CouponBatches(MySqlStore(database), utc_now, max_batch=100, timeout=5.0)
+    batches = CouponBatches(MySqlStore(database), utc_now, max_batch=100, parallel=4, timeout=5.0)
     answers = await _answers(batches, coupon, ["ghost-" + user, user])
     assert isinstance(answers[0], UserNotFound)
     assert isinstance(answers[1], IssuedCoupon)

@@ -76,7 +76,11 @@ class Ticket:
 
 
 class _Collision(Exception):
-    """The database's own guards refused the batch: it was rolled back whole."""
+    """The unique key refused the batch's insert: it was rolled back whole."""
+
+
+class _Shortfall(Exception):
+    """Fewer units were left than the unlocked read said: rolled back, to run again locked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +90,24 @@ class _Outcome:
     ids: dict[str, int]
 
 
-class CouponBatches:
-    """The issue queue of every coupon this process serves; one transaction in flight each."""
+@dataclass(slots=True)
+class _Queue:
+    tickets: deque[Ticket]
+    running: int = 0  # batches of this coupon in flight from this process
 
-    def __init__(self, store: Store, clock: Clock, *, max_batch: int, timeout: float) -> None:
+
+class CouponBatches:
+    """The issue queue of every coupon this process serves."""
+
+    def __init__(
+        self, store: Store, clock: Clock, *, max_batch: int, parallel: int, timeout: float
+    ) -> None:
         self._store = store
         self._clock = clock
         self._max_batch = max_batch
+        self._parallel = parallel
         self._timeout = timeout
-        self._queues: dict[str, deque[Ticket]] = {}
+        self._queues: dict[str, _Queue] = {}
         self._runners: set[asyncio.Task[None]] = set()
 
     def submit(self, coupon_id: str, user_id: str) -> Ticket:
@@ -102,50 +115,58 @@ class CouponBatches:
         ticket = Ticket(user_id)
         queue = self._queues.get(coupon_id)
         if queue is None:
-            queue = self._queues[coupon_id] = deque()
+            queue = self._queues[coupon_id] = _Queue(deque())
+        queue.tickets.append(ticket)
+        if queue.running < self._parallel:
+            queue.running += 1
             runner = asyncio.create_task(self._drain(coupon_id, queue), name="coupon-batches")
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
-        queue.append(ticket)
         return ticket
 
     def queued(self, coupon_id: str) -> int | None:
-        """Requests waiting behind the coupon's running batch; None when none is running."""
+        """Requests waiting for a batch of the coupon; None when no batch of it is running."""
         queue = self._queues.get(coupon_id)
-        return None if queue is None else sum(t._state is _State.QUEUED for t in queue)
+        return None if queue is None else sum(t._state is _State.QUEUED for t in queue.tickets)
 
     async def aclose(self) -> None:
         """Wait for the queued batches (each bounded by the timeout)."""
         while self._runners:
             await asyncio.gather(*self._runners, return_exceptions=True)
 
-    async def _drain(self, coupon_id: str, queue: deque[Ticket]) -> None:
+    async def _drain(self, coupon_id: str, queue: _Queue) -> None:
+        tickets = queue.tickets
         try:
-            while queue:
+            while tickets:
                 batch: list[Ticket] = []
-                while queue and len(batch) < self._max_batch:
-                    ticket = queue.popleft()
+                while tickets and len(batch) < self._max_batch:
+                    ticket = tickets.popleft()
                     if ticket._state is _State.QUEUED:
                         ticket._state = _State.SENT
                         batch.append(ticket)
                 if batch:
-                    await self._run(coupon_id, batch)
+                    await self._run(coupon_id, batch, locked=False)
         finally:
             # No await between the last emptiness check and here: a later submit starts anew.
-            del self._queues[coupon_id]
-            for ticket in queue:
-                ticket._answer(DatabaseUnavailable("the shop is shutting down"))
+            queue.running -= 1
+            if not queue.running:
+                del self._queues[coupon_id]
+                for ticket in tickets:
+                    ticket._answer(DatabaseUnavailable("the shop is shutting down"))
 
-    async def _run(self, coupon_id: str, batch: list[Ticket]) -> None:
+    async def _run(self, coupon_id: str, batch: list[Ticket], *, locked: bool) -> None:
         now = self._clock()
         users = [t.user_id for t in batch]
 
         async def work(tx: Tx) -> _Outcome:
-            return await _issue(tx, coupon_id, users, now)
+            return await _issue(tx, coupon_id, users, now, locked=locked)
 
         try:
             async with asyncio.timeout(self._timeout):
                 outcome = await self._store.transaction(work)
+        except _Shortfall:
+            await self._run(coupon_id, batch, locked=True)
+            return
         except _Collision:
             if len(batch) == 1:
                 batch[0]._answer(
@@ -153,7 +174,7 @@ class CouponBatches:
                 )
                 return
             for ticket in batch:  # each alone: its own answer, whatever the others hold
-                await self._run(coupon_id, [ticket])
+                await self._run(coupon_id, [ticket], locked=False)
             return
         except TimeoutError:
             failure: BaseException = DatabaseUnavailable(
@@ -184,9 +205,17 @@ class CouponBatches:
             )
 
 
-async def _issue(tx: Tx, coupon_id: str, users: list[str], now: datetime) -> _Outcome:
-    """The batch's transaction: lock, check, one insert, one guarded update."""
-    coupon = await tx.coupons.lock(coupon_id)
+async def _issue(
+    tx: Tx, coupon_id: str, users: list[str], now: datetime, *, locked: bool
+) -> _Outcome:
+    """The batch's transaction: read, one insert, one update guarded by the batch's size.
+
+    Unlocked first: the hot row is then locked only from the update to the commit, so batches
+    overlap everything else. When the update finds fewer units than the read did (another
+    batch took them meanwhile) the batch runs again with the row locked from the start, which
+    makes its read exact.
+    """
+    coupon = await (tx.coupons.lock(coupon_id) if locked else tx.coupons.get(coupon_id))
     known: set[str] = set()
     holders: set[str] = set()
     if coupon is not None and not coupon.is_expired(now) and coupon.remaining_quantity > 0:
@@ -195,7 +224,9 @@ async def _issue(tx: Tx, coupon_id: str, users: list[str], now: datetime) -> _Ou
     ids: dict[str, int] = {}
     if allotment.winners:
         granted = await tx.coupons.grant_many(coupon_id, allotment.winners, now=now)
-        if granted is None or not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
+        if granted is None:
             raise _Collision(coupon_id)
+        if not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
+            raise _Collision(coupon_id) if locked else _Shortfall(coupon_id)
         ids = granted
     return _Outcome(coupon, allotment, ids)
