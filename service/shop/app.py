@@ -160,6 +160,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         batches = (
             CouponBatches(
                 store,
+                gate,
                 clock,
                 max_batch=settings.coupon_batch_max,
                 parallel=settings.coupon_batch_parallel,
