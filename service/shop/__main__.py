@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import uvloop
 from aiohttp import web
@@ -16,6 +20,9 @@ from .adapters.mysql.seed import is_empty, seed_dataset
 from .app import create_app
 from .domain.errors import ShopError
 from .settings import Settings, SettingsError
+
+# Set in the environment of the extra worker processes `serve` starts (they start none).
+WORKER = "SHOP_WORKER_OF"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,17 +62,33 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _serve(settings: Settings) -> None:
+    # Several workers: this process serves too and starts the others on the same port, with
+    # SO_REUSEPORT so that the kernel spreads connections; they stop when it does.
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "shop", "serve"], env={**os.environ, WORKER: "1"})
+        for _ in range(settings.workers - 1)
+    ]
     # uvloop: measured in docs/benchmarks/runtime.md.
     loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop=loop,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_timeout,
-        print=None,
-    )
+    try:
+        web.run_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            loop=loop,
+            access_log=None,
+            shutdown_timeout=settings.shutdown_timeout,
+            print=None,
+            reuse_port=settings.workers > 1 or WORKER in os.environ,
+        )
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        for worker in workers:
+            try:
+                worker.wait(timeout=settings.shutdown_timeout + 5)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if WORKER in os.environ:
+            settings = replace(settings, workers=1)
         if args.command == "serve":
             _serve(settings)
         elif args.command == "migrate":

@@ -44,6 +44,9 @@ class Settings:
     # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
     telemetry: bool = True
     max_body_bytes: int = 64 * 1024
+    # Processes serving one port (SO_REUSEPORT, the kernel spreads connections); more than one
+    # needs the Redis lock backend so that per-user locks hold across them.
+    workers: int = 1
     # Concurrent issues of one coupon share a transaction of at most this many (group commit);
     # 1 = one transaction per issue.
     coupon_batch_max: int = 100
@@ -69,6 +72,10 @@ class Settings:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
+        if self.workers < 1:
+            raise SettingsError("SHOP_WORKERS must be at least 1")
+        if self.workers > 1 and self.lock_backend != "redis":
+            raise SettingsError("SHOP_WORKERS > 1 needs SHOP_LOCK_BACKEND=redis")
         if not 1 <= self.coupon_batch_max <= 1000:
             raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
         if not 1 <= self.coupon_batch_parallel <= 64:
@@ -118,6 +125,7 @@ class Settings:
             trace_sample_ratio=number(
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
             ),
+            workers=int(number("SHOP_WORKERS", defaults.workers, int)),
             coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
             coupon_batch_parallel=int(
                 number("SHOP_COUPON_BATCH_PARALLEL", defaults.coupon_batch_parallel, int)
