@@ -83,7 +83,7 @@ def _serve(settings: Settings) -> None:
         )
     finally:
         for worker in workers:
-            worker.send_signal(signal.SIGINT)
+            worker.send_signal(signal.SIGTERM)
         for worker in workers:
             try:
                 worker.wait(timeout=settings.shutdown_timeout + 5)

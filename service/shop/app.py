@@ -24,7 +24,17 @@ from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .domain.errors import ShopError
 from .incidents.switches import SYNC_INTERVAL, Changed, Switches, choice, whole
-from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
+from .keys import (
+    ACCESS_LOG,
+    COUPON_GATE,
+    DATABASE,
+    DEPS,
+    OPENAPI,
+    REDIS,
+    SETTINGS,
+    SWITCHES,
+    TELEMETRY,
+)
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
@@ -150,11 +160,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         store = MySqlStore(app[DATABASE])
         gate: CouponGate = NoGate()
         if REDIS in app:
-            gate = RedisCouponGate(
+            gate = app[COUPON_GATE] = RedisCouponGate(
                 app[REDIS],
                 lambda coupon_id: store.autocommit(lambda tx: tx.coupons.gate_snapshot(coupon_id)),
                 telemetry=tel,
                 prefix=f"{settings.redis_prefix}coupon:",
+                holders=lambda coupon_id, users: store.autocommit(
+                    lambda tx: tx.coupons.holders_among(coupon_id, users)
+                ),
             )
         clock = overrides.clock or utc_now
         batches = (
@@ -192,6 +205,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         ]
         if switches.shared is not None:
             tasks.append(asyncio.create_task(_sync_switches(switches), name="switch-sync"))
+        if COUPON_GATE in app:
+            reconcile = app[COUPON_GATE].reconcile_forever(
+                grace=settings.coupon_gate_grace, interval=settings.coupon_gate_interval
+            )
+            tasks.append(asyncio.create_task(reconcile, name="coupon-gate-reconcile"))
         yield
         for task in tasks:
             task.cancel()

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from structlog.typing import FilteringBoundLogger
 
 from .adapters.mysql.pool import Database
+from .adapters.redis.coupon_gate import RedisCouponGate
 from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
@@ -19,6 +20,7 @@ DATABASE = web.AppKey("database", Database)
 DEPS = web.AppKey("deps", Deps)
 SWITCHES = web.AppKey("switches", Switches)
 REDIS = web.AppKey("redis", Redis)
+COUPON_GATE = web.AppKey("coupon_gate", RedisCouponGate)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 TELEMETRY = web.AppKey("telemetry", Telemetry)
 # Bound once per app: a lazy structlog proxy would rebuild its logger on every request.

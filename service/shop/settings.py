@@ -47,6 +47,10 @@ class Settings:
     # Processes serving one port (SO_REUSEPORT, the kernel spreads connections); more than one
     # needs the Redis lock backend so that per-user locks hold across them.
     workers: int = 1
+    # A coupon unit admitted by the Redis gate whose request died before commit is given back
+    # after this long (checked against MySQL every interval).
+    coupon_gate_grace: float = 30.0
+    coupon_gate_interval: float = 5.0
     # Concurrent issues of one coupon share a transaction of at most this many (group commit);
     # 1 = one transaction per issue.
     coupon_batch_max: int = 100
@@ -126,6 +130,10 @@ class Settings:
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
             ),
             workers=int(number("SHOP_WORKERS", defaults.workers, int)),
+            coupon_gate_grace=number("SHOP_COUPON_GATE_GRACE", defaults.coupon_gate_grace, float),
+            coupon_gate_interval=number(
+                "SHOP_COUPON_GATE_INTERVAL", defaults.coupon_gate_interval, float
+            ),
             coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
             coupon_batch_parallel=int(
                 number("SHOP_COUPON_BATCH_PARALLEL", defaults.coupon_batch_parallel, int)

@@ -19,6 +19,7 @@ from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 from shop.telemetry.logging import flush_logs
 
+from ..conftest import REDIS_URL
 from ..factories import Factory
 from .conftest import problem
 
@@ -364,7 +365,9 @@ async def test_a_switch_flipped_on_one_replica_reaches_the_others(
     aiohttp_client, settings: Settings, admin_headers
 ) -> None:
     shared = replace(
-        settings, redis_url="redis://127.0.0.1:6379/0", redis_prefix=f"test:{uuid.uuid4().hex}:"
+        settings,
+        redis_url=REDIS_URL,
+        redis_prefix=f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:",
     )
     one = await aiohttp_client(create_app(shared))
     two = await aiohttp_client(create_app(shared))
@@ -403,9 +406,9 @@ async def test_redis_calls_have_client_spans(
     exporter = InMemorySpanExporter()
     redis_settings = replace(
         settings,
-        redis_url="redis://127.0.0.1:6379/0",
+        redis_url=REDIS_URL,
         lock_backend="redis",
-        redis_prefix=f"test:{uuid.uuid4().hex}:",
+        redis_prefix=f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:",
     )
     client = await aiohttp_client(create_app(redis_settings, Overrides(span_exporter=exporter)))
     user = await factory.user()

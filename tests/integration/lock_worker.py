@@ -7,6 +7,7 @@ Usage: python -m tests.integration.lock_worker BACKEND COUNTER_KEY LOCK_PREFIX N
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import redis.asyncio as aioredis
@@ -14,7 +15,7 @@ import redis.asyncio as aioredis
 from shop.adapters.redis.locks import RedisLockManager
 from shop.locks.local import LocalLockManager
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("SHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def main(backend: str, counter: str, prefix: str, rounds: int) -> None:

@@ -1,21 +1,77 @@
-"""Races the database must win: each test fires many concurrent requests at one hot row.
+"""Races the database must win alone: each test fires many concurrent requests at hot rows.
 
 Every guarantee here is enforced by guarded updates, unique keys and locking reads; the
-per-user lock is only in front of them. These tests fail if any of those guards is removed
-(e.g. a read-then-write balance update loses charges, an unguarded stock update oversells).
+per-user lock only keeps contention off the database. So these tests run with a lock that does
+not lock and with the CHECK constraints dropped: a read-then-write credit loses charges, an
+unguarded stock, balance or coupon update oversells, and neither the lock nor a CHECK turning
+the oversell into a 500 can hide it. The last test is the lock's own: with a lock that does not
+lock, a charge reaches the database while another request holds the user's lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from itertools import pairwise
 
 import pytest
 
+from shop.adapters.mysql.pool import Database
+from shop.app import Overrides, create_app
+from shop.locks.lease import Lease
+from shop.locks.local import LocalLockManager
+from shop.settings import Settings
+
 from ..factories import Factory
+from ..polling import until
 
 pytestmark = pytest.mark.slow
+
+# (table, constraint, its definition): the CHECKs that would turn an oversell into a 500.
+CHECKS = (
+    ("users", "chk_users_balance", "balance BETWEEN 0 AND 1000000000000"),
+    ("products", "chk_products_stock", "stock >= 0"),
+    ("coupons", "chk_coupons_issued", "issued_quantity BETWEEN 0 AND total_quantity"),
+)
+
+
+class NoLocks:
+    """A lock manager that lets everyone in at once: the database guards stand alone."""
+
+    backend = "none"
+
+    def waiters(self, key: str) -> int:
+        return 0
+
+    def keys_count(self) -> int:
+        return 0
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str, *, name: str, wait: float, lease: float) -> AsyncIterator[Lease]:
+        yield Lease(key, 0)
+
+
+@pytest.fixture
+def overrides() -> Overrides:
+    return Overrides(locks=NoLocks())
+
+
+@pytest.fixture(autouse=True)
+async def _without_check_constraints(database: Database) -> AsyncIterator[None]:
+    """Drop the CHECKs for one test of this run's own database; put them back after it."""
+    async with database.session() as s:
+        for table, name, _ in CHECKS:
+            await s.execute("test.drop_check", f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    try:
+        yield
+    finally:
+        async with database.session() as s:
+            for table, name, check in CHECKS:
+                await s.execute(
+                    "test.add_check", f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check})"
+                )
 
 
 async def test_coupon_of_100_goes_to_exactly_100_distinct_users(client, factory: Factory) -> None:
@@ -161,3 +217,22 @@ async def test_orders_and_charges_of_the_same_users_conserve_money(
         f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
     )
     assert total == 10 * 20_000 + 100 * 500 - 10 * 3_000
+
+
+async def test_the_user_lock_keeps_a_charge_off_the_database_while_held(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    locks = LocalLockManager()
+    client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
+    user = await factory.user(balance=0)
+    key = f"charge:user:{user}"
+    async with locks.hold(key, name="charge", wait=1, lease=30):
+        charge = asyncio.create_task(
+            client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
+        )
+        # Event order, not time: the charge either queues behind the lock or (no lock) ends.
+        await until(lambda: charge.done() or locks.waiters(key) > 0)
+        assert not charge.done(), "the charge went through a lock somebody else held"
+        assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 0
+    assert (await charge).status == 200
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 5

@@ -25,7 +25,7 @@ from shop.domain.errors import (
     ShopError,
     UserNotFound,
 )
-from shop.keys import DATABASE, DEPS
+from shop.keys import DATABASE, DEPS, SETTINGS
 from shop.settings import Settings
 from shop.use_cases import coupons
 from shop.use_cases.coupon_batches import CouponBatches
@@ -251,9 +251,9 @@ async def test_cancelled_waiters_keep_gate_and_database_in_step(
         )
         assert sorted(holders) == sorted([(warm,), (early,)])
         # The gate agrees with MySQL: the sent request kept its unit, the queued one never took one.
-        assert int(await redis.get(f"shop:coupon:{{{coupon}}}:left")) == 8
-        members = await redis.smembers(f"shop:coupon:{{{coupon}}}:users")
-        assert members == {warm.encode(), early.encode()}
+        gate = f"{gated_app[SETTINGS].redis_prefix}coupon:{{{coupon}}}"
+        assert int(await redis.get(f"{gate}:left")) == 8
+        assert await redis.smembers(f"{gate}:users") == {warm.encode(), early.encode()}
     finally:
         await redis.aclose()
 
@@ -290,13 +290,20 @@ async def test_unknown_user_in_a_batch_is_refused_alone(
 
 @pytest.mark.slow
 async def test_exactly_n_distinct_winners_across_replicas_without_a_gate(
-    factory: Factory,
+    factory: Factory, test_database: str, redis_prefix: str, tmp_path
 ) -> None:
-    """No Redis: three processes' batches meet only at the coupon row lock in MariaDB."""
+    """No Redis: three processes' batches meet only at the coupon row in MariaDB."""
     coupon = await factory.coupon(quantity=150)
     users = await factory.users(400)
     asked = [u for u in users for _ in range(2)]  # every user twice: duplicates in flight
-    with replicas(3, SHOP_REDIS_URL="", SHOP_LOCK_BACKEND="local") as urls:
+    with replicas(
+        3,
+        db_url=test_database,
+        redis_prefix=redis_prefix,
+        log_dir=tmp_path,
+        SHOP_REDIS_URL="",
+        SHOP_LOCK_BACKEND="local",
+    ) as urls:
         targets = itertools.cycle(urls)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as http:
 

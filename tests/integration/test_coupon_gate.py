@@ -12,9 +12,8 @@ import redis.asyncio as aioredis
 from shop.app import create_app
 from shop.settings import Settings
 
+from ..conftest import REDIS_URL
 from ..factories import Factory, statements_run
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
@@ -58,12 +57,12 @@ async def test_sold_out_and_duplicates_never_reach_mysql(gated, factory: Factory
 
 
 async def test_gate_rebuilds_after_redis_loses_its_data(
-    gated, factory: Factory, redis_client
+    gated, factory: Factory, redis_client, redis_prefix: str
 ) -> None:
     coupon = await factory.coupon(quantity=60)
     users = await factory.users(300)
     assert await _issue_all(gated, coupon, users[:40]) == {200: 40}
-    for key in await redis_client.keys(f"shop:coupon:{{{coupon}}}:*"):
+    for key in await redis_client.keys(f"{redis_prefix}coupon:{{{coupon}}}:*"):
         await redis_client.delete(key)
     outcomes = await _issue_all(gated, coupon, users)  # the first 40 again, then 260 new
     assert outcomes == {409: 40, 200: 20, 400: 240}
@@ -72,11 +71,13 @@ async def test_gate_rebuilds_after_redis_loses_its_data(
     )
 
 
-async def test_a_wrong_gate_cannot_over_issue(gated, factory: Factory, redis_client) -> None:
+async def test_a_wrong_gate_cannot_over_issue(
+    gated, factory: Factory, redis_client, redis_prefix: str
+) -> None:
     coupon = await factory.coupon(quantity=10)
     users = await factory.users(100)
     assert await _issue_all(gated, coupon, users[:1]) == {200: 1}
-    await redis_client.set(f"shop:coupon:{{{coupon}}}:left", 1_000)  # the gate now lies
+    await redis_client.set(f"{redis_prefix}coupon:{{{coupon}}}:left", 1_000)  # the gate now lies
     outcomes = await _issue_all(gated, coupon, users[1:])
     assert outcomes == {200: 9, 400: 90}
     assert (
@@ -92,3 +93,12 @@ async def test_unreachable_redis_leaves_mysql_to_decide(
     coupon = await factory.coupon(quantity=3)
     users = await factory.users(10)
     assert await _issue_all(client, coupon, users) == {200: 3, 400: 7}
+
+
+async def test_a_unit_mysql_refuses_goes_back_to_the_gate(gated, factory: Factory) -> None:
+    coupon = await factory.coupon(quantity=1)
+    user = await factory.user()
+    # The gate admits the unknown user; MySQL refuses them (U001): the unit must come back.
+    refused = await gated.post(f"/api/coupons/{coupon}/issue", json={"userId": "nobody-at-all"})
+    assert refused.status == 404
+    assert (await gated.post(f"/api/coupons/{coupon}/issue", json={"userId": user})).status == 200

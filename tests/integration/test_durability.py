@@ -14,11 +14,12 @@ from shop.adapters.mysql.store import MySqlStore, MySqlTx
 from shop.app import utc_now
 from shop.domain.errors import LeaseLost
 from shop.locks.local import LocalLockManager
+from shop.use_cases.balance import charge_balance
 from shop.use_cases.deps import Deps
 from shop.use_cases.orders import place_order
 
-from ..conftest import TEST_DB_URL
 from ..factories import Factory
+from ..stores import InterceptingStore
 
 
 def _deps(store: MySqlStore) -> Deps:
@@ -45,19 +46,44 @@ async def _fill_cart(database: Database, user: str, product: str) -> None:
         )
 
 
+class _WatchedStore(MySqlStore):
+    """Counts the transactions a cancellation interrupted after they began; every other one is
+    cancelled a moment after its BEGIN, so some surely land inside however busy the machine."""
+
+    cancelled_inside = 0
+    begun = 0
+
+    async def transaction(self, work):
+        async def watched(tx: MySqlTx):
+            self.begun += 1
+            if self.begun % 2:
+                task = asyncio.current_task()
+                assert task is not None
+                asyncio.get_running_loop().call_later(0.001 * (self.begun % 5), task.cancel)
+            try:
+                return await work(tx)
+            except asyncio.CancelledError:
+                self.cancelled_inside += 1
+                raise
+
+        return await super().transaction(watched)
+
+
 async def test_cancelled_orders_commit_whole_or_not_at_all(
     database: Database, factory: Factory
 ) -> None:
-    deps = _deps(MySqlStore(database))
+    store = _WatchedStore(database)
+    deps = _deps(store)
     product = await factory.product(price=1_000, stock=1_000)
     users = await factory.users(40, balance=10_000)
     for user in users:
         await _fill_cart(database, user, product)
     tasks = [asyncio.create_task(place_order(deps=deps, user_id=u, coupon_id=None)) for u in users]
-    # Cancel at staggered points (0 to 120 ms) so that some land mid-transaction.
+    # Half are cancelled at staggered points (0 to 60 ms, wherever they are by then); the store
+    # cancels every other transaction a moment after its BEGIN, so some land mid-transaction.
     loop = asyncio.get_running_loop()
-    for n, task in enumerate(tasks):
-        loop.call_later(0.0015 * n, task.cancel)
+    for n, task in enumerate(tasks[::2]):
+        loop.call_later(0.003 * n, task.cancel)
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(0.1)
     for user in users:
@@ -78,37 +104,20 @@ async def test_cancelled_orders_commit_whole_or_not_at_all(
     )
     assert database.pending == 0
     assert database.used == 0  # every connection came back (or was dropped)
-
-
-class _CancelledAtPayment:
-    """An orders repository whose payment insert is where the request gets cancelled."""
-
-    def __init__(self, inner: object) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    async def add_payment(self, **_: object) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        task.cancel()
-        await asyncio.sleep(0)  # the cancellation lands here, deep inside the transaction
-
-
-class _CancellingStore(MySqlStore):
-    async def transaction(self, work):
-        async def cancelled_mid_way(tx: MySqlTx):
-            tx.orders = _CancelledAtPayment(tx.orders)
-            return await work(tx)
-
-        return await super().transaction(cancelled_mid_way)
+    # The point of the staggering: some cancellations did land inside a transaction.
+    assert store.cancelled_inside > 0
 
 
 async def test_order_cancelled_after_its_debit_rolls_back_whole(
     database: Database, factory: Factory
 ) -> None:
-    deps = _deps(_CancellingStore(database))
+    async def cancel_here() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(0)  # the cancellation lands here, deep inside the transaction
+
+    deps = _deps(InterceptingStore(database, "orders", "add_payment", cancel_here))
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
     await _fill_cart(database, user, product)
@@ -120,9 +129,9 @@ async def test_order_cancelled_after_its_debit_rolls_back_whole(
     assert database.used == 0
 
 
-async def test_migrate_twice_applies_nothing_new() -> None:
-    await migrate(TEST_DB_URL)
-    assert await migrate(TEST_DB_URL) == []
+async def test_migrate_twice_applies_nothing_new(test_database: str) -> None:
+    await migrate(test_database)
+    assert await migrate(test_database) == []
 
 
 async def test_seed_is_idempotent(database: Database, factory: Factory) -> None:
@@ -150,22 +159,13 @@ async def test_seed_is_idempotent(database: Database, factory: Factory) -> None:
     )
 
 
-class _SlowAtPayment(_CancelledAtPayment):
-    async def add_payment(self, **_: object) -> None:
-        await asyncio.sleep(0.3)  # the critical section outlives its 0.1 s lease
-
-
-class _SlowStore(MySqlStore):
-    async def transaction(self, work):
-        async def slow(tx: MySqlTx):
-            tx.orders = _SlowAtPayment(tx.orders)
-            return await work(tx)
-
-        return await super().transaction(slow)
+async def _outlive_the_lease() -> None:
+    await asyncio.sleep(0.3)  # the critical section outlives its 0.1 s lease
 
 
 async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
-    deps = replace(_deps(_SlowStore(database)), lock_lease=0.1)
+    store = InterceptingStore(database, "orders", "add_payment", _outlive_the_lease)
+    deps = replace(_deps(store), lock_lease=0.1)
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
     await _fill_cart(database, user, product)
@@ -174,3 +174,15 @@ async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factor
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 10
     assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 0
+
+
+async def test_a_charge_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
+    store = InterceptingStore(database, "users", "record", _outlive_the_lease)
+    deps = replace(_deps(store), lock_lease=0.1)
+    user = await factory.user(balance=10_000)
+    with pytest.raises(LeaseLost):
+        await charge_balance(deps=deps, user_id=user, amount=500)
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
+    assert (
+        await factory.scalar("SELECT COUNT(*) FROM balance_history WHERE user_id = %s", user) == 0
+    )

@@ -17,8 +17,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def three() -> list[str]:
-    with replicas(3, SHOP_LOCK_BACKEND="redis") as urls:
+def three(test_database: str, redis_session: str, tmp_path_factory) -> list[str]:
+    with replicas(
+        3,
+        db_url=test_database,
+        redis_prefix=redis_session,
+        log_dir=tmp_path_factory.mktemp("replicas"),
+        SHOP_LOCK_BACKEND="redis",
+    ) as urls:
         yield urls
 
 
@@ -53,9 +59,10 @@ async def test_orders_and_charges_of_the_same_users_across_replicas(
             ) as r:
                 assert r.status == 200
 
-        async def call(method: str, path: str, body: dict[str, object]) -> tuple[str, int]:
+        async def call(method: str, path: str, body: dict[str, object]) -> tuple[str, int, str]:
             async with http.request(method, f"{next(targets)}{path}", json=body) as r:
-                return path, r.status
+                answer = await r.json(content_type=None)
+                return path, r.status, answer.get("code", "") if r.status >= 400 else ""
 
         calls = [call("POST", "/api/orders", {"userId": u}) for u in users for _ in range(3)]
         calls += [
@@ -64,10 +71,14 @@ async def test_orders_and_charges_of_the_same_users_across_replicas(
             for _ in range(5)
         ]
         results = await asyncio.gather(*calls)
-    charges = [s for p, s in results if p.endswith("/charge")]
-    orders = [s for p, s in results if p == "/api/orders"]
+    charges = [s for p, s, _ in results if p.endswith("/charge")]
+    orders = Counter((s, code) for p, s, code in results if p == "/api/orders")
     assert charges == [200] * 100
-    assert Counter(orders)[200] == 15  # stock 30 covers 15 carts of 2; nobody pays twice
+    # Stock 30 covers 15 carts of 2 and nobody pays twice: every other attempt finds the cart
+    # empty (paid already) or the stock short, and nothing else happens.
+    assert orders[(200, "")] == 15
+    assert set(orders) <= {(200, ""), (400, "O001"), (400, "P002")}, orders
+    assert sum(orders.values()) == 60
     placeholders = ", ".join(["%s"] * len(users))
     paid = await factory.rows(
         f"SELECT user_id, COUNT(*) FROM orders WHERE user_id IN ({placeholders}) GROUP BY user_id",

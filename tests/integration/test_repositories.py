@@ -14,7 +14,6 @@ from shop.domain.orders import Order, OrderLine, OrderStatus
 from shop.domain.products import ProductSort
 from shop.domain.users import BalanceChange, BalanceReason
 
-from ..conftest import TEST_DB_URL
 from ..factories import Factory, unique
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -148,8 +147,8 @@ async def test_unreachable_database_is_database_unavailable() -> None:
         await Database.connect("mysql://root:@127.0.0.1:1/x", maxsize=1)
 
 
-async def test_exhausted_pool_times_out_and_leaks_nothing() -> None:
-    db = await Database.connect(TEST_DB_URL, maxsize=1, acquire_timeout=0.2)
+async def test_exhausted_pool_times_out_and_leaks_nothing(test_database: str) -> None:
+    db = await Database.connect(test_database, maxsize=1, acquire_timeout=0.2)
     try:
         async with db.session():
             with pytest.raises(DatabaseUnavailable):

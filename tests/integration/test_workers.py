@@ -33,11 +33,25 @@ def test_workers_need_the_redis_lock_backend() -> None:
         Settings(workers=2)
 
 
-async def test_two_workers_on_one_port_keep_every_user_consistent(factory: Factory) -> None:
+async def test_two_workers_on_one_port_keep_every_user_consistent(
+    factory: Factory, test_database: str, redis_prefix: str, tmp_path: Path
+) -> None:
     users = await factory.users(10, balance=10_000)
     product = await factory.product(price=1_000, stock=10)
-    with replicas(1, SHOP_WORKERS="2", SHOP_LOCK_BACKEND="redis") as (url,):
-        assert _listening_sockets(urlsplit(url).port or 0) == 2
+    with replicas(
+        1,
+        db_url=test_database,
+        redis_prefix=redis_prefix,
+        log_dir=tmp_path,
+        SHOP_WORKERS="2",
+        SHOP_LOCK_BACKEND="redis",
+    ) as (url,):
+        port = urlsplit(url).port or 0
+        for _ in range(300):  # the second worker starts after the first answered /readyz
+            if _listening_sockets(port) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert _listening_sockets(port) == 2
         # Fresh connections each: the kernel spreads them over both workers.
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
             for user in users:

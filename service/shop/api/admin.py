@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..adapters.mysql.seed import seed_dataset
-from ..domain.errors import Forbidden, Unauthorized
 from ..keys import DATABASE, SETTINGS
-from .parsing import body_fields
-from .responses import json_response
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_SEED_USERS = 1_000_000
+from .endpoint import Call
+from .http_errors import Forbidden, Unauthorized
+from .inputs import NoInput, SeedRequest
+from .outputs import SeedReport
 
 
 def admin_only(handler: Handler) -> Handler:
     """Let the request through only with `Authorization: Bearer <admin token>`."""
 
+    @functools.wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -30,26 +30,17 @@ def admin_only(handler: Handler) -> Handler:
             raise Forbidden("the admin token is wrong")
         return await handler(request)
 
-    guarded.__name__ = handler.__name__
-    guarded.__doc__ = handler.__doc__
     return guarded
 
 
-async def seed(request: web.Request) -> web.Response:
-    body = await body_fields(request)
+async def seed(call: Call[NoInput, NoInput, SeedRequest]) -> SeedReport:
+    body = call.body
     report = await seed_dataset(
-        request.app[DATABASE],
-        users=body.optional_integer("users", minimum=0, maximum=MAX_SEED_USERS, default=100_000),
-        stock=body.optional_integer("stock", minimum=0, maximum=10**12, default=1_000_000),
-        coupon_quantity=body.optional_integer(
-            "couponQuantity", minimum=1, maximum=10_000_000, default=100_000
-        ),
+        call.request.app[DATABASE],
+        users=body.users,
+        stock=body.stock,
+        coupon_quantity=body.coupon_quantity,
     )
-    return json_response(
-        {
-            "users": report.users,
-            "products": report.products,
-            "couponQuantity": report.coupon_quantity,
-            "seconds": round(report.seconds, 3),
-        }
+    return SeedReport(
+        report.users, report.products, report.coupon_quantity, round(report.seconds, 3)
     )

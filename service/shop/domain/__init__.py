@@ -2,6 +2,7 @@
 
 errors.py    every failure the shop can answer, each with a stable code
 money.py     the balance and charge bounds
+ids.py       the length bound of every id
 users.py     balance movements and charge receipts
 products.py  the catalogue and its sort orders
 carts.py     carts and their lines

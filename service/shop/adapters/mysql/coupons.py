@@ -203,6 +203,18 @@ class CouponsRepository:
         )
         return coupon.remaining_quantity, [r[0] for r in rows]
 
+    async def holders_among(self, coupon_id: str, user_ids: Sequence[str]) -> set[str]:
+        """Which of `user_ids` hold the coupon (committed rows only)."""
+        if not user_ids:
+            return set()
+        marks = ", ".join(["%s"] * len(user_ids))
+        rows = await self._s.fetch_all(
+            "user_coupons.holders_among",
+            f"SELECT user_id FROM user_coupons WHERE coupon_id = %s AND user_id IN ({marks})",
+            (coupon_id, *user_ids),
+        )
+        return {r[0] for r in rows}
+
     async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
         changed = await self._s.execute(
             "user_coupons.use",

@@ -1,0 +1,188 @@
+"""The checked-in list of guard mutations (docs/decisions/0004-guard-mutations.md says why).
+
+Each one removes or weakens a single guard the way a plausible bug would, in one file under
+`service/shop/`; `tests` are the node ids that must fail because of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONCURRENCY = "tests/integration/test_concurrency.py"
+DURABILITY = "tests/integration/test_durability.py"
+LOCKS = "tests/integration/test_distributed_locks.py"
+GATE = "tests/integration/test_coupon_gate.py"
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    name: str
+    path: str  # under service/shop/
+    old: str  # occurs exactly once in the file
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS: tuple[Mutation, ...] = (
+    Mutation(
+        "credit reads, then writes (lost updates)",
+        "adapters/mysql/users.py",
+        """        changed = await self._s.execute(
+            "users.credit",
+            "UPDATE users SET balance = balance + %s WHERE user_id = %s AND balance + %s <= %s",
+            (amount, user_id, amount, limit),
+        )""",
+        """        read = await self.balance(user_id)
+        if read is None or read + amount > limit:
+            return False
+        changed = await self._s.execute(
+            "users.credit",
+            "UPDATE users SET balance = %s WHERE user_id = %s",
+            (read + amount, user_id),
+        )""",
+        (f"{CONCURRENCY}::test_500_concurrent_charges_over_5_users_are_all_counted",),
+    ),
+    Mutation(
+        "credit ignores the balance maximum",
+        "adapters/mysql/users.py",
+        "WHERE user_id = %s AND balance + %s <= %s",
+        "WHERE user_id = %s AND %s + %s > 0",
+        ("tests/e2e/test_balance_api.py::test_charge_past_the_maximum_is_b002",),
+    ),
+    Mutation(
+        "debit does not check the balance covers it",
+        "adapters/mysql/users.py",
+        "WHERE user_id = %s AND balance >= %s",
+        "WHERE user_id = %s AND %s IS NOT NULL",
+        (
+            "tests/e2e/test_orders_api.py::test_refusals_write_nothing",
+            "tests/integration/test_repositories.py::test_users_credit_debit_are_guarded",
+        ),
+    ),
+    Mutation(
+        "stock taken without checking it covers the order",
+        "adapters/mysql/products.py",
+        """            f" WHERE product_id IN ({_placeholders(len(ids))})"
+            f" AND stock >= (CASE product_id {case} END)",
+            [*per_id, *per_id, *ids, *per_id],""",
+        """            f" WHERE product_id IN ({_placeholders(len(ids))})",
+            [*per_id, *per_id, *ids],""",
+        (f"{CONCURRENCY}::test_300_orders_for_a_product_with_stock_50",),
+    ),
+    Mutation(
+        "coupon issued past its quantity",
+        "adapters/mysql/coupons.py",
+        " AND issued_quantity < total_quantity AND expires_at > %s",
+        " AND expires_at > %s",
+        (f"{CONCURRENCY}::test_coupon_of_100_goes_to_exactly_100_distinct_users",),
+    ),
+    Mutation(
+        "a user may hold a coupon twice (no unique key)",
+        "adapters/mysql/migrations/0001_schema.sql",
+        "UNIQUE KEY uq_user_coupons_coupon_user (coupon_id, user_id)",
+        "KEY uq_user_coupons_coupon_user (coupon_id, user_id)",
+        (f"{CONCURRENCY}::test_one_user_racing_for_a_coupon_gets_it_once",),
+    ),
+    Mutation(
+        "a used coupon can be marked used again",
+        "adapters/mysql/coupons.py",
+        " WHERE user_coupon_id = %s AND status = 'AVAILABLE'",
+        " WHERE user_coupon_id = %s",
+        ("tests/integration/test_repositories.py::test_coupons",),
+    ),
+    Mutation(
+        "an order does not lock the user's cart row",
+        "use_cases/orders.py",
+        "await tx.carts.cart_id(user_id, lock=True)",
+        "await tx.carts.cart_id(user_id, lock=False)",
+        (f"{CONCURRENCY}::test_same_user_ordering_concurrently_pays_once",),
+    ),
+    Mutation(
+        "a charge commits without checking its lease",
+        "use_cases/balance.py",
+        "            lease.ensure_valid()\n",
+        "",
+        (
+            f"{DURABILITY}::test_a_charge_whose_lease_lapsed_rolls_back",
+            f"{LOCKS}::test_a_holder_whose_lease_lapsed_writes_nothing",
+        ),
+    ),
+    Mutation(
+        "an order commits without checking its lease",
+        "use_cases/orders.py",
+        "    lease.ensure_valid()\n",
+        "",
+        (f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",),
+    ),
+    Mutation(
+        "a gate unit MySQL refused is not given back",
+        "use_cases/coupons.py",
+        "            await asyncio.shield(deps.coupon_gate.refund(coupon_id, user_id))",
+        "            pass",
+        (f"{GATE}::test_a_unit_mysql_refuses_goes_back_to_the_gate",),
+    ),
+    Mutation(
+        "the gate admits a user twice",
+        "adapters/redis/coupon_gate.py",
+        "if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return -1 end",
+        "",
+        (f"{GATE}::test_sold_out_and_duplicates_never_reach_mysql",),
+    ),
+    Mutation(
+        "the in-process lock does not lock",
+        "locks/local.py",
+        "        if entry.holder is None and not entry.waiters:\n",
+        "        if True:\n",
+        (
+            "tests/unit/test_local_locks.py::test_many_tasks_one_key_never_two_holders",
+            f"{CONCURRENCY}::test_the_user_lock_keeps_a_charge_off_the_database_while_held",
+            "tests/e2e/test_unavailable_api.py::test_lock_still_held_is_409_with_retry_after",
+        ),
+    ),
+    Mutation(
+        "the in-process lease never lapses",
+        "locks/local.py",
+        "        held.lost.set()\n",
+        "",
+        (f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",),
+    ),
+    Mutation(
+        "the Redis lock does not lock across processes",
+        "adapters/redis/locks.py",
+        "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then",
+        "if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) then",
+        (f"{LOCKS}::test_across_processes_only_the_redis_backend_excludes[redis-True]",),
+    ),
+    Mutation(
+        "a Redis release deletes another holder's lock",
+        "adapters/redis/locks.py",
+        """if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])""",
+        """if true then
+  redis.call('DEL', KEYS[1])""",
+        (f"{LOCKS}::test_a_holder_whose_lease_lapsed_writes_nothing",),
+    ),
+    Mutation(
+        "fences do not increase",
+        "adapters/redis/locks.py",
+        "  return redis.call('INCR', KEYS[2])",
+        "  return 1",
+        (f"{LOCKS}::test_fences_strictly_increase_across_replicas",),
+    ),
+    Mutation(
+        "a lost Redis lease is never noticed",
+        "adapters/redis/locks.py",
+        "                entry.lease.lost.set()\n",
+        "",
+        (f"{LOCKS}::test_a_holder_whose_lease_lapsed_writes_nothing",),
+    ),
+    Mutation(
+        "the pool lends past its size",
+        "adapters/mysql/limiter.py",
+        "        if self.in_use < self.limit and not self._waiters:",
+        "        if True:",
+        (
+            "tests/integration/test_repositories.py::test_exhausted_pool_times_out_and_leaks_nothing",
+        ),
+    ),
+)
