@@ -80,6 +80,7 @@ fuzz: install services
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
 bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) loadtest/bench_ceiling.py --out docs/benchmarks/ceiling.md
 	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
 	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
 	$(PY) loadtest/bench_codec.py --out docs/benchmarks/codec.md

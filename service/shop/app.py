@@ -193,7 +193,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         clock = overrides.clock or utc_now
         batches = (
             CouponBatches(
-                store, clock, max_batch=settings.coupon_batch_max, timeout=settings.lock_wait
+                store,
+                gate,
+                clock,
+                max_batch=settings.coupon_batch_max,
+                parallel=settings.coupon_batch_parallel,
+                timeout=settings.lock_wait,
             )
             if settings.coupon_batch_max > 1
             else None
