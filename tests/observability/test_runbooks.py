@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from lab.runbooks import mitigations
+
 from .promql_names import metric_names
 from .stack_files import ROOT, RULES, RUNBOOKS, alert_names, alert_rules, load_yaml, panel_queries
 
@@ -112,3 +114,17 @@ def test_mitigations_cover_every_switch() -> None:
     text = "".join(_runbook(name) for name in alert_names())
     flipped = set(re.findall(r"/api/admin/incidents/(\w+)", text))
     assert flipped == set(_switches())
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_runbook_commands_send_json(name: str) -> None:
+    """The shop refuses a body of any other type (415): a bare `curl -d` would fail."""
+    for line in _runbook(name).splitlines():
+        if "-XPUT" in line:
+            assert '-H "Content-Type: application/json"' in line, line
+
+
+def test_every_switch_has_a_mitigation_a_game_day_can_run() -> None:
+    """Each switch is flipped back by a ```sh line under some runbook's `## Mitigate`."""
+    runnable = {m.switch for name in alert_names() for m in mitigations(name)}
+    assert runnable == set(_switches())
