@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install services migrate seed run run-replicas token test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: loadtest loadtest-audit loadtest-report webui browser clean fuzz test-faults loadtest-before-after
+.PHONY: loadtest loadtest-audit loadtest-report gameday webui browser clean fuzz test-faults loadtest-before-after
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -125,6 +125,13 @@ loadtest-before-after: migrate webui
 	$(PY) -m loadtest.run --scenario before-after --headless --scale $(SCALE) \
 		--shop-url $(SHOP_URL) --run-dir .run/loadtest/before-after; \
 	status=$$?; $(PY) -m loadtest.before_after .run/loadtest/before-after && exit $$status
+
+# An incident drill (lab/gameday.py): make gameday SCENARIO=global-lock [SCALE=f]. Two replicas,
+# Prometheus + Alertmanager (free ports, lab rules: windows x SCALE, 1/10 unless given; SCALE=1
+# is the production rules), locust, flip, alerts, the runbook's mitigation, recovery, audit;
+# writes docs/incidents/gameday-<scenario>.md. Scenarios: docs/operations.md.
+gameday: migrate observability-tools
+	$(PY) -m lab.gameday --scenario $(SCENARIO) $(if $(filter command line,$(origin SCALE)),--scale $(SCALE))
 
 # Locust's web UI with the Shop tab (locust-ui + our tab, bundled by esbuild into dist/).
 WEBUI := loadtest/webui

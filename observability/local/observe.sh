@@ -18,6 +18,10 @@
 #   OBSERVE_INTERVAL      scrape and rule-evaluation interval, when not the configured 15s
 #   OBSERVE_MYSQL_DSN     mysqld_exporter's DSN (root:@(127.0.0.1:3306)/)
 #   OBSERVE_REDIS_ADDR    redis_exporter's Redis (redis://127.0.0.1:6379)
+#   OBSERVE_RULES         rule directory to load (observability/prometheus/rules; game days
+#                         pass lab rules generated from it)
+#   OBSERVE_ALERTMANAGER_CONFIG  Alertmanager configuration (the committed one; game days add
+#                         a webhook receiver to it)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +37,8 @@ REDIS_EXPORTER_PORT=${REDIS_EXPORTER_PORT:-9121}
 OBSERVE_INTERVAL=${OBSERVE_INTERVAL:-}
 OBSERVE_MYSQL_DSN=${OBSERVE_MYSQL_DSN:-root:@(127.0.0.1:3306)/}
 OBSERVE_REDIS_ADDR=${OBSERVE_REDIS_ADDR:-redis://127.0.0.1:6379}
+OBSERVE_RULES=${OBSERVE_RULES:-$CONFIG/prometheus/rules}
+OBSERVE_ALERTMANAGER_CONFIG=${OBSERVE_ALERTMANAGER_CONFIG:-$CONFIG/alertmanager/alertmanager.yml}
 
 PROCESSES=(prometheus alertmanager mysqld-exporter redis-exporter)
 
@@ -90,8 +96,8 @@ write_config() {
   else
     cp "$prom" "$RUN/prometheus.yml"
   fi
-  ln -sfn "$CONFIG/prometheus/rules" "$RUN/rules"
-  cp "$CONFIG/alertmanager/alertmanager.yml" "$RUN/alertmanager.yml"
+  ln -sfn "$OBSERVE_RULES" "$RUN/rules"
+  cp "$OBSERVE_ALERTMANAGER_CONFIG" "$RUN/alertmanager.yml"
   write_targets
   write_file "$RUN/targets/mysqld.json" "$(targets_json "127.0.0.1:$MYSQLD_EXPORTER_PORT")"
   write_file "$RUN/targets/redis.json" "$(targets_json "127.0.0.1:$REDIS_EXPORTER_PORT")"

@@ -1,0 +1,98 @@
+"""The six game days: which switch each flips, and which alerts it must and may raise.
+
+Switch names and scenario names are those of docs/operations.md. Every drill runs the order
+traffic of `make loadtest SCENARIO=<name>` (add to cart, one in ten with a coupon, order) with
+the database put DB_DISTANCE_MS away per statement for the whole drill: on a 2-core machine
+with the database beside the shop, CPU alone would bind first and no lock would show. Users
+are few because the machine is shared: the drill is about detection, not throughput.
+Each user places about one order a second (lab/locustfile.py). `small-pool` shrinks the pool
+to one connection per replica, below what the offered orders need: the original's undersized
+pool (10 for 100 VUs) scaled to this drill's load, not its absolute number.
+
+`expected` alerts must fire (and notify) after the flip; `tolerated` ones are consequences the
+drill accepts after the flip (an order lock collapsing also burns latency budget). Any other
+alert, or any alert at all during the baseline, fails the drill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DB_DISTANCE_MS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Drill:
+    scenario: str
+    switch: str
+    value: object
+    expected: tuple[str, ...]
+    tolerated: tuple[str, ...] = ()
+    users: int = 10
+
+
+LATENCY = "ShopLatencyBudgetBurn"
+AVAILABILITY = "ShopAvailabilityBudgetBurn"
+
+DRILLS: dict[str, Drill] = {
+    d.scenario: d
+    for d in (
+        Drill(
+            "global-lock",
+            "order_lock_scope",
+            "global",
+            expected=("ShopLockWaitersPiling", "ShopLockContention"),
+            tolerated=("ShopLockTimeouts", LATENCY),
+            users=14,
+        ),
+        Drill(
+            "small-pool",
+            "db_pool_max",
+            1,
+            expected=("ShopDbPoolSaturated",),
+            tolerated=("ShopDbPoolAcquireSlow", "ShopDbPoolAcquireTimeouts", LATENCY),
+            users=20,
+        ),
+        Drill(
+            "slow-db",
+            "db_latency_ms",
+            300,
+            expected=("ShopDbStatementsSlow",),
+            tolerated=(
+                LATENCY,
+                "ShopLockHeldLong",
+                "ShopDbPoolSaturated",
+                "ShopDbPoolAcquireSlow",
+                "ShopLockContention",
+            ),
+        ),
+        Drill(
+            "no-cart-index",
+            "cart_index",
+            "off",
+            expected=("ShopDbStatementsSlow",),
+            tolerated=(LATENCY, "ShopDbPoolSaturated", "ShopDbPoolAcquireSlow"),
+        ),
+        Drill(
+            "redis-down",
+            "redis",
+            "down",
+            expected=("ShopLockBackendErrors", AVAILABILITY),
+            tolerated=(),
+        ),
+        Drill(
+            "slow-lock",
+            "lock_hold_ms",
+            1500,
+            expected=("ShopLockHeldLong",),
+            tolerated=(LATENCY, "ShopLockContention", "ShopLockWaitersPiling"),
+        ),
+    )
+}
+
+
+def drill(name: str) -> Drill:
+    try:
+        return DRILLS[name]
+    except KeyError:
+        raise SystemExit(f"unknown game day {name!r}; one of: {', '.join(DRILLS)}") from None
