@@ -45,7 +45,7 @@ ALERTMANAGER = ROOT / "observability" / "alertmanager" / "alertmanager.yml"
 PRODUCTION_INTERVAL = Fraction(15)
 SHOP_ROUTES = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
 H = "http_server_request_duration_seconds"
-NICE = -5
+NICE = -15
 
 
 class Clock:
@@ -54,11 +54,12 @@ class Clock:
 
     def __init__(self, factor: Fraction) -> None:
         self.factor = factor
-        self.interval = max(Fraction(1), PRODUCTION_INTERVAL * factor)
+        # Never under 2 s: a busy machine's exporters time out at a shorter scrape interval.
+        self.interval = max(Fraction(2), PRODUCTION_INTERVAL * factor)
         self.window = float(max(Fraction(10), 200 * factor))  # rolling window of the SLIs
-        self.baseline = float(max(Fraction(40), 600 * factor))
-        self.detect = float(max(Fraction(90), 1800 * factor))
-        self.recover = float(max(Fraction(120), 1800 * factor))
+        self.baseline = float(max(Fraction(40), 120 * factor))
+        self.detect = float(max(Fraction(90), 600 * factor))
+        self.recover = float(max(Fraction(120), 600 * factor))
 
 
 def _get(url: str, timeout: float = 10) -> Any:
@@ -237,7 +238,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(10)
         quiet_since = time.time()
         seen: set[str] = set()
-        give_up = time.time() + 3 * clock.baseline
+        give_up = time.time() + (1.5 if args.ambient else 3) * clock.baseline
         while time.time() - quiet_since < clock.baseline:
             noisy = prom.firing()
             if noisy:
@@ -246,11 +247,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 seen |= noisy
                 quiet_since = time.time()
             if time.time() > give_up:
-                record["failures"].append(
-                    f"alerts fired on the baseline: {', '.join(sorted(noisy or seen))}"
-                )
-                return record
+                break
             time.sleep(0.5)
+        ambient = prom.firing() if time.time() - quiet_since < clock.baseline else set()
+        record["ambient"] = sorted(ambient)
+        if ambient and not args.ambient:
+            record["failures"].append(f"alerts fired on the baseline: {', '.join(sorted(ambient))}")
+            return record
+        if ambient:
+            event("ambient alerts (firing before the flip)", firing=sorted(ambient))
+        masked = set(d.expected) & ambient
+        if masked:
+            record["failures"].append(
+                f"expected alerts already firing on the baseline: {', '.join(sorted(masked))}"
+            )
         baseline_window = clock.baseline - 5
         record["baseline"] = {
             "throughput": prom.value(throughput(baseline_window)),
@@ -268,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         allowed = set(d.expected) | set(d.tolerated)
 
         def watch() -> bool:
-            for name in prom.firing():
+            for name in prom.firing() - ambient:
                 if name not in fired:
                     fired[name] = event("alert firing", alert=name)
             for name in fired:
@@ -276,12 +286,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if when is not None and name not in notified:
                     notified[name] = when
                     event("notified", alert=name, at=when)
-            return all(a in fired and a in notified for a in d.expected)
+            return all(a in fired and a in notified for a in set(d.expected) - masked)
 
         try:
             wait_for(watch, clock.detect, "expected alerts")
         except TimeoutError:
-            missing = [a for a in d.expected if a not in fired]
+            missing = [a for a in d.expected if a not in fired and a not in masked]
             if missing:
                 record["failures"].append(f"expected alerts did not fire: {', '.join(missing)}")
             unnotified = [a for a in d.expected if a in fired and a not in notified]
@@ -314,7 +324,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         def settle() -> bool:
             watch()
-            now = prom.firing()
+            now = prom.firing() - ambient
             for name in fired:
                 if name not in now and name not in resolved:
                     resolved[name] = event("alert resolved", alert=name)
@@ -336,7 +346,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 record["warnings"] = [
                     "throughput and p99 were not back within 10 % of the baseline in time"
                 ]
-            still = prom.firing()
+            still = prom.firing() - ambient
             if still:
                 record["failures"].append(f"alerts still firing: {', '.join(sorted(still))}")
         # Alerts that fired at any time of the incident, from Prometheus's own record.
@@ -378,6 +388,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--db-url", default=os.environ.get("GAMEDAY_DB_URL", DEFAULT_DB))
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "incidents")
     parser.add_argument("--no-report", action="store_true", help="leave docs/ untouched (CI)")
+    parser.add_argument(
+        "--ambient",
+        action="store_true",
+        help="a shared, starved machine: alerts that never go quiet on the baseline are"
+        " recorded as ambient (no detection is measured for them) instead of failing the drill",
+    )
     return parser.parse_args(argv)
 
 

@@ -137,7 +137,7 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f" {record['load_average_end'][0]:.1f} at the end of the drill (other test suites"
         " ran beside it), so absolute throughput and latency are this machine's, not the"
         " shop's; the times below are what the drill is about. The drill's replicas, locust"
-        " and Prometheus ran at nice -5 so that the baseline was not starved.",
+        " and Prometheus ran at nice -15 so that the baseline was not starved.",
         "",
         "## Measured",
         "",
@@ -147,6 +147,8 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f"| baseline p99 | {(base.get('p99') or 0) * 1000:.0f} ms |",
         f"| expected alerts | {', '.join(record['expected'])} |",
         f"| tolerated alerts | {', '.join(record['tolerated']) or '–'} |",
+        f"| ambient alerts (firing on the baseline, not counted) |"
+        f" {', '.join(record.get('ambient') or []) or '–'} |",
     ]
     for alert, t in sorted((record.get("ttd") or {}).items(), key=lambda kv: kv[1]):
         ttn = (record.get("ttn") or {}).get(alert)
@@ -196,17 +198,20 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
 
 
 def write(record: dict[str, Any], run_dir: Path, out: Path) -> Path:
-    scenario = record["scenario"]
-    image = out / f"gameday-{scenario}" / "timeline.png"
+    # A run on the production rules is kept beside the lab one, not over it.
+    name = f"gameday-{record['scenario']}" + ("-production-rules" if record["scale"] == "1" else "")
+    image = out / name / "timeline.png"
     has_chart = chart(record, run_dir, image)
-    page = out / f"gameday-{scenario}.md"
-    page.write_text(render(record, f"gameday-{scenario}/timeline.png" if has_chart else None))
+    page = out / f"{name}.md"
+    page.write_text(render(record, f"{name}/timeline.png" if has_chart else None))
     summary = {
         k: record.get(k)
         for k in ("scenario", "switch", "value", "expected", "tolerated", "scale", "rules",
                   "ttd", "ttn", "ttm", "ttr", "failures", "started", "users")
     }  # fmt: skip
-    (out / f"gameday-{scenario}.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / f"{name}.json").write_text(
+        json.dumps({**summary, "page": f"{name}.md"}, indent=2, default=str)
+    )
     write_index(out)
     return page
 
@@ -227,7 +232,7 @@ def write_index(out: Path) -> None:
         detected = ", ".join(f"{a} {_s(ttd.get(a))}" for a in s["expected"])
         flip = f"`{s['switch']}={json.dumps(s['value'])}`"
         rows.append(
-            f"| [{s['scenario']}](gameday-{s['scenario']}.md) | {flip}"
+            f"| [{s['scenario']}]({s.get('page', 'gameday-' + s['scenario'] + '.md')}) | {flip}"
             f" | {detected} | {_s(first)} | {_s(ttn)} | {_s(s.get('ttr'))} | {s['rules']}"
             f" | {'passed' if not s['failures'] else 'failed'} |"
         )
