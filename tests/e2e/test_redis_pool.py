@@ -13,6 +13,7 @@ from shop.app import create_app
 from shop.keys import REDIS
 from shop.settings import Settings
 
+from ..conftest import REDIS_URL
 from ..factories import Factory
 from .conftest import problem
 
@@ -21,9 +22,9 @@ def _redis_app(settings: Settings, **changes: object):
     return create_app(
         replace(
             settings,
-            redis_url="redis://127.0.0.1:6379/0",
+            redis_url=REDIS_URL,
             lock_backend="redis",
-            redis_prefix=f"test:{uuid.uuid4().hex}:",
+            redis_prefix=f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:",
             **changes,
         )
     )

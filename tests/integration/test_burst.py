@@ -99,11 +99,19 @@ def _answers(statuses: Counter[tuple[str, int]], per_kind: int) -> None:
     assert statuses[("order", 200)] == statuses[("order", 400)] == per_kind // 2
 
 
-async def test_burst_of_1500_over_three_replicas_gets_no_5xx(factory: Factory) -> None:
-    with replicas(3, **ENV) as urls:
+async def test_burst_of_1500_over_three_replicas_gets_no_5xx(
+    factory: Factory, test_database: str, redis_prefix: str, tmp_path
+) -> None:
+    with replicas(
+        3, db_url=test_database, redis_prefix=redis_prefix, log_dir=tmp_path, **ENV
+    ) as urls:
         _answers(await _burst(urls, factory, per_kind=500), 500)
 
 
-async def test_burst_on_one_replica_gets_no_503(factory: Factory) -> None:
-    with replicas(1, **ENV) as urls:
+async def test_burst_on_one_replica_gets_no_503(
+    factory: Factory, test_database: str, redis_prefix: str, tmp_path
+) -> None:
+    with replicas(
+        1, db_url=test_database, redis_prefix=redis_prefix, log_dir=tmp_path, **ENV
+    ) as urls:
         _answers(await _burst(urls, factory, per_kind=200), 200)
