@@ -28,8 +28,6 @@ async def create(request: web.Request) -> web.Response:
     minimum = body.optional_integer("minOrderAmount", minimum=0, maximum=MAX_BALANCE, default=0)
     quantity = body.integer("totalQuantity", minimum=1, maximum=MAX_COUPON_QUANTITY)
     expires_at = body.timestamp("expiresAt")
-    if expires_at <= deps.clock():
-        raise InvalidInput("body field 'expiresAt' must be in the future")
     coupon = await coupons.create_coupon(
         deps=deps,
         name=name,

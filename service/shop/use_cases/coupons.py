@@ -20,6 +20,7 @@ from ..domain.errors import (
     CouponExpired,
     CouponNotFound,
     CouponSoldOut,
+    InvalidInput,
     ShopError,
 )
 from .balance import require_user
@@ -49,7 +50,9 @@ async def create_coupon(
     total_quantity: int,
     expires_at: datetime,
 ) -> Coupon:
-    """Store a new coupon with a fresh id."""
+    """Store a new coupon with a fresh id; it must expire in the future."""
+    if expires_at <= deps.clock():
+        raise InvalidInput("body field 'expiresAt' must be in the future")
     coupon = Coupon(
         coupon_id=f"coupon-{uuid.uuid4().hex[:16]}",
         name=name,
