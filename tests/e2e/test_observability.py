@@ -342,10 +342,8 @@ async def test_incident_switches(client, admin_headers, factory: Factory) -> Non
 async def test_global_order_lock_scope_serialises_every_order(
     aiohttp_client, settings: Settings, factory: Factory, admin_headers
 ) -> None:
-    locks = LocalLockManager()
-    client = await aiohttp_client(
-        create_app(replace(settings, lock_wait=0.1), Overrides(locks=locks))
-    )
+    locks = LocalLockManager(wait=0.1)
+    client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
     user = await factory.user()
     product = await factory.product(price=10)
     await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})

@@ -62,7 +62,7 @@ async def test_a_request_waits_for_a_connection_then_times_out_as_503(
     aiohttp_client, settings: Settings, factory: Factory
 ) -> None:
     client = await aiohttp_client(_redis_app(settings, redis_pool_max=3, redis_acquire_timeout=0.5))
-    pool = client.app[REDIS].connection_pool
+    pool = client.app[REDIS].client.connection_pool
     user = await factory.user()
     charge_url = f"/api/users/{user}/balance/charge"
     # The first lock starts the release subscription, which keeps one connection for itself.

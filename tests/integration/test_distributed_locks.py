@@ -22,7 +22,6 @@ from shop.use_cases.deps import Deps
 
 from ..conftest import REDIS_URL
 from ..factories import Factory
-from ..polling import until
 from ..stores import InterceptingStore
 
 
@@ -147,9 +146,10 @@ async def test_release_wakes_the_other_replica_by_message(prefix) -> None:
     second = RedisLockManager(clients[1], prefix=prefix, timer_fallback=60.0, telemetry=telemetry)
     registry = telemetry.metrics.registry
     try:
+        refused = _signal_first_answer(second)
         async with hold(first):
             waiter = asyncio.create_task(_hold_once(second))
-            await until(lambda: _asked(second))
+            await refused.wait()  # the waiter asked once, was refused, and now waits
         await asyncio.wait_for(waiter, 30)
         woken = {
             source: registry.get_sample_value(
@@ -166,9 +166,19 @@ async def test_release_wakes_the_other_replica_by_message(prefix) -> None:
             await client.aclose()
 
 
-def _asked(manager: RedisLockManager) -> bool:
-    """The manager has asked Redis once and is now waiting for a release."""
-    return bool(manager._waiters)
+def _signal_first_answer(manager: RedisLockManager) -> asyncio.Event:
+    """An event set once the manager's acquire script has answered."""
+    answered = asyncio.Event()
+    script = manager._acquire
+
+    async def acquire(*args: object, **kwargs: object) -> object:
+        try:
+            return await script(*args, **kwargs)
+        finally:
+            answered.set()
+
+    manager._acquire = acquire
+    return answered
 
 
 async def _hold_once(manager: RedisLockManager) -> None:
@@ -229,8 +239,6 @@ def _deps(store: MySqlStore, locks: RedisLockManager) -> Deps:
         store=store,
         locks=locks,
         clock=utc_now,
-        lock_wait=5,
-        lock_lease=5,
         order_lock_scope=lambda: "user",
     )
 

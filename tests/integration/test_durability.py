@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import pytest
 
@@ -22,13 +21,11 @@ from ..factories import Factory
 from ..stores import InterceptingStore
 
 
-def _deps(store: MySqlStore) -> Deps:
+def _deps(store: MySqlStore, *, lease: float = 10) -> Deps:
     return Deps(
         store=store,
-        locks=LocalLockManager(),
+        locks=LocalLockManager(wait=5, lease=lease),
         clock=utc_now,
-        lock_wait=5,
-        lock_lease=10,
         order_lock_scope=lambda: "user",
     )
 
@@ -46,36 +43,41 @@ async def _fill_cart(database: Database, user: str, product: str) -> None:
         )
 
 
-class _WatchedStore(MySqlStore):
-    """Counts the transactions a cancellation interrupted after they began."""
+class _CancellingStore(MySqlStore):
+    """Cancels the n-th transaction's task n x 1.5 ms after its work began, and counts the
+    cancellations that landed inside the transaction (the others came after its commit)."""
 
-    cancelled_inside = 0
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.started = 0
+        self.cancelled_inside = 0
 
     async def transaction(self, work):
-        async def watched(tx: MySqlTx):
+        async def cancelled_later(tx: MySqlTx):
+            task = asyncio.current_task()
+            assert task is not None
+            asyncio.get_running_loop().call_later(0.0015 * self.started, task.cancel)
+            self.started += 1
             try:
                 return await work(tx)
             except asyncio.CancelledError:
                 self.cancelled_inside += 1
                 raise
 
-        return await super().transaction(watched)
+        return await super().transaction(cancelled_later)
 
 
 async def test_cancelled_orders_commit_whole_or_not_at_all(
     database: Database, factory: Factory
 ) -> None:
-    store = _WatchedStore(database)
+    store = _CancellingStore(database)
     deps = _deps(store)
     product = await factory.product(price=1_000, stock=1_000)
     users = await factory.users(40, balance=10_000)
     for user in users:
         await _fill_cart(database, user, product)
+    # Each order is cancelled at its own point, from its transaction's first statement on.
     tasks = [asyncio.create_task(place_order(deps=deps, user_id=u, coupon_id=None)) for u in users]
-    # Cancel at staggered points (0 to 120 ms) so that some land mid-transaction.
-    loop = asyncio.get_running_loop()
-    for n, task in enumerate(tasks):
-        loop.call_later(0.0015 * n, task.cancel)
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(0.1)
     for user in users:
@@ -157,7 +159,7 @@ async def _outlive_the_lease() -> None:
 
 async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
     store = InterceptingStore(database, "orders", "add_payment", _outlive_the_lease)
-    deps = replace(_deps(store), lock_lease=0.1)
+    deps = _deps(store, lease=0.1)
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
     await _fill_cart(database, user, product)
@@ -170,7 +172,7 @@ async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factor
 
 async def test_a_charge_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
     store = InterceptingStore(database, "users", "record", _outlive_the_lease)
-    deps = replace(_deps(store), lock_lease=0.1)
+    deps = _deps(store, lease=0.1)
     user = await factory.user(balance=10_000)
     with pytest.raises(LeaseLost):
         await charge_balance(deps=deps, user_id=user, amount=500)

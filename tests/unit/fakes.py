@@ -404,7 +404,7 @@ class World:
 
     store: MemoryStore = field(default_factory=MemoryStore)
     clock: Clock = field(default_factory=Clock)
-    locks: LocalLockManager = field(default_factory=LocalLockManager)
+    locks: LocalLockManager = field(default_factory=lambda: LocalLockManager(wait=1, lease=10))
     scope: str = "user"
     gate: Any = field(default_factory=NoGate)
 
@@ -418,8 +418,6 @@ class World:
             store=self.store,
             locks=self.locks,
             clock=self.clock,
-            lock_wait=1.0,
-            lock_lease=10.0,
             order_lock_scope=lambda: self.scope,
             coupon_gate=self.gate,
         )

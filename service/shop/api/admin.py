@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..adapters.mysql.seed import seed_dataset
 from ..domain.errors import Forbidden, Unauthorized
-from ..keys import DATABASE, SETTINGS
+from ..keys import DEPS, SETTINGS
+from ..use_cases.seed import seed_data
 from .parsing import body_fields
 from .responses import json_response
 
@@ -37,8 +37,8 @@ def admin_only(handler: Handler) -> Handler:
 
 async def seed(request: web.Request) -> web.Response:
     body = await body_fields(request)
-    report = await seed_dataset(
-        request.app[DATABASE],
+    report = await seed_data(
+        deps=request.app[DEPS],
         users=body.optional_integer("users", minimum=0, maximum=MAX_SEED_USERS, default=100_000),
         stock=body.optional_integer("stock", minimum=0, maximum=10**12, default=1_000_000),
         coupon_quantity=body.optional_integer(
