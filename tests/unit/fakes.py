@@ -124,15 +124,16 @@ class Products:
         }
 
     async def take_stock(self, quantities: dict[str, int]) -> bool:
-        rows = [self.t.products.get(pid) for pid in quantities]
-        if any(s is None or s.product.stock < quantities[s.product.product_id] for s in rows):
-            return False
-        for stored in rows:
-            assert stored is not None
-            taken = quantities[stored.product.product_id]
-            stored.product = replace(stored.product, stock=stored.product.stock - taken)
-            stored.sales_count += taken
-        return True
+        # As the one guarded UPDATE does: rows that cover their quantity change, the others
+        # do not, and False tells the caller to roll the whole transaction back.
+        changed = 0
+        for pid, taken in quantities.items():
+            stored = self.t.products.get(pid)
+            if stored is not None and stored.product.stock >= taken:
+                stored.product = replace(stored.product, stock=stored.product.stock - taken)
+                stored.sales_count += taken
+                changed += 1
+        return changed == len(quantities)
 
     async def popular(
         self, *, since: datetime, until: datetime, limit: int
