@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test test-unit test-integration test-e2e \
-	mutants lint format bench observe observe-down clean
+.PHONY: install services migrate seed run run-replicas token test test-unit test-integration test-e2e
+.PHONY: mutants lint format bench observe observe-down observability-tools dashboards loadtest
+.PHONY: loadtest-audit loadtest-report webui browser clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,17 +36,22 @@ run-replicas: migrate
 	$(PY) -m shop seed --if-empty
 	PY=$(PY) service/scripts/run-replicas.sh $(N)
 
+# A user bearer token signed with SHOP_AUTH_SECRET: make token USER_ID=test-user-1
+USER_ID ?= test-user-1
+token: install
+	@$(PY) -m shop token $(USER_ID)
+
 lint: install
-	$(VENV)/bin/ruff check service tests loadtest
-	$(VENV)/bin/ruff format --check service tests loadtest
+	$(VENV)/bin/ruff check service tests loadtest grafana
+	$(VENV)/bin/ruff format --check service tests loadtest grafana
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: install
-	$(VENV)/bin/ruff format service tests loadtest
-	$(VENV)/bin/ruff check --fix service tests loadtest
+	$(VENV)/bin/ruff format service tests loadtest grafana
+	$(VENV)/bin/ruff check --fix service tests loadtest grafana
 
-test: install services lint
+test: install services observability-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The pyramid's layers one at a time. Unit tests need no service: they run against a database
@@ -74,8 +80,45 @@ bench: install services
 observe:
 	observability/local/observe.sh up
 
+# promtool, amtool, Prometheus, Alertmanager and the exporters for the tests (apt when missing).
+observability-tools:
+	observability/local/observe.sh install
+
 observe-down:
 	observability/local/observe.sh down
+
+# Rebuild grafana/dashboards/*.json from the dashboard code (a test fails when they differ).
+dashboards: install
+	$(PY) grafana/generate.py
+
+# Load tests (loadtest/): make loadtest SCENARIO=order [HEADLESS=1] [WORKERS=N] [SCALE=f]
+# [SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082]. Starts a seeded shop when none answers,
+# records into Prometheus, serves locust's UI with the Shop tab on :8089, audits and gates.
+SCENARIO ?= order
+SCALE ?= 1
+WORKERS ?= 0
+SHOP_URL ?= http://127.0.0.1:8081
+loadtest: migrate webui
+	$(PY) -m loadtest.run --scenario $(SCENARIO) --scale $(SCALE) --workers $(WORKERS) \
+		--shop-url $(SHOP_URL) $(if $(HEADLESS),--headless)
+
+loadtest-audit: install services
+	$(PY) -m loadtest.audit
+
+# make loadtest-report RUN=.run/loadtest/order-20260101-120000 -> docs/loadtest/<run>/README.md
+loadtest-report: install
+	$(PY) -m loadtest.report $(RUN)
+
+# Locust's web UI with the Shop tab (locust-ui + our tab, bundled by esbuild into dist/).
+WEBUI := loadtest/webui
+$(WEBUI)/dist/index.html: $(WEBUI)/package.json $(WEBUI)/package-lock.json $(wildcard $(WEBUI)/src/*) $(WEBUI)/build.mjs
+	cd $(WEBUI) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+webui: $(WEBUI)/dist/index.html
+
+# Headless Chromium and its driver from Debian, for the Shop tab's browser test.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -194,7 +194,10 @@ def _flip(switches: dict[str, object], ports: list[int]) -> None:
             f"http://127.0.0.1:{port}/api/admin/incidents/{switch}",
             data=json.dumps({"value": value}).encode(),
             method="PUT",
-            headers={"Authorization": "Bearer dev-admin-token"},
+            headers={
+                "Authorization": "Bearer dev-admin-token",
+                "Content-Type": "application/json",
+            },
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200

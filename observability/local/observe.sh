@@ -7,6 +7,7 @@
 #   observe.sh targets   (re)write targets/shop.json and targets/locust.json only; Prometheus
 #                        picks the change up by itself (file-based service discovery)
 #   observe.sh status    print each process and whether it answers
+#   observe.sh install   only install the Debian packages that are missing (promtool, amtool too)
 #
 # Settings (environment):
 #   OBSERVE_DIR           run directory: configuration, targets, TSDB, logs, pids (.run/observe)
@@ -189,5 +190,6 @@ case ${1:-} in
   down) down ;;
   targets) write_targets ;;
   status) status ;;
-  *) echo "usage: $0 up|down|targets|status" >&2; exit 2 ;;
+  install) ensure_packages ;;
+  *) echo "usage: $0 up|down|targets|status|install" >&2; exit 2 ;;
 esac

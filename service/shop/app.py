@@ -7,9 +7,9 @@ keeps the adapters to itself: the app's keys hold ports.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +29,17 @@ from .api.routes import ROUTES, add_routes
 from .background import running
 from .incidents.catalogue import Targets, register_switches
 from .incidents.switches import Changed, Switches
-from .keys import ACCESS_LOG, DATABASE, DEPS, OPENAPI, REDIS, SETTINGS, SWITCHES, TELEMETRY
+from .keys import (
+    ACCESS_LOG,
+    DATABASE,
+    DEPS,
+    IDEMPOTENCY,
+    OPENAPI,
+    REDIS,
+    SETTINGS,
+    SWITCHES,
+    TELEMETRY,
+)
 from .locks.local import LocalLockManager
 from .settings import Settings
 from .telemetry import Telemetry
@@ -38,10 +48,14 @@ from .telemetry.logging import configure_logging, flush_periodically, get_logger
 from .telemetry.loop_lag import measure_loop_lag
 from .telemetry.metrics import Metrics
 from .telemetry.tracing import build_tracer_provider, tracer_from
+from .use_cases.coupon_batches import CouponBatches
 from .use_cases.deps import Deps
-from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
+from .use_cases.idempotency import KeyPolicy, purge_periodically
+from .use_cases.ports import Clock, LockManager, NoGate
 
 log = get_logger("shop.app")
+# Expired idempotency keys go in small batches this often (every replica; deletes commute).
+IDEMPOTENCY_PURGE_INTERVAL = 300.0
 
 
 def utc_now() -> datetime:
@@ -68,7 +82,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[TELEMETRY] = root.telemetry
     app[ACCESS_LOG] = get_logger("shop.http").bind()
     app[SWITCHES] = root.switches
-    app[OPENAPI] = build_document(ROUTES)
+    app[OPENAPI] = build_document(ROUTES, user_auth=settings.auth == "required")
+    app[IDEMPOTENCY] = root.idempotency
     add_routes(app)
     app.cleanup_ctx.extend(
         [
@@ -90,9 +105,16 @@ class Root:
     _database: Database
     _redis: Redis | None
     _locks: LockManager
+    _gate: RedisCouponGate | None
+    _deps: Deps
 
     def __init__(self, settings: Settings, overrides: Overrides) -> None:
         configure_logging(settings.log_level)
+        if settings.auth == "off":
+            log.warning(
+                "auth_off",
+                detail="SHOP_AUTH=off: any caller may act as any user (trusted load tests only)",
+            )
         self.settings = settings
         self.overrides = overrides
         self.provider = build_tracer_provider(
@@ -107,6 +129,10 @@ class Root:
             else Telemetry.disabled()
         )
         self.switches = Switches(on_change=_announce(self.telemetry))
+        self.idempotency = KeyPolicy(
+            ttl=timedelta(seconds=settings.idempotency_ttl),
+            claim_timeout=timedelta(seconds=settings.idempotency_claim_timeout),
+        )
 
     async def tracing(self, app: web.Application) -> AsyncIterator[None]:
         yield
@@ -176,36 +202,58 @@ class Root:
         yield
 
     async def use_cases(self, app: web.Application) -> AsyncIterator[None]:
+        s, tel = self.settings, self.telemetry
         store = MySqlStore(self._database)
-        app[DEPS] = Deps(
+        clock = self.overrides.clock or utc_now
+        self._gate = None if self._redis is None else self._coupon_gate(self._redis, store)
+        # Group commit of coupon issues; 1 = one transaction per issue.
+        batches = (
+            CouponBatches(store, clock, max_batch=s.coupon_batch_max, timeout=s.lock_wait)
+            if s.coupon_batch_max > 1
+            else None
+        )
+        self._deps = app[DEPS] = Deps(
             store=store,
-            locks=InstrumentedLocks(self._locks, self.telemetry)
-            if self.telemetry.enabled
-            else self._locks,
-            clock=self.overrides.clock or utc_now,
+            locks=InstrumentedLocks(self._locks, tel) if tel.enabled else self._locks,
+            clock=clock,
             order_lock_scope=lambda: str(self.switches.value("order_lock_scope")),
-            coupon_gate=self._coupon_gate(store),
+            coupon_gate=self._gate or NoGate(),
+            coupon_issues=batches,
             data_set=MySqlDataSet(self._database),
         )
         yield
+        if batches is not None:
+            await batches.aclose()
 
-    def _coupon_gate(self, store: MySqlStore) -> CouponGate:
-        if self._redis is None:
-            return NoGate()
+    def _coupon_gate(self, client: Redis, store: MySqlStore) -> RedisCouponGate:
         return RedisCouponGate(
-            self._redis,
+            client,
             lambda coupon_id: store.autocommit(lambda tx: tx.coupons.gate_snapshot(coupon_id)),
             telemetry=self.telemetry,
             prefix=f"{self.settings.redis_prefix}coupon:",
+            holders=lambda coupon_id, users: store.autocommit(
+                lambda tx: tx.coupons.holders_among(coupon_id, users)
+            ),
         )
 
     async def background(self, app: web.Application) -> AsyncIterator[None]:
-        loops = {
+        s = self.settings
+        loops: dict[str, Coroutine[Any, Any, None]] = {
             "loop-lag": measure_loop_lag(self.telemetry.metrics.loop_lag),
             "log-flush": flush_periodically(),
+            "idempotency-purge": purge_periodically(
+                deps=self._deps,
+                policy=self.idempotency,
+                interval=IDEMPOTENCY_PURGE_INTERVAL,
+                on_error=lambda error: log.warning("idempotency_purge_failed", error=error.message),
+            ),
         }
         if self.switches.shared is not None:
             loops["switch-sync"] = self.switches.keep_in_sync()
+        if self._gate is not None:
+            loops["coupon-gate-reconcile"] = self._gate.reconcile_forever(
+                grace=s.coupon_gate_grace, interval=s.coupon_gate_interval
+            )
         async with running(**loops):
             yield
 

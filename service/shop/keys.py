@@ -15,6 +15,7 @@ from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
 from .use_cases.deps import Deps
+from .use_cases.idempotency import KeyPolicy
 from .use_cases.ports import Probe
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,6 +26,7 @@ DATABASE = web.AppKey("database", Probe)
 REDIS = web.AppKey("redis", Probe)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 TELEMETRY = web.AppKey("telemetry", Telemetry)
+IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)
 # Bound once per app: a lazy structlog proxy would rebuild its logger on every request.
 ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 
@@ -32,3 +34,5 @@ ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 TRACE_ID = web.RequestKey("trace_id", str)
 USER_ID = web.RequestKey("user_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)
+# The user a valid bearer token names (absent when SHOP_AUTH=off).
+PRINCIPAL = web.RequestKey("principal", str)

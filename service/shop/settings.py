@@ -15,6 +15,9 @@ DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 ENVIRONMENTS = ("dev", "test", "prod")
 LOCK_BACKENDS = ("local", "redis")
 EVENT_LOOPS = ("uvloop", "asyncio")
+AUTH_MODES = ("required", "off")
+DEFAULT_AUTH_SECRET = "dev-auth-secret"
+MAX_TOKEN_TTL = 30 * 24 * 3600
 
 
 class SettingsError(ValueError):
@@ -39,6 +42,11 @@ class Settings:
     db_acquire_timeout: float = 5.0
     admin_token: str = DEFAULT_ADMIN_TOKEN
     env: str = "dev"
+    # User bearer tokens: "required" (each user acts only on their own resources) or "off"
+    # (trusted load-test environments). Empty = "required" in prod, "off" elsewhere.
+    auth: str = ""
+    auth_secret: str = DEFAULT_AUTH_SECRET
+    token_ttl: int = 3600
     lock_backend: str = "local"
     lock_wait: float = 5.0
     lock_lease: float = 10.0
@@ -48,7 +56,18 @@ class Settings:
     trace_sample_ratio: float = 1.0
     # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
     telemetry: bool = True
+    # Idempotency keys are kept this long (Stripe: 24 h); a claim older than the timeout
+    # belongs to a request that died before answering, and a retry may take it over.
+    idempotency_ttl: float = 24 * 3600.0
+    idempotency_claim_timeout: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # A coupon unit admitted by the Redis gate whose request died before commit is given back
+    # after this long (checked against MySQL every interval).
+    coupon_gate_grace: float = 30.0
+    coupon_gate_interval: float = 5.0
+    # Concurrent issues of one coupon share a transaction of at most this many (group commit);
+    # 1 = one transaction per issue.
+    coupon_batch_max: int = 100
     shutdown_timeout: float = 30.0
     # Turns tracing on: spans go there by OTLP/HTTP (the OpenTelemetry variable names).
     otlp_endpoint: str | None = field(default=None, metadata={"env": "OTEL_EXPORTER_OTLP_ENDPOINT"})
@@ -58,8 +77,17 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "log_level", self.log_level.upper())
+        object.__setattr__(self, "auth", self.auth.lower())
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if not self.auth:
+            object.__setattr__(self, "auth", "required" if self.env == "prod" else "off")
+        if self.auth not in AUTH_MODES:
+            raise SettingsError(f"SHOP_AUTH must be one of {', '.join(AUTH_MODES)}")
+        if self.env == "prod" and self.auth_secret in ("", DEFAULT_AUTH_SECRET):
+            raise SettingsError("SHOP_AUTH_SECRET must be set to a secret in production")
+        if not 0 < self.token_ttl <= MAX_TOKEN_TTL:
+            raise SettingsError(f"SHOP_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL} seconds")
         if self.lock_backend not in LOCK_BACKENDS:
             raise SettingsError(f"SHOP_LOCK_BACKEND must be one of {', '.join(LOCK_BACKENDS)}")
         if self.lock_backend == "redis" and not self.redis_url:
@@ -74,6 +102,10 @@ class Settings:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
+        if self.idempotency_ttl <= 0 or self.idempotency_claim_timeout <= 0:
+            raise SettingsError("SHOP_IDEMPOTENCY_TTL and _CLAIM_TIMEOUT must be positive")
+        if not 1 <= self.coupon_batch_max <= 1000:
+            raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 

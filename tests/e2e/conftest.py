@@ -1,10 +1,36 @@
-"""Helpers for the HTTP tests."""
+"""Helpers for the HTTP tests, and the check that every answer matches the OpenAPI document."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import ClientResponse
+import pytest
+from aiohttp import ClientResponse, web
+
+from shop.keys import OPENAPI
+
+from .contract import Contract
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client: Any) -> Any:
+    """pytest-aiohttp's client factory, with every answer validated against the served document."""
+
+    async def make(app: web.Application, **kwargs: Any) -> Any:
+        client = await aiohttp_client(app, **kwargs)
+        contract = Contract(app[OPENAPI])
+        request = client._request
+
+        async def checked(method: str, path: Any, **options: Any) -> ClientResponse:
+            response: ClientResponse = await request(method, path, **options)
+            body = await response.read()
+            contract.check(method, response.url.path, response.status, response.headers, body)
+            return response
+
+        client._request = checked
+        return client
+
+    return make
 
 
 async def problem(response: ClientResponse, status: int, code: str) -> dict[str, Any]:

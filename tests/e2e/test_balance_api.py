@@ -68,8 +68,9 @@ async def test_charge_rejects_bad_amounts_and_writes_nothing(client, factory: Fa
         ([1, 2], "COMMON002"),
     ]:
         await problem(await client.post(url, json=body), 400, code)
-    await problem(await client.post(url, data=b"{not json"), 400, "COMMON002")
-    await problem(await client.post(url, data=b""), 400, "COMMON001")
+    json_type = {"Content-Type": "application/json"}
+    await problem(await client.post(url, data=b"{not json", headers=json_type), 400, "COMMON002")
+    await problem(await client.post(url, data=b"", headers=json_type), 400, "COMMON001")
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 1_000
     assert (
         await factory.scalar("SELECT COUNT(*) FROM balance_history WHERE user_id = %s", user) == 0
@@ -93,6 +94,8 @@ async def test_charge_past_the_maximum_is_b002(client, factory: Factory) -> None
 async def test_oversized_body_is_a_4xx_problem(client, factory: Factory) -> None:
     user = await factory.user()
     response = await client.post(
-        f"/api/users/{user}/balance/charge", data=b'{"amount": 1, "pad": "' + b"x" * 200_000 + b'"}'
+        f"/api/users/{user}/balance/charge",
+        data=b'{"amount": 1, "pad": "' + b"x" * 200_000 + b'"}',
+        headers={"Content-Type": "application/json"},
     )
     await problem(response, 413, "COMMON002")

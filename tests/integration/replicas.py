@@ -22,6 +22,10 @@ from pathlib import Path
 
 from ..conftest import ADMIN_TOKEN, REDIS_URL
 
+# The process behind each running replica's URL, for tests that kill one (with SIGKILL, which
+# the exit-code check expects).
+RUNNING: dict[str, subprocess.Popen[bytes]] = {}
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -39,7 +43,7 @@ class Replica:
 def problems(replica: Replica, allowed_5xx: frozenset[str]) -> list[str]:
     """What the replica's exit code and log say went wrong (empty when nothing did)."""
     found = []
-    if replica.process.returncode != 0:
+    if replica.process.returncode not in (0, -signal.SIGKILL):
         found.append(f"{replica.url} exited with {replica.process.returncode}")
     for line in replica.log.read_text(errors="replace").splitlines():
         try:
@@ -96,11 +100,13 @@ def replicas(
                     stderr=subprocess.STDOUT,
                 )
             started.append(Replica(f"http://127.0.0.1:{port}", process, log))
+            RUNNING[started[-1].url] = process
         for replica in started:
             _wait_ready(replica)
         yield [r.url for r in started]
     finally:
         for replica in started:
+            RUNNING.pop(replica.url, None)
             if replica.process.poll() is None:
                 replica.process.send_signal(signal.SIGINT)
         for replica in started:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -100,7 +101,7 @@ def _answers(statuses: Counter[tuple[str, int]], per_kind: int) -> None:
 
 
 async def test_burst_of_1500_over_three_replicas_gets_no_5xx(
-    factory: Factory, test_database: str, redis_prefix: str, tmp_path
+    factory: Factory, test_database: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     with replicas(
         3, db_url=test_database, redis_prefix=redis_prefix, log_dir=tmp_path, **ENV
@@ -109,7 +110,7 @@ async def test_burst_of_1500_over_three_replicas_gets_no_5xx(
 
 
 async def test_burst_on_one_replica_gets_no_503(
-    factory: Factory, test_database: str, redis_prefix: str, tmp_path
+    factory: Factory, test_database: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     with replicas(
         1, db_url=test_database, redis_prefix=redis_prefix, log_dir=tmp_path, **ENV

@@ -43,41 +43,44 @@ async def _fill_cart(database: Database, user: str, product: str) -> None:
         )
 
 
-class _CancellingStore(MySqlStore):
-    """Cancels the n-th transaction's task n x 1.5 ms after its work began, and counts the
-    cancellations that landed inside the transaction (the others came after its commit)."""
+class _WatchedStore(MySqlStore):
+    """Counts the transactions a cancellation interrupted after they began; every other one is
+    cancelled a moment after its BEGIN, so some surely land inside however busy the machine."""
 
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
-        self.started = 0
-        self.cancelled_inside = 0
+    cancelled_inside = 0
+    begun = 0
 
     async def transaction(self, work):
-        async def cancelled_later(tx: MySqlTx):
-            task = asyncio.current_task()
-            assert task is not None
-            asyncio.get_running_loop().call_later(0.0015 * self.started, task.cancel)
-            self.started += 1
+        async def watched(tx: MySqlTx):
+            self.begun += 1
+            if self.begun % 2:
+                task = asyncio.current_task()
+                assert task is not None
+                asyncio.get_running_loop().call_later(0.001 * (self.begun % 5), task.cancel)
             try:
                 return await work(tx)
             except asyncio.CancelledError:
                 self.cancelled_inside += 1
                 raise
 
-        return await super().transaction(cancelled_later)
+        return await super().transaction(watched)
 
 
 async def test_cancelled_orders_commit_whole_or_not_at_all(
     database: Database, factory: Factory
 ) -> None:
-    store = _CancellingStore(database)
+    store = _WatchedStore(database)
     deps = _deps(store)
     product = await factory.product(price=1_000, stock=1_000)
     users = await factory.users(40, balance=10_000)
     for user in users:
         await _fill_cart(database, user, product)
-    # Each order is cancelled at its own point, from its transaction's first statement on.
     tasks = [asyncio.create_task(place_order(deps=deps, user_id=u, coupon_id=None)) for u in users]
+    # Half are cancelled at staggered points (0 to 60 ms, wherever they are by then); the store
+    # cancels every other transaction a moment after its BEGIN, so some land mid-transaction.
+    loop = asyncio.get_running_loop()
+    for n, task in enumerate(tasks[::2]):
+        loop.call_later(0.003 * n, task.cancel)
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(0.1)
     for user in users:

@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from ..domain.money import MAX_CHARGE, MIN_CHARGE
-from ..keys import DEPS, USER_ID
 from ..use_cases import balance
-from . import render
-from .parsing import body_fields, path_id, query_fields
-from .responses import json_response
-
-MAX_HISTORY = 100
+from .endpoint import Call
+from .inputs import ChargeRequest, HistoryQuery, NoInput, UserPath
+from .outputs import Balance, BalanceChange, ChargeReceipt
 
 
-async def get_balance(request: web.Request) -> web.Response:
-    user_id = path_id(request, "userId")
-    amount = await balance.get_balance(deps=request.app[DEPS], user_id=user_id)
-    return json_response({"userId": user_id, "balance": amount})
+async def get_balance(call: Call[UserPath, NoInput, NoInput]) -> Balance:
+    user_id = call.path.user_id
+    return Balance(user_id, await balance.get_balance(deps=call.deps, user_id=user_id))
 
 
-async def charge(request: web.Request) -> web.Response:
-    user_id = path_id(request, "userId")
-    request[USER_ID] = user_id
-    amount = (await body_fields(request)).integer("amount", minimum=MIN_CHARGE, maximum=MAX_CHARGE)
-    receipt = await balance.charge_balance(deps=request.app[DEPS], user_id=user_id, amount=amount)
-    return json_response(render.charge(receipt))
-
-
-async def history(request: web.Request) -> web.Response:
-    user_id = path_id(request, "userId")
-    limit = query_fields(request).optional_integer(
-        "limit", minimum=1, maximum=MAX_HISTORY, default=20
+async def charge(call: Call[UserPath, NoInput, ChargeRequest]) -> ChargeReceipt:
+    receipt = await balance.charge_balance(
+        deps=call.deps, user_id=call.path.user_id, amount=call.body.amount
     )
-    changes = await balance.balance_history(deps=request.app[DEPS], user_id=user_id, limit=limit)
-    return json_response([render.balance_change(c) for c in changes])
+    return ChargeReceipt.of(receipt)
+
+
+async def history(call: Call[UserPath, HistoryQuery, NoInput]) -> list[BalanceChange]:
+    changes = await balance.balance_history(
+        deps=call.deps, user_id=call.path.user_id, limit=call.query.limit
+    )
+    return [BalanceChange.of(c) for c in changes]

@@ -2,59 +2,41 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from ..domain.errors import CartItemNotFound
-from ..domain.orders import MAX_QUANTITY, MIN_QUANTITY
-from ..keys import DEPS, USER_ID
 from ..use_cases import carts
-from . import render
-from .parsing import body_fields, path_number, query_fields
-from .responses import json_response
+from .endpoint import Call
+from .inputs import AddCartItem, CartItemPath, ChangeCartItem, NoInput, UserQuery
+from .outputs import Cart, CartItem, Message
+from .paths import number
 
 
-def _user(request: web.Request) -> str:
-    user_id = query_fields(request).text("userId")
-    request[USER_ID] = user_id
-    return user_id
+def _item_id(path: CartItemPath) -> int:
+    return number(path.cart_item_id, CartItemNotFound("cart item not found"))
 
 
-def _item_id(request: web.Request) -> int:
-    return path_number(request, "cartItemId", CartItemNotFound("cart item not found"))
+async def get_cart(call: Call[NoInput, UserQuery, NoInput]) -> Cart:
+    return Cart.of(await carts.get_cart(deps=call.deps, user_id=call.query.user_id))
 
 
-async def get_cart(request: web.Request) -> web.Response:
-    cart = await carts.get_cart(deps=request.app[DEPS], user_id=_user(request))
-    return json_response(render.cart(cart))
-
-
-async def add_item(request: web.Request) -> web.Response:
-    body = await body_fields(request)
-    user_id = body.text("userId")
-    request[USER_ID] = user_id
+async def add_item(call: Call[NoInput, NoInput, AddCartItem]) -> CartItem:
+    body = call.body
     item = await carts.add_item(
-        deps=request.app[DEPS],
-        user_id=user_id,
-        product_id=body.text("productId"),
-        quantity=body.integer("quantity", minimum=MIN_QUANTITY, maximum=MAX_QUANTITY),
+        deps=call.deps, user_id=body.user_id, product_id=body.product_id, quantity=body.quantity
     )
-    return json_response(render.cart_item(item))
+    return CartItem.of_item(item)
 
 
-async def change_item(request: web.Request) -> web.Response:
-    user_id = _user(request)
-    item_id = _item_id(request)
-    quantity = (await body_fields(request)).integer(
-        "quantity", minimum=MIN_QUANTITY, maximum=MAX_QUANTITY
-    )
+async def change_item(call: Call[CartItemPath, UserQuery, ChangeCartItem]) -> CartItem:
     item = await carts.change_item(
-        deps=request.app[DEPS], user_id=user_id, cart_item_id=item_id, quantity=quantity
+        deps=call.deps,
+        user_id=call.query.user_id,
+        cart_item_id=_item_id(call.path),
+        quantity=call.body.quantity,
     )
-    return json_response(render.cart_item(item))
+    return CartItem.of_item(item)
 
 
-async def remove_item(request: web.Request) -> web.Response:
-    user_id = _user(request)
-    item_id = _item_id(request)
-    await carts.remove_item(deps=request.app[DEPS], user_id=user_id, cart_item_id=item_id)
-    return json_response({"message": f"cart item {item_id} removed"})
+async def remove_item(call: Call[CartItemPath, UserQuery, NoInput]) -> Message:
+    item_id = _item_id(call.path)
+    await carts.remove_item(deps=call.deps, user_id=call.query.user_id, cart_item_id=item_id)
+    return Message(f"cart item {item_id} removed")

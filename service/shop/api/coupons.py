@@ -2,72 +2,70 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from datetime import UTC
 
-from ..domain.coupons import MAX_PERCENT, DiscountType, UserCouponStatus
 from ..domain.errors import InvalidInput
-from ..domain.money import MAX_BALANCE
-from ..keys import DEPS, USER_ID
 from ..use_cases import coupons
-from . import render
-from .parsing import body_fields, path_id, query_fields
-from .responses import json_response
+from .endpoint import Call
+from .inputs import (
+    CouponPath,
+    CreateCoupon,
+    IssueCoupon,
+    NoInput,
+    UserCouponQuery,
+    UserPath,
+    ValidateCoupon,
+)
+from .outputs import Coupon, CouponCheck, IssuedCoupon, UserCoupon
 
-MAX_COUPON_QUANTITY = 10_000_000
 
-
-async def create(request: web.Request) -> web.Response:
-    body = await body_fields(request)
-    deps = request.app[DEPS]
-    name = body.text("name", max_length=200)
-    kind = body.choice("discountType", DiscountType)
-    if kind is None:  # pragma: no cover - choice() raises for a required field
-        raise InvalidInput("discountType is required")
-    top = MAX_PERCENT if kind is DiscountType.PERCENT else MAX_BALANCE
-    value = body.integer("discountValue", minimum=1, maximum=top)
-    minimum = body.optional_integer("minOrderAmount", minimum=0, maximum=MAX_BALANCE, default=0)
-    quantity = body.integer("totalQuantity", minimum=1, maximum=MAX_COUPON_QUANTITY)
-    expires_at = body.timestamp("expiresAt")
+async def create(call: Call[NoInput, NoInput, CreateCoupon]) -> Coupon:
+    body = call.body
+    deps = call.deps
+    # An instant without an offset is taken as UTC.
+    expires_at = body.expires_at
+    try:
+        expires_at = (
+            expires_at.replace(tzinfo=UTC)
+            if expires_at.tzinfo is None
+            else expires_at.astimezone(UTC)
+        )
+    except OverflowError:  # past year 9999 once in UTC
+        raise InvalidInput("body field 'expiresAt' is out of range") from None
     coupon = await coupons.create_coupon(
         deps=deps,
-        name=name,
-        discount_type=kind,
-        discount_value=value,
-        min_order_amount=minimum,
-        total_quantity=quantity,
+        name=body.name.strip(),
+        discount_type=body.discount_type,
+        discount_value=body.discount_value,
+        min_order_amount=body.min_order_amount,
+        total_quantity=body.total_quantity,
         expires_at=expires_at,
     )
-    return json_response(render.coupon(coupon), status=201)
+    return Coupon.of(coupon)
 
 
-async def list_coupons(request: web.Request) -> web.Response:
-    found = await coupons.list_coupons(deps=request.app[DEPS])
-    return json_response([render.coupon(c) for c in found])
+async def list_coupons(call: Call[NoInput, NoInput, NoInput]) -> list[Coupon]:
+    return [Coupon.of(c) for c in await coupons.list_coupons(deps=call.deps)]
 
 
-async def issue(request: web.Request) -> web.Response:
-    coupon_id = path_id(request, "couponId")
-    user_id = (await body_fields(request)).text("userId")
-    request[USER_ID] = user_id
+async def issue(call: Call[CouponPath, NoInput, IssueCoupon]) -> IssuedCoupon:
     issued = await coupons.issue_coupon(
-        deps=request.app[DEPS], coupon_id=coupon_id, user_id=user_id
+        deps=call.deps, coupon_id=call.path.coupon_id, user_id=call.body.user_id
     )
-    return json_response(render.issued_coupon(issued))
+    return IssuedCoupon.of(issued)
 
 
-async def validate(request: web.Request) -> web.Response:
-    body = await body_fields(request)
+async def validate(call: Call[NoInput, NoInput, ValidateCoupon]) -> CouponCheck:
     check = await coupons.validate_coupon(
-        deps=request.app[DEPS],
-        coupon_id=body.text("couponId"),
-        order_amount=body.integer("orderAmount", minimum=0, maximum=MAX_BALANCE),
+        deps=call.deps, coupon_id=call.body.coupon_id, order_amount=call.body.order_amount
     )
-    return json_response(render.coupon_check(check))
+    return CouponCheck.of(check)
 
 
-async def of_user(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
-    status = query_fields(request).choice("status", UserCouponStatus, required=False)
-    found = await coupons.user_coupons(deps=deps, user_id=path_id(request, "userId"), status=status)
+async def of_user(call: Call[UserPath, UserCouponQuery, NoInput]) -> list[UserCoupon]:
+    deps = call.deps
+    found = await coupons.user_coupons(
+        deps=deps, user_id=call.path.user_id, status=call.query.status
+    )
     now = deps.clock()
-    return json_response([render.user_coupon(uc, uc.status_at(now)) for uc in found])
+    return [UserCoupon.of(uc, now) for uc in found]

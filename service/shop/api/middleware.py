@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
 
+import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..domain.errors import (
-    BodyTooLarge,
-    InvalidInput,
-    MethodNotAllowed,
-    RouteNotFound,
-    ShopError,
-)
-from ..keys import ACCESS_LOG, ERROR_CODE, TELEMETRY, TRACE_ID, USER_ID
+from ..domain.errors import ShopError
+from ..keys import ACCESS_LOG, ERROR_CODE, TELEMETRY, TRACE_ID
 from ..telemetry.logging import get_logger
 from ..telemetry.tracing import current_ids, exemplar
-from .responses import problem_response
+from .http_errors import BodyTooLarge, MalformedRequest, MethodNotAllowed, RouteNotFound
+from .problems import problem_response
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = get_logger("shop.http")
-
-_HTTP_ERRORS: dict[int, type[ShopError]] = {
-    404: RouteNotFound,
-    405: MethodNotAllowed,
-    413: BodyTooLarge,
-}
 # Business outcomes per route: "success" or the error code (a bounded set).
 _OUTCOMES = {
     ("POST", "/api/orders"): "orders",
@@ -51,11 +40,15 @@ def _request_id() -> str:
 @web.middleware
 async def telemetry(request: web.Request, handler: Handler) -> web.StreamResponse:
     tel = request.app[TELEMETRY]
+    route = route_template(request)
+    # Each request runs in its own task (its own context copy): what is bound here reaches every
+    # log line the request causes (pool_exhausted, lock_timeout, lease_lost), and no other.
+    structlog.contextvars.clear_contextvars()
     if not tel.enabled:
-        request[TRACE_ID] = _request_id()
+        request[TRACE_ID] = trace_id = _request_id()
+        structlog.contextvars.bind_contextvars(route=route, trace_id=trace_id)
         return await handler(request)
     metrics = tel.metrics
-    route = route_template(request)
     method = request.method
     started = time.perf_counter()
     metrics.active[method] += 1
@@ -68,7 +61,8 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     try:
         with span_cm as span:
             ids = current_ids() if span is not None else None
-            request[TRACE_ID] = ids[0] if ids else _request_id()
+            request[TRACE_ID] = trace_id = ids[0] if ids else _request_id()
+            structlog.contextvars.bind_contextvars(route=route, trace_id=trace_id)
             response = await handler(request)
             status = response.status
             if span is not None:
@@ -87,11 +81,8 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     request.app[ACCESS_LOG].info(
         "request",
         method=method,
-        route=route,
         status=status,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        user_id=request.get(USER_ID),
-        trace_id=request[TRACE_ID],
         span_id=ids[1] if ids else None,
     )
     return response
@@ -107,18 +98,27 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        kind = _HTTP_ERRORS.get(exc.status)
-        mapped = kind(exc.reason) if kind else InvalidInput(exc.reason)
-        if kind is None:
-            mapped.status = exc.status
+        mapped = _from_aiohttp(exc, request)
         request[ERROR_CODE] = mapped.code
         return problem_response(mapped, instance=request.path)
     except Exception:
         trace_id = request.get(TRACE_ID)
-        log.exception("unhandled_error", route=route_template(request), trace_id=trace_id)
+        log.exception("unhandled_error")  # route and trace id come from the context
         request[ERROR_CODE] = ShopError.code
         return problem_response(
             ShopError(f"internal error; quote trace id {trace_id} when reporting it"),
             instance=request.path,
             trace_id=trace_id,
         )
+
+
+def _from_aiohttp(exc: web.HTTPException, request: web.Request) -> ShopError:
+    """aiohttp's own refusals (router, body limit) as the shop's errors."""
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = set(exc.allowed_methods)
+        return MethodNotAllowed(f"{request.method} is not allowed here", allowed)
+    if isinstance(exc, web.HTTPNotFound):
+        return RouteNotFound(f"no resource at {request.path}")
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return BodyTooLarge(exc.text or exc.reason)
+    return MalformedRequest(exc.reason)

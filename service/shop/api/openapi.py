@@ -1,288 +1,235 @@
-"""The OpenAPI 3.1 document, built from the route table so it cannot drift from the router."""
+"""The OpenAPI 3.1 document, generated from the route table and the handlers' declared types.
+
+Schemas come from msgspec (`inputs.py`, `outputs.py`), so a bound or field changes in one place.
+Path and query types become parameters; security schemes and shared headers are declared below,
+so a new header or scheme is one entry here and one field on the routes that need it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiohttp import web
+import msgspec
 
 from .. import __version__
-from ..keys import OPENAPI
-from .responses import json_response
-
-if TYPE_CHECKING:
-    from .routes import Route
+from ..domain.idempotency import MAX_KEY_LENGTH
+from .endpoint import Route, Signature
+from .inputs import Input, NoInput
+from .outputs import Problem
+from .problems import PROBLEM_JSON
+from .responses import JSON
 
 Schema = dict[str, Any]
+REF = "#/components/schemas/{name}"
 
-
-def _obj(required: Iterable[str], **props: Schema) -> Schema:
-    return {"type": "object", "required": list(required), "properties": props}
-
-
-_S: Schema = {"type": "string"}
-_I: Schema = {"type": "integer"}
-_T: Schema = {"type": "string", "format": "date-time"}
-_NT: Schema = {"type": ["string", "null"], "format": "date-time"}
-_DISCOUNT: Schema = {"enum": ["FIXED", "PERCENT"]}
-_PRODUCT = {"productId": _S, "name": _S, "price": _I, "stock": _I, "category": _S}
-_LINE = {"productId": _S, "productName": _S, "price": _I, "quantity": _I, "subtotal": _I}
-_COUPON = {
-    "couponId": _S,
-    "name": _S,
-    "discountType": _DISCOUNT,
-    "discountValue": _I,
-    "totalQuantity": _I,
-    "remainingQuantity": _I,
-    "minOrderAmount": _I,
-    "expiresAt": _T,
+SECURITY_SCHEMES: Schema = {
+    "admin": {"type": "http", "scheme": "bearer", "description": "the admin token"},
+    "user": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a user token (POST /api/admin/tokens, `python -m shop token USER_ID`);"
+        " required when SHOP_AUTH=required",
+    },
 }
-_ORDER_SUMMARY = {
-    "orderId": _S,
-    "totalAmount": _I,
-    "discountAmount": _I,
-    "finalAmount": _I,
-    "status": {"enum": ["PENDING", "PAID", "CANCELLED"]},
-    "createdAt": _T,
+# The request header of idempotent operations (docs/api.md, Idempotent retries).
+IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a retry with the same key and body gets the first answer and has no"
+    " second effect, for 24 hours",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": "^[!-~]+$",
+    },
+}
+# Headers answers may carry, referenced by the statuses that send them.
+_RETRY_AFTER: Schema = {
+    "description": "seconds after which a retry may succeed",
+    "schema": {"type": "integer", "minimum": 0},
+}
+HEADERS: Schema = {
+    # Every 503 says when to come back; a 409 does only when the lock was busy (LOCK001).
+    "Retry-After": _RETRY_AFTER | {"required": True},
+    "Retry-After-If-Busy": _RETRY_AFTER,
+    "Allow": {
+        "description": "the methods this path serves",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "WWW-Authenticate": {
+        "description": "the scheme a 401 asks for",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer of an earlier request with the"
+        " same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+_STATUS_TEXT = {
+    400: "Invalid input or a business rule refused the request",
+    401: "Bearer token missing or not valid",
+    403: "Wrong admin token, or another user's resource",
+    404: "Not found",
+    405: "Method not allowed",
+    408: "The request did not arrive in time",
+    409: "Conflict (duplicate, the user's previous request still holds the lock, or a request"
+    " with the same Idempotency-Key is in progress)",
+    413: "Request body too large",
+    415: "The body is not JSON",
+    422: "The Idempotency-Key was first used with another request",
+    431: "Request headers too large",
+    500: "A bug: the body carries the trace id it was logged with",
+    503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
+    " connection broke during commit, retry with the same Idempotency-Key)",
+}
+# Statuses every operation may answer whatever its own rules (limits enforced before routing,
+# and a bug's 500, which is a problem+json too).
+_ANY_REQUEST = (405, 408, 413, 431, 500)
+_BODY_REQUEST = (400, 415)
+# status -> (header, its component)
+_HEADERS_OF = {
+    401: ("WWW-Authenticate", "WWW-Authenticate"),
+    405: ("Allow", "Allow"),
+    409: ("Retry-After", "Retry-After-If-Busy"),
+    503: ("Retry-After", "Retry-After"),
 }
 
 
 def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF.format(name=name)}
 
 
-SCHEMAS: dict[str, Schema] = {
-    "Health": {"type": "object", "properties": {"status": _S, "checks": {"type": "object"}}},
-    "Problem": _obj(
-        ["type", "title", "status", "detail", "code", "message", "timestamp"],
-        type=_S,
-        title=_S,
-        status=_I,
-        detail=_S,
-        instance=_S,
-        code=_S,
-        message=_S,
-        timestamp=_T,
-        traceId=_S,
-    ),
-    "Message": _obj(["message"], message=_S),
-    "Balance": _obj(["userId", "balance"], userId=_S, balance=_I),
-    "ChargeRequest": _obj(
-        ["amount"], amount={"type": "integer", "minimum": 1, "maximum": 10_000_000}
-    ),
-    "ChargeReceipt": _obj(
-        ["userId", "previousBalance", "chargedAmount", "currentBalance", "chargedAt"],
-        userId=_S,
-        previousBalance=_I,
-        chargedAmount=_I,
-        currentBalance=_I,
-        chargedAt=_T,
-    ),
-    "BalanceChange": _obj(
-        ["amount", "previousBalance", "currentBalance", "reason", "createdAt"],
-        amount=_I,
-        previousBalance=_I,
-        currentBalance=_I,
-        reason={"enum": ["CHARGE", "PAYMENT", "REFUND"]},
-        createdAt=_T,
-    ),
-    "Product": _obj(list(_PRODUCT), **_PRODUCT),
-    "PopularProduct": _obj([*_PRODUCT, "salesCount"], **_PRODUCT, salesCount=_I),
-    "Stock": _obj(
-        ["productId", "stock", "available"], productId=_S, stock=_I, available={"type": "boolean"}
-    ),
-    "CartItem": _obj(["cartItemId", *_LINE], cartItemId=_S, **_LINE),
-    "Cart": _obj(
-        ["cartId", "userId", "items", "totalAmount"],
-        cartId=_S,
-        userId=_S,
-        items={"type": "array", "items": _ref("CartItem")},
-        totalAmount=_I,
-    ),
-    "AddCartItem": _obj(
-        ["userId", "productId", "quantity"],
-        userId=_S,
-        productId=_S,
-        quantity={"type": "integer", "minimum": 1, "maximum": 999},
-    ),
-    "ChangeCartItem": _obj(
-        ["quantity"], quantity={"type": "integer", "minimum": 1, "maximum": 999}
-    ),
-    "Coupon": _obj(list(_COUPON), **_COUPON),
-    "CreateCoupon": _obj(
-        ["name", "discountType", "discountValue", "totalQuantity", "expiresAt"],
-        name=_S,
-        discountType=_DISCOUNT,
-        discountValue={"type": "integer", "minimum": 1},
-        minOrderAmount={"type": "integer", "minimum": 0},
-        totalQuantity={"type": "integer", "minimum": 1},
-        expiresAt=_T,
-    ),
-    "IssueCoupon": _obj(["userId"], userId=_S),
-    "IssuedCoupon": _obj(
-        ["userCouponId", "couponId", "userId", "issuedAt", "expiresAt", "remainingQuantity"],
-        userCouponId=_S,
-        couponId=_S,
-        userId=_S,
-        issuedAt=_T,
-        expiresAt=_T,
-        remainingQuantity=_I,
-    ),
-    "ValidateCoupon": _obj(
-        ["couponId", "orderAmount"], couponId=_S, orderAmount={"type": "integer", "minimum": 0}
-    ),
-    "CouponCheck": _obj(
-        ["valid", "discountAmount", "finalAmount", "message"],
-        valid={"type": "boolean"},
-        discountAmount=_I,
-        finalAmount=_I,
-        message=_S,
-    ),
-    "UserCoupon": _obj(
-        [
-            "userCouponId",
-            "userId",
-            "couponId",
-            "name",
-            "discountType",
-            "discountValue",
-            "status",
-            "issuedAt",
-            "usedAt",
-            "expiresAt",
-        ],
-        userCouponId=_S,
-        userId=_S,
-        couponId=_S,
-        name=_S,
-        discountType=_DISCOUNT,
-        discountValue=_I,
-        status={"enum": ["AVAILABLE", "USED", "EXPIRED"]},
-        issuedAt=_T,
-        usedAt=_NT,
-        expiresAt=_T,
-    ),
-    "PlaceOrder": _obj(["userId"], userId=_S, couponId={"type": ["string", "null"]}),
-    "OrderLine": _obj(list(_LINE), **_LINE),
-    "Order": _obj(
-        [
-            "orderId",
-            "userId",
-            "status",
-            "items",
-            "totalAmount",
-            "discountAmount",
-            "finalAmount",
-            "couponId",
-            "createdAt",
-        ],
-        orderId=_S,
-        userId=_S,
-        status={"enum": ["PENDING", "PAID", "CANCELLED"]},
-        items={"type": "array", "items": _ref("OrderLine")},
-        totalAmount=_I,
-        discountAmount=_I,
-        finalAmount=_I,
-        couponId={"type": ["string", "null"]},
-        createdAt=_T,
-    ),
-    "OrderSummary": _obj(list(_ORDER_SUMMARY), **_ORDER_SUMMARY),
-    "OrderPage": _obj(
-        ["orders", "currentPage", "totalPages", "totalCount"],
-        orders={"type": "array", "items": _ref("OrderSummary")},
-        currentPage=_I,
-        totalPages=_I,
-        totalCount=_I,
-    ),
-    "IncidentSwitch": _obj(
-        ["switch", "value", "normal", "on", "description"],
-        switch=_S,
-        value={},
-        normal={},
-        on={"type": "boolean"},
-        description=_S,
-    ),
-    "SetIncidentSwitch": _obj(["value"], value={}),
-    "SeedRequest": {
-        "type": "object",
-        "properties": {"users": _I, "stock": _I, "couponQuantity": _I},
-    },
-    "SeedReport": _obj(
-        ["users", "products", "couponQuantity", "seconds"],
-        users=_I,
-        products=_I,
-        couponQuantity=_I,
-        seconds={"type": "number"},
-    ),
-}
-
-_STATUS_TEXT = {
-    400: "Invalid input or a business rule refused the request",
-    401: "Admin token missing",
-    403: "Admin token wrong",
-    404: "Not found",
-    409: "Conflict (duplicate, or the user's previous request still holds the lock)",
-    503: "A dependency is unavailable; nothing was written",
-}
-
-
-def _body(name: str) -> Schema:
-    if name.startswith("["):
-        return {"type": "array", "items": _ref(name.strip("[]"))}
-    return _ref(name)
-
-
-def _operation(route: Route) -> Schema:
-    responses: Schema = {
-        str(route.status): {
-            "description": "Success",
-            "content": {"application/json": {"schema": _body(route.response)}}
-            if route.response
-            else {"application/json": {}},
-        }
+def _problem(status: int) -> Schema:
+    answer: Schema = {
+        "description": _STATUS_TEXT[status],
+        "content": {PROBLEM_JSON: {"schema": _ref(Problem.__name__)}},
     }
-    for status in route.errors:
+    if status in _HEADERS_OF:
+        name, component = _HEADERS_OF[status]
+        answer["headers"] = {name: {"$ref": f"#/components/headers/{component}"}}
+    return answer
+
+
+class _Schemas:
+    """Every type's JSON Schema, generated together so shared types are components once."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.signatures = {id(r): r.signature for r in routes}
+        types: list[Any] = [Problem]
+        for route in routes:
+            s = self.signatures[id(route)]
+            types += [s.path, s.query, s.body, *route.documented.values()]
+            if not s.raw:
+                types.append(s.answer)
+        self.top, self.components = msgspec.json.schema_components(types, ref_template=REF)
+        self.by_type = dict(zip(types, self.top, strict=True))
+        for kind in types:
+            if isinstance(kind, type) and issubclass(kind, Input):
+                schema = self.components.get(kind.__name__)
+                if schema is not None and kind.json_schema_extra:
+                    schema.update(kind.json_schema_extra)
+
+    def parameters(self, kind: type[Input], where: str) -> list[Schema]:
+        if kind is NoInput:
+            return []
+        schema = self.components[kind.__name__]
+        required = set(schema.get("required", ()))
+        return [
+            {"name": name, "in": where, "required": where == "path" or name in required}
+            | {"schema": field}
+            for name, field in schema["properties"].items()
+        ]
+
+    def schema(self, kind: Any) -> Schema:
+        return dict(self.by_type[kind])
+
+    def unused_inputs(self, routes: Iterable[Route]) -> set[str]:
+        """Path and query types: they become parameters, not components."""
+        names = set()
+        for route in routes:
+            s = self.signatures[id(route)]
+            names |= {s.path.__name__, s.query.__name__}
+        return names
+
+
+def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
+    s: Signature = schemas.signatures[id(route)]
+    responses: Schema = {}
+    if route.content is not None:
+        content = {media: {"schema": dict(schema)} for media, schema in route.content.items()}
+        responses[str(route.status)] = {"description": "Success", "content": content}
+    for status, kind in route.documented.items():
         responses[str(status)] = {
-            "description": _STATUS_TEXT[status],
-            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+            "description": "Success" if status < 400 else _STATUS_TEXT[status],
+            "content": {JSON: {"schema": schemas.schema(kind)}},
         }
+    if not s.raw:
+        responses[str(route.status)] = {
+            "description": "Success",
+            "content": {JSON: {"schema": schemas.schema(s.answer)}},
+        }
+    errors = set(route.errors) | set(_ANY_REQUEST)
+    if s.body is not NoInput:
+        errors |= set(_BODY_REQUEST)
+    if s.path is not NoInput or s.query is not NoInput:
+        errors.add(400)
+    if route.admin or (route.user and user_auth):
+        errors |= {401, 403}
+    if route.idempotent is not None:
+        errors |= {409, 422}
+        responses[str(route.status)]["headers"] = {
+            "Idempotent-Replayed": {"$ref": "#/components/headers/Idempotent-Replayed"}
+        }
+    for status in sorted(errors):
+        responses.setdefault(str(status), _problem(status))
     operation: Schema = {
         "summary": route.summary,
         "tags": [route.tag],
         "operationId": f"{route.tag}.{route.handler.__name__}",
-        "parameters": [
-            {"name": p.name, "in": p.where, "required": p.required, "schema": p.schema}
-            for p in route.params
-        ],
+        "parameters": schemas.parameters(s.path, "path")
+        + schemas.parameters(s.query, "query")
+        + ([IDEMPOTENCY_KEY] if route.idempotent is not None else []),
         "responses": responses,
     }
-    if route.request:
+    if s.body is not NoInput:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _ref(route.request)}},
+            "content": {JSON: {"schema": schemas.schema(s.body)}},
         }
     if route.admin:
         operation["security"] = [{"admin": []}]
+    elif route.user and user_auth:
+        operation["security"] = [{"user": []}]
     return operation
 
 
-def build_document(routes: Iterable[Route]) -> Schema:
-    """The whole OpenAPI 3.1 document for the given routes."""
+def build_document(routes: Iterable[Route], *, user_auth: bool = False) -> Schema:
+    """The whole OpenAPI 3.1 document; `user_auth` when SHOP_AUTH=required."""
+    routes = tuple(routes)
+    schemas = _Schemas(routes)
     paths: dict[str, Schema] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+            route, schemas, user_auth=user_auth
+        )
+    components = {
+        name: schema
+        for name, schema in schemas.components.items()
+        if name not in schemas.unused_inputs(routes)
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "shop", "version": __version__},
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+            "schemas": components,
+            "headers": HEADERS,
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
-
-
-async def serve(request: web.Request) -> web.Response:
-    """The OpenAPI document, built once at start-up."""
-    return json_response(request.app[OPENAPI])

@@ -1,38 +1,47 @@
-"""Handlers: liveness and readiness."""
+"""Handlers: liveness, readiness, metrics and this API's own description."""
 
 from __future__ import annotations
 
 import asyncio
 
 from aiohttp import web
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.aiohttp import make_aiohttp_handler
 
-from ..keys import DATABASE, REDIS, TELEMETRY
+from ..keys import DATABASE, OPENAPI, REDIS, TELEMETRY
+from .endpoint import Call
+from .inputs import NoInput
+from .outputs import Health
 from .responses import json_response
 
 READY_TIMEOUT = 2.0
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+async def healthz(call: Call[NoInput, NoInput, NoInput]) -> Health:
+    return Health("ok")
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def metrics(call: Call[NoInput, NoInput, NoInput]) -> web.StreamResponse:
     """Prometheus text, or OpenMetrics (which carries exemplars) when the scraper asks."""
-    registry = request.app[TELEMETRY].metrics.registry
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return web.Response(body=encoder(registry), headers={"Content-Type": content_type})
+    # prometheus-client negotiates the format (and gzip) itself; the registry is the app's own.
+    expose = make_aiohttp_handler(call.request.app[TELEMETRY].metrics.registry)
+    return await expose(call.request)
 
 
-async def readyz(request: web.Request) -> web.Response:
+async def openapi(call: Call[NoInput, NoInput, NoInput]) -> web.StreamResponse:
+    """The OpenAPI document, built once at start-up."""
+    return json_response(call.request.app[OPENAPI])
+
+
+async def readyz(call: Call[NoInput, NoInput, NoInput]) -> web.StreamResponse:
+    app = call.request.app
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(READY_TIMEOUT):
-            await request.app[DATABASE].ping()
+            await app[DATABASE].ping()
         checks["mysql"] = "ok"
     except Exception as exc:
         checks["mysql"] = f"error: {type(exc).__name__}: {exc}"
-    redis = request.app.get(REDIS)
+    redis = app.get(REDIS)
     if redis is not None:
         try:
             async with asyncio.timeout(READY_TIMEOUT):
@@ -42,6 +51,5 @@ async def readyz(request: web.Request) -> web.Response:
             checks["redis"] = f"error: {type(exc).__name__}: {exc}"
     ready = all(value == "ok" for value in checks.values())
     return json_response(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status=200 if ready else 503,
+        Health("ready" if ready else "unavailable", checks), status=200 if ready else 503
     )

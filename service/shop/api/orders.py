@@ -2,43 +2,36 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from ..domain.errors import OrderNotFound
-from ..domain.orders import OrderStatus
-from ..keys import DEPS, USER_ID
 from ..use_cases import orders
-from . import render
-from .parsing import body_fields, path_number, query_fields
-from .responses import json_response
+from .auth import act_as
+from .endpoint import Call
+from .inputs import NoInput, OrderPath, OrderQuery, PlaceOrder
+from .outputs import Order, OrderPage
+from .paths import number
 
-MAX_PAGE = 1_000_000
-MAX_PAGE_SIZE = 100
 
-
-async def place(request: web.Request) -> web.Response:
-    body = await body_fields(request)
-    user_id = body.text("userId")
-    request[USER_ID] = user_id
+async def place(call: Call[NoInput, NoInput, PlaceOrder]) -> Order:
     order = await orders.place_order(
-        deps=request.app[DEPS], user_id=user_id, coupon_id=body.optional_text("couponId")
+        deps=call.deps, user_id=call.body.user_id, coupon_id=call.body.coupon_id or None
     )
-    return json_response(render.order(order))
+    return Order.of(order)
 
 
-async def list_orders(request: web.Request) -> web.Response:
-    query = query_fields(request)
+async def list_orders(call: Call[NoInput, OrderQuery, NoInput]) -> OrderPage:
+    query = call.query
     page = await orders.list_orders(
-        deps=request.app[DEPS],
-        user_id=query.text("userId"),
-        status=query.choice("status", OrderStatus, required=False),
-        page=query.optional_integer("page", minimum=1, maximum=MAX_PAGE, default=1),
-        limit=query.optional_integer("limit", minimum=1, maximum=MAX_PAGE_SIZE, default=10),
+        deps=call.deps,
+        user_id=query.user_id,
+        status=query.status,
+        page=query.page,
+        limit=query.limit,
     )
-    return json_response(render.order_page(page))
+    return OrderPage.of(page)
 
 
-async def get_order(request: web.Request) -> web.Response:
-    order_id = path_number(request, "orderId", OrderNotFound("order not found"))
-    order = await orders.get_order(deps=request.app[DEPS], order_id=order_id)
-    return json_response(render.order(order))
+async def get_order(call: Call[OrderPath, NoInput, NoInput]) -> Order:
+    order_id = number(call.path.order_id, OrderNotFound("order not found"))
+    order = await orders.get_order(deps=call.deps, order_id=order_id)
+    act_as(call.request, order.user_id)  # read before the check: refused, it is never sent
+    return Order.of(order)

@@ -21,6 +21,9 @@ class UserCouponStatus(enum.StrEnum):
 
 
 MAX_PERCENT = 100
+# What one coupon may be issued to, and how long its name may be.
+MAX_COUPON_QUANTITY = 10_000_000
+MAX_COUPON_NAME = 200
 
 
 class Admission(enum.Enum):

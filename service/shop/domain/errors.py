@@ -1,4 +1,7 @@
-"""Every failure the shop reports, each with a stable code; mapped to HTTP once, in api/."""
+"""Every failure the shop reports, each with a stable code and a message.
+
+HTTP statuses and titles are not the domain's business: `api/problems.py` maps each type once.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ class ShopError(Exception):
     """A failure with a stable code and a human-readable message."""
 
     code = "COMMON004"
-    status = 500
-    title = "Internal error"
+    # Seconds after which a retry may succeed; None when retrying cannot help.
+    retry_after: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -16,110 +19,124 @@ class ShopError(Exception):
 
 
 class MissingField(ShopError):
-    code, status, title = "COMMON001", 400, "Missing field or parameter"
+    code = "COMMON001"
 
 
 class InvalidInput(ShopError):
-    code, status, title = "COMMON002", 400, "Invalid input"
-
-
-class BodyTooLarge(ShopError):
-    code, status, title = "COMMON002", 413, "Request body too large"
-
-
-class Unauthorized(ShopError):
-    code, status, title = "COMMON003", 401, "Admin token required"
-
-
-class Forbidden(ShopError):
-    code, status, title = "COMMON003", 403, "Admin token rejected"
-
-
-class RouteNotFound(ShopError):
-    code, status, title = "COMMON005", 404, "No such resource"
-
-
-class MethodNotAllowed(ShopError):
-    code, status, title = "COMMON006", 405, "Method not allowed"
+    code = "COMMON002"
 
 
 class UserNotFound(ShopError):
-    code, status, title = "U001", 404, "User not found"
+    code = "U001"
 
 
 class ProductNotFound(ShopError):
-    code, status, title = "P001", 404, "Product not found"
+    code = "P001"
 
 
 class InsufficientStock(ShopError):
-    code, status, title = "P002", 400, "Insufficient stock"
+    code = "P002"
 
 
 class InsufficientBalance(ShopError):
-    code, status, title = "PAY001", 400, "Insufficient balance"
+    code = "PAY001"
 
 
 class EmptyCart(ShopError):
-    code, status, title = "O001", 400, "Empty cart or invalid quantity"
+    code = "O001"
 
 
 class OrderNotFound(ShopError):
-    code, status, title = "O002", 404, "Order not found"
+    code = "O002"
 
 
 class CartItemNotFound(ShopError):
-    code, status, title = "CART001", 404, "Cart item not found"
+    code = "CART001"
 
 
 class CouponSoldOut(ShopError):
-    code, status, title = "C001", 400, "Coupon sold out"
+    code = "C001"
 
 
 class CouponNotFound(ShopError):
-    code, status, title = "C002", 404, "Coupon not found"
+    code = "C002"
 
 
 class CouponExpired(ShopError):
-    code, status, title = "C003", 400, "Coupon expired"
+    code = "C003"
 
 
 class CouponAlreadyUsed(ShopError):
-    code, status, title = "C004", 400, "Coupon already used"
+    code = "C004"
 
 
 class CouponAlreadyIssued(ShopError):
-    code, status, title = "C006", 409, "Coupon already issued to this user"
+    code = "C006"
 
 
 class OrderBelowMinimum(ShopError):
-    code, status, title = "C007", 400, "Order below the coupon's minimum"
+    code = "C007"
 
 
 class BalanceLimitExceeded(ShopError):
-    code, status, title = "B002", 400, "Balance would exceed its maximum"
-
-
-class Unavailable(ShopError):
-    """A dependency is down or saturated: nothing was written, the client may retry."""
-
-    status = 503
-    retry_after = 1
+    code = "B002"
 
 
 class LockTimeout(ShopError):
     """The previous holder kept the lock past the wait budget."""
 
-    code, status, title = "LOCK001", 409, "Request still in progress"
-    retry_after = 1
+    code = "LOCK001"
+    retry_after: int | None = 1
+
+
+class Unavailable(ShopError):
+    """A dependency is down or saturated: nothing was written, the client may retry."""
+
+    retry_after: int | None = 1
 
 
 class LockUnavailable(Unavailable):
-    code, title = "LOCK002", "Lock backend unavailable"
+    code = "LOCK002"
 
 
 class LeaseLost(Unavailable):
-    code, title = "LOCK003", "Lock lease lost"
+    code = "LOCK003"
 
 
 class DatabaseUnavailable(Unavailable):
-    code, title = "DB001", "Database unavailable"
+    code = "DB001"
+
+
+class OutcomeUnknown(Unavailable):
+    """The connection was lost during COMMIT: the write may or may not have happened.
+
+    Unlike every other 503, this one cannot promise that nothing was written; a retry carrying
+    the same Idempotency-Key is safe (it returns the first outcome, never a second effect).
+    """
+
+    code = "OUTCOME_UNKNOWN"
+
+
+class IdempotencyInProgress(ShopError):
+    """A request with the same Idempotency-Key is still being served; retry shortly."""
+
+    code = "IDEMPOTENCY_IN_PROGRESS"
+    retry_after = 1
+
+
+class IdempotencyKeyReused(ShopError):
+    """The Idempotency-Key was first sent with another request (method, path or body)."""
+
+    code = "IDEMPOTENCY_MISMATCH"
+
+
+class AuthenticationRequired(ShopError):
+    """No valid user bearer token (missing, malformed, forged or expired)."""
+
+    code = "COMMON003"
+
+
+class NotYourResource(ShopError):
+    """A valid token, but for another user than the one the request acts on."""
+
+    code = "COMMON003"

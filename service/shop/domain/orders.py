@@ -19,6 +19,12 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "CANCELLED"
 
 
+# Order list paging bounds.
+MAX_PAGE = 1_000_000
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 10
+
+
 @dataclass(frozen=True, slots=True)
 class OrderLine:
     product_id: str

@@ -13,6 +13,11 @@ class BalanceReason(enum.StrEnum):
     REFUND = "REFUND"
 
 
+# How many balance movements one history page may show, and how many it shows unasked.
+MAX_HISTORY_LIMIT = 100
+DEFAULT_HISTORY_LIMIT = 20
+
+
 @dataclass(frozen=True, slots=True)
 class BalanceChange:
     """One movement: `amount` is signed, so previous + amount = current always holds."""

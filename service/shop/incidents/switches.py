@@ -23,11 +23,11 @@ Changed = Callable[[str, Any, bool, bool], None]
 
 
 class UnknownSwitch(ShopError):
-    code, status, title = "INC001", 404, "No such incident switch"
+    code = "INC001"
 
 
 class SwitchNotShared(Unavailable):
-    code, title = "INC002", "Switch changed on this replica only"
+    code = "INC002"
 
 
 def choice(*allowed: str) -> Parse:

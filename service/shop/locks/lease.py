@@ -15,20 +15,30 @@ class LockReentry(RuntimeError):
 
 
 class Lease:
-    """A held lock: key, the holder's token, a fence that strictly increases per key."""
+    """A held lock: key, the holder's token, a fence that strictly increases per key.
 
-    __slots__ = ("acquired_at", "fence", "key", "lost", "token")
+    `expires_at` (monotonic seconds, None = never) is the last expiry the backend confirmed;
+    past it the lease counts as lost even before anyone says so, because another replica may
+    already hold the key.
+    """
 
-    def __init__(self, key: str, fence: int, token: str | None = None) -> None:
+    __slots__ = ("acquired_at", "expires_at", "fence", "key", "lost", "token")
+
+    def __init__(
+        self, key: str, fence: int, token: str | None = None, expires_at: float | None = None
+    ) -> None:
         self.key = key
         self.fence = fence
         self.token = token or uuid.uuid4().hex
         self.acquired_at = time.monotonic()
+        self.expires_at = expires_at
         self.lost = asyncio.Event()
 
     def ensure_valid(self) -> None:
         """Raise LeaseLost once the lease expired or was taken over."""
-        if self.lost.is_set():
+        if self.lost.is_set() or (
+            self.expires_at is not None and time.monotonic() >= self.expires_at
+        ):
             raise LeaseLost(f"the lease on {self.key} was lost; nothing was written")
 
 

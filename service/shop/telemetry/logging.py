@@ -70,6 +70,8 @@ def configure_logging(level: str = "INFO") -> None:
     atexit.register(flush_logs)
     structlog.configure(
         processors=[
+            # route, trace_id and user_id, bound once per request by the HTTP layer
+            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

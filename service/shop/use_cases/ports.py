@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from ..domain.carts import CartItem
-from ..domain.coupons import Admission, Coupon, UserCoupon
+from ..domain.coupons import Admission, Coupon, IssuedCoupon, UserCoupon
+from ..domain.idempotency import Answer, KeyRecord
 from ..domain.orders import Order, OrderStatus, OrderSummary
 from ..domain.products import PopularProduct, Product, ProductSort
 from ..domain.users import BalanceChange
@@ -74,6 +75,27 @@ class NoGate:
 
     async def refund(self, coupon_id: str, user_id: str) -> None:
         """Nothing was taken."""
+
+
+class IssueTicket(Protocol):
+    """One coupon issue waiting for its shared transaction."""
+
+    async def result(self) -> IssuedCoupon:
+        """The issued coupon once committed, or this request's own refusal."""
+        ...
+
+    async def settle(self) -> bool:
+        """After the waiter gave up: withdraw it if still queued, else wait for its batch;
+        True when the user's coupon was committed."""
+        ...
+
+
+class CouponIssues(Protocol):
+    """Concurrent issues of one coupon coalesced into one transaction (group commit)."""
+
+    def submit(self, coupon_id: str, user_id: str) -> IssueTicket:
+        """Queue an issue for the next transaction of this coupon."""
+        ...
 
 
 class Probe(Protocol):
@@ -191,6 +213,24 @@ class CouponsRepository(Protocol):
         """Give the user the coupon; None when the user already has it."""
         ...
 
+    async def lock(self, coupon_id: str) -> Coupon | None:
+        """The coupon with its row locked until the transaction ends (None when unknown)."""
+        ...
+
+    async def claimants(self, coupon_id: str, user_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Of `user_ids`: those that exist, and those already holding the coupon."""
+        ...
+
+    async def grant_many(
+        self, coupon_id: str, user_ids: Sequence[str], *, now: datetime
+    ) -> dict[str, int] | None:
+        """Give each user the coupon at once (user coupon id by user); None on any duplicate."""
+        ...
+
+    async def take(self, coupon_id: str, count: int, *, now: datetime) -> bool:
+        """Count `count` more issues unless sold out or expired; False when nothing changed."""
+        ...
+
     async def of_user(self, user_id: str) -> list[UserCoupon]:
         """Every coupon issued to the user, newest first."""
         ...
@@ -228,6 +268,46 @@ class OrdersRepository(Protocol):
         ...
 
 
+class IdempotencyRepository(Protocol):
+    async def claim(
+        self, user_id: str, key: str, *, fingerprint: bytes, token: str, now: datetime
+    ) -> bool:
+        """Store a claim on the key; False when the key is already stored."""
+        ...
+
+    async def get(self, user_id: str, key: str) -> KeyRecord | None:
+        """The stored key, or None."""
+        ...
+
+    async def take_over(
+        self,
+        user_id: str,
+        key: str,
+        *,
+        old_token: str,
+        fingerprint: bytes,
+        token: str,
+        now: datetime,
+        renew: bool,
+    ) -> bool:
+        """Move a stale claim (or, with `renew`, an expired key) to `token`; False if raced."""
+        ...
+
+    async def seal(
+        self, user_id: str, key: str, *, token: str, answer: Answer, now: datetime
+    ) -> bool:
+        """Store the answer of the claim `token`; False when the claim is no longer ours."""
+        ...
+
+    async def release(self, user_id: str, key: str, *, token: str) -> None:
+        """Drop the claim `token` unless it was answered."""
+        ...
+
+    async def purge(self, *, before: datetime, limit: int) -> int:
+        """Delete at most `limit` keys created before `before`; returns how many went."""
+        ...
+
+
 class Tx(Protocol):
     """The repositories over one connection (one transaction when written)."""
 
@@ -241,6 +321,8 @@ class Tx(Protocol):
     def coupons(self) -> CouponsRepository: ...
     @property
     def orders(self) -> OrdersRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
 
 T = TypeVar("T")

@@ -107,6 +107,64 @@ class CouponsRepository:
                 return None
             raise
 
+    async def lock(self, coupon_id: str) -> Coupon | None:
+        """The coupon, its row locked: every batch of issues of one coupon queues here."""
+        row = await self._s.fetch_one(
+            "coupons.lock",
+            f"SELECT {_COUPON} FROM coupons c WHERE c.coupon_id = %s FOR UPDATE",
+            (coupon_id,),
+        )
+        return None if row is None else _coupon(row)
+
+    async def claimants(self, coupon_id: str, user_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Of `user_ids`: those that exist, and those already holding the coupon."""
+        marks = ", ".join(["%s"] * len(user_ids))
+        rows = await self._s.fetch_all(
+            "user_coupons.claimants",
+            "SELECT u.user_id, uc.user_coupon_id FROM users u LEFT JOIN user_coupons uc"
+            " ON uc.coupon_id = %s AND uc.user_id = u.user_id"
+            f" WHERE u.user_id IN ({marks})",
+            (coupon_id, *user_ids),
+        )
+        return {r[0] for r in rows}, {r[0] for r in rows if r[1] is not None}
+
+    async def grant_many(
+        self, coupon_id: str, user_ids: Sequence[str], *, now: datetime
+    ) -> dict[str, int] | None:
+        """Give each user the coupon in one statement; None when any already has it."""
+        issued_at = to_db(now)
+        try:
+            await self._s.execute_many(
+                "user_coupons.insert_many",
+                "INSERT INTO user_coupons (coupon_id, user_id, status, issued_at)"
+                " VALUES (%s, %s, 'AVAILABLE', %s)",
+                [(coupon_id, user_id, issued_at) for user_id in user_ids],
+            )
+        except pymysql.err.IntegrityError as exc:
+            if exc.args and exc.args[0] == DUPLICATE_KEY:
+                return None
+            raise
+        # Read back rather than count on consecutive auto-increment ids (lock mode 2 and
+        # auto_increment_increment > 1 interleave them).
+        marks = ", ".join(["%s"] * len(user_ids))
+        rows = await self._s.fetch_all(
+            "user_coupons.ids",
+            "SELECT user_id, user_coupon_id FROM user_coupons"
+            f" WHERE coupon_id = %s AND user_id IN ({marks})",
+            (coupon_id, *user_ids),
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def take(self, coupon_id: str, count: int, *, now: datetime) -> bool:
+        """Count `count` more issues unless that would pass the total or the coupon expired."""
+        changed = await self._s.execute(
+            "coupons.take",
+            "UPDATE coupons SET issued_quantity = issued_quantity + %s WHERE coupon_id = %s"
+            " AND issued_quantity + %s <= total_quantity AND expires_at > %s",
+            (count, coupon_id, count, to_db(now)),
+        )
+        return changed == 1
+
     async def of_user(self, user_id: str) -> list[UserCoupon]:
         rows = await self._s.fetch_all(
             "user_coupons.by_user",
@@ -142,6 +200,18 @@ class CouponsRepository:
             (coupon_id,),
         )
         return coupon.remaining_quantity, [r[0] for r in rows]
+
+    async def holders_among(self, coupon_id: str, user_ids: Sequence[str]) -> set[str]:
+        """Which of `user_ids` hold the coupon (committed rows only)."""
+        if not user_ids:
+            return set()
+        marks = ", ".join(["%s"] * len(user_ids))
+        rows = await self._s.fetch_all(
+            "user_coupons.holders_among",
+            f"SELECT user_id FROM user_coupons WHERE coupon_id = %s AND user_id IN ({marks})",
+            (coupon_id, *user_ids),
+        )
+        return {r[0] for r in rows}
 
     async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
         changed = await self._s.execute(

@@ -12,6 +12,16 @@ from ...domain.errors import DatabaseUnavailable
 from .pool import parse_db_url
 
 _LOCK_NAME = "shop_schema_migrations"
+LOCK_TIMEOUT = 60
+
+
+class MigrationLockTimeout(DatabaseUnavailable):
+    """Another migration kept the schema lock past the timeout; nothing was applied."""
+
+
+def lock_name(database: str) -> str:
+    """The named lock migrations of `database` take (MySQL allows 64 characters)."""
+    return f"{_LOCK_NAME}:{database}"[:64]
 
 
 def _statements(sql: str) -> list[str]:
@@ -31,9 +41,15 @@ def available() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-async def migrate(url: str) -> list[str]:
-    """Create the database if needed and apply what is missing; returns the versions applied."""
+async def migrate(
+    url: str, *, upto: str | None = None, lock_timeout: float = LOCK_TIMEOUT
+) -> list[str]:
+    """Create the database if needed and apply what is missing; returns the versions applied.
+
+    `upto` stops after that version (to build an older schema, as a test of upgrades does).
+    """
     target = parse_db_url(url)
+    lock = lock_name(target.database)
     try:
         conn = await aiomysql.connect(**target.connect_args())
     except (pymysql.err.OperationalError, OSError) as exc:
@@ -47,7 +63,14 @@ async def migrate(url: str) -> list[str]:
             )
             await cur.execute(f"USE `{target.database}`")
             # Several replicas may start at once: one migrates, the others wait and find it done.
-            await cur.execute("SELECT GET_LOCK(%s, 60)", (_LOCK_NAME,))
+            await cur.execute("SELECT GET_LOCK(%s, %s)", (lock, lock_timeout))
+            (got,) = await cur.fetchone()
+            # 0 = timed out, NULL = error: migrating without the lock could apply a version
+            # twice, so stop instead.
+            if got != 1:
+                raise MigrationLockTimeout(
+                    f"another migration held the schema lock for {lock_timeout:g}s"
+                )
             try:
                 await cur.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -57,6 +80,8 @@ async def migrate(url: str) -> list[str]:
                 await cur.execute("SELECT version FROM schema_migrations")
                 done = {row[0] for row in await cur.fetchall()}
                 for version, sql in available():
+                    if upto is not None and version > upto:
+                        break
                     if version in done:
                         continue
                     for statement in _statements(sql):
@@ -66,7 +91,7 @@ async def migrate(url: str) -> list[str]:
                     )
                     applied.append(version)
             finally:
-                await cur.execute("SELECT RELEASE_LOCK(%s)", (_LOCK_NAME,))
+                await cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
     finally:
         conn.close()
     return applied

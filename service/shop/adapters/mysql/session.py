@@ -11,7 +11,7 @@ import aiomysql
 import pymysql
 from opentelemetry.trace import SpanKind, use_span
 
-from ...domain.errors import DatabaseUnavailable
+from ...domain.errors import DatabaseUnavailable, OutcomeUnknown
 from ...telemetry import Telemetry
 from ...telemetry.tracing import exemplar
 
@@ -21,6 +21,8 @@ Params = Sequence[Any] | None
 # Server and client error codes meaning "the database cannot serve this now": nothing was
 # written (the transaction is rolled back), the client may retry.
 UNAVAILABLE_CODES = frozenset({1040, 1053, 1205, 2002, 2003, 2006, 2013, 2055})
+# Client error codes for a connection that broke: during COMMIT, the server may have committed.
+CONNECTION_LOST = frozenset({2006, 2013, 2055})
 DEADLOCK = 1213
 
 
@@ -37,6 +39,12 @@ class QuietCursor(aiomysql.Cursor):  # type: ignore[misc]  # aiomysql ships no t
 
 class Deadlock(Exception):
     """InnoDB chose this transaction as a deadlock victim; it was rolled back whole."""
+
+
+_UNKNOWN = (
+    "the database connection was lost during commit, so the outcome is unknown; "
+    "a retry with the same Idempotency-Key is safe"
+)
 
 
 def _error_code(exc: pymysql.err.MySQLError) -> int:
@@ -151,8 +159,15 @@ class Session:
         await self._conn.begin()
 
     async def commit(self) -> None:
-        """Commit the transaction."""
-        await self._conn.commit()
+        """Commit the transaction; OutcomeUnknown if the connection breaks before the answer."""
+        try:
+            await self._conn.commit()
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
+            if isinstance(exc, pymysql.err.InterfaceError) or _error_code(exc) in CONNECTION_LOST:
+                raise OutcomeUnknown(_UNKNOWN) from exc
+            raise
+        except OSError as exc:
+            raise OutcomeUnknown(_UNKNOWN) from exc
 
     async def rollback_quietly(self) -> None:
         """Roll back; a broken connection is closed instead (the pool then drops it)."""

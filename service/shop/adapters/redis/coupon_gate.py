@@ -1,10 +1,15 @@
 """The coupon gate: one Lua script answers duplicate and sold-out requests from Redis, so
 only requests that can still succeed reach MySQL. MySQL stays the last word (its guarded
 update and unique key), so a stale or lost gate can cost a wasted query, never an over-issue.
+
+Every admission is also recorded as pending (with Redis's own clock), and a reconciler asks
+MySQL about the ones older than a grace period: a unit whose request died between admission
+and commit (a process killed, a refund that never reached Redis) comes back by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -12,31 +17,61 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ...domain.coupons import Admission
+from ...domain.errors import ShopError
 from ...telemetry import Telemetry
 from ...telemetry.logging import get_logger
 
 log = get_logger("shop.coupon_gate")
 
-# KEYS: ready flag, remaining counter, issued-users set. ARGV: user id.
-# -3 not loaded (rebuild from MySQL first), -1 duplicate, -2 sold out, else units left.
+# KEYS: ready flag, remaining counter, issued-users set, pending admissions (user -> ms).
+# ARGV: user id. -3 not loaded (rebuild from MySQL first), -1 duplicate, -2 sold out, else
+# units left.
 _ADMIT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return -1 end
 local left = tonumber(redis.call('GET', KEYS[2]) or '0')
 if left <= 0 then return -2 end
 redis.call('SADD', KEYS[3], ARGV[1])
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[4], now[1] * 1000 + math.floor(now[2] / 1000), ARGV[1])
 return redis.call('DECR', KEYS[2])
 """
-# Give back a unit the database did not confirm (only if this user's admission is still there).
+# Give back a unit the database did not confirm (only if this user's admission is still
+# pending: the reconciler may have given it back already).
 _REFUND = """
-if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then redis.call('INCR', KEYS[2]) end
+if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 and redis.call('SREM', KEYS[3], ARGV[1]) == 1 then
+  redis.call('INCR', KEYS[2])
+end
 return 1
+"""
+# KEYS as above. ARGV: grace ms, at most how many. Admissions pending for longer than the
+# grace, as a flat list user, score, user, score...
+_OVERDUE = """
+local now = redis.call('TIME')
+local before = now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[1])
+return redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', before, 'WITHSCORES', 'LIMIT', 0, ARGV[2])
+"""
+# KEYS as above. ARGV: user, score seen, 1 if MySQL holds the user's coupon else 0, ... An
+# admission MySQL confirmed stops being pending; one it never saw is refunded. The score must
+# still be the one seen, so that a newer admission of the same user is left alone.
+_SETTLE = """
+local refunded = 0
+for i = 1, #ARGV, 3 do
+  if redis.call('ZSCORE', KEYS[4], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZREM', KEYS[4], ARGV[i])
+    if ARGV[i + 2] == '0' and redis.call('SREM', KEYS[3], ARGV[i]) == 1 then
+      redis.call('INCR', KEYS[2])
+      refunded = refunded + 1
+    end
+  end
+end
+return refunded
 """
 # KEYS as above; ARGV: remaining, then every issued user id. Loads the gate atomically, once:
 # a second, concurrent rebuild must not wipe the admissions made since the first one.
 _LOAD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[4])
 for i = 2, #ARGV, 5000 do
   redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 4999, #ARGV)))
 end
@@ -46,6 +81,13 @@ return 1
 """
 
 Snapshot = Callable[[str], Awaitable[tuple[int, Sequence[str]] | None]]
+# (coupon id, user ids) -> the ones among them that hold the coupon in MySQL.
+Holders = Callable[[str, Sequence[str]], Awaitable[set[str]]]
+# Longer than an issue request normally takes end to end; one still running past it gets its
+# unit given back early, which costs nothing worse than a MySQL refusal for a later request.
+RECONCILE_GRACE = 30.0
+RECONCILE_INTERVAL = 5.0
+_RECONCILE_BATCH = 1000
 
 
 class RedisCouponGate:
@@ -58,20 +100,26 @@ class RedisCouponGate:
         *,
         telemetry: Telemetry | None = None,
         prefix: str = "shop:coupon:",
+        holders: Holders | None = None,
     ) -> None:
         self._client = client
+        self._holders = holders
         self._telemetry = telemetry or Telemetry.disabled()
         self._snapshot = snapshot
         self._prefix = prefix
         self._admit = client.register_script(_ADMIT)
         self._refund = client.register_script(_REFUND)
         self._load = client.register_script(_LOAD)
+        self._overdue = client.register_script(_OVERDUE)
+        self._settle = client.register_script(_SETTLE)
+        # Coupons this process has asked the gate about: the ones it reconciles.
+        self._seen: set[str] = set()
         # Coupons whose gate may have missed writes while Redis was unreachable.
         self._stale: set[str] = set()
 
     def _keys(self, coupon_id: str) -> list[str]:
         base = f"{self._prefix}{{{coupon_id}}}"  # one hash slot per coupon (cluster-safe)
-        return [f"{base}:ready", f"{base}:left", f"{base}:users"]
+        return [f"{base}:ready", f"{base}:left", f"{base}:users", f"{base}:pending"]
 
     async def admit(self, coupon_id: str, user_id: str) -> Admission:
         """Ask the gate; BYPASSED means "let MySQL decide" (Redis down or no such coupon)."""
@@ -89,6 +137,7 @@ class RedisCouponGate:
                 if not await self.rebuild(coupon_id):
                     return Admission.BYPASSED
                 answer = int(await self._admit(keys=keys, args=[user_id]))
+            self._seen.add(coupon_id)
         except RedisError as exc:
             self._stale.add(coupon_id)
             log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
@@ -119,3 +168,41 @@ class RedisCouponGate:
             await self._load(keys=self._keys(coupon_id), args=args)
         log.info("coupon_gate_rebuilt", coupon_id=coupon_id, remaining=remaining, issued=len(users))
         return True
+
+    async def reconcile(self, coupon_id: str, *, grace: float = RECONCILE_GRACE) -> int:
+        """Settle admissions pending longer than `grace` against MySQL; returns units refunded."""
+        if self._holders is None:
+            return 0
+        keys = self._keys(coupon_id)
+        flat = await self._overdue(keys=keys, args=[int(grace * 1000), _RECONCILE_BATCH])
+        pairs = [
+            (user.decode() if isinstance(user, bytes) else str(user), score)
+            for user, score in zip(flat[::2], flat[1::2], strict=True)
+        ]
+        if not pairs:
+            return 0
+        held = await self._holders(coupon_id, [user for user, _ in pairs])
+        args: list[Any] = []
+        for user, score in pairs:
+            args += [user, score, 1 if user in held else 0]
+        with self._telemetry.redis_span("coupon_gate.settle"):
+            refunded = int(await self._settle(keys=keys, args=args))
+        if refunded:
+            log.warning("coupon_gate_units_recovered", coupon_id=coupon_id, units=refunded)
+        return refunded
+
+    async def reconcile_forever(
+        self, *, grace: float = RECONCILE_GRACE, interval: float = RECONCILE_INTERVAL
+    ) -> None:
+        """Reconcile every coupon this process has seen, every `interval` seconds."""
+        failing = False
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                for coupon_id in list(self._seen):
+                    await self.reconcile(coupon_id, grace=grace)
+                failing = False
+            except (RedisError, ShopError) as exc:
+                if not failing:  # once per outage
+                    log.warning("coupon_gate_reconcile_failed", error=str(exc))
+                failing = True

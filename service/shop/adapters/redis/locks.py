@@ -70,13 +70,17 @@ BACKEND_OPS = ("acquire", "release", "renew")
 
 
 class _Held:
-    __slots__ = ("expires", "lease", "lease_s", "name")
+    __slots__ = ("lease", "lease_s", "name")
 
     def __init__(self, lease: Lease, name: str, lease_s: float) -> None:
         self.lease = lease
         self.name = name
         self.lease_s = lease_s
-        self.expires = time.monotonic() + lease_s
+
+    @property
+    def expires(self) -> float:
+        # Set by acquire and every confirmed renewal, never by a failed one.
+        return self.lease.expires_at or 0.0
 
 
 class _Hold:
@@ -146,6 +150,8 @@ class RedisLockManager:
         self._holding = asyncio.Event()
         for op in BACKEND_OPS:  # at zero from the start, so an alert sees the first failure
             self._metrics.child(self._metrics.lock_backend_errors, self.backend, op)
+        for source in ("pubsub", "timer"):  # and the wake-ups panel is never empty
+            self._metrics.child(self._metrics.lock_wakeups, self.backend, source)
 
     # Introspection, as for the in-process manager.
     def keys_count(self) -> int:
@@ -186,9 +192,12 @@ class RedisLockManager:
             woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.setdefault(redis_key, set()).add(woken)
             try:
+                # Redis starts the lease when it runs the script, after this instant: counting
+                # from here keeps the local expiry no later than the one Redis enforces.
+                sent = time.monotonic()
                 answer = await self._call_acquire(redis_key, token, lease_ms)
                 if answer > 0:
-                    held = Lease(key, answer, token)
+                    held = Lease(key, answer, token, expires_at=sent + lease_s)
                     self._held[token] = _Held(held, name, lease_s)
                     self._holding.set()
                     return held
@@ -293,34 +302,50 @@ class RedisLockManager:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def _renew_leases(self) -> None:
-        """Renew every held lease every lease/3 in one round trip; report the ones lost."""
+        """Renew every held lease every lease/3 in one round trip; report the ones lost.
+
+        While renewals fail, it wakes at the earliest confirmed expiry instead, so a holder cut
+        off from Redis learns of the loss by then, not after another replica took the key.
+        """
         while True:
             if not self._held:
                 self._holding.clear()
                 await self._holding.wait()
-            interval = min(h.lease_s for h in self._held.values()) / 3
-            await asyncio.sleep(interval)
+                continue
+            held = self._held.values()
+            interval = min(h.lease_s for h in held) / 3
+            earliest = min(h.expires for h in held)
+            await asyncio.sleep(max(0.0, min(interval, earliest - time.monotonic())))
             await self.renew_now()
 
     async def renew_now(self) -> None:
         """One renewal pass over the leases held right now."""
+        self._lose([h for h in self._held.values() if h.expires <= time.monotonic()])
         held = list(self._held.values())
         if not held:
             return
         args: list[Any] = []
         for entry in held:
             args += [entry.lease.token, max(1, int(entry.lease_s * 1000))]
+        sent = time.monotonic()
         try:
-            kept = await self._renew(keys=[self._prefix + h.lease.key for h in held], args=args)
-        except RedisError as exc:
+            # A partitioned Redis may never answer: give up at the earliest expiry.
+            async with asyncio.timeout(max(0.0, min(h.expires for h in held) - sent)):
+                kept = await self._renew(keys=[self._prefix + h.lease.key for h in held], args=args)
+        except (RedisError, OSError, TimeoutError) as exc:
             self._metrics.child(self._metrics.lock_backend_errors, self.backend, "renew").inc()
-            log.warning("lock_renew_failed", error=str(exc))
-            kept = [1 if h.expires > time.monotonic() else 0 for h in held]
-        now = time.monotonic()
+            log.warning("lock_renew_failed", error=str(exc) or type(exc).__name__)
+            # Unconfirmed: every expiry stays where Redis last confirmed it.
+            self._lose([h for h in held if h.expires <= time.monotonic()])
+            return
         for entry, ok in zip(held, kept, strict=True):
             if ok:
-                entry.expires = now + entry.lease_s
-            elif self._held.pop(entry.lease.token, None) is not None:
+                entry.lease.expires_at = sent + entry.lease_s
+        self._lose([entry for entry, ok in zip(held, kept, strict=True) if not ok])
+
+    def _lose(self, entries: list[_Held]) -> None:
+        for entry in entries:
+            if self._held.pop(entry.lease.token, None) is not None:
                 entry.lease.lost.set()
                 self._observer.lease_lost(entry.name, entry.lease.key)
 

@@ -1,0 +1,91 @@
+"""Load test: locust's own numbers (users, requests, failures, rejections, latency) next to the
+shop's view of the same routes."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
+from panels import RATE, board, graph
+
+H = "http_server_request_duration_seconds"
+
+
+def dashboard() -> Dashboard:
+    """shop-loadtest; request names are the shop's route templates, so the two sides join."""
+    return (
+        board(
+            "shop-loadtest",
+            "Shop: load test",
+            "What locust sends and sees, per request name, beside what the shop measured.",
+        )
+        .with_panel(
+            graph(
+                1,
+                "Users and workers",
+                "short",
+                [("sum(locust_users)", "users"), ("sum(locust_workers)", "workers")],
+                description="Simulated users running, and connected workers (0 in local mode).",
+            )
+        )
+        .with_panel(
+            graph(
+                2,
+                "Requests per second by name",
+                "reqps",
+                [(f"sum by (name) (rate(locust_requests_total[{RATE}]))", "{{name}}")],
+                description="Requests locust sent per request name.",
+            )
+        )
+        .with_panel(
+            graph(
+                3,
+                "Failures per second by name",
+                "reqps",
+                [(f"sum by (name) (rate(locust_failures_total[{RATE}]))", "{{name}}")],
+                description="Requests locust counted as failed (5xx, timeouts, wrong answers).",
+            )
+        )
+        .with_panel(
+            graph(
+                4,
+                "Rejections by code",
+                "reqps",
+                [(f"sum by (code) (rate(locust_rejections_total[{RATE}]))", "{{code}}")],
+                description="Business rejections the scenario expects (sold out, duplicate, "
+                "LOCK001 ...).",
+            )
+        )
+        .with_panel(
+            graph(
+                5,
+                "p99 seen by locust vs by the shop",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (name, le) "
+                        f"(rate(locust_request_duration_seconds_bucket[{RATE}])))",
+                        "locust {{name}}",
+                    ),
+                    (
+                        f"histogram_quantile(0.99, sum by (http_route, le) "
+                        f'(rate({H}_bucket{{job="shop", http_route!~"/metrics|/healthz|/readyz"}}'
+                        f"[{RATE}])))",
+                        "shop {{http_route}}",
+                    ),
+                ],
+                description="The gap between the two is the network and the client's queueing.",
+                width=24,
+            )
+        )
+        .with_panel(
+            graph(
+                6,
+                "Scenario",
+                "short",
+                [("max by (scenario, shape) (locust_scenario_info)", "{{scenario}} {{shape}}")],
+                description="1 while a scenario runs, with its load shape.",
+                width=24,
+                height=5,
+            )
+        )
+    )

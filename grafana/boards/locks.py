@@ -1,0 +1,143 @@
+"""Locks: who waits for which lock, how long, how it ends, and the backend's health."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
+from panels import RATE, board, graph
+
+SHOP = 'job="shop"'
+
+
+def dashboard() -> Dashboard:
+    """shop-locks; alerts link to 1, 3, 4, 5, 6 and 7."""
+    return (
+        board(
+            "shop-locks",
+            "Shop: locks",
+            "Per-lock waiters, wait and hold times, outcomes, lease losses and backend errors.",
+        )
+        .with_panel(
+            graph(
+                1,
+                "Waiters by lock",
+                "short",
+                [(f"sum by (lock_name) (shop_lock_waiters{{{SHOP}}})", "{{lock_name}}")],
+                description="Requests queued for each lock across the replicas.",
+            )
+        )
+        .with_panel(
+            graph(
+                2,
+                "Locks held",
+                "short",
+                [(f"sum by (lock_name) (shop_lock_held{{{SHOP}}})", "{{lock_name}}")],
+                description="Holders right now; a global order lock never exceeds 1.",
+            )
+        )
+        .with_panel(
+            graph(
+                3,
+                "Lock wait",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (lock_name, le) "
+                        f"(rate(shop_lock_wait_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
+                        "{{lock_name}} p99",
+                    ),
+                    (
+                        f"histogram_quantile(0.5, sum by (lock_name, le) "
+                        f"(rate(shop_lock_wait_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
+                        "{{lock_name}} p50",
+                    ),
+                ],
+                description="Time to get each lock; points link to the waiting traces.",
+                exemplars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                4,
+                "Acquires by outcome",
+                "ops",
+                [
+                    (
+                        f"sum by (lock_name, outcome) "
+                        f"(rate(shop_lock_wait_duration_seconds_count{{{SHOP}}}[{RATE}]))",
+                        "{{lock_name}} {{outcome}}",
+                    )
+                ],
+                description="acquired, timeout (409 LOCK001), error (503 LOCK002), cancelled.",
+            )
+        )
+        .with_panel(
+            graph(
+                5,
+                "Lock hold (p99)",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (lock_name, le) "
+                        f"(rate(shop_lock_hold_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
+                        "{{lock_name}}",
+                    )
+                ],
+                description="How long holders keep each lock: everyone behind waits this long.",
+                exemplars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                6,
+                "Leases lost",
+                "short",
+                [
+                    (
+                        f"sum by (lock_name) "
+                        f"(increase(shop_lock_lease_lost_total{{{SHOP}}}[{RATE}]))",
+                        "{{lock_name}}",
+                    )
+                ],
+                description="Holders whose lease lapsed mid-hold (rolled back, 503 LOCK003).",
+            )
+        )
+        .with_panel(
+            graph(
+                7,
+                "Lock backend errors",
+                "ops",
+                [
+                    (
+                        f"sum by (backend, op) "
+                        f"(rate(shop_lock_backend_errors_total{{{SHOP}}}[{RATE}]))",
+                        "{{backend}} {{op}}",
+                    )
+                ],
+                description="Failed backend operations (Redis unreachable or refusing).",
+            )
+        )
+        .with_panel(
+            graph(
+                8,
+                "Waiter wake-ups by source",
+                "ops",
+                [
+                    (
+                        f"sum by (source) (rate(shop_lock_wakeups_total{{{SHOP}}}[{RATE}]))",
+                        "{{source}}",
+                    )
+                ],
+                description="How waiters learn a lock is free (release message or timer).",
+            )
+        )
+        .with_panel(
+            graph(
+                9,
+                "Keys tracked per replica",
+                "short",
+                [(f"sum by (instance) (shop_lock_keys{{{SHOP}}})", "{{instance}}")],
+                description="Keys with a holder or waiter; grows only on a leak.",
+            )
+        )
+    )

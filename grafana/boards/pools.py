@@ -1,0 +1,223 @@
+"""DB and Redis pools, USE-style, with the database's and Redis's own view from the exporters."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
+from panels import RATE, board, graph
+
+POOL = 'job="shop"'
+
+
+def dashboard() -> Dashboard:
+    """shop-pools; alerts link to 3, 4, 5, 7, 8, 9, 10, 11 and 12."""
+    return (
+        board(
+            "shop-pools",
+            "Shop: DB and Redis pools",
+            "Utilisation, saturation and errors of the connection pools; statements; "
+            "InnoDB row locks and deadlocks; MySQL threads; Redis clients and commands.",
+        )
+        .with_panel(
+            graph(
+                1,
+                "Connections used vs max",
+                "short",
+                [
+                    (
+                        f'sum by (pool) (db_client_connection_count{{{POOL}, state="used"}})',
+                        "{{pool}} used",
+                    ),
+                    (f"sum by (pool) (db_client_connection_max{{{POOL}}})", "{{pool}} max"),
+                ],
+                description="Connections lent out against what the pools may lend, all replicas.",
+            )
+        )
+        .with_panel(
+            graph(
+                2,
+                "Utilisation",
+                "percentunit",
+                [
+                    (
+                        f"sum by (instance, pool) "
+                        f'(db_client_connection_count{{{POOL}, state="used"}})'
+                        f" / sum by (instance, pool) (db_client_connection_max{{{POOL}}})",
+                        "{{instance}} {{pool}}",
+                    )
+                ],
+                description="Share of each replica's pool in use.",
+            )
+        )
+        .with_panel(
+            graph(
+                3,
+                "Requests waiting for a connection",
+                "short",
+                [
+                    (
+                        f"sum by (instance, pool) "
+                        f"(db_client_connection_pending_requests{{{POOL}}})",
+                        "{{instance}} {{pool}}",
+                    )
+                ],
+                description="Saturation: anything above 0 while used = max is queueing.",
+            )
+        )
+        .with_panel(
+            graph(
+                4,
+                "Connection acquire wait",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (pool, le) "
+                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        "{{pool}} p99",
+                    ),
+                    (
+                        f"histogram_quantile(0.5, sum by (pool, le) "
+                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        "{{pool}} p50",
+                    ),
+                ],
+                description="Time to obtain a connection; points link to the waiting traces.",
+                exemplars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                5,
+                "Acquire timeouts",
+                "ops",
+                [
+                    (
+                        f"sum by (pool) "
+                        f"(rate(db_client_connection_timeouts_total{{{POOL}}}[{RATE}]))",
+                        "{{pool}}",
+                    )
+                ],
+                description="Acquires that gave up (503 DB001 to the client).",
+            )
+        )
+        .with_panel(
+            graph(
+                6,
+                "Connection held for (p99)",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (pool, le) "
+                        f"(rate(db_client_connection_use_time_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        "{{pool}}",
+                    )
+                ],
+                description="How long a request keeps its connection: long holds starve the pool.",
+            )
+        )
+        .with_panel(
+            graph(
+                7,
+                "Statement p99 by query",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (db_operation, le) "
+                        f"(rate(db_client_operation_duration_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        "{{db_operation}}",
+                    )
+                ],
+                description="Duration of each static query; a missing index or a slow database "
+                "shows here first.",
+                exemplars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                8,
+                "Statements by MySQL error code",
+                "ops",
+                [
+                    (
+                        f"sum by (error_code) "
+                        f"(rate(db_client_operation_duration_seconds_count{{{POOL}}}[{RATE}]))",
+                        "{{error_code}}",
+                    )
+                ],
+                description="Statement rate by error code (empty = success; 1205 lock wait "
+                "timeout, 1213 deadlock).",
+            )
+        )
+        .with_panel(
+            graph(
+                9,
+                "InnoDB row-lock waits",
+                "short",
+                [
+                    (
+                        f"rate(mysql_global_status_innodb_row_lock_time[{RATE}]) / 1000",
+                        "sessions waiting (avg)",
+                    ),
+                    (
+                        f"rate(mysql_global_status_innodb_row_lock_waits[{RATE}])",
+                        "waits/s",
+                    ),
+                    ("mysql_global_status_innodb_row_lock_current_waits", "waiting now"),
+                ],
+                description="From mysqld_exporter: how many sessions wait for row locks.",
+            )
+        )
+        .with_panel(
+            graph(
+                10,
+                "InnoDB deadlocks",
+                "ops",
+                [(f"rate(mysql_global_status_innodb_deadlocks[{RATE}])", "deadlocks/s")],
+                description="Deadlocks InnoDB resolved by rolling a transaction back.",
+            )
+        )
+        .with_panel(
+            graph(
+                11,
+                "MySQL threads",
+                "short",
+                [
+                    ("mysql_global_status_threads_connected", "connected"),
+                    ("mysql_global_status_threads_running", "running"),
+                    ("mysql_global_variables_max_connections", "max_connections"),
+                ],
+                description="Connections of every replica's pool together, against the limit.",
+            )
+        )
+        .with_panel(
+            graph(
+                12,
+                "Redis clients",
+                "short",
+                [
+                    ("redis_connected_clients", "connected"),
+                    ("redis_blocked_clients", "blocked"),
+                    (f"rate(redis_rejected_connections_total[{RATE}])", "rejected/s"),
+                ],
+                description="From redis_exporter: lock waiters' subscriptions count as clients.",
+            )
+        )
+        .with_panel(
+            graph(
+                13,
+                "Redis commands",
+                "ops",
+                [(f"sum by (cmd) (rate(redis_commands_total[{RATE}]))", "{{cmd}}")],
+                description="Commands per second by name (EVALSHA = lock and gate scripts).",
+            )
+        )
+        .with_panel(
+            graph(
+                14,
+                "Redis memory",
+                "bytes",
+                [("redis_memory_used_bytes", "used")],
+                description="Memory Redis uses (locks, coupon gate, switch values).",
+            )
+        )
+    )

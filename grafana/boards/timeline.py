@@ -1,0 +1,170 @@
+"""Incident timeline: load → traffic and errors → latency → locks → pool → timeouts → loop lag,
+on one shared time axis, with alert and incident-switch annotations."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
+from panels import RATE, annotation, board, graph, states
+
+H = "http_server_request_duration_seconds"
+SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
+
+
+def dashboard() -> Dashboard:
+    """shop-incident-timeline: full-width panels stacked top to bottom, cause below effect."""
+    return (
+        board(
+            "shop-incident-timeline",
+            "Shop: incident timeline",
+            "One time axis from the load generator down to the event loop; alerts and "
+            "incident switches are marked on every panel.",
+        )
+        .annotation(annotation("Alerts firing", 'ALERTS{alertstate="firing"}', "red"))
+        .annotation(
+            annotation(
+                "Incident switches on", "max by (switch) (shop_incident_switch) > 0", "orange"
+            )
+        )
+        .with_panel(
+            graph(
+                1,
+                "Load: locust users and requests",
+                "short",
+                [
+                    ("sum(locust_users)", "users"),
+                    (f"sum(rate(locust_requests_total[{RATE}]))", "requests/s sent"),
+                ],
+                description="What the load generator does (empty outside a load test).",
+                width=24,
+                height=6,
+            )
+        )
+        .with_panel(
+            graph(
+                2,
+                "Shop requests and errors",
+                "reqps",
+                [
+                    (f"sum(rate({H}_count{{{SHOP}}}[{RATE}]))", "answered/s"),
+                    (
+                        f'sum(rate({H}_count{{{SHOP}, http_response_status_code=~"4.."}}[{RATE}]))'
+                        f" or vector(0)",
+                        "4xx/s",
+                    ),
+                    (
+                        f'sum(rate({H}_count{{{SHOP}, http_response_status_code=~"5.."}}[{RATE}]))'
+                        f" or vector(0)",
+                        "5xx/s",
+                    ),
+                ],
+                description="Throughput and rejections as the shop saw them.",
+                width=24,
+                height=6,
+            )
+        )
+        .with_panel(
+            graph(
+                3,
+                "p99 duration",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (http_route, le) "
+                        f"(rate({H}_bucket{{{SHOP}}}[{RATE}])))",
+                        "{{http_route}}",
+                    )
+                ],
+                description="Slowest 1 % per route; points link to their traces.",
+                width=24,
+                height=6,
+                exemplars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                4,
+                "Lock waiters and wait p99",
+                "short",
+                [
+                    ('sum by (lock_name) (shop_lock_waiters{job="shop"})', "{{lock_name}} waiters"),
+                    (
+                        f"histogram_quantile(0.99, sum by (lock_name, le) "
+                        f'(rate(shop_lock_wait_duration_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        "{{lock_name}} wait p99 (s)",
+                    ),
+                ],
+                description="Requests queued per lock, and how long the slowest waited (seconds).",
+                width=24,
+                height=6,
+                exemplars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                5,
+                "Pool pending and used / max",
+                "short",
+                [
+                    (
+                        'sum by (pool) (db_client_connection_pending_requests{job="shop"})',
+                        "{{pool}} pending",
+                    ),
+                    (
+                        'sum by (pool) (db_client_connection_count{job="shop", state="used"})'
+                        ' / sum by (pool) (db_client_connection_max{job="shop"})',
+                        "{{pool}} used / max",
+                    ),
+                ],
+                description="Requests queued for a connection, and the share of the pool lent out.",
+                width=24,
+                height=6,
+            )
+        )
+        .with_panel(
+            graph(
+                6,
+                "Timeouts",
+                "ops",
+                [
+                    (
+                        f'sum(rate(db_client_connection_timeouts_total{{job="shop"}}[{RATE}]))',
+                        "pool acquire timeouts/s",
+                    ),
+                    (
+                        f"sum(rate(shop_lock_wait_duration_seconds_count"
+                        f'{{job="shop", outcome="timeout"}}[{RATE}])) or vector(0)',
+                        "lock timeouts/s",
+                    ),
+                ],
+                description="Requests that gave up waiting (503 DB001, 409 LOCK001).",
+                width=24,
+                height=6,
+            )
+        )
+        .with_panel(
+            graph(
+                7,
+                "Event-loop lag p99",
+                "s",
+                [
+                    (
+                        f"histogram_quantile(0.99, sum by (instance, le) "
+                        f'(rate(shop_event_loop_lag_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        "{{instance}}",
+                    )
+                ],
+                description="How late each replica's event loop runs.",
+                width=24,
+                height=6,
+            )
+        )
+        .with_panel(
+            states(
+                8,
+                "Incident switches",
+                [("max by (switch) (shop_incident_switch)", "{{switch}}")],
+                description="Which failure was switched on, and when.",
+            )
+        )
+    )

@@ -1,0 +1,1 @@
+"""Load tests: locust scenarios, shapes, the Shop tab, the SLO gate, the audit and reports."""

@@ -1,0 +1,553 @@
+"""The endpoints against the database's own ceiling: coupon issue, balance charge, order.
+
+For each path, in interleaved rounds of one run:
+- the raw ceiling: the transaction the endpoint runs, driven straight from this Python process
+  (aiomysql on uvloop, the shop's pool size, the original's concurrency), no HTTP;
+- the endpoint over HTTP, driven by wrk at the same concurrency; wrk's and the shop's CPU
+  shares are reported so a saturated load generator would show.
+
+Usage: `python loadtest/bench_ceiling.py --out docs/benchmarks/ceiling.md` (what `make bench`
+runs). Every measurement uses users no earlier measurement of the round used, and a fresh
+coupon, so duplicates and sold-outs never flatter a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiomysql
+import uvloop
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "service"))
+
+from shop.adapters.mysql.pool import Database, parse_db_url  # noqa: E402
+from shop.adapters.mysql.store import MySqlStore  # noqa: E402
+from shop.domain.errors import ShopError  # noqa: E402
+from shop.locks.local import LocalLockManager  # noqa: E402
+from shop.use_cases.deps import Deps  # noqa: E402
+from shop.use_cases.orders import place_order  # noqa: E402
+
+PORT = 18091
+DB_URL = os.environ.get("SHOP_BENCH_DB_URL", "mysql://root:@127.0.0.1:3306/shop_bench")
+USERS = 100_000
+POOL = 64  # the shop's SHOP_DB_POOL_MAX
+CONCURRENCY = {"coupon": 200, "charge": 150, "order": 100}  # the original's load tests
+REDIS = {"SHOP_REDIS_URL": "redis://127.0.0.1:6379/0", "SHOP_REDIS_PREFIX": "bench:"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    path: str  # coupon | charge | order
+    name: str
+    raw: str | None = None  # the raw driver, or None for the endpoint over HTTP
+    env: dict[str, str] = field(default_factory=dict)
+
+
+VARIANTS = [
+    Variant("coupon", "raw: one issue per transaction", raw="coupon_single"),
+    Variant("coupon", "raw: 50 issues per transaction", raw="coupon_batch"),
+    Variant("coupon", "HTTP, one transaction per issue", env={"SHOP_COUPON_BATCH_MAX": "1"}),
+    Variant("coupon", "HTTP, group commit"),
+    Variant("coupon", "HTTP, group commit + Redis gate", env=REDIS),
+    Variant("charge", "raw: the charge transaction", raw="charge"),
+    Variant("charge", "HTTP"),
+    Variant("order", "raw: the order transaction (the shop's own code, no HTTP)", raw="order"),
+    Variant("order", "HTTP"),
+]
+
+
+# -- raw drivers -------------------------------------------------------------------------------
+
+
+class Users:
+    """Hands out users no earlier measurement of this run ordered with (carts are refilled)."""
+
+    def __init__(self) -> None:
+        self.next = 1
+
+    def take(self, count: int) -> int:
+        if self.next + count > USERS:
+            self.next = 1
+        first = self.next
+        self.next += count
+        return first
+
+
+async def _connect() -> Any:
+    target = parse_db_url(DB_URL)
+    return await aiomysql.create_pool(
+        **target.connect_args(),
+        db=target.database,
+        minsize=POOL,
+        maxsize=POOL,
+        init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+    )
+
+
+async def _drive(
+    seconds: float, workers: int, one: Callable[[int], Awaitable[str]]
+) -> dict[str, Any]:
+    """`workers` loops calling `one(n)` with n = 0, 1, 2, ... until the deadline."""
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    counter = iter(range(10**9))
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status = await one(next(counter))
+            statuses[status] += 1
+            if status == "200":
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(workers)))
+    return _summary(latencies, time.perf_counter() - started, dict(statuses))
+
+
+async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str, Any]:
+    workers = CONCURRENCY[{"coupon_single": "coupon", "coupon_batch": "coupon"}.get(kind, kind)]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if kind == "order":
+        db = await Database.connect(DB_URL, maxsize=POOL)
+        deps = Deps(
+            store=MySqlStore(db),
+            locks=LocalLockManager(),
+            clock=lambda: datetime.now(UTC),
+            lock_wait=5.0,
+            lock_lease=10.0,
+            order_lock_scope=lambda: "user",
+        )
+        first = users.take(int(seconds * 3_000))
+
+        async def order(n: int) -> str:
+            try:
+                await place_order(deps=deps, user_id=f"test-user-{first + n}", coupon_id=None)
+            except ShopError as refusal:
+                return refusal.code
+            return "200"
+
+        try:
+            return await _drive(seconds, workers, order)
+        finally:
+            await db.close()
+    pool = await _connect()
+
+    async def transaction(statements: list[tuple[str, tuple[Any, ...]]]) -> str:
+        async with pool.acquire() as conn:
+            await conn.begin()
+            async with conn.cursor() as cur:
+                for sql, params in statements:
+                    await cur.execute(sql, params)
+            await conn.commit()
+        return "200"
+
+    async def coupon_single(n: int) -> str:
+        return await transaction(
+            [
+                (
+                    "INSERT INTO user_coupons (coupon_id, user_id, status, issued_at)"
+                    " VALUES (%s, %s, 'AVAILABLE', %s)",
+                    (coupon, f"test-user-{n + 1}", now),
+                ),
+                (
+                    "UPDATE coupons SET issued_quantity = issued_quantity + 1 WHERE coupon_id = %s"
+                    " AND issued_quantity < total_quantity AND expires_at > %s",
+                    (coupon, now),
+                ),
+            ]
+        )
+
+    async def coupon_batch(n: int) -> str:
+        first = n * 50 + 1
+        values = ", ".join(["(%s, %s, 'AVAILABLE', %s)"] * 50)
+        params: list[Any] = []
+        for u in range(first, first + 50):
+            params += [coupon, f"test-user-{u}", now]
+        return await transaction(
+            [
+                (
+                    "INSERT INTO user_coupons (coupon_id, user_id, status, issued_at)"
+                    f" VALUES {values}",
+                    tuple(params),
+                ),
+                (
+                    "UPDATE coupons SET issued_quantity = issued_quantity + 50"
+                    " WHERE coupon_id = %s AND issued_quantity + 50 <= total_quantity"
+                    " AND expires_at > %s",
+                    (coupon, now),
+                ),
+            ]
+        )
+
+    async def charge(n: int) -> str:
+        user = f"test-user-{1 + (n * 7919) % USERS}"
+        async with pool.acquire() as conn:
+            await conn.begin()
+            async with conn.cursor() as cur:
+                await cur.execute(
+                    "UPDATE users SET balance = balance + %s WHERE user_id = %s"
+                    " AND balance + %s <= %s",
+                    (1, user, 1, 1_000_000_000_000),
+                )
+                await cur.execute("SELECT balance FROM users WHERE user_id = %s", (user,))
+                (balance,) = await cur.fetchone()
+                await cur.execute(
+                    "INSERT INTO balance_history (user_id, amount, previous_balance,"
+                    " current_balance, reason, order_id, created_at)"
+                    " VALUES (%s, %s, %s, %s, 'CHARGE', NULL, %s)",
+                    (user, 1, balance - 1, balance, now),
+                )
+            await conn.commit()
+        return "200"
+
+    drivers = {"coupon_single": coupon_single, "coupon_batch": coupon_batch, "charge": charge}
+    try:
+        result = await _drive(seconds, workers, drivers[kind])
+        if kind == "coupon_batch":  # report issues, not transactions
+            result["rps"] *= 50
+            result["statuses"] = {"200": result["statuses"]["200"] * 50}
+        return result
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+def _summary(latencies: list[float], elapsed: float, statuses: dict[str, int]) -> dict[str, Any]:
+    latencies = sorted(latencies)
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "statuses": statuses,
+    }
+
+
+# -- the endpoint over HTTP ---------------------------------------------------------------------
+
+WRK_LUA = """
+local first = tonumber(os.getenv("BENCH_FIRST_USER"))
+local span = tonumber(os.getenv("BENCH_SPAN"))
+local users = %(users)d
+local kind = os.getenv("BENCH_PATH")
+local coupon = os.getenv("BENCH_COUPON")
+local n = 0
+local codes = {}
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+function setup(thread) table.insert(threads, thread) end
+threads = {}
+
+function request()
+  n = n + 1
+  local user = "test-user-" .. (first + (n - 1) %% span)
+  local body = '{"userId": "' .. user .. '"}'
+  if kind == "coupon" then
+    return wrk.format(nil, "/api/coupons/" .. coupon .. "/issue", nil, body)
+  elseif kind == "charge" then
+    local u = "test-user-" .. (1 + (n * 7919) %% users)
+    return wrk.format(nil, "/api/users/" .. u .. "/balance/charge", nil, '{"amount": 1}')
+  end
+  return wrk.format(nil, "/api/orders", nil, body)
+end
+
+function response(status, headers, body)
+  codes[status] = (codes[status] or 0) + 1
+  local text = ""
+  for code, count in pairs(codes) do text = text .. code .. "=" .. count .. " " end
+  statuses = text
+end
+
+function done(summary, latency, requests)
+  local text = threads[1]:get("statuses") or ""
+  io.write(string.format(
+    'BENCH {"requests": %%d, "seconds": %%f, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d,'
+    .. ' "statuses": "%%s", "socket_errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), text,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(
+    script: Path, path: str, seconds: int, users: tuple[int, int], coupon: str, shop_pid: int
+) -> dict[str, Any]:
+    first, span = users
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    shop_before = _cpu_seconds(shop_pid)
+    started = time.perf_counter()
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{CONCURRENCY[path]}",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{PORT}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "BENCH_FIRST_USER": str(first),
+            "BENCH_PATH": path,
+            "BENCH_COUPON": coupon,
+            "BENCH_SPAN": str(span),
+        },
+    ).stdout
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
+    data = json.loads(line[6:])
+    statuses = dict(pair.split("=") for pair in data["statuses"].split())
+    if data["socket_errors"]:
+        statuses["socket errors"] = data["socket_errors"]
+    return {
+        "rps": int(statuses.get("200", 0)) / data["seconds"],
+        "p50_ms": data["p50_us"] / 1000,
+        "p95_ms": data["p95_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "statuses": {k: int(v) for k, v in statuses.items()},
+        "wrk_cpu": wrk_cpu / wall,
+        "shop_cpu": (_cpu_seconds(shop_pid) - shop_before) / wall,
+    }
+
+
+def _start(variant: Variant) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SHOP_DB_URL": DB_URL,
+        "SHOP_PORT": str(PORT),
+        "SHOP_HOST": "127.0.0.1",
+        "SHOP_DB_POOL_MAX": str(POOL),
+        **variant.env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shop", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"the shop did not become ready for {variant.name}")
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+def _sql(statement: str) -> None:
+    target = parse_db_url(DB_URL)
+    subprocess.run(
+        [
+            "mysql",
+            "-h",
+            target.host,
+            "-P",
+            str(target.port),
+            "-u",
+            target.user,
+            *([f"-p{target.password}"] if target.password else []),
+            target.database,
+            "-e",
+            statement,
+        ],
+        check=True,
+    )
+
+
+def _prepare() -> None:
+    env = {**os.environ, "SHOP_DB_URL": DB_URL}
+    subprocess.run([sys.executable, "-m", "shop", "migrate"], env=env, check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "shop", "seed", "--users", str(USERS), "--stock", "100000000"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _fresh_coupon(tag: str) -> str:
+    coupon = f"bench-{tag}-{time.time_ns()}"
+    expires = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    _sql(
+        "INSERT INTO coupons (coupon_id, name, discount_type, discount_value, min_order_amount,"
+        f" total_quantity, issued_quantity, expires_at, created_at) VALUES ('{coupon}',"
+        f" 'bench', 'FIXED', 1000, 0, 100000000, 0, '{expires}', NOW(6))"
+    )
+    return coupon
+
+
+def _refill_carts() -> None:
+    """Every user's cart holds one unit of product 1 again (orders empty them)."""
+    _sql(
+        "INSERT IGNORE INTO cart_items (cart_id, product_id, quantity, created_at)"
+        " SELECT cart_id, 'test-product-1', 1, NOW(6) FROM carts"
+    )
+
+
+def _machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {mem} MiB RAM, {platform.platform()}, Python "
+        f"{platform.python_version()}; load average before the run: {load}"
+    )
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--only", choices=sorted(CONCURRENCY), action="append")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    machine = _machine()
+    _prepare()
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(WRK_LUA % {"users": USERS})
+    variants = [v for v in VARIANTS if not args.only or v.path in args.only]
+    results: dict[str, list[dict[str, Any]]] = {f"{v.path}: {v.name}": [] for v in variants}
+    users = Users()
+    for round_no in range(args.rounds):
+        _refill_carts()
+        users.next = 1
+        for variant in variants:
+            key = f"{variant.path}: {variant.name}"
+            coupon = _fresh_coupon(variant.path)
+            if variant.raw is not None:
+                uvloop.run(_raw(variant.raw, 1, users, _fresh_coupon("warm")))
+                measured = uvloop.run(_raw(variant.raw, args.seconds, users, coupon))
+            else:
+                proc = _start(variant)
+                try:
+                    # Coupons: every seeded user once per fresh coupon; orders: users whose
+                    # carts no earlier measurement of the round emptied.
+                    span = int(args.seconds * 3_000) if variant.path == "order" else USERS
+                    first = users.take(span) if variant.path == "order" else 1
+                    warm = (users.take(3_000), 3_000) if variant.path == "order" else (1, USERS)
+                    _wrk(script, variant.path, 1, warm, _fresh_coupon("warm"), proc.pid)
+                    measured = _wrk(
+                        script, variant.path, args.seconds, (first, span), coupon, proc.pid
+                    )
+                finally:
+                    proc.send_signal(signal.SIGINT)
+                    proc.wait(timeout=30)
+            results[key].append(measured)
+            print(f"round {round_no + 1} {key}: {json.dumps(measured)}", flush=True)
+    report = _report(results, variants, args, machine)
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
+
+
+def _report(
+    results: dict[str, list[dict[str, Any]]], variants: list[Variant], args: Any, machine: str
+) -> str:
+    def med(runs: list[dict[str, Any]], k: str) -> float:
+        return statistics.median(r[k] for r in runs if k in r) if any(k in r for r in runs) else 0
+
+    lines = [
+        "# Endpoints against the database's own ceiling",
+        "",
+        f"`python loadtest/bench_ceiling.py` (`make bench`) — {args.rounds} interleaved rounds of"
+        f" {args.seconds} s per variant; {USERS:,} seeded users; raw drivers: aiomysql on uvloop"
+        f" from one process, pool {POOL}; HTTP: one shop process (pool {POOL}) driven by"
+        " `wrk -t1` at the original's concurrency (coupon 200, charge 150, order 100)."
+        " MariaDB, Redis, the shop and the load generator share the machine.",
+        "",
+        f"Machine: {machine}.",
+        "",
+        "| path | variant | req/s | p50 ms | p95 ms | p99 ms | answers (all rounds) |"
+        " × raw ceiling | wrk CPU | shop CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    ceiling: dict[str, float] = {}
+    for v in variants:
+        runs = results[f"{v.path}: {v.name}"]
+        rps = med(runs, "rps")
+        if v.raw is not None and v.path not in ceiling:
+            ceiling[v.path] = rps
+        answers: Counter[str] = Counter()
+        for r in runs:
+            answers.update({k: int(n) for k, n in r["statuses"].items()})
+        ratio = rps / ceiling[v.path] if ceiling.get(v.path) else 0
+        cpu = (
+            f"{med(runs, 'wrk_cpu') * 100:.0f} % | {med(runs, 'shop_cpu') * 100:.0f} %"
+            if v.raw is None
+            else "– | –"
+        )
+        lines.append(
+            f"| {v.path} | {v.name} | {rps:,.0f} | {med(runs, 'p50_ms'):.1f}"
+            f" | {med(runs, 'p95_ms'):.1f} | {med(runs, 'p99_ms'):.1f}"
+            f" | {', '.join(f'{k}: {n:,}' for k, n in sorted(answers.items()))}"
+            f" | {ratio:.2f}× | {cpu} |"
+        )
+    lines += [
+        "",
+        "Medians of the rounds. The ratio is to the path's first raw row (one transaction per"
+        " request). CPU shares are of one core (100 % = one core busy).",
+        "",
+        "Raw rounds:",
+        "",
+        "```json",
+        json.dumps(results, indent=1),
+        "```",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Locust users, one per API the original load-tested, plus browsing.
+
+Every answer goes through `contract.judge`: a success must carry the contract's fields, a
+business rejection (sold out, duplicate, insufficient stock or balance, lock busy, idempotency
+in progress) is marked a success in locust's stats and counted by class in `rejections`, and
+anything else is a failure with the reason as its message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+from locust import between, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from . import contract, rejections
+from .contract import Verdict
+
+# Replicas are spread over users round-robin: one connection pool per user, as k6 VUs had.
+_replica_turn = itertools.count()
+
+
+class ShopUser(FastHttpUser):
+    """Base: picks a replica, knows the data set, judges every answer."""
+
+    abstract = True
+    # Long enough for a lock wait (5 s) plus a slow database; a timeout is a failure.
+    network_timeout = 30.0
+    connection_timeout = 5.0
+
+    def __init__(self, environment: Any) -> None:
+        options = environment.parsed_options
+        hosts = [h for h in (getattr(options, "host", None) or self.host or "").split(",") if h]
+        if hosts:
+            self.host = hosts[next(_replica_turn) % len(hosts)]
+        super().__init__(environment)
+        self.users = int(getattr(options, "shop_users", 100_000) or 100_000)
+        self.coupon_id = str(getattr(options, "coupon_id", "") or "test-coupon-1")
+
+    def any_user(self) -> str:
+        return f"test-user-{random.randint(1, self.users)}"
+
+    def call(self, method: str, path: str, name: str, payload: dict[str, Any] | None = None) -> Any:
+        """Send one request and judge its answer; returns the body when it was a success."""
+        kwargs: dict[str, Any] = {"name": name, "catch_response": True}
+        if payload is not None:
+            kwargs["json"] = payload
+        with self.client.request(method, path, **kwargs) as response:
+            status = response.status_code or 0
+            try:
+                body = response.json() if response.text else None
+            except ValueError:
+                body = None
+            verdict: Verdict = contract.judge(name, status, body, payload)
+            if verdict.kind == "failed":
+                response.failure(verdict.reason)
+                return None
+            response.success()
+            if verdict.kind == "rejected":
+                rejections.count(method, name, verdict.code)
+                return None
+            return body
+
+
+class CouponUser(ShopUser):
+    """First-come coupon issue: many users racing for one coupon."""
+
+    wait_time = between(0.2, 0.6)
+
+    @task
+    def issue(self) -> None:
+        user = self.any_user()
+        self.call("POST", f"/api/coupons/{self.coupon_id}/issue", contract.ISSUE, {"userId": user})
+
+
+class ChargeUser(ShopUser):
+    """Balance charges spread over every user."""
+
+    wait_time = between(0.1, 0.3)
+
+    def target(self) -> str:
+        return self.any_user()
+
+    @task
+    def charge(self) -> None:
+        user = self.target()
+        amount = random.randint(1_000, 10_000)
+        self.call("POST", f"/api/users/{user}/balance/charge", contract.CHARGE, {"amount": amount})
+
+
+class HotChargeUser(ChargeUser):
+    """Charges concentrated on ten users: the per-user lock under contention."""
+
+    def target(self) -> str:
+        return f"test-user-{random.randint(1, min(10, self.users))}"
+
+
+class OrderUser(ShopUser):
+    """Add to cart, then order (one in ten with a coupon); no think time, as in the original."""
+
+    wait_time = between(0, 0)
+
+    @task
+    def order(self) -> None:
+        user = self.any_user()
+        product = f"test-product-{random.randint(1, 10)}"
+        added = self.call(
+            "POST",
+            "/api/cart/items",
+            contract.CART_ADD,
+            {"userId": user, "productId": product, "quantity": 1},
+        )
+        if added is None:
+            return
+        order: dict[str, Any] = {"userId": user}
+        if random.random() < 0.1:
+            self.call(
+                "POST", f"/api/coupons/{self.coupon_id}/issue", contract.ISSUE, {"userId": user}
+            )
+            order["couponId"] = self.coupon_id
+        self.call("POST", "/api/orders", contract.ORDER, order)
+
+
+class BrowseUser(ShopUser):
+    """Reads: catalogue, a product, best sellers, one's balance and cart."""
+
+    wait_time = between(0.5, 1.5)
+
+    @task(4)
+    def products(self) -> None:
+        sort = random.choice(("price", "popularity", "newest"))
+        self.call("GET", f"/api/products?sort={sort}", contract.PRODUCTS)
+
+    @task(3)
+    def product(self) -> None:
+        product = f"test-product-{random.randint(1, 10)}"
+        self.call("GET", f"/api/products/{product}", contract.PRODUCT)
+
+    @task(1)
+    def popular(self) -> None:
+        self.call("GET", "/api/products/popular?days=3&limit=5", contract.POPULAR)
+
+    @task(2)
+    def balance(self) -> None:
+        self.call("GET", f"/api/users/{self.any_user()}/balance", contract.BALANCE)
+
+    @task(2)
+    def cart(self) -> None:
+        self.call("GET", f"/api/cart?userId={self.any_user()}", contract.CART)

@@ -1,0 +1,144 @@
+"""One endpoint = one route entry + one typed handler; the types are read from the handler.
+
+A handler is `async def verb(call: Call[PathT, QueryT, BodyT]) -> Answer`: the router decodes
+the path, query and body into those types before calling it and encodes what it returns, and the
+OpenAPI document is generated from the same annotations, so each shape is written exactly once.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ..keys import DEPS, USER_ID
+from ..use_cases.deps import Deps
+from .auth import act_as
+from .decoding import decode_body, decode_params
+from .idempotency import HEADER, respond_once
+from .inputs import Input, NoInput
+from .responses import json_response
+
+P = TypeVar("P", bound=Input)
+Q = TypeVar("Q", bound=Input)
+B = TypeVar("B", bound=Input)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[P, Q, B]):
+    """A decoded request: its path, query and body as declared types."""
+
+    request: web.Request
+    path: P
+    query: Q
+    body: B
+    # What an idempotent run passes instead of the app's (its store seals the answer).
+    given_deps: Deps | None = None
+
+    @property
+    def deps(self) -> Deps:
+        return self.request.app[DEPS] if self.given_deps is None else self.given_deps
+
+
+TypedHandler = Callable[[Call[Any, Any, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What a typed handler declares: its input types and what it answers."""
+
+    path: type[Input]
+    query: type[Input]
+    body: type[Input]
+    answer: Any  # an Output type, a list of one, or web.StreamResponse (answers itself)
+
+    @classmethod
+    def of(cls, handler: TypedHandler) -> Signature:
+        hints = typing.get_type_hints(handler)
+        call = next(hint for name, hint in hints.items() if name != "return")
+        path, query, body = typing.get_args(call)
+        return cls(path, query, body, hints["return"])
+
+    @property
+    def raw(self) -> bool:
+        """True when the handler builds its own response (metrics, readiness)."""
+        return isinstance(self.answer, type) and issubclass(self.answer, web.StreamResponse)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint: where it lives, what it does, and what else it may answer."""
+
+    method: str
+    path: str
+    handler: TypedHandler
+    summary: str
+    tag: str
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    admin: bool = False
+    # Acts on one user's data: with SHOP_AUTH=required, only that user's token may.
+    user: bool = False
+    # Honours `Idempotency-Key`: the output type whose `of()` renders the use case's result.
+    idempotent: Any = None
+    # Answers that are not JSON of the declared type: media type -> JSON Schema.
+    content: Mapping[str, Mapping[str, object]] | None = None
+    # For raw handlers, the type their JSON body has (per status).
+    documented: Mapping[int, type[msgspec.Struct]] = field(default_factory=dict)
+
+    @property
+    def signature(self) -> Signature:
+        return Signature.of(self.handler)
+
+
+def bind(route: Route) -> Handler:
+    """The aiohttp handler of a route: decode, bind the user to the log context, call, encode."""
+    signature = route.signature
+    handler = route.handler
+
+    @functools.wraps(handler)
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        path = decode_params(request.match_info, signature.path, where="path")
+        query = decode_params(request.query, signature.query, where="query")
+        body = await decode_body(request, signature.body)
+        user_id = _user_of(path, query, body)
+        if user_id is not None:
+            request[USER_ID] = user_id
+            structlog.contextvars.bind_contextvars(user_id=user_id)
+            if route.user:
+                act_as(request, user_id)
+        if route.idempotent is not None and user_id is not None and HEADER in request.headers:
+            output = route.idempotent
+            return await respond_once(
+                request,
+                user_id=user_id,
+                effect=lambda deps: handler(Call(request, path, query, body, deps)),
+                render=lambda result: _encoder.encode(output.of(result)),
+                status=route.status,
+            )
+        answer = await handler(Call(request, path, query, body))
+        if signature.raw:
+            return typing.cast(web.StreamResponse, answer)
+        return json_response(answer, status=route.status)
+
+    return endpoint
+
+
+def _user_of(*inputs: Input) -> str | None:
+    """The user a request acts for, wherever it names one."""
+    for given in inputs:
+        user_id = getattr(given, "user_id", None)
+        if isinstance(user_id, str):
+            return user_id
+    return None
+
+
+__all__ = ["B", "Call", "NoInput", "P", "Q", "Route", "Signature", "bind"]

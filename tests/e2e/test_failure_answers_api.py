@@ -1,0 +1,176 @@
+"""What a client sees when something fails: 503 LOCK002 / LOCK003 with nothing written, a 500
+that carries its trace id, and a deadlock retried until the order goes through."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import aiomysql
+import pytest
+import redis.asyncio as aioredis
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from shop.adapters.mysql.pool import parse_db_url
+from shop.app import Overrides, create_app
+from shop.keys import TELEMETRY
+from shop.settings import Settings
+
+from ..conftest import TEST_DB_URL
+from ..factories import Factory
+from ..faults.polling import until
+from ..faults.servers import free_port
+from .conftest import problem
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def _with_cart(client, factory: Factory, *, stock: int = 10) -> tuple[str, str]:
+    user = await factory.user(balance=50_000)
+    product = await factory.product(price=1_000, stock=stock)
+    added = await client.post(
+        "/api/cart/items", json={"userId": user, "productId": product, "quantity": 1}
+    )
+    assert added.status in (200, 201), await added.text()
+    return user, product
+
+
+async def _nothing_written(factory: Factory, user: str, balance: int) -> None:
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == balance
+    for table in ("balance_history", "orders", "payments"):
+        count = await factory.scalar(f"SELECT COUNT(*) FROM {table} WHERE user_id = %s", user)
+        assert count == 0, table
+
+
+async def test_unreachable_lock_backend_is_503_lock002(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    client = await aiohttp_client(
+        create_app(replace(settings, redis_url=nowhere, lock_backend="redis"))
+    )
+    user, _ = await _with_cart(client, factory)
+    charge = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
+    await problem(charge, 503, "LOCK002")
+    assert charge.headers["Retry-After"]
+    order = await client.post("/api/orders", json={"userId": user})
+    await problem(order, 503, "LOCK002")
+    await _nothing_written(factory, user, 50_000)
+
+
+@pytest.mark.parametrize("route", ["charge", "order"])
+async def test_lease_taken_over_mid_hold_is_503_lock003_and_writes_nothing(
+    aiohttp_client, settings: Settings, admin_headers, factory: Factory, route: str
+) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    client = await aiohttp_client(
+        create_app(
+            replace(
+                settings,
+                redis_url=REDIS_URL,
+                redis_prefix=prefix,
+                lock_backend="redis",
+                lock_lease=0.6,
+            )
+        )
+    )
+    user, product = await _with_cart(client, factory)
+    slow = await client.put(
+        "/api/admin/incidents/db_latency_ms", json={"value": 400}, headers=admin_headers
+    )
+    assert slow.status == 200
+    raw = aioredis.Redis.from_url(REDIS_URL)
+    key = f"{prefix}lock:{route}:user:{user}"
+    try:
+        if route == "charge":
+            sent = client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
+        else:
+            sent = client.post("/api/orders", json={"userId": user})
+        answer = asyncio.ensure_future(sent)
+        await until(lambda: raw.exists(key))
+        # Another replica takes the key, as after an expiry: the holder must not commit.
+        await raw.set(key, "another-holder", px=10_000)
+        await problem(await answer, 503, "LOCK003")
+        assert await raw.get(key) == b"another-holder"  # its release left the new key alone
+    finally:
+        await raw.delete(key, f"{prefix}incidents")
+        await raw.aclose()
+    await _nothing_written(factory, user, 50_000)
+    assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 10
+
+
+async def test_a_bug_is_500_with_the_trace_id_of_its_span(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    def broken_clock() -> datetime:
+        raise RuntimeError("a bug")
+
+    exporter = InMemorySpanExporter()
+    client = await aiohttp_client(
+        create_app(settings, Overrides(clock=broken_clock, span_exporter=exporter))
+    )
+    user = await factory.user(balance=0)
+    response = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
+    body = await problem(response, 500, "COMMON004")
+    [span] = [s for s in exporter.get_finished_spans() if s.name.startswith("POST ")]
+    trace_id = format(span.context.trace_id, "032x")
+    assert body["traceId"] == trace_id
+    assert trace_id in body["detail"]
+    assert "a bug" not in await response.text()  # no internals leak
+    await _nothing_written(factory, user, 0)
+
+
+def _deadlocks(client) -> float:
+    """Statements of this app that InnoDB ended as deadlock victims (error 1213)."""
+    return sum(
+        sample.value
+        for metric in client.app[TELEMETRY].metrics.registry.collect()
+        if metric.name == "db_client_operation_duration_seconds"
+        for sample in metric.samples
+        if sample.name.endswith("_count") and sample.labels.get("error_code") == "1213"
+    )
+
+
+async def test_an_order_chosen_as_deadlock_victim_is_retried_and_succeeds(
+    client, factory: Factory
+) -> None:
+    user, product = await _with_cart(client, factory)
+    target = parse_db_url(TEST_DB_URL)
+    other = await aiomysql.connect(**target.connect_args(), db=target.database)
+    try:
+        async with other.cursor() as cur:
+            await cur.execute("BEGIN")
+            # Heavier than an order (InnoDB rolls back the lighter side of a deadlock).
+            ballast = f"ballast-{uuid.uuid4().hex[:12]}"
+            await cur.executemany(
+                "INSERT INTO balance_history (user_id, amount, previous_balance,"
+                " current_balance, reason, created_at) VALUES (%s, 0, 0, 0, 'CHARGE', %s)",
+                [(ballast, datetime.now(UTC).replace(tzinfo=None))] * 200,
+            )
+            await cur.execute(
+                "SELECT stock FROM products WHERE product_id = %s FOR UPDATE", (product,)
+            )
+            answer = asyncio.ensure_future(client.post("/api/orders", json={"userId": user}))
+
+            async def order_waits_for_the_product() -> bool:
+                waiting = await factory.scalar(
+                    "SELECT COUNT(*) FROM information_schema.processlist"
+                    " WHERE info LIKE 'UPDATE products SET stock%%' AND info LIKE %s",
+                    f"%{product}%",
+                )
+                return waiting == 1
+
+            await until(order_waits_for_the_product)
+            # The order holds the user's row and waits for the product; this waits for the
+            # user's row: a cycle, and the order is the victim.
+            await cur.execute("UPDATE users SET balance = balance WHERE user_id = %s", (user,))
+            await cur.execute("ROLLBACK")
+    finally:
+        other.close()
+    response = await answer
+    assert response.status == 200, await response.text()
+    assert _deadlocks(client) >= 1
+    assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 1
+    assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 9

@@ -1,0 +1,73 @@
+"""The SLO gate against locust's stats CSV and the checked-in thresholds."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from loadtest.gate import THRESHOLDS, evaluate, read_stats, thresholds_for
+from loadtest.scenarios import SCENARIOS
+
+HEADER = "Type,Name,Request Count,Failure Count,Requests/s,95%,99%"
+
+
+def _stats(tmp_path: Path, *rows: str) -> dict[str, dict[str, str]]:
+    path = tmp_path / "x_stats.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    return read_stats(path)
+
+
+LIMITS = {
+    "min_rps": 10,
+    "/api/orders": {"p95_ms": 500, "p99_ms": 1000, "max_failure_ratio": 0.01},
+    "*": {"p95_ms": 100},
+}
+
+
+def test_pass(tmp_path: Path) -> None:
+    stats = _stats(
+        tmp_path,
+        "POST,/api/orders,1000,5,20,400,900",
+        "GET,/api/products,10,0,1,90,95",
+        ",Aggregated,1010,5,21,400,900",
+    )
+    verdict = evaluate(stats, LIMITS, audit_ok=True)
+    assert verdict.ok, verdict.table()
+    assert verdict.table().endswith("SLO gate: PASS")
+    assert len(verdict.rows) == 1 + 3 + 1 + 1
+
+
+def test_each_threshold_fails_on_its_own(tmp_path: Path) -> None:
+    cases = {
+        "throughput": ("POST,/api/orders,1000,0,20,400,900", ",Aggregated,1000,0,9,400,900"),
+        "p95": ("POST,/api/orders,1000,0,20,501,900", ",Aggregated,1000,0,20,501,900"),
+        "p99": ("POST,/api/orders,1000,0,20,400,1001", ",Aggregated,1000,0,20,400,1001"),
+        "failure ratio": ("POST,/api/orders,1000,11,20,400,900", ",Aggregated,1000,11,20,4,9"),
+    }
+    for check, rows in cases.items():
+        verdict = evaluate(_stats(tmp_path, *rows), LIMITS)
+        assert [r.check for r in verdict.rows if not r.ok] == [check], verdict.table()
+
+
+def test_wildcard_rule_and_missing_requests(tmp_path: Path) -> None:
+    stats = _stats(tmp_path, "GET,/api/products,10,0,1,150,150", ",Aggregated,10,0,11,150,150")
+    verdict = evaluate(stats, LIMITS)
+    failed = {(r.check, r.name) for r in verdict.rows if not r.ok}
+    assert failed == {("p95", "/api/products"), ("requests sent", "/api/orders")}
+
+
+def test_failed_audit_fails_the_gate(tmp_path: Path) -> None:
+    stats = _stats(tmp_path, "POST,/api/orders,1,0,20,1,1", ",Aggregated,1,0,20,1,1")
+    verdict = evaluate(stats, LIMITS, audit_ok=False, audit_detail="2 discrepancies")
+    assert not verdict.ok
+    assert "consistency audit" in verdict.table()
+
+
+def test_every_scenario_has_thresholds() -> None:
+    for name in SCENARIOS:
+        limits = thresholds_for(name)
+        assert limits["min_rps"] > 0
+        assert any(isinstance(v, dict) for v in limits.values())
+    for path in THRESHOLDS.glob("*.toml"):
+        with path.open("rb") as f:
+            tomllib.load(f)

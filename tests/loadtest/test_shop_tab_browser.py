@@ -1,0 +1,105 @@
+"""The Shop tab in a real browser: headless Chromium opens locust's UI during a short run, the
+tab renders its charts, and they gain points as the master reads the shop's /metrics."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from loadtest.run import ROOT, WEBUI_DIST, _wait_until, answers, free_port
+
+from .databases import derived_url, fresh_dataset
+from .shop import shop
+
+DB = derived_url("lt_tab")
+CHARTS = ("lock-wait", "lock-waiters", "pools", "errors", "loop-lag", "switches")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    chromium = shutil.which("chromium")
+    chromedriver = shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        pytest.fail("headless Chromium missing: `make browser` installs chromium and its driver")
+    options = Options()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1400,1800")
+    driver = webdriver.Chrome(options=options, service=Service(chromedriver))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def locust_ui(tmp_path: Path) -> Iterator[str]:
+    """A locust master with the Shop tab, running the order scenario for about 20 s."""
+    if not WEBUI_DIST.joinpath("index.html").exists():
+        pytest.fail("the Shop tab is not built: `make webui`")
+    fresh_dataset(DB, users=200, stock=1_000_000, coupon_quantity=1_000)
+    port = free_port()
+    with shop(DB, SHOP_DB_POOL_MAX="8") as url, (tmp_path / "locust.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"),
+                "--host", url, "--scenario", "order", "--scale", "0.15", "--shop-users", "200",
+                "--web-host", "127.0.0.1", "--web-port", str(port), "--autostart",
+                "--quit-when-done", "--build-path", str(WEBUI_DIST), "--only-summary",
+            ],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        ui = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until(lambda: answers(ui, "/"), 30, "locust", proc)
+            yield ui
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+
+
+def _points(browser: webdriver.Chrome) -> dict[str, int]:
+    return {
+        c: int(browser.find_element(By.ID, f"shop-chart-{c}").get_attribute("data-points") or 0)
+        for c in CHARTS
+    }
+
+
+def test_shop_tab_renders_and_charts_gain_points(
+    browser: webdriver.Chrome, locust_ui: str, tmp_path: Path
+) -> None:
+    browser.get(locust_ui)
+    wait = WebDriverWait(browser, 30)
+    tab = wait.until(lambda b: b.find_element(By.XPATH, "//button[normalize-space()='Shop']"))
+    tab.click()
+    wait.until(lambda b: b.find_element(By.ID, "shop-chart-lock-wait"))
+    # echarts draws each chart on a canvas inside its container.
+    for chart in CHARTS:
+        container = browser.find_element(By.ID, f"shop-chart-{chart}")
+        assert container.find_elements(By.TAG_NAME, "canvas"), chart
+    wait.until(lambda b: min(_points(b).values()) >= 2)
+    first = _points(browser)
+    # Ordering, not timing: wait for the next points whatever the machine's speed.
+    wait.until(lambda b: min(_points(b).values()) > max(first.values()))
+    status = browser.find_element(By.ID, "shop-status").text
+    assert "1/1 answering" in status
+    browser.save_screenshot(str(tmp_path / "shop-tab.png"))  # kept by pytest for a look
+    # The master's own metrics are served beside the UI while the run is on.
+    browser.get(f"{locust_ui}/metrics")
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert "locust_users" in text
+    assert 'locust_requests_total{method="POST",name="/api/orders"}' in text
+    assert 'locust_scenario_info{scenario="order",shape="order"} 1.0' in text
