@@ -16,6 +16,7 @@ from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 
+from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database, open_database
 from .adapters.mysql.seed import MySqlDataSet
 from .adapters.mysql.store import MySqlStore
@@ -51,7 +52,7 @@ from .telemetry.tracing import build_tracer_provider, tracer_from
 from .use_cases.coupon_batches import CouponBatches
 from .use_cases.deps import Deps
 from .use_cases.idempotency import KeyPolicy, purge_periodically
-from .use_cases.ports import Clock, LockManager, NoGate
+from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
 log = get_logger("shop.app")
 # Expired idempotency keys go in small batches this often (every replica; deletes commute).
@@ -197,6 +198,7 @@ class Root:
                 database=self._database,
                 normal_pool_size=self.settings.db_pool_max,
                 pool_ceiling=POOL_CEILING,
+                set_cart_index=lambda on: set_cart_index(self._database, on),
             ),
         )
         yield
@@ -206,9 +208,17 @@ class Root:
         store = MySqlStore(self._database)
         clock = self.overrides.clock or utc_now
         self._gate = None if self._redis is None else self._coupon_gate(self._redis, store)
+        gate: CouponGate = self._gate or NoGate()
         # Group commit of coupon issues; 1 = one transaction per issue.
         batches = (
-            CouponBatches(store, clock, max_batch=s.coupon_batch_max, timeout=s.lock_wait)
+            CouponBatches(
+                store,
+                gate,
+                clock,
+                max_batch=s.coupon_batch_max,
+                parallel=s.coupon_batch_parallel,
+                timeout=s.lock_wait,
+            )
             if s.coupon_batch_max > 1
             else None
         )
@@ -217,7 +227,7 @@ class Root:
             locks=InstrumentedLocks(self._locks, tel) if tel.enabled else self._locks,
             clock=clock,
             order_lock_scope=lambda: str(self.switches.value("order_lock_scope")),
-            coupon_gate=self._gate or NoGate(),
+            coupon_gate=gate,
             coupon_issues=batches,
             data_set=MySqlDataSet(self._database),
         )
@@ -245,7 +255,9 @@ class Root:
                 deps=self._deps,
                 policy=self.idempotency,
                 interval=IDEMPOTENCY_PURGE_INTERVAL,
-                on_error=lambda error: log.warning("idempotency_purge_failed", error=error.message),
+                on_error=lambda error: log.warning(
+                    "idempotency_purge_failed", error=str(error), exc_info=error
+                ),
             ),
         }
         if self.switches.shared is not None:

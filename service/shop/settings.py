@@ -61,6 +61,11 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     idempotency_claim_timeout: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # Seconds a client gets to send a request's headers, and again its body (then 408).
+    client_timeout: float = 10.0
+    # Processes serving one port (SO_REUSEPORT, the kernel spreads connections); more than one
+    # needs the Redis lock backend so that per-user locks hold across them.
+    workers: int = 1
     # A coupon unit admitted by the Redis gate whose request died before commit is given back
     # after this long (checked against MySQL every interval).
     coupon_gate_grace: float = 30.0
@@ -68,6 +73,9 @@ class Settings:
     # Concurrent issues of one coupon share a transaction of at most this many (group commit);
     # 1 = one transaction per issue.
     coupon_batch_max: int = 100
+    # Batches of one coupon in flight at once per process: they overlap all but the guarded
+    # update and the commit (the hot row's lock).
+    coupon_batch_parallel: int = 4
     shutdown_timeout: float = 30.0
     # Turns tracing on: spans go there by OTLP/HTTP (the OpenTelemetry variable names).
     otlp_endpoint: str | None = field(default=None, metadata={"env": "OTEL_EXPORTER_OTLP_ENDPOINT"})
@@ -100,12 +108,20 @@ class Settings:
             raise SettingsError("SHOP_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.db_pool_max < 1:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
+        if self.client_timeout <= 0:
+            raise SettingsError("SHOP_CLIENT_TIMEOUT must be positive")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
         if self.idempotency_ttl <= 0 or self.idempotency_claim_timeout <= 0:
             raise SettingsError("SHOP_IDEMPOTENCY_TTL and _CLAIM_TIMEOUT must be positive")
+        if self.workers < 1:
+            raise SettingsError("SHOP_WORKERS must be at least 1")
+        if self.workers > 1 and self.lock_backend != "redis":
+            raise SettingsError("SHOP_WORKERS > 1 needs SHOP_LOCK_BACKEND=redis")
         if not 1 <= self.coupon_batch_max <= 1000:
             raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
+        if not 1 <= self.coupon_batch_parallel <= 64:
+            raise SettingsError("SHOP_COUPON_BATCH_PARALLEL must be between 1 and 64")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 

@@ -7,6 +7,7 @@ composition root once those resources are open.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +29,8 @@ class Targets:
     database: TunableDatabase
     normal_pool_size: int
     pool_ceiling: int
+    # Creates (True) or drops (False) the cart_items(cart_id) index.
+    set_cart_index: Callable[[bool], Awaitable[None]]
 
 
 def register_switches(switches: Switches, targets: Targets) -> None:
@@ -53,6 +56,13 @@ def register_switches(switches: Switches, targets: Targets) -> None:
         normal=0,
         parse=whole(0, 10_000),
         apply=slow_down,
+    )
+    switches.register(
+        "cart_index",
+        description="the cart_items(cart_id) index: on, or off (the original's full scan)",
+        normal="on",
+        parse=choice("on", "off"),
+        apply=lambda value: targets.set_cart_index(value == "on"),
     )
     # Read by every order (use_cases/orders.py), so it needs nothing applied.
     switches.register(
