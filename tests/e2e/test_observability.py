@@ -19,7 +19,7 @@ from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 from shop.telemetry.logging import flush_logs
 
-from ..conftest import REDIS_URL
+from ..conftest import REDIS_PREFIX, REDIS_URL
 from ..factories import Factory
 from .conftest import problem
 
@@ -475,7 +475,7 @@ async def test_a_lost_lease_is_logged_with_its_request(
             chosen,
             lock_backend="redis",
             redis_url="redis://127.0.0.1:6379/0",
-            redis_prefix=f"test:{uuid.uuid4().hex}:",
+            redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:12]}:",
         )
     client = await aiohttp_client(create_app(chosen))
     user, first = await factory.users(2)
