@@ -494,7 +494,7 @@ async def test_a_lost_lease_is_logged_with_its_request(
     )
     if backend == "redis":  # renewed leases do not lapse: another holder takes the key instead
         await asyncio.sleep(0.1)
-        redis = client.app[REDIS]
+        redis = client.app[REDIS].client  # the readiness probe's client
         assert await redis.delete(f"{chosen.redis_prefix}lock:charge:user:{user}") == 1
     await problem(await charging, 503, "LOCK003")
     lines = _log_lines(capfd)

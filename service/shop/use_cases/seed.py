@@ -7,12 +7,8 @@ from .deps import Deps
 from .ports import SeedReport
 
 
-class SeedingUnavailable(Unavailable):
-    code, title = "COMMON004", "Seeding unavailable"
-
-
 async def seed_data(*, deps: Deps, users: int, stock: int, coupon_quantity: int) -> SeedReport:
     """Write the data set idempotently: users, the test coupon, products and carts."""
     if deps.data_set is None:
-        raise SeedingUnavailable("this process was built without a data set to seed")
+        raise Unavailable("this process was built without a data set to seed")
     return await deps.data_set.seed(users=users, stock=stock, coupon_quantity=coupon_quantity)
