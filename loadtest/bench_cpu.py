@@ -73,7 +73,7 @@ async def _drive(path: str) -> None:
                 else:
                     async with http.get(f"{base}/api/products") as r:
                         assert r.status == 200, await r.text()
-                    await r.read()
+                        await r.read()
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
