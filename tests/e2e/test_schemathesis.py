@@ -60,9 +60,10 @@ def _config(users: list[str], products: list[str], coupon: str, items: list[str]
             ),
             "",
             # Business refusals (no balance, sold out, already issued) are the contract's 400 and
-            # 409 for perfectly well-formed requests; every other refusal fails the check.
+            # 409 for perfectly well-formed requests, and 422 an Idempotency-Key the fuzzer sent
+            # again with another body; every other refusal fails the check.
             "[checks.positive_data_acceptance]",
-            'expected-statuses = ["2xx", "400", "401", "403", "404", "409"]',
+            'expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422"]',
         ]
     )
 

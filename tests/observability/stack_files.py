@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ def load_yaml(path: Path) -> Any:
         return yaml.safe_load(f)
 
 
+@functools.cache
 def alert_rules() -> list[dict[str, Any]]:
     """Every alerting rule of every rule file (an alert name may have several, one per window)."""
     return [
@@ -39,6 +41,7 @@ def alert_names() -> list[str]:
     return sorted({rule["alert"] for rule in alert_rules()})
 
 
+@functools.cache
 def dashboards() -> dict[str, dict[str, Any]]:
     """uid → the committed dashboard JSON."""
     boards = (json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json")))

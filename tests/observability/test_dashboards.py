@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from .stack_files import DASHBOARDS, ROOT, dashboards, load_yaml
+from .promql_names import metric_names
+from .stack_files import DASHBOARDS, ROOT, dashboards, load_yaml, panel_queries
 
 UIDS = {
     "shop-overview",
@@ -62,3 +63,8 @@ def test_incident_timeline_stacks_its_panels_on_one_axis_with_annotations() -> N
     exprs = {a["expr"] for a in board["annotations"]["list"]}
     assert any("ALERTS" in e for e in exprs)
     assert any("shop_incident_switch" in e for e in exprs)
+
+
+def test_every_panel_query_is_valid_promql() -> None:
+    for uid, pid, _, expr in panel_queries():
+        assert metric_names(expr), (uid, pid, expr)

@@ -304,6 +304,12 @@ class IncidentSwitch(Output):
         return cls(s.name, s.value, s.normal, s.on, s.description)
 
 
+class UserToken(Output):
+    token: str
+    user_id: str
+    expires_at: Instant
+
+
 class SeedReport(Output):
     users: int
     products: int

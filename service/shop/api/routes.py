@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, balance, carts, coupons, incidents, ops, orders, products
+from . import admin, balance, carts, coupons, incidents, ops, orders, outputs, products, tokens
 from .admin import admin_only
+from .auth import user_only
 from .endpoint import Route, bind
 from .outputs import Health
 
@@ -52,6 +53,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's balance",
         "balance",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -60,6 +62,8 @@ ROUTES: tuple[Route, ...] = (
         "Charge a balance",
         "balance",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.ChargeReceipt,
     ),
     Route(
         "GET",
@@ -68,6 +72,7 @@ ROUTES: tuple[Route, ...] = (
         "Balance movements, newest first",
         "balance",
         errors=(400, 404),
+        user=True,
     ),
     Route("GET", "/api/products", products.list_products, "The catalogue", "products"),
     Route(
@@ -93,7 +98,15 @@ ROUTES: tuple[Route, ...] = (
         "products",
         errors=(404,),
     ),
-    Route("GET", "/api/cart", carts.get_cart, "The user's cart", "cart", errors=(404,)),
+    Route(
+        "GET",
+        "/api/cart",
+        carts.get_cart,
+        "The user's cart",
+        "cart",
+        errors=(404,),
+        user=True,
+    ),
     Route(
         "POST",
         "/api/cart/items",
@@ -101,6 +114,7 @@ ROUTES: tuple[Route, ...] = (
         "Add a product to the cart",
         "cart",
         errors=(404,),
+        user=True,
         links={
             "ChangeItem": _link("cart.change_item", **_ITEM),
             "RemoveItem": _link("cart.remove_item", **_ITEM),
@@ -117,6 +131,7 @@ ROUTES: tuple[Route, ...] = (
         "Change a line's quantity",
         "cart",
         errors=(404,),
+        user=True,
     ),
     Route(
         "DELETE",
@@ -125,6 +140,7 @@ ROUTES: tuple[Route, ...] = (
         "Remove a line",
         "cart",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -152,6 +168,8 @@ ROUTES: tuple[Route, ...] = (
         "Issue a coupon, first come first served",
         "coupons",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.IssuedCoupon,
     ),
     Route(
         "GET",
@@ -160,6 +178,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's coupons",
         "coupons",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -168,6 +187,8 @@ ROUTES: tuple[Route, ...] = (
         "Order the cart and pay from the balance",
         "orders",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.Order,
         links={"GetOrder": _link("orders.get_order", orderId="$response.body#/orderId")},
     ),
     Route(
@@ -177,6 +198,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's orders, paged",
         "orders",
         errors=(404,),
+        user=True,
     ),
     Route(
         "GET",
@@ -185,6 +207,7 @@ ROUTES: tuple[Route, ...] = (
         "One order",
         "orders",
         errors=(404,),
+        user=True,
     ),
     Route(
         "GET",
@@ -213,6 +236,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/api/admin/tokens",
+        tokens.mint,
+        "Mint a user bearer token (admin)",
+        "admin",
+        status=201,
+        admin=True,
+    ),
+    Route(
+        "POST",
         "/api/admin/seed",
         admin.seed,
         "Seed the load-test data set (admin)",
@@ -226,6 +258,8 @@ def add_routes(app: web.Application) -> None:
     """Register every route of the table."""
     for route in ROUTES:
         handler = bind(route)
-        app.router.add_route(
-            route.method, route.path, admin_only(handler) if route.admin else handler
-        )
+        if route.admin:
+            handler = admin_only(handler)
+        elif route.user:
+            handler = user_only(handler)
+        app.router.add_route(route.method, route.path, handler)

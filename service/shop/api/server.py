@@ -157,6 +157,7 @@ def run(
     loop: asyncio.AbstractEventLoop,
     shutdown_timeout: float,
     header_timeout: float = HEADER_TIMEOUT,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully (what `web.run_app` does)."""
 
@@ -170,7 +171,7 @@ def run(
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
             await asyncio.Event().wait()  # a signal raises GracefulExit here
         finally:
             await runner.cleanup()

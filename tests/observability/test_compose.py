@@ -1,0 +1,187 @@
+"""The full stack's compose file and the shop's Dockerfile, checked without a Docker engine:
+every service the stack needs, images pinned, mounted files present, host ports unique, health
+checks and start-up order; `docker compose config` too where the plugin exists."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from .stack_files import COMPOSE_TARGETS, ROOT, load_yaml
+
+COMPOSE = ROOT / "compose.yaml"
+SERVICES = {
+    "mariadb", "redis", "migrate", "shop-1", "shop-2", "shop-3", "lb", "mysqld-exporter",
+    "redis-exporter", "prometheus", "alertmanager", "grafana", "otel-collector", "jaeger",
+    "locust-master", "locust-worker",
+}  # fmt: skip
+REPLICAS = ("shop-1", "shop-2", "shop-3")
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, dict[str, Any]]:
+    return dict(load_yaml(COMPOSE)["services"])
+
+
+def test_the_stack_has_every_service(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) == SERVICES
+
+
+def test_every_image_is_pinned_to_a_version(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        image = service["image"]
+        if "build" in service:
+            assert image.endswith(":local"), name  # built here, never pulled
+            continue
+        repository, _, tag = image.rpartition(":")
+        assert repository, f"{name}: {image} has no tag"
+        assert tag != "latest", name
+        assert re.search(r"\d+\.\d+", tag), f"{name}: {image} names no version"
+
+
+def test_every_mounted_file_exists(services: dict[str, dict[str, Any]]) -> None:
+    mounts = [
+        (name, volume.split(":")[0])
+        for name, service in services.items()
+        for volume in service.get("volumes", [])
+    ]
+    assert mounts
+    for name, source in mounts:
+        assert source.startswith("./"), f"{name}: only files of this repository are mounted"
+        assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
+
+
+def test_host_ports_are_unique_and_the_documented_ones(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    published = [
+        int(str(port).split(":")[0])
+        for service in services.values()
+        for port in service.get("ports", [])
+    ]
+    assert len(published) == len(set(published))
+    assert {8080, 8089, 9090, 9093, 9104, 9121, 3000, 16686} <= set(published)
+
+
+def test_replicas_start_after_the_one_shot_migration_on_the_redis_lock_backend(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert services["migrate"]["restart"] == "no"
+    assert "migrate" in " ".join(services["migrate"]["command"])
+    for name in REPLICAS:
+        replica = services[name]
+        assert replica["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert replica["depends_on"]["redis"] == {"condition": "service_healthy"}
+        assert replica["environment"]["SHOP_LOCK_BACKEND"] == "redis"
+        assert replica["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith(
+            "http://otel-collector:"
+        )
+    assert {
+        name: dep["condition"] for name, dep in services["lb"]["depends_on"].items()
+    } == dict.fromkeys(REPLICAS, "service_healthy")
+
+
+def test_every_dependency_names_a_condition_on_a_real_service(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    conditions = {"service_started", "service_healthy", "service_completed_successfully"}
+    for name, service in services.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            assert dependency in services, (name, dependency)
+            assert rule["condition"] in conditions, (name, dependency)
+            if rule["condition"] == "service_healthy":
+                healthy = "healthcheck" in services[dependency] or dependency in REPLICAS
+                assert healthy, f"{name} waits for {dependency}, which has no health check"
+
+
+def test_load_balancer_checks_and_balances_exactly_the_replicas() -> None:
+    config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
+    assert "option httpchk GET /readyz" in config
+    servers = re.findall(r"^\s*server (\S+) (\S+) check$", config, re.M)
+    assert servers == [(name, f"{name}:8081") for name in REPLICAS]
+
+
+def test_prometheus_targets_name_the_compose_services(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    def hosts(job: str) -> list[str]:
+        groups = json.loads((COMPOSE_TARGETS / f"{job}.json").read_text())
+        return [target for group in groups for target in group["targets"]]
+
+    assert hosts("shop") == [f"{name}:8081" for name in REPLICAS]
+    assert hosts("locust") == ["locust-master:8089"]
+    exporters = {"mysqld": "mysqld-exporter", "redis": "redis-exporter"}
+    for job, service in {**exporters, "alertmanager": "alertmanager"}.items():
+        [target] = hosts(job)
+        assert target.split(":")[0] == service
+        assert service in services
+    assert hosts("prometheus") == ["localhost:9090"]
+
+
+def test_grafana_datasources_point_at_compose_services(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    provisioned = load_yaml(ROOT / "grafana/provisioning/datasources/datasources.yml")
+    urls = {source["uid"]: source["url"] for source in provisioned["datasources"]}
+    assert urls == {"prometheus": "http://prometheus:9090", "jaeger": "http://jaeger:16686"}
+    assert {"prometheus", "jaeger"} <= set(services)
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is None
+    or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
+    reason="the docker compose plugin is not installed here",
+)
+def test_docker_compose_accepts_the_file() -> None:
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _stages() -> list[tuple[str, str | None, list[str]]]:
+    """(base image, stage name, instructions) per stage of the Dockerfile."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
+    stages: list[tuple[str, str | None, list[str]]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("FROM "):
+            parts = line.split()
+            base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], parts[1])
+            stages.append((base, parts[3] if len(parts) > 3 else None, []))
+        elif line and not line.startswith("#") and stages:
+            stages[-1][2].append(line)
+    return stages
+
+
+def test_dockerfile_is_multi_stage_on_a_pinned_base() -> None:
+    stages = _stages()
+    names = [name for _, name, _ in stages]
+    assert {"build", "runtime", "loadtest"} <= set(names)
+    for base, _, _ in stages:
+        if base in names:
+            continue
+        assert re.search(r":\d+\.\d+\.\d+", base), f"{base} is not pinned to a patch release"
+
+
+def test_runtime_runs_one_process_as_a_non_root_user_with_a_health_check() -> None:
+    stages = {name: body for _, name, body in _stages() if name}
+    runtime = stages["runtime"]
+    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
+    assert users, "the runtime stage sets a user"
+    assert users[-1] not in {"root", "0"}
+    assert any(line.startswith("HEALTHCHECK ") and "/healthz" in line for line in runtime)
+    [cmd] = [line for line in runtime if line.startswith("CMD ")]
+    argv = json.loads(cmd.removeprefix("CMD "))
+    assert argv == ["python", "-m", "shop", "serve"], "exec form, one process, no shell"
+    # The image `docker build .` makes is the runtime one (the last stage).
+    assert _stages()[-1][0] == "runtime"

@@ -1,0 +1,114 @@
+"""Every alert has its runbook, and every runbook's commands name real things: incident switches
+with values they accept, SHOP_* settings the shop reads, metrics that exist, the alert's panel."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+
+import pytest
+
+from .promql_names import metric_names
+from .stack_files import ROOT, RULES, RUNBOOKS, alert_names, alert_rules, load_yaml, panel_queries
+
+SECTIONS = ("## What it means", "## Confirm", "## Mitigate", "## Verify recovery", "## Escalate")
+
+
+def _switches() -> dict[str, str]:
+    """switch → its documented values, from docs/operations.md (the names everyone shares)."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text.split("## Incident switches", 1)[1].split("\n## ", 1)[0]
+    first_paragraph = section.strip().split("\n\n", 1)[0]
+    return dict(re.findall(r"`(\w+)` \(([^)]*)\)", first_paragraph))
+
+
+def _accepts(values: str, value: object) -> bool:
+    """`values` is `a`|`b` (a choice) or lo–hi (a whole-number range)."""
+    choices = re.findall(r"`([^`]+)`", values)
+    if choices:
+        return value in choices
+    low, high = (int(n.replace(",", "")) for n in re.split(r"[–-]", values))
+    return isinstance(value, int) and low <= value <= high
+
+
+def _settings() -> set[str]:
+    text = (ROOT / "service" / "shop" / "settings.py").read_text()
+    return set(re.findall(r'"(SHOP_[A-Z_]+)"', text))
+
+
+@functools.cache
+def _known_metrics() -> set[str]:
+    """Names the shop defines, the rules record, and the exporters' names the rules and
+    dashboards already read (the dashboard-data test proves those exist)."""
+    text = (ROOT / "service" / "shop" / "telemetry" / "metrics.py").read_text()
+    names = set(re.findall(r'"((?:http|db|shop)_[a-z_]+)"', text))
+    suffixed = {n + s for n in names for s in ("", "_bucket", "_count", "_sum", "_total")}
+    rules = {r["record"] for r in _rule_records()}
+    used = {n for *_, expr in panel_queries() for n in metric_names(expr)}
+    used |= {n for rule in alert_rules() for n in metric_names(rule["expr"])}
+    return suffixed | rules | used | {"up", "ALERTS"}
+
+
+def _rule_records() -> list[dict[str, str]]:
+    return [
+        rule
+        for path in RULES
+        for group in load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    ]
+
+
+def _runbook(name: str) -> str:
+    return (RUNBOOKS / f"{name}.md").read_text()
+
+
+def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
+    pages = {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"}
+    assert pages == set(alert_names())
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_runbook_has_every_section_and_opens_the_alerts_panel(name: str) -> None:
+    text = _runbook(name)
+    assert text.startswith(f"# {name}\n")
+    positions = [text.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+    links = {r["annotations"]["dashboard"] for r in alert_rules() if r["alert"] == name}
+    assert all(f"]({link})" in text for link in links)
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_runbook_flips_only_real_switches_to_values_they_accept(name: str) -> None:
+    switches = _switches()
+    assert set(switches) == {
+        "order_lock_scope", "db_pool_max", "db_latency_ms", "cart_index", "redis", "lock_hold_ms",
+    }  # fmt: skip
+    for switch, body in re.findall(
+        r"/api/admin/incidents/(\w+)[^\n]*?-d '([^']*)'", _runbook(name)
+    ):
+        assert switch in switches, switch
+        assert _accepts(switches[switch], json.loads(body)["value"]), (switch, body)
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_runbook_names_only_settings_the_shop_reads(name: str) -> None:
+    named = set(re.findall(r"\bSHOP_[A-Z_]+\b", _runbook(name)))
+    assert named <= _settings(), named - _settings()
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_runbook_promql_reads_known_metrics(name: str) -> None:
+    blocks = re.findall(r"```promql\n(.*?)```", _runbook(name), re.S)
+    assert blocks, "every runbook confirms with PromQL"
+    known = _known_metrics()
+    for line in "".join(blocks).splitlines():
+        assert metric_names(line) <= known, (line, metric_names(line) - known)
+
+
+def test_mitigations_cover_every_switch() -> None:
+    """Each incident switch is the mitigation of some alert's runbook (game days rely on it)."""
+    text = "".join(_runbook(name) for name in alert_names())
+    flipped = set(re.findall(r"/api/admin/incidents/(\w+)", text))
+    assert flipped == set(_switches())
