@@ -193,7 +193,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         clock = overrides.clock or utc_now
         batches = (
             CouponBatches(
-                store, clock, max_batch=settings.coupon_batch_max, timeout=settings.lock_wait
+                store,
+                gate,
+                clock,
+                max_batch=settings.coupon_batch_max,
+                parallel=settings.coupon_batch_parallel,
+                timeout=settings.lock_wait,
             )
             if settings.coupon_batch_max > 1
             else None
@@ -224,7 +229,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                     policy=app[IDEMPOTENCY],
                     interval=IDEMPOTENCY_PURGE_INTERVAL,
                     on_error=lambda error: log.warning(
-                        "idempotency_purge_failed", error=error.message
+                        "idempotency_purge_failed", error=str(error), exc_info=error
                     ),
                 ),
                 name="idempotency-purge",
