@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from ..domain.carts import CartItem
 from ..domain.coupons import Admission, Coupon, IssuedCoupon, UserCoupon
+from ..domain.idempotency import Answer, KeyRecord
 from ..domain.orders import Order, OrderStatus, OrderSummary
 from ..domain.products import PopularProduct, Product, ProductSort
 from ..domain.users import BalanceChange
@@ -63,6 +64,14 @@ class CouponGate(Protocol):
         """Give back a unit MySQL did not confirm."""
         ...
 
+    async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
+        """`admit` for several users in one call, in order."""
+        ...
+
+    async def refund_many(self, coupon_id: str, user_ids: Sequence[str]) -> None:
+        """`refund` for several users in one call."""
+        ...
+
 
 class NoGate:
     """One process without Redis: every request goes to MySQL."""
@@ -74,25 +83,19 @@ class NoGate:
     async def refund(self, coupon_id: str, user_id: str) -> None:
         """Nothing was taken."""
 
+    async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
+        """Always let MySQL decide."""
+        return [Admission.BYPASSED] * len(user_ids)
 
-class IssueTicket(Protocol):
-    """One coupon issue waiting for its shared transaction."""
-
-    async def result(self) -> IssuedCoupon:
-        """The issued coupon once committed, or this request's own refusal."""
-        ...
-
-    async def settle(self) -> bool:
-        """After the waiter gave up: withdraw it if still queued, else wait for its batch;
-        True when the user's coupon was committed."""
-        ...
+    async def refund_many(self, coupon_id: str, user_ids: Sequence[str]) -> None:
+        """Nothing was taken."""
 
 
 class CouponIssues(Protocol):
     """Concurrent issues of one coupon coalesced into one transaction (group commit)."""
 
-    def submit(self, coupon_id: str, user_id: str) -> IssueTicket:
-        """Queue an issue for the next transaction of this coupon."""
+    async def issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
+        """Issue with the next batch of the coupon; returns only once committed."""
         ...
 
 
@@ -254,6 +257,46 @@ class OrdersRepository(Protocol):
         ...
 
 
+class IdempotencyRepository(Protocol):
+    async def claim(
+        self, user_id: str, key: str, *, fingerprint: bytes, token: str, now: datetime
+    ) -> bool:
+        """Store a claim on the key; False when the key is already stored."""
+        ...
+
+    async def get(self, user_id: str, key: str) -> KeyRecord | None:
+        """The stored key, or None."""
+        ...
+
+    async def take_over(
+        self,
+        user_id: str,
+        key: str,
+        *,
+        old_token: str,
+        fingerprint: bytes,
+        token: str,
+        now: datetime,
+        renew: bool,
+    ) -> bool:
+        """Move a stale claim (or, with `renew`, an expired key) to `token`; False if raced."""
+        ...
+
+    async def seal(
+        self, user_id: str, key: str, *, token: str, answer: Answer, now: datetime
+    ) -> bool:
+        """Store the answer of the claim `token`; False when the claim is no longer ours."""
+        ...
+
+    async def release(self, user_id: str, key: str, *, token: str) -> None:
+        """Drop the claim `token` unless it was answered."""
+        ...
+
+    async def purge(self, *, before: datetime, limit: int) -> int:
+        """Delete at most `limit` keys created before `before`; returns how many went."""
+        ...
+
+
 class Tx(Protocol):
     """The repositories over one connection (one transaction when written)."""
 
@@ -267,6 +310,8 @@ class Tx(Protocol):
     def coupons(self) -> CouponsRepository: ...
     @property
     def orders(self) -> OrdersRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
 
 T = TypeVar("T")
