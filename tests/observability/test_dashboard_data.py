@@ -102,6 +102,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_session: str) -> Itera
             redis_prefix=f"{redis_session}dashboards:",
             log_dir=run,
             SHOP_LOCK_BACKEND="redis",
+            # This test is about panels: on a busy shared machine requests may queue, not fail.
+            SHOP_DB_ACQUIRE_TIMEOUT="30",
+            SHOP_REDIS_ACQUIRE_TIMEOUT="30",
+            SHOP_LOCK_WAIT="30",
             # Tracing on, so histograms carry exemplars; the spans go to a sink that drops them.
             OTEL_EXPORTER_OTLP_ENDPOINT=sink,
             SHOP_TRACE_SAMPLE_RATIO="0.1",
