@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -143,7 +143,17 @@ class RedisLockManager:
         self._timer_fallback = timer_fallback
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
+        # Renewals go over a connection of their own: behind a saturated pool they would wait
+        # for requests to finish while the leases those requests hold run out.
+        pool = client.connection_pool
+        self._renewer = Redis(
+            connection_pool=ConnectionPool(
+                connection_class=pool.connection_class,
+                max_connections=1,
+                **pool.connection_kwargs,
+            )
+        )
+        self._renew = self._renewer.register_script(_RENEW)
         self.local = LocalLockManager()
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._held: dict[str, _Held] = {}
@@ -375,3 +385,5 @@ class RedisLockManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._reader = self._watchdog = None
+        await self._renewer.aclose()
+        await self._renewer.connection_pool.disconnect()
