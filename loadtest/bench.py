@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shop.auth.tokens import TokenSigner
+
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 18081
 DB_URL = os.environ.get("SHOP_BENCH_DB_URL", "mysql://root:@127.0.0.1:3306/shop_bench")
@@ -36,17 +38,43 @@ end
 """
 
 
+# Charges that carry a fresh Idempotency-Key and/or the user's bearer token (SHOP_AUTH=required).
+KEYED_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local tokens = {%(tokens)s}
+local sent = 0
+request = function()
+  local n = math.random(1, %(users)d)
+  local headers = {}
+  if #tokens > 0 then headers["Authorization"] = "Bearer " .. tokens[n] end
+  if %(keyed)s then
+    sent = sent + 1
+    headers["Idempotency-Key"] = "%(run)s-" .. sent
+  end
+  return wrk.format(nil, "/api/users/test-user-" .. n .. "/balance/charge", headers,
+    '{"amount": 1}')
+end
+"""
+BENCH_SECRET = "bench-auth-secret"
+TOKEN_USERS = 2_000  # tokens are baked into the script: keep it small
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
     env: dict[str, str]
     switches: dict[str, object] = field(default_factory=dict)
-    driver: str = "charge"  # "charge" (wrk) or "orders" (aiohttp: add to cart, then order)
+    # "charge" (wrk), "charge-small" (wrk, over TOKEN_USERS users), "charge-keyed" /
+    # "charge-token" (the same with a fresh Idempotency-Key or the user's token per request),
+    # or "orders" (aiohttp: add to cart, then order)
+    driver: str = "charge"
     replicas: int = 1
 
 
 # The comparisons a suite reports (default: its first variant against its last).
 PAIRS = {
+    "keys-and-tokens": [("plain", "Idempotency-Key"), ("plain", "user token")],
     "lock-scope": [
         ("global", "user"),
         ("global, DB 2 ms away", "user, DB 2 ms away"),
@@ -86,6 +114,19 @@ SUITES: dict[str, tuple[str, list[Variant]]] = {
                 {"order_lock_scope": "user", "db_latency_ms": 2},
                 driver="orders",
                 replicas=2,
+            ),
+        ],
+    ),
+    "keys-and-tokens": (
+        "What an Idempotency-Key (a fresh key per charge) and user tokens (SHOP_AUTH=required)"
+        f" cost, balance-charge path over {TOKEN_USERS} users",
+        [
+            Variant("plain", {}, driver="charge-small"),
+            Variant("Idempotency-Key", {}, driver="charge-keyed"),
+            Variant(
+                "user token",
+                {"SHOP_AUTH": "required", "SHOP_AUTH_SECRET": BENCH_SECRET},
+                driver="charge-token",
             ),
         ],
     ),
@@ -217,6 +258,33 @@ async def _orders(seconds: float, workers: int, ports: list[int]) -> dict[str, f
     }
 
 
+def _charge_script(variant: Variant, default: Path) -> Path:
+    """The wrk script of a charge variant (a fresh key prefix each time it is written)."""
+    if variant.driver == "charge":
+        return default
+    signer = TokenSigner.from_secret(BENCH_SECRET)
+    expires = int(time.time()) + 3600
+    tokens = (
+        ", ".join(
+            f'"{signer.mint(f"test-user-{n}", expires_at=expires)}"'
+            for n in range(1, TOKEN_USERS + 1)
+        )
+        if "token" in variant.driver
+        else ""
+    )
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        KEYED_LUA
+        % {
+            "tokens": tokens,
+            "users": TOKEN_USERS,
+            "keyed": "true" if "keyed" in variant.driver else "false",
+            "run": f"bench-{time.time_ns()}",
+        }
+    )
+    return script
+
+
 def _wrk(script: Path, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -271,8 +339,8 @@ def main() -> int:
                     asyncio.run(_orders(2, args.connections, ports))  # warm-up
                     measured = asyncio.run(_orders(args.seconds, args.connections, ports))
                 else:
-                    _wrk(script, 2, args.connections)  # warm-up
-                    measured = _wrk(script, args.seconds, args.connections)
+                    _wrk(_charge_script(variant, script), 2, args.connections)  # warm-up
+                    measured = _wrk(_charge_script(variant, script), args.seconds, args.connections)
                 results[variant.name].append(measured)
             finally:
                 for proc in procs:

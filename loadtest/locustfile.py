@@ -35,6 +35,12 @@ def _options(parser: Any) -> None:
     parser.add_argument("--shop-users", type=int, default=100_000, help="seeded users")
     parser.add_argument("--coupon-id", default="test-coupon-1")
     parser.add_argument("--admin-token", default="dev-admin-token")
+    parser.add_argument(
+        "--auth-secret",
+        default="",
+        env_var="SHOP_AUTH_SECRET",
+        help="send each user's bearer token, signed with this secret (SHOP_AUTH=required)",
+    )
     parser.add_argument("--watch", default="", help="replica URLs for the Shop tab (default: host)")
     parser.add_argument("--run-dir", default="", help="where the run's results are written")
     parser.add_argument("--quit-when-done", action="store_true", help="quit when the shape ends")

@@ -17,6 +17,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from . import contract, rejections
 from .contract import Verdict
+from .tokens import UserTokens
 
 # Replicas are spread over users round-robin: one connection pool per user, as k6 VUs had.
 _replica_turn = itertools.count()
@@ -38,13 +39,23 @@ class ShopUser(FastHttpUser):
         super().__init__(environment)
         self.users = int(getattr(options, "shop_users", 100_000) or 100_000)
         self.coupon_id = str(getattr(options, "coupon_id", "") or "test-coupon-1")
+        # Tokens only when given the shop's secret (SHOP_AUTH=required); one per user.
+        self.tokens = UserTokens(str(getattr(options, "auth_secret", "") or ""))
 
-    def any_user(self) -> str:
-        return f"test-user-{random.randint(1, self.users)}"
-
-    def call(self, method: str, path: str, name: str, payload: dict[str, Any] | None = None) -> Any:
-        """Send one request and judge its answer; returns the body when it was a success."""
+    def call(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        user: str | None = None,
+    ) -> Any:
+        """Send one request (as `user`) and judge its answer; the body when it was a success."""
         kwargs: dict[str, Any] = {"name": name, "catch_response": True}
+        headers = self.tokens.headers(user)
+        if headers:
+            kwargs["headers"] = headers
         if payload is not None:
             kwargs["json"] = payload
         with self.client.request(method, path, **kwargs) as response:
@@ -72,7 +83,13 @@ class CouponUser(ShopUser):
     @task
     def issue(self) -> None:
         user = self.any_user()
-        self.call("POST", f"/api/coupons/{self.coupon_id}/issue", contract.ISSUE, {"userId": user})
+        self.call(
+            "POST",
+            f"/api/coupons/{self.coupon_id}/issue",
+            contract.ISSUE,
+            {"userId": user},
+            user=user,
+        )
 
 
 class ChargeUser(ShopUser):
@@ -87,7 +104,13 @@ class ChargeUser(ShopUser):
     def charge(self) -> None:
         user = self.target()
         amount = random.randint(1_000, 10_000)
-        self.call("POST", f"/api/users/{user}/balance/charge", contract.CHARGE, {"amount": amount})
+        self.call(
+            "POST",
+            f"/api/users/{user}/balance/charge",
+            contract.CHARGE,
+            {"amount": amount},
+            user=user,
+        )
 
 
 class HotChargeUser(ChargeUser):
@@ -111,16 +134,21 @@ class OrderUser(ShopUser):
             "/api/cart/items",
             contract.CART_ADD,
             {"userId": user, "productId": product, "quantity": 1},
+            user=user,
         )
         if added is None:
             return
         order: dict[str, Any] = {"userId": user}
         if random.random() < 0.1:
             self.call(
-                "POST", f"/api/coupons/{self.coupon_id}/issue", contract.ISSUE, {"userId": user}
+                "POST",
+                f"/api/coupons/{self.coupon_id}/issue",
+                contract.ISSUE,
+                {"userId": user},
+                user=user,
             )
             order["couponId"] = self.coupon_id
-        self.call("POST", "/api/orders", contract.ORDER, order)
+        self.call("POST", "/api/orders", contract.ORDER, order, user=user)
 
 
 class BrowseUser(ShopUser):
@@ -144,8 +172,10 @@ class BrowseUser(ShopUser):
 
     @task(2)
     def balance(self) -> None:
-        self.call("GET", f"/api/users/{self.any_user()}/balance", contract.BALANCE)
+        user = self.any_user()
+        self.call("GET", f"/api/users/{user}/balance", contract.BALANCE, user=user)
 
     @task(2)
     def cart(self) -> None:
-        self.call("GET", f"/api/cart?userId={self.any_user()}", contract.CART)
+        user = self.any_user()
+        self.call("GET", f"/api/cart?userId={user}", contract.CART, user=user)
