@@ -216,7 +216,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                     policy=app[IDEMPOTENCY],
                     interval=IDEMPOTENCY_PURGE_INTERVAL,
                     on_error=lambda error: log.warning(
-                        "idempotency_purge_failed", error=error.message
+                        "idempotency_purge_failed", error=str(error)
                     ),
                 ),
                 name="idempotency-purge",

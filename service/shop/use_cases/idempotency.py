@@ -245,12 +245,12 @@ async def purge_periodically(
     deps: Deps,
     policy: KeyPolicy,
     interval: float,
-    on_error: Callable[[ShopError], None],
+    on_error: Callable[[Exception], None],
 ) -> None:
     """Purge expired keys every `interval` seconds for as long as the process runs."""
     while True:
         try:
             await purge_expired(deps=deps, policy=policy)
-        except ShopError as error:
+        except Exception as error:  # a housekeeping loop outlives any failure
             on_error(error)
         await asyncio.sleep(interval)
