@@ -143,14 +143,11 @@ class RedisLockManager:
         self._open_until = 0.0
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        # At zero from the start, so rate() sees the first failure and no panel is ever empty.
-        for op in ("acquire", "release", "renew"):
-            self._metrics.child(self._metrics.lock_backend_errors, self.backend, op)
-        for source in ("pubsub", "timer"):
-            self._metrics.child(self._metrics.lock_wakeups, self.backend, source)
         self._holding = asyncio.Event()
         for op in BACKEND_OPS:  # at zero from the start, so an alert sees the first failure
             self._metrics.child(self._metrics.lock_backend_errors, self.backend, op)
+        for source in ("pubsub", "timer"):  # and the wake-ups panel is never empty
+            self._metrics.child(self._metrics.lock_wakeups, self.backend, source)
 
     # Introspection, as for the in-process manager.
     def keys_count(self) -> int:
