@@ -353,17 +353,19 @@ def main() -> int:
         for name, runs in results.items()
     }
     pairs = PAIRS.get(args.suite, [(variants[0].name, variants[-1].name)])
+    charged = TOKEN_USERS if variants[0].driver.startswith("charge-") else USERS
     setup = (
         f"{args.connections} aiohttp workers each adding one item to a user's cart and ordering it"
         if variants[0].driver == "orders"
-        else f"wrk -t1 -c{args.connections} charging {USERS} users at random"
+        else f"wrk -t1 -c{args.connections} charging {charged} users at random"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         f"# {title}",
         "",
         f"`python loadtest/bench.py {args.suite}` — {args.rounds} interleaved rounds of "
         f"{args.seconds} s each, {setup}; MariaDB, Redis and the load generator on the same "
-        "2-core machine.",
+        f"2-core machine (load average at the end: {load}).",
         "",
         "| variant | median req/s (paid orders/s for orders) | median p50 ms | median p99 ms"
         " | non-2xx |",
