@@ -66,6 +66,9 @@ VARIANTS = [
     Variant("coupon", "raw: one issue per transaction", raw="coupon_single"),
     Variant("coupon", "raw: 50 issues per transaction", raw="coupon_batch"),
     Variant("coupon", "HTTP, one transaction per issue", env={"SHOP_COUPON_BATCH_MAX": "1"}),
+    Variant(
+        "coupon", "HTTP, group commit, 1 batch in flight", env={"SHOP_COUPON_BATCH_PARALLEL": "1"}
+    ),
     Variant("coupon", "HTTP, group commit"),
     Variant("coupon", "HTTP, group commit + Redis gate", env=REDIS),
     Variant("charge", "raw: the charge transaction", raw="charge"),

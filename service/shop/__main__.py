@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import uvloop
-from aiohttp import web
 
 from .adapters.mysql.migrations import migrate
 from .adapters.mysql.pool import Database
 from .adapters.mysql.seed import is_empty, seed_dataset
+from .api import server
 from .app import create_app
 from .auth.tokens import MAX_USER_ID_LENGTH, mint_token
 from .domain.errors import ShopError
 from .settings import MAX_TOKEN_TTL, Settings, SettingsError
+
+# Set in the environment of the extra worker processes `serve` starts (they start none).
+WORKER = "SHOP_WORKER_OF"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,17 +77,32 @@ def _token(settings: Settings, user_id: str, ttl: int | None) -> str:
 
 
 def _serve(settings: Settings) -> None:
+    # Several workers: this process serves too and starts the others on the same port, with
+    # SO_REUSEPORT so that the kernel spreads connections; they stop when it does.
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "shop", "serve"], env={**os.environ, WORKER: "1"})
+        for _ in range(settings.workers - 1)
+    ]
     # uvloop: measured in docs/benchmarks/runtime.md.
     loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop=loop,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_timeout,
-        print=None,
-    )
+    try:
+        server.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            loop=loop,
+            shutdown_timeout=settings.shutdown_timeout,
+            header_timeout=settings.client_timeout,
+            reuse_port=settings.workers > 1 or WORKER in os.environ,
+        )
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(timeout=settings.shutdown_timeout + 5)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if WORKER in os.environ:
+            settings = replace(settings, workers=1)
         if args.command == "serve":
             _serve(settings)
         elif args.command == "token":

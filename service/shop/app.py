@@ -13,6 +13,7 @@ from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.exceptions import RedisError
 
+from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
@@ -133,6 +134,13 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             parse=whole(0, 10_000),
             apply=slow_down,
         )
+        switches.register(
+            "cart_index",
+            description="the cart_items(cart_id) index: on, or off (the original's full scan)",
+            normal="on",
+            parse=choice("on", "off"),
+            apply=lambda value: set_cart_index(db, value == "on"),
+        )
         yield
         await db.close()
 
@@ -185,7 +193,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         clock = overrides.clock or utc_now
         batches = (
             CouponBatches(
-                store, clock, max_batch=settings.coupon_batch_max, timeout=settings.lock_wait
+                store,
+                gate,
+                clock,
+                max_batch=settings.coupon_batch_max,
+                parallel=settings.coupon_batch_parallel,
+                timeout=settings.lock_wait,
             )
             if settings.coupon_batch_max > 1
             else None
@@ -216,7 +229,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                     policy=app[IDEMPOTENCY],
                     interval=IDEMPOTENCY_PURGE_INTERVAL,
                     on_error=lambda error: log.warning(
-                        "idempotency_purge_failed", error=str(error)
+                        "idempotency_purge_failed", error=str(error), exc_info=error
                     ),
                 ),
                 name="idempotency-purge",

@@ -56,6 +56,11 @@ class Settings:
     idempotency_ttl: float = 24 * 3600.0
     idempotency_claim_timeout: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # Seconds a client gets to send a request's headers, and again its body (then 408).
+    client_timeout: float = 10.0
+    # Processes serving one port (SO_REUSEPORT, the kernel spreads connections); more than one
+    # needs the Redis lock backend so that per-user locks hold across them.
+    workers: int = 1
     # A coupon unit admitted by the Redis gate whose request died before commit is given back
     # after this long (checked against MySQL every interval).
     coupon_gate_grace: float = 30.0
@@ -63,6 +68,9 @@ class Settings:
     # Concurrent issues of one coupon share a transaction of at most this many (group commit);
     # 1 = one transaction per issue.
     coupon_batch_max: int = 100
+    # Batches of one coupon in flight at once per process: they overlap all but the guarded
+    # update and the commit (the hot row's lock).
+    coupon_batch_parallel: int = 4
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -88,12 +96,20 @@ class Settings:
             raise SettingsError("SHOP_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.db_pool_max < 1:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
+        if self.client_timeout <= 0:
+            raise SettingsError("SHOP_CLIENT_TIMEOUT must be positive")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
         if self.idempotency_ttl <= 0 or self.idempotency_claim_timeout <= 0:
             raise SettingsError("SHOP_IDEMPOTENCY_TTL and _CLAIM_TIMEOUT must be positive")
+        if self.workers < 1:
+            raise SettingsError("SHOP_WORKERS must be at least 1")
+        if self.workers > 1 and self.lock_backend != "redis":
+            raise SettingsError("SHOP_WORKERS > 1 needs SHOP_LOCK_BACKEND=redis")
         if not 1 <= self.coupon_batch_max <= 1000:
             raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
+        if not 1 <= self.coupon_batch_parallel <= 64:
+            raise SettingsError("SHOP_COUPON_BATCH_PARALLEL must be between 1 and 64")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
 
@@ -146,10 +162,15 @@ class Settings:
             idempotency_claim_timeout=number(
                 "SHOP_IDEMPOTENCY_CLAIM_TIMEOUT", defaults.idempotency_claim_timeout, float
             ),
+            workers=int(number("SHOP_WORKERS", defaults.workers, int)),
             coupon_gate_grace=number("SHOP_COUPON_GATE_GRACE", defaults.coupon_gate_grace, float),
             coupon_gate_interval=number(
                 "SHOP_COUPON_GATE_INTERVAL", defaults.coupon_gate_interval, float
             ),
             coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
+            coupon_batch_parallel=int(
+                number("SHOP_COUPON_BATCH_PARALLEL", defaults.coupon_batch_parallel, int)
+            ),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
+            client_timeout=number("SHOP_CLIENT_TIMEOUT", defaults.client_timeout, float),
         )

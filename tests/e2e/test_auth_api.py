@@ -213,8 +213,9 @@ async def test_the_document_declares_user_security_only_when_required(
     assert "security" not in on["paths"]["/api/products"]["get"]
     assert on["paths"]["/api/admin/tokens"]["post"]["security"] == [{"admin": []}]
     for document in (on, off):
-        names = [p["name"] for p in document["paths"][charge]["post"]["parameters"]]
-        assert "Idempotency-Key" in names
+        parameters = document["paths"][charge]["post"]["parameters"]
+        assert {"$ref": "#/components/parameters/Idempotency-Key"} in parameters
+        assert document["components"]["parameters"]["Idempotency-Key"]["in"] == "header"
         assert "422" in document["paths"]["/api/orders"]["post"]["responses"]
 
 

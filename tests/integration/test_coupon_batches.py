@@ -29,6 +29,7 @@ from shop.keys import DATABASE, DEPS, SETTINGS
 from shop.settings import Settings
 from shop.use_cases import coupons
 from shop.use_cases.coupon_batches import CouponBatches
+from shop.use_cases.ports import NoGate
 
 from ..factories import Factory
 from .replicas import replicas
@@ -55,9 +56,13 @@ class CountingStore:
         return await self.inner.transaction(work)
 
 
+def _batches(store: Any) -> CouponBatches:
+    return CouponBatches(store, NoGate(), utc_now, max_batch=100, parallel=4, timeout=5.0)
+
+
 async def _answers(batches: CouponBatches, coupon: str, users: list[str]) -> list[Any]:
-    tickets = [batches.submit(coupon, u) for u in users]  # all queued before the first batch
-    return await asyncio.gather(*(t.result() for t in tickets), return_exceptions=True)
+    # gather starts every issue before any batch runs: they all queue for the same batch
+    return await asyncio.gather(*(batches.issue(coupon, u) for u in users), return_exceptions=True)
 
 
 def _kinds(answers: list[Any]) -> list[str]:
@@ -73,7 +78,7 @@ async def test_one_transaction_answers_each_request_its_own(
     coupon = await factory.coupon(quantity=4)
     holder, first, second, third, late = await factory.users(5)
     store = CountingStore(MySqlStore(database))
-    batches = CouponBatches(store, utc_now, max_batch=100, timeout=5.0)
+    batches = _batches(store)
     assert _kinds(await _answers(batches, coupon, [holder])) == ["ok"]
     asked = [first, holder, "nobody-" + first, first, second, third, late, late]
     answers = await _answers(batches, coupon, asked)
@@ -98,7 +103,7 @@ async def test_coupon_wide_refusals_answer_every_request(
     database: Database, factory: Factory
 ) -> None:
     store = MySqlStore(database)
-    batches = CouponBatches(store, utc_now, max_batch=100, timeout=5.0)
+    batches = _batches(store)
     users = await factory.users(3)
     expired = await factory.coupon(quantity=10, expires_in=-timedelta(days=1))
     assert _kinds(await _answers(batches, expired, users)) == ["C003"] * 3
@@ -143,9 +148,9 @@ async def test_a_batch_the_unique_key_refuses_is_split_not_half_applied(
 ) -> None:
     coupon = await factory.coupon(quantity=10)
     holder, *others = await factory.users(4)
-    fair = CouponBatches(MySqlStore(database), utc_now, max_batch=100, timeout=5.0)
+    fair = _batches(MySqlStore(database))
     assert _kinds(await _answers(fair, coupon, [holder])) == ["ok"]
-    blind = CouponBatches(StaleHolders(MySqlStore(database)), utc_now, max_batch=100, timeout=5.0)
+    blind = _batches(StaleHolders(MySqlStore(database)))
     answers = await _answers(blind, coupon, [others[0], holder, others[1], others[2]])
     assert _kinds(answers) == ["ok", "C006", "ok", "ok"]
     assert isinstance(answers[1], CouponAlreadyIssued)
@@ -155,6 +160,46 @@ async def test_a_batch_the_unique_key_refuses_is_split_not_half_applied(
     )
     assert (
         await factory.scalar("SELECT COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon) == 4
+    )
+
+
+class _StaleCount:
+    """A coupon read that still shows every unit: only the guarded update knows better."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def get(self, coupon_id: str) -> Any:
+        coupon = await self._inner.get(coupon_id)
+        return None if coupon is None else replace(coupon, issued_quantity=0)
+
+
+class StaleCountStore(StaleHolders):
+    async def transaction(self, work: Callable[[MySqlTx], Awaitable[Any]]) -> Any:
+        async def stale(tx: MySqlTx) -> Any:
+            view = _BlindTx(tx)
+            view.coupons = _StaleCount(tx.coupons)
+            return await work(view)  # type: ignore[arg-type]
+
+        return await self.inner.transaction(stale)
+
+
+async def test_a_batch_short_of_units_runs_again_locked_and_exact(
+    database: Database, factory: Factory
+) -> None:
+    coupon = await factory.coupon(quantity=5)
+    users = await factory.users(7)
+    fair = _batches(MySqlStore(database))
+    assert _kinds(await _answers(fair, coupon, users[:3])) == ["ok"] * 3
+    stale = _batches(StaleCountStore(MySqlStore(database)))
+    answers = await _answers(stale, coupon, users[3:])  # the read says 5 left; 2 are
+    assert _kinds(answers) == ["ok", "ok", "C001", "C001"]
+    assert [a.remaining_quantity for a in answers[:2]] == [1, 0]
+    assert (
+        await factory.scalar("SELECT COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon) == 5
     )
 
 
@@ -169,7 +214,9 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 @pytest.fixture
 async def gated_app(aiohttp_client, settings: Settings):
-    client = await aiohttp_client(create_app(replace(settings, redis_url=REDIS_URL, lock_wait=1.0)))
+    client = await aiohttp_client(
+        create_app(replace(settings, redis_url=REDIS_URL, lock_wait=1.0, coupon_batch_parallel=1))
+    )
     return client.app
 
 
@@ -179,14 +226,15 @@ async def test_cancelled_waiters_keep_gate_and_database_in_step(
     deps = gated_app[DEPS]
     batches = deps.coupon_issues
     coupon = await factory.coupon(quantity=10)
-    early, queued = await factory.users(2)
+    warm, early, queued = await factory.users(3)
     redis = aioredis.Redis.from_url(REDIS_URL)
     try:
+        await coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=warm)  # gate loaded
         gated_app[DATABASE].statement_delay = 0.1  # the first batch stays in flight a while
         in_flight = asyncio.create_task(
             coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=early)
         )
-        await _until(lambda: batches.queued(coupon) == 0)
+        await _until(lambda: gated_app[DATABASE].used == 1)  # its transaction has begun
         gated_app[DATABASE].statement_delay = 0.0
         waiting = asyncio.create_task(
             coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=queued)
@@ -197,26 +245,27 @@ async def test_cancelled_waiters_keep_gate_and_database_in_step(
         for task in (waiting, in_flight):
             with pytest.raises(asyncio.CancelledError):
                 await task
+        await _until(lambda: batches.queued(coupon) is None)  # the sent batch finishes alone
         holders = await factory.rows(
             "SELECT user_id FROM user_coupons WHERE coupon_id = %s", coupon
         )
-        assert holders == [(early,)]
-        # The gate agrees with MySQL: the sent request kept its unit, the queued one gave it back.
+        assert sorted(holders) == sorted([(warm,), (early,)])
+        # The gate agrees with MySQL: the sent request kept its unit, the queued one never took one.
         gate = f"{gated_app[SETTINGS].redis_prefix}coupon:{{{coupon}}}"
-        assert int(await redis.get(f"{gate}:left")) == 9
-        assert await redis.smembers(f"{gate}:users") == {early.encode()}
+        assert int(await redis.get(f"{gate}:left")) == 8
+        assert await redis.smembers(f"{gate}:users") == {warm.encode(), early.encode()}
     finally:
         await redis.aclose()
 
 
 async def test_a_slow_batch_fails_alone_within_its_bound(gated_app, factory: Factory) -> None:
     deps = gated_app[DEPS]
-    batches = deps.coupon_issues
     coupon = await factory.coupon(quantity=10)
-    slow, next_one = await factory.users(2)
+    warm, slow, next_one = await factory.users(3)
+    await coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=warm)  # gate loaded
     gated_app[DATABASE].statement_delay = 0.5  # five statements: far past the 1 s bound
     stuck = asyncio.create_task(coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=slow))
-    await _until(lambda: batches.queued(coupon) == 0)
+    await _until(lambda: gated_app[DATABASE].used == 1)  # its transaction has its connection
     gated_app[DATABASE].statement_delay = 0.0
     behind = asyncio.create_task(
         coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=next_one)
@@ -225,7 +274,7 @@ async def test_a_slow_batch_fails_alone_within_its_bound(gated_app, factory: Fac
         await stuck
     assert (await behind).user_id == next_one
     holders = await factory.rows("SELECT user_id FROM user_coupons WHERE coupon_id = %s", coupon)
-    assert holders == [(next_one,)]
+    assert sorted(holders) == sorted([(warm,), (next_one,)])
 
 
 async def test_unknown_user_in_a_batch_is_refused_alone(
@@ -233,7 +282,7 @@ async def test_unknown_user_in_a_batch_is_refused_alone(
 ) -> None:
     coupon = await factory.coupon(quantity=2)
     user = await factory.user()
-    batches = CouponBatches(MySqlStore(database), utc_now, max_batch=100, timeout=5.0)
+    batches = _batches(MySqlStore(database))
     answers = await _answers(batches, coupon, ["ghost-" + user, user])
     assert isinstance(answers[0], UserNotFound)
     assert isinstance(answers[1], IssuedCoupon)
@@ -243,7 +292,7 @@ async def test_unknown_user_in_a_batch_is_refused_alone(
 async def test_exactly_n_distinct_winners_across_replicas_without_a_gate(
     factory: Factory, test_database: str, redis_prefix: str, tmp_path
 ) -> None:
-    """No Redis: three processes' batches meet only at the coupon row lock in MariaDB."""
+    """No Redis: three processes' batches meet only at the coupon row in MariaDB."""
     coupon = await factory.coupon(quantity=150)
     users = await factory.users(400)
     asked = [u for u in users for _ in range(2)]  # every user twice: duplicates in flight

@@ -89,10 +89,15 @@ class Route:
     user: bool = False
     # Honours `Idempotency-Key`: the output type whose `of()` renders the use case's result.
     idempotent: Any = None
+    # Request headers it reads, by name in openapi.HEADER_PARAMETERS.
+    headers: tuple[str, ...] = ()
     # Answers that are not JSON of the declared type: media type -> JSON Schema.
     content: Mapping[str, Mapping[str, object]] | None = None
     # For raw handlers, the type their JSON body has (per status).
     documented: Mapping[int, type[msgspec.Struct]] = field(default_factory=dict)
+    # OpenAPI links from the success answer: name -> {"operationId": ..., "parameters": ...},
+    # so a client (or a stateful fuzzer) knows which answer feeds which request.
+    links: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     @property
     def signature(self) -> Signature:
@@ -108,13 +113,12 @@ def bind(route: Route) -> Handler:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         path = decode_params(request.match_info, signature.path, where="path")
         query = decode_params(request.query, signature.query, where="query")
+        _bind_user(request, path, query)
         body = await decode_body(request, signature.body)
-        user_id = _user_of(path, query, body)
-        if user_id is not None:
-            request[USER_ID] = user_id
-            structlog.contextvars.bind_contextvars(user_id=user_id)
-            if route.user:
-                act_as(request, user_id)
+        _bind_user(request, body)
+        user_id = request.get(USER_ID)
+        if user_id is not None and route.user:
+            act_as(request, user_id)
         if route.idempotent is not None and user_id is not None and HEADER in request.headers:
             output = route.idempotent
             return await respond_once(
@@ -132,13 +136,13 @@ def bind(route: Route) -> Handler:
     return endpoint
 
 
-def _user_of(*inputs: Input) -> str | None:
-    """The user a request acts for, wherever it names one."""
+def _bind_user(request: web.Request, *inputs: Input) -> None:
+    """Name the user a request acts for, once, to its log context and its request."""
     for given in inputs:
         user_id = getattr(given, "user_id", None)
-        if isinstance(user_id, str):
-            return user_id
-    return None
+        if isinstance(user_id, str) and USER_ID not in request:
+            request[USER_ID] = user_id
+            structlog.contextvars.bind_contextvars(user_id=user_id)
 
 
 __all__ = ["B", "Call", "NoInput", "P", "Q", "Route", "Signature", "bind"]

@@ -96,7 +96,7 @@ class HistoryQuery(Input):
 
 
 class ProductQuery(Input):
-    category: Id | None = None
+    category: Annotated[str, Meta(max_length=MAX_ID_LENGTH)] | None = None
     sort: ProductSort = ProductSort.NEWEST
 
 

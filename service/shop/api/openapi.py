@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document, generated from the route table and the handlers' declared types.
 
 Schemas come from msgspec (`inputs.py`, `outputs.py`), so a bound or field changes in one place.
-Path and query types become parameters; security schemes and shared headers are declared below,
-so a new header or scheme is one entry here and one field on the routes that need it.
+Path and query types become parameters. Security schemes, request headers and answer headers are
+declared below: a new one is one entry here and one field on the routes that use it (`admin`,
+`headers`), e.g. an `Idempotency-Key` in HEADER_PARAMETERS and `headers=("Idempotency-Key",)`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ IDEMPOTENCY_KEY: Schema = {
         "pattern": "^[!-~]+$",
     },
 }
+# Request headers an operation may read, named by the routes that read them (Route.headers).
+HEADER_PARAMETERS: Schema = {"Idempotency-Key": IDEMPOTENCY_KEY}
 # Headers answers may carry, referenced by the statuses that send them.
 _RETRY_AFTER: Schema = {
     "description": "seconds after which a retry may succeed",
@@ -91,7 +94,9 @@ _STATUS_TEXT = {
 # Statuses every operation may answer whatever its own rules (limits enforced before routing,
 # and a bug's 500, which is a problem+json too).
 _ANY_REQUEST = (405, 408, 413, 431, 500)
+OPERATIONS = "operations"
 _BODY_REQUEST = (400, 415)
+_EMPTY: Schema = {"type": "string", "maxLength": 0}
 # status -> (header, its component)
 _HEADERS_OF = {
     401: ("WWW-Authenticate", "WWW-Authenticate"),
@@ -140,11 +145,13 @@ class _Schemas:
             return []
         schema = self.components[kind.__name__]
         required = set(schema.get("required", ()))
-        return [
-            {"name": name, "in": where, "required": where == "path" or name in required}
-            | {"schema": field}
-            for name, field in schema["properties"].items()
-        ]
+        found = []
+        for name, field in schema["properties"].items():
+            needed = where == "path" or name in required
+            if not needed:  # `?limit=` is the same as no `limit` at all: the default applies
+                field = {"anyOf": [field, _EMPTY]}
+            found.append({"name": name, "in": where, "required": needed, "schema": field})
+        return found
 
     def schema(self, kind: Any) -> Schema:
         return dict(self.by_type[kind])
@@ -156,6 +163,11 @@ class _Schemas:
             s = self.signatures[id(route)]
             names |= {s.path.__name__, s.query.__name__}
         return names
+
+
+def _headers(route: Route) -> tuple[str, ...]:
+    """The request headers `route` reads: its own, and the key of an idempotent operation."""
+    return (*route.headers, "Idempotency-Key") if route.idempotent is not None else route.headers
 
 
 def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
@@ -174,6 +186,10 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
             "description": "Success",
             "content": {JSON: {"schema": schemas.schema(s.answer)}},
         }
+    if route.links:
+        responses[str(route.status)]["links"] = {
+            name: dict(link) for name, link in route.links.items()
+        }
     errors = set(route.errors) | set(_ANY_REQUEST)
     if s.body is not NoInput:
         errors |= set(_BODY_REQUEST)
@@ -186,6 +202,8 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
         responses[str(route.status)]["headers"] = {
             "Idempotent-Replayed": {"$ref": "#/components/headers/Idempotent-Replayed"}
         }
+    if route.tag != OPERATIONS:  # everything else reads or writes the database (DB001)
+        errors.add(503)
     for status in sorted(errors):
         responses.setdefault(str(status), _problem(status))
     operation: Schema = {
@@ -194,7 +212,7 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
         "operationId": f"{route.tag}.{route.handler.__name__}",
         "parameters": schemas.parameters(s.path, "path")
         + schemas.parameters(s.query, "query")
-        + ([IDEMPOTENCY_KEY] if route.idempotent is not None else []),
+        + [{"$ref": f"#/components/parameters/{name}"} for name in _headers(route)],
         "responses": responses,
     }
     if s.body is not NoInput:
@@ -230,6 +248,7 @@ def build_document(routes: Iterable[Route], *, user_auth: bool = False) -> Schem
         "components": {
             "schemas": components,
             "headers": HEADERS,
+            "parameters": HEADER_PARAMETERS,
             "securitySchemes": SECURITY_SCHEMES,
         },
     }

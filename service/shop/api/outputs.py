@@ -38,7 +38,7 @@ class Message(Output):
     message: str
 
 
-class Health(Output):
+class Health(Output, omit_defaults=True):
     status: str
     checks: dict[str, str] = {}
 

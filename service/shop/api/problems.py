@@ -42,6 +42,7 @@ STATUS_AND_TITLE: dict[type[e.ShopError], tuple[int, str]] = {
     e.LockUnavailable: (503, "Lock backend unavailable"),
     e.LeaseLost: (503, "Lock lease lost"),
     e.DatabaseUnavailable: (503, "Database unavailable"),
+    e.OutcomeUnknown: (503, "Outcome unknown: retry with the same Idempotency-Key"),
     UnknownSwitch: (404, "No such incident switch"),
     SwitchNotShared: (503, "Switch changed on this replica only"),
     h.RouteNotFound: (404, "No such resource"),

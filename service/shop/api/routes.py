@@ -21,6 +21,13 @@ METRICS_CONTENT = {
 }
 OPENAPI_CONTENT = {"application/json": {"type": "object"}}
 
+
+def _link(operation: str, **parameters: str) -> dict[str, object]:
+    return {"operationId": operation, "parameters": parameters}
+
+
+_ITEM = {"cartItemId": "$response.body#/cartItemId", "userId": "$request.body#/userId"}
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", ops.healthz, "Liveness", "operations"),
     Route(
@@ -108,6 +115,14 @@ ROUTES: tuple[Route, ...] = (
         "cart",
         errors=(404,),
         user=True,
+        links={
+            "ChangeItem": _link("cart.change_item", **_ITEM),
+            "RemoveItem": _link("cart.remove_item", **_ITEM),
+            "PlaceOrder": {
+                "operationId": "orders.place",
+                "requestBody": {"userId": "$request.body#/userId"},
+            },
+        },
     ),
     Route(
         "PATCH",
@@ -134,6 +149,7 @@ ROUTES: tuple[Route, ...] = (
         "Create a coupon (admin)",
         "coupons",
         status=201,
+        links={"Issue": _link("coupons.issue", couponId="$response.body#/couponId")},
         admin=True,
     ),
     Route("GET", "/api/coupons", coupons.list_coupons, "Coupons still available", "coupons"),
@@ -173,6 +189,7 @@ ROUTES: tuple[Route, ...] = (
         errors=(400, 404, 409, 503),
         user=True,
         idempotent=outputs.Order,
+        links={"GetOrder": _link("orders.get_order", orderId="$response.body#/orderId")},
     ),
     Route(
         "GET",

@@ -2,21 +2,26 @@
 
 Every issue of a coupon updates the same row, so one transaction per issue queues them all on
 that row's lock and the coupon tops out at one commit per lock hand-over. Here the issues of a
-coupon that arrive while its previous transaction runs wait in a queue and go together in the
-next one: lock the coupon row, read which of the users exist and already hold it, one
-multi-row insert for the winners, one update guarded by their count, one commit. The row lock
-serialises batches across processes, so the duplicate check under it is exact; the unique key
-and the guarded update stay the last word.
+coupon that arrive while its previous batch runs wait in a queue and go together in the next
+one: one gate call for all of them (when Redis is configured), then one transaction — read the
+coupon, which of the users exist and already hold it, one multi-row insert for the winners,
+one update guarded by their count, one commit — and one refund call for admitted losers.
+
+The transaction reads without locking, so the hot row is locked only from the guarded update
+to the commit and concurrent batches (other processes, or this one's) overlap everything else.
+When the update finds fewer units than the read did, the batch runs again with the row locked
+from the start (`SELECT ... FOR UPDATE`), which makes its read exact. The unique key and the
+guarded update stay the last word.
 
 Guarantees:
 - a request's answer is its own (C006, C001, U001, C003, C002 as if it had run alone, in
   arrival order), and a winner is answered only after the commit;
-- a batch fails whole or not at all (one transaction); when the last-word guards refuse it
-  (a holder written by something outside the batches) it is split into one-request batches;
+- a batch fails whole or not at all (one transaction); when the unique key refuses it (a
+  holder written meanwhile) it is split into one-request batches;
 - a batch is bounded by `timeout`: past it, it is rolled back and its requests get 503, and
   the next batch starts;
-- a request cancelled while queued is withdrawn and never written; one whose batch already
-  started learns its outcome through `settle()`.
+- a request cancelled while queued is withdrawn before the gate or the database see it; once
+  its batch has started, the batch finishes and settles the gate for it.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..domain.allotment import Allotment, allot
-from ..domain.coupons import Coupon, IssuedCoupon
-from ..domain.errors import CouponAlreadyIssued, DatabaseUnavailable
-from .ports import Clock, Store, Tx
+from ..domain.coupons import Admission, Coupon, IssuedCoupon
+from ..domain.errors import CouponAlreadyIssued, CouponSoldOut, DatabaseUnavailable
+from .ports import Clock, CouponGate, Store, Tx
+
+Result = IssuedCoupon | BaseException
 
 
 class _State(enum.Enum):
@@ -39,44 +46,31 @@ class _State(enum.Enum):
     WITHDRAWN = "withdrawn"
 
 
-class Ticket:
+class _Ticket:
     """One request's place in its coupon's queue."""
 
-    __slots__ = ("_future", "_state", "user_id")
+    __slots__ = ("future", "state", "user_id")
 
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
-        self._future: asyncio.Future[IssuedCoupon] = asyncio.get_running_loop().create_future()
-        self._state = _State.QUEUED
+        self.future: asyncio.Future[IssuedCoupon] = asyncio.get_running_loop().create_future()
+        self.state = _State.QUEUED
 
-    async def result(self) -> IssuedCoupon:
-        """The issued coupon once committed, or this request's own refusal."""
-        # Shielded: a cancelled waiter must not cancel an answer its batch will still give.
-        return await asyncio.shield(self._future)
-
-    async def settle(self) -> bool:
-        """After the waiter gave up: withdraw if still queued, else wait for the batch.
-
-        True when the user's coupon was committed.
-        """
-        if self._state is _State.QUEUED:
-            self._state = _State.WITHDRAWN
-            self._future.cancel()
-            return False
-        await asyncio.wait([self._future])
-        return not self._future.cancelled() and self._future.exception() is None
-
-    def _answer(self, result: IssuedCoupon | BaseException) -> None:
-        if self._future.done():
+    def answer(self, result: Result) -> None:
+        if self.future.done():
             return
         if isinstance(result, BaseException):
-            self._future.set_exception(result)
+            self.future.set_exception(result)
         else:
-            self._future.set_result(result)
+            self.future.set_result(result)
 
 
 class _Collision(Exception):
-    """The database's own guards refused the batch: it was rolled back whole."""
+    """The unique key refused the batch's insert: it was rolled back whole."""
+
+
+class _Shortfall(Exception):
+    """Fewer units were left than the unlocked read said: rolled back, to run again locked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,107 +80,165 @@ class _Outcome:
     ids: dict[str, int]
 
 
-class CouponBatches:
-    """The issue queue of every coupon this process serves; one transaction in flight each."""
+@dataclass(slots=True)
+class _Queue:
+    tickets: deque[_Ticket]
+    running: int = 0  # batches of this coupon in flight from this process
 
-    def __init__(self, store: Store, clock: Clock, *, max_batch: int, timeout: float) -> None:
+
+class CouponBatches:
+    """The issue queue of every coupon this process serves."""
+
+    def __init__(
+        self,
+        store: Store,
+        gate: CouponGate,
+        clock: Clock,
+        *,
+        max_batch: int,
+        parallel: int,
+        timeout: float,
+    ) -> None:
         self._store = store
+        self._gate = gate
         self._clock = clock
         self._max_batch = max_batch
+        self._parallel = parallel
         self._timeout = timeout
-        self._queues: dict[str, deque[Ticket]] = {}
+        self._queues: dict[str, _Queue] = {}
         self._runners: set[asyncio.Task[None]] = set()
 
-    def submit(self, coupon_id: str, user_id: str) -> Ticket:
-        """Queue an issue; it goes with the next transaction of this coupon."""
-        ticket = Ticket(user_id)
-        queue = self._queues.get(coupon_id)
-        if queue is None:
-            queue = self._queues[coupon_id] = deque()
-            runner = asyncio.create_task(self._drain(coupon_id, queue), name="coupon-batches")
-            self._runners.add(runner)
-            runner.add_done_callback(self._runners.discard)
-        queue.append(ticket)
-        return ticket
+    async def issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
+        """Issue with the next batch of this coupon; returns only once committed."""
+        ticket = self._submit(coupon_id, user_id)
+        try:
+            # Shielded: a cancelled waiter must not cancel the answer its batch still gives.
+            return await asyncio.shield(ticket.future)
+        except asyncio.CancelledError:
+            if ticket.state is _State.QUEUED:
+                ticket.state = _State.WITHDRAWN  # never reaches the gate or the database
+            raise
 
     def queued(self, coupon_id: str) -> int | None:
-        """Requests waiting behind the coupon's running batch; None when none is running."""
+        """Requests waiting for a batch of the coupon; None when no batch of it is running."""
         queue = self._queues.get(coupon_id)
-        return None if queue is None else sum(t._state is _State.QUEUED for t in queue)
+        return None if queue is None else sum(t.state is _State.QUEUED for t in queue.tickets)
 
     async def aclose(self) -> None:
         """Wait for the queued batches (each bounded by the timeout)."""
         while self._runners:
             await asyncio.gather(*self._runners, return_exceptions=True)
 
-    async def _drain(self, coupon_id: str, queue: deque[Ticket]) -> None:
+    def _submit(self, coupon_id: str, user_id: str) -> _Ticket:
+        ticket = _Ticket(user_id)
+        queue = self._queues.get(coupon_id)
+        if queue is None:
+            queue = self._queues[coupon_id] = _Queue(deque())
+        queue.tickets.append(ticket)
+        if queue.running < self._parallel:
+            queue.running += 1
+            runner = asyncio.create_task(self._drain(coupon_id, queue), name="coupon-batches")
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
+        return ticket
+
+    async def _drain(self, coupon_id: str, queue: _Queue) -> None:
+        tickets = queue.tickets
         try:
-            while queue:
-                batch: list[Ticket] = []
-                while queue and len(batch) < self._max_batch:
-                    ticket = queue.popleft()
-                    if ticket._state is _State.QUEUED:
-                        ticket._state = _State.SENT
+            while tickets:
+                batch: list[_Ticket] = []
+                while tickets and len(batch) < self._max_batch:
+                    ticket = tickets.popleft()
+                    if ticket.state is _State.QUEUED:
+                        ticket.state = _State.SENT
                         batch.append(ticket)
                 if batch:
-                    await self._run(coupon_id, batch)
+                    await self._serve(coupon_id, batch)
         finally:
             # No await between the last emptiness check and here: a later submit starts anew.
-            del self._queues[coupon_id]
-            for ticket in queue:
-                ticket._answer(DatabaseUnavailable("the shop is shutting down"))
+            queue.running -= 1
+            if not queue.running:
+                del self._queues[coupon_id]
+                for ticket in tickets:
+                    ticket.answer(DatabaseUnavailable("the shop is shutting down"))
 
-    async def _run(self, coupon_id: str, batch: list[Ticket]) -> None:
-        now = self._clock()
+    async def _serve(self, coupon_id: str, batch: list[_Ticket]) -> None:
+        """Gate, transaction, refunds; every ticket of the batch is answered at the end."""
         users = [t.user_id for t in batch]
+        admissions = await self._gate.admit_many(coupon_id, users)
+        results: list[Result | None] = [
+            CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user}")
+            if admission is Admission.DUPLICATE
+            else CouponSoldOut(f"coupon {coupon_id} is sold out")
+            if admission is Admission.SOLD_OUT
+            else None
+            for user, admission in zip(users, admissions, strict=True)
+        ]
+        ask = [i for i, r in enumerate(results) if r is None]
+        if ask:
+            for i, result in zip(
+                ask, await self._run(coupon_id, [users[i] for i in ask]), strict=True
+            ):
+                results[i] = result
+        refunds = [
+            users[i]
+            for i in ask
+            if admissions[i] is Admission.ADMITTED and not isinstance(results[i], IssuedCoupon)
+        ]
+        if refunds:  # before the answers: a refused user asking again finds the unit back
+            await self._gate.refund_many(coupon_id, refunds)
+        for ticket, answer in zip(batch, results, strict=True):
+            assert answer is not None  # the gate or the transaction answered every request
+            ticket.answer(answer)
+
+    async def _run(self, coupon_id: str, users: list[str], *, locked: bool = False) -> list[Result]:
+        now = self._clock()
 
         async def work(tx: Tx) -> _Outcome:
-            return await _issue(tx, coupon_id, users, now)
+            return await _issue(tx, coupon_id, users, now, locked=locked)
 
         try:
             async with asyncio.timeout(self._timeout):
                 outcome = await self._store.transaction(work)
+        except _Shortfall:
+            return await self._run(coupon_id, users, locked=True)
         except _Collision:
-            if len(batch) == 1:
-                batch[0]._answer(
-                    CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {users[0]}")
-                )
-                return
-            for ticket in batch:  # each alone: its own answer, whatever the others hold
-                await self._run(coupon_id, [ticket])
-            return
+            if len(users) == 1:
+                return [CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {users[0]}")]
+            results: list[Result] = []
+            for user in users:  # each alone: its own answer, whatever the others hold
+                results += await self._run(coupon_id, [user])
+            return results
         except TimeoutError:
-            failure: BaseException = DatabaseUnavailable(
-                f"coupon issue took longer than {self._timeout:g}s; try again"
-            )
-            for ticket in batch:
-                ticket._answer(failure)
-            return
+            late = DatabaseUnavailable(f"coupon issue took longer than {self._timeout:g}s")
+            return [late] * len(users)
         except Exception as exc:
-            for ticket in batch:
-                ticket._answer(exc)
-            return
+            return [exc] * len(users)
         coupon, allotment = outcome.coupon, outcome.allotment
-        for ticket, refusal in zip(batch, allotment.answers, strict=True):
+        results = []
+        for user, refusal in zip(users, allotment.answers, strict=True):
             if refusal is not None:
-                ticket._answer(refusal)
+                results.append(refusal)
                 continue
             assert coupon is not None  # an unknown coupon refuses every request
-            ticket._answer(
+            results.append(
                 IssuedCoupon(
-                    user_coupon_id=outcome.ids[ticket.user_id],
+                    user_coupon_id=outcome.ids[user],
                     coupon_id=coupon_id,
-                    user_id=ticket.user_id,
+                    user_id=user,
                     issued_at=now,
                     expires_at=coupon.expires_at,
-                    remaining_quantity=allotment.remaining_after(coupon, ticket.user_id),
+                    remaining_quantity=allotment.remaining_after(coupon, user),
                 )
             )
+        return results
 
 
-async def _issue(tx: Tx, coupon_id: str, users: list[str], now: datetime) -> _Outcome:
-    """The batch's transaction: lock, check, one insert, one guarded update."""
-    coupon = await tx.coupons.lock(coupon_id)
+async def _issue(
+    tx: Tx, coupon_id: str, users: list[str], now: datetime, *, locked: bool
+) -> _Outcome:
+    """The batch's transaction: read, one insert, one update guarded by the batch's size."""
+    coupon = await (tx.coupons.lock(coupon_id) if locked else tx.coupons.get(coupon_id))
     known: set[str] = set()
     holders: set[str] = set()
     if coupon is not None and not coupon.is_expired(now) and coupon.remaining_quantity > 0:
@@ -195,7 +247,11 @@ async def _issue(tx: Tx, coupon_id: str, users: list[str], now: datetime) -> _Ou
     ids: dict[str, int] = {}
     if allotment.winners:
         granted = await tx.coupons.grant_many(coupon_id, allotment.winners, now=now)
-        if granted is None or not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
+        if granted is None:
             raise _Collision(coupon_id)
+        if not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
+            # Under the row lock the read was exact: only a writer outside the batches can
+            # have got in between; one request at a time then settles it.
+            raise _Collision(coupon_id) if locked else _Shortfall(coupon_id)
         ids = granted
     return _Outcome(coupon, allotment, ids)

@@ -24,7 +24,7 @@ from ..domain.errors import (
 )
 from .balance import require_user
 from .deps import Deps
-from .ports import IssueTicket, Tx
+from .ports import Tx
 
 
 async def require_coupon(tx: Tx, coupon_id: str) -> Coupon:
@@ -71,33 +71,19 @@ async def list_coupons(*, deps: Deps) -> list[Coupon]:
 
 async def issue_coupon(*, deps: Deps, coupon_id: str, user_id: str) -> IssuedCoupon:
     """First come, first served: returns only once the user's coupon is committed."""
+    if deps.coupon_issues is not None:  # group commit (it asks the gate itself, per batch)
+        return await deps.coupon_issues.issue(coupon_id, user_id)
     admission = await deps.coupon_gate.admit(coupon_id, user_id)
     if admission is Admission.DUPLICATE:
         raise CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user_id}")
     if admission is Admission.SOLD_OUT:
         raise _sold_out(coupon_id)
-    if deps.coupon_issues is not None:
-        ticket = deps.coupon_issues.submit(coupon_id, user_id)
-        try:
-            return await ticket.result()
-        except BaseException:
-            # Even for a cancelled waiter, the gate's unit goes back only if the coupon did
-            # not go to the user (a queued request is withdrawn, a sent one waited for).
-            await asyncio.shield(_refund_unless_issued(deps, ticket, admission, coupon_id, user_id))
-            raise
     try:
         return await _issue_in_mysql(deps=deps, coupon_id=coupon_id, user_id=user_id)
     except BaseException:
         if admission is Admission.ADMITTED:
             await asyncio.shield(deps.coupon_gate.refund(coupon_id, user_id))
         raise
-
-
-async def _refund_unless_issued(
-    deps: Deps, ticket: IssueTicket, admission: Admission, coupon_id: str, user_id: str
-) -> None:
-    if not await ticket.settle() and admission is Admission.ADMITTED:
-        await deps.coupon_gate.refund(coupon_id, user_id)
 
 
 async def _issue_in_mysql(*, deps: Deps, coupon_id: str, user_id: str) -> IssuedCoupon:

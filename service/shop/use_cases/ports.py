@@ -64,6 +64,14 @@ class CouponGate(Protocol):
         """Give back a unit MySQL did not confirm."""
         ...
 
+    async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
+        """`admit` for several users in one call, in order."""
+        ...
+
+    async def refund_many(self, coupon_id: str, user_ids: Sequence[str]) -> None:
+        """`refund` for several users in one call."""
+        ...
+
 
 class NoGate:
     """One process without Redis: every request goes to MySQL."""
@@ -75,25 +83,19 @@ class NoGate:
     async def refund(self, coupon_id: str, user_id: str) -> None:
         """Nothing was taken."""
 
+    async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
+        """Always let MySQL decide."""
+        return [Admission.BYPASSED] * len(user_ids)
 
-class IssueTicket(Protocol):
-    """One coupon issue waiting for its shared transaction."""
-
-    async def result(self) -> IssuedCoupon:
-        """The issued coupon once committed, or this request's own refusal."""
-        ...
-
-    async def settle(self) -> bool:
-        """After the waiter gave up: withdraw it if still queued, else wait for its batch;
-        True when the user's coupon was committed."""
-        ...
+    async def refund_many(self, coupon_id: str, user_ids: Sequence[str]) -> None:
+        """Nothing was taken."""
 
 
 class CouponIssues(Protocol):
     """Concurrent issues of one coupon coalesced into one transaction (group commit)."""
 
-    def submit(self, coupon_id: str, user_id: str) -> IssueTicket:
-        """Queue an issue for the next transaction of this coupon."""
+    async def issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
+        """Issue with the next batch of the coupon; returns only once committed."""
         ...
 
 

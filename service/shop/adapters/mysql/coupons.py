@@ -134,11 +134,13 @@ class CouponsRepository:
         """Give each user the coupon in one statement; None when any already has it."""
         issued_at = to_db(now)
         try:
+            # Placeholders only: aiomysql folds the rows into one multi-row INSERT only then
+            # (a literal in VALUES makes it send one statement per row).
             await self._s.execute_many(
                 "user_coupons.insert_many",
                 "INSERT INTO user_coupons (coupon_id, user_id, status, issued_at)"
-                " VALUES (%s, %s, 'AVAILABLE', %s)",
-                [(coupon_id, user_id, issued_at) for user_id in user_ids],
+                " VALUES (%s, %s, %s, %s)",
+                [(coupon_id, user_id, "AVAILABLE", issued_at) for user_id in user_ids],
             )
         except pymysql.err.IntegrityError as exc:
             if exc.args and exc.args[0] == DUPLICATE_KEY:

@@ -44,6 +44,33 @@ if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 and redis.call('SREM', KEYS[3], ARG
 end
 return 1
 """
+# The same for every user of ARGV in order (a batch of requests): one answer each.
+_ADMIT_MANY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-3} end
+local answers = {}
+local left = tonumber(redis.call('GET', KEYS[2]) or '0')
+local now = redis.call('TIME')
+local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+for i = 1, #ARGV do
+  if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 1 then answers[i] = -1
+  elseif left <= 0 then answers[i] = -2
+  else
+    redis.call('SADD', KEYS[3], ARGV[i])
+    redis.call('ZADD', KEYS[4], ms, ARGV[i])
+    left = redis.call('DECR', KEYS[2])
+    answers[i] = left
+  end
+end
+return answers
+"""
+_REFUND_MANY = """
+for i = 1, #ARGV do
+  if redis.call('ZREM', KEYS[4], ARGV[i]) == 1 and redis.call('SREM', KEYS[3], ARGV[i]) == 1 then
+    redis.call('INCR', KEYS[2])
+  end
+end
+return 1
+"""
 # KEYS as above. ARGV: grace ms, at most how many. Admissions pending for longer than the
 # grace, as a flat list user, score, user, score...
 _OVERDUE = """
@@ -109,6 +136,8 @@ class RedisCouponGate:
         self._prefix = prefix
         self._admit = client.register_script(_ADMIT)
         self._refund = client.register_script(_REFUND)
+        self._admit_many = client.register_script(_ADMIT_MANY)
+        self._refund_many = client.register_script(_REFUND_MANY)
         self._load = client.register_script(_LOAD)
         self._overdue = client.register_script(_OVERDUE)
         self._settle = client.register_script(_SETTLE)
@@ -142,11 +171,41 @@ class RedisCouponGate:
             self._stale.add(coupon_id)
             log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
             return Admission.BYPASSED
-        if answer == -1:
-            return Admission.DUPLICATE
-        if answer == -2:
-            return Admission.SOLD_OUT
-        return Admission.ADMITTED if answer >= 0 else Admission.BYPASSED
+        return _admission(answer)
+
+    async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
+        """`admit` for a batch of requests in one script call, answers in order."""
+        with self._telemetry.redis_span("coupon_gate.admit_many"):
+            answers = await self._admit_many_once(coupon_id, list(user_ids))
+        return [_admission(a) for a in answers]
+
+    async def _admit_many_once(self, coupon_id: str, user_ids: list[str]) -> list[int]:
+        keys = self._keys(coupon_id)
+        bypass = [-4] * len(user_ids)
+        try:
+            if coupon_id in self._stale:
+                await self._client.delete(keys[0])
+                self._stale.discard(coupon_id)
+            answers = [int(a) for a in await self._admit_many(keys=keys, args=user_ids)]
+            if answers == [-3]:
+                if not await self.rebuild(coupon_id):
+                    return bypass
+                answers = [int(a) for a in await self._admit_many(keys=keys, args=user_ids)]
+            self._seen.add(coupon_id)
+        except RedisError as exc:
+            self._stale.add(coupon_id)
+            log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
+            return bypass
+        return bypass if answers == [-3] else answers
+
+    async def refund_many(self, coupon_id: str, user_ids: Sequence[str]) -> None:
+        """Undo admissions MySQL did not confirm, in one script call."""
+        try:
+            with self._telemetry.redis_span("coupon_gate.refund_many"):
+                await self._refund_many(keys=self._keys(coupon_id), args=list(user_ids))
+        except RedisError as exc:
+            self._stale.add(coupon_id)
+            log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
 
     async def refund(self, coupon_id: str, user_id: str) -> None:
         """Undo an admission MySQL did not confirm."""
@@ -206,3 +265,12 @@ class RedisCouponGate:
                 if not failing:  # once per outage
                     log.warning("coupon_gate_reconcile_failed", error=str(exc))
                 failing = True
+
+
+def _admission(answer: int) -> Admission:
+    """-1 duplicate, -2 sold out, units left (>= 0) admitted, anything else bypassed."""
+    if answer == -1:
+        return Admission.DUPLICATE
+    if answer == -2:
+        return Admission.SOLD_OUT
+    return Admission.ADMITTED if answer >= 0 else Admission.BYPASSED

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 import uuid
 from typing import Any
@@ -70,12 +71,14 @@ BACKEND_OPS = ("acquire", "release", "renew")
 
 
 class _Held:
-    __slots__ = ("lease", "lease_s", "name")
+    __slots__ = ("context", "lease", "lease_s", "name")
 
     def __init__(self, lease: Lease, name: str, lease_s: float) -> None:
         self.lease = lease
         self.name = name
         self.lease_s = lease_s
+        # The holder's context: the watchdog reports a loss with the request's log fields.
+        self.context = contextvars.copy_context()
 
     @property
     def expires(self) -> float:
@@ -259,9 +262,14 @@ class RedisLockManager:
 
     def _start_background(self) -> None:
         if self._reader is None:
-            self._reader = asyncio.get_running_loop().create_task(self._read_releases())
+            # A fresh context: started inside some request, they must not log as that request.
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read_releases(), context=contextvars.Context()
+            )
         if self._watchdog is None:
-            self._watchdog = asyncio.get_running_loop().create_task(self._renew_leases())
+            self._watchdog = asyncio.get_running_loop().create_task(
+                self._renew_leases(), context=contextvars.Context()
+            )
 
     async def _read_releases(self) -> None:
         """One subscription per manager; each release message wakes this process's waiters."""
@@ -337,8 +345,11 @@ class RedisLockManager:
         for entry in entries:
             if self._held.pop(entry.lease.token, None) is not None:
                 entry.lease.lost.set()
-                self._observer.lease_lost(entry.name)
-                log.warning("lease_lost", key=entry.lease.key, lock_name=entry.name)
+                entry.context.run(self._report_lost, entry)
+
+    def _report_lost(self, entry: _Held) -> None:
+        self._observer.lease_lost(entry.name)
+        log.warning("lease_lost", key=entry.lease.key, lock_name=entry.name)
 
     async def aclose(self) -> None:
         """Stop the reader and the watchdog (held locks are released by their holders)."""
