@@ -52,6 +52,7 @@ USERS = 100_000
 POOL = 64  # the shop's SHOP_DB_POOL_MAX
 CONCURRENCY = {"coupon": 200, "charge": 150, "order": 100}  # the original's load tests
 REDIS = {"SHOP_REDIS_URL": "redis://127.0.0.1:6379/0", "SHOP_REDIS_PREFIX": "bench:"}
+WORKERS = {**REDIS, "SHOP_WORKERS": "2", "SHOP_LOCK_BACKEND": "redis"}
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ VARIANTS = [
     Variant("coupon", "HTTP, group commit + Redis gate", env=REDIS),
     Variant("charge", "raw: the charge transaction", raw="charge"),
     Variant("charge", "HTTP"),
+    Variant("charge", "HTTP, 2 workers (Redis locks)", env=WORKERS),
     Variant("order", "raw: the order transaction (the shop's own code, no HTTP)", raw="order"),
     Variant("order", "HTTP"),
+    Variant("order", "HTTP, 2 workers (Redis locks)", env=WORKERS),
 ]
 
 
@@ -299,9 +302,32 @@ end
 """
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (the workers `serve` starts)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [pid, *(p for child in children for p in _tree(int(child)))]
+
+
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the process and its descendants."""
+    total = 0.0
+    for p in _tree(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _rss_mb(pid: int) -> float:
+    """The largest resident set among the process and its descendants, in MiB."""
+    sizes = [0]
+    for p in _tree(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]))
+    return max(sizes) / 1024
 
 
 def _wrk(
@@ -348,6 +374,7 @@ def _wrk(
         "statuses": {k: int(v) for k, v in statuses.items()},
         "wrk_cpu": wrk_cpu / wall,
         "shop_cpu": (_cpu_seconds(shop_pid) - shop_before) / wall,
+        "shop_rss_mb": _rss_mb(shop_pid),
     }
 
 
@@ -487,6 +514,7 @@ def main() -> int:
                 finally:
                     proc.send_signal(signal.SIGINT)
                     proc.wait(timeout=30)
+            measured["load"] = os.getloadavg()[0]
             results[key].append(measured)
             print(f"round {round_no + 1} {key}: {json.dumps(measured)}", flush=True)
     report = _report(results, variants, args, machine)
@@ -514,10 +542,11 @@ def _report(
         f"Machine: {machine}.",
         "",
         "| path | variant | req/s | p50 ms | p95 ms | p99 ms | answers (all rounds) |"
-        " × raw ceiling | wrk CPU | shop CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        " × raw ceiling | wrk CPU | shop CPU | shop RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     ceiling: dict[str, float] = {}
+    loads = [r["load"] for runs in results.values() for r in runs]
     for v in variants:
         runs = results[f"{v.path}: {v.name}"]
         rps = med(runs, "rps")
@@ -529,8 +558,9 @@ def _report(
         ratio = rps / ceiling[v.path] if ceiling.get(v.path) else 0
         cpu = (
             f"{med(runs, 'wrk_cpu') * 100:.0f} % | {med(runs, 'shop_cpu') * 100:.0f} %"
+            f" | {max(r['shop_rss_mb'] for r in runs):.0f}"
             if v.raw is None
-            else "– | –"
+            else "– | – | –"
         )
         lines.append(
             f"| {v.path} | {v.name} | {rps:,.0f} | {med(runs, 'p50_ms'):.1f}"
@@ -541,7 +571,11 @@ def _report(
     lines += [
         "",
         "Medians of the rounds. The ratio is to the path's first raw row (one transaction per"
-        " request). CPU shares are of one core (100 % = one core busy).",
+        " request). CPU shares are of one core (100 % = one core busy), the shop's including"
+        " its workers; RSS is the largest process's at the end of a measurement, the largest"
+        " over the rounds. Load average (1 min) at the end of the measurements: median"
+        f" {statistics.median(loads):.1f}, range {min(loads):.1f}–{max(loads):.1f} on"
+        f" {os.cpu_count()} CPUs.",
         "",
         "Raw rounds:",
         "",
