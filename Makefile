@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas test test-unit test-integration test-e2e
-.PHONY: mutants lint format bench observe observe-down observability-tools dashboards loadtest
-.PHONY: loadtest-audit loadtest-report webui browser clean
+.PHONY: install services migrate seed run run-replicas token test test-unit test-integration
+.PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
+.PHONY: loadtest loadtest-audit loadtest-report webui browser clean fuzz test-faults loadtest-before-after
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,6 +36,11 @@ run-replicas: migrate
 	$(PY) -m shop seed --if-empty
 	PY=$(PY) service/scripts/run-replicas.sh $(N)
 
+# A user bearer token signed with SHOP_AUTH_SECRET: make token USER_ID=test-user-1
+USER_ID ?= test-user-1
+token: install
+	@$(PY) -m shop token $(USER_ID)
+
 lint: install
 	$(VENV)/bin/ruff check service tests loadtest grafana
 	$(VENV)/bin/ruff format --check service tests loadtest grafana
@@ -48,6 +53,10 @@ format: install
 
 test: install services observability-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault drills under load on private mariadbd/redis-server processes (figures in .run/drills/).
+test-faults: install services
+	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # The pyramid's layers one at a time. Unit tests need no service: they run against a database
 # URL that cannot answer, and their conftest refuses every TCP connection.
@@ -64,12 +73,17 @@ test-e2e: install services
 mutants: install services
 	$(PY) -m tests.mutants
 
+# Schemathesis alone (every check and phase against the served OpenAPI document; also in `test`).
+fuzz: install services
+	$(PY) -m pytest tests/e2e/test_schemathesis.py $(PYTEST_ARGS)
+
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
 bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) loadtest/bench_ceiling.py --out docs/benchmarks/ceiling.md
 	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
 	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
+	$(PY) loadtest/bench_codec.py --out docs/benchmarks/codec.md
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.
@@ -104,6 +118,13 @@ loadtest-audit: install services
 # make loadtest-report RUN=.run/loadtest/order-20260101-120000 -> docs/loadtest/<run>/README.md
 loadtest-report: install
 	$(PY) -m loadtest.report $(RUN)
+
+# The original's three fixes undone and redone under one steady order load, in one run:
+# writes docs/loadtest/before-after/README.md (commit it with its charts).
+loadtest-before-after: migrate webui
+	$(PY) -m loadtest.run --scenario before-after --headless --scale $(SCALE) \
+		--shop-url $(SHOP_URL) --run-dir .run/loadtest/before-after; \
+	status=$$?; $(PY) -m loadtest.before_after .run/loadtest/before-after && exit $$status
 
 # Locust's web UI with the Shop tab (locust-ui + our tab, bundled by esbuild into dist/).
 WEBUI := loadtest/webui

@@ -1,9 +1,11 @@
 """The SLO gate: a run's locust stats against the checked-in thresholds of its scenario.
 
 `loadtest/thresholds/<scenario>.toml` holds `min_rps` (whole-run mean of all requests) and,
-per request name (or `"*"` for every name), `p95_ms`, `p99_ms` and `max_failure_ratio`.
-Incident scenarios share `incident.toml`. The verdict is a table and a boolean; the audit's
-result joins it as one more row, so one exit code says "fast enough and nothing lost".
+per request name (or `"*"` for every name), `p95_ms`, `p99_ms` and `max_failure_ratio`;
+an optional `[smoke]` table (same keys, `[smoke."<name>"]` per request) applies to runs shorter
+than SMOKE_SCALE. Incident scenarios share `incident.toml`. The verdict is a table and a
+boolean; the audit's result joins it as one more row, so one exit code says "fast enough and
+nothing lost".
 """
 
 from __future__ import annotations
@@ -48,12 +50,27 @@ class Verdict:
         return "\n".join(out)
 
 
-def thresholds_for(scenario: str, directory: Path = THRESHOLDS) -> dict[str, Any]:
+# Below this time scale a run is a smoke: ramps of seconds become bursts of a fraction of one,
+# so the `[smoke]` table of a thresholds file loosens latency and throughput (never failures).
+SMOKE_SCALE = 0.2
+
+
+def thresholds_for(
+    scenario: str, directory: Path = THRESHOLDS, *, smoke: bool = False
+) -> dict[str, Any]:
     path = directory / f"{scenario}.toml"
     if not path.exists():
         path = directory / "incident.toml"
     with path.open("rb") as f:
-        return tomllib.load(f)
+        limits = tomllib.load(f)
+    overrides = limits.pop("smoke", {})
+    if smoke:
+        for key, value in overrides.items():
+            if isinstance(value, dict):
+                limits[key] = {**limits.get(key, {}), **value}
+            else:
+                limits[key] = value
+    return limits
 
 
 def read_stats(path: Path) -> dict[str, dict[str, str]]:

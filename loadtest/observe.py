@@ -34,6 +34,7 @@ QUERIES = {
     "pool_max": "sum by (pool) (db_client_connection_max)",
     "loop_lag_p99": "histogram_quantile(0.99, sum by (le)"
     " (rate(shop_event_loop_lag_seconds_bucket[5s])))",
+    "orders_paid_rps": 'sum(rate(shop_orders_total{outcome="success"}[5s]))',
     "locust_users": "sum(locust_users)",
     "locust_rps": "sum(rate(locust_requests_total[5s]))",
     "locust_failures_rps": "sum(rate(locust_failures_total[5s]))",

@@ -54,8 +54,11 @@ class Profile:
             if elapsed < started + length:
                 done = (elapsed - started) / length if length else 1.0
                 now = round(start_users + (stage.users - start_users) * done)
-                rate = abs(stage.users - start_users) / length if length else float(stage.users)
-                # Never 0: locust needs a positive rate even on a hold.
+                rate = abs(stage.users - start_users) / length if length else 0.0
+                if rate == 0:
+                    # A hold: catch up within a second when a short ramp (a small scale, the
+                    # one-second tick) left locust behind; never 0, locust needs a rate.
+                    rate = float(stage.users)
                 return Tick(users=now, spawn_rate=max(rate, 1.0), classes=stage.classes)
             started += length
             start_users = stage.users

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pymysql
+
 from . import audit, gate, observe
 from .scenarios import scenario
 
@@ -99,8 +101,11 @@ class Processes:
 def start_shop(urls: list[str], db_url: str, users: int, procs: Processes, log: Path) -> None:
     """Migrate, seed when empty, and serve one shop process per URL (Redis locks when >1)."""
     env = {**os.environ, "SHOP_DB_URL": db_url, "SHOP_LOG_LEVEL": "WARNING"}
+    # As deployed: Redis in front (coupon gate, shared switches), under this run's own key
+    # prefix so that its switch flips never reach another shop using the same Redis.
+    env.setdefault("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
+    env.setdefault("SHOP_REDIS_PREFIX", f"loadtest:{os.getpid()}:")
     if len(urls) > 1:
-        env.setdefault("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
         env.setdefault("SHOP_LOCK_BACKEND", "redis")
     python = sys.executable
     subprocess.run([python, "-m", "shop", "migrate"], env=env, check=True)
@@ -243,7 +248,8 @@ def run_locust(
                 cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), seconds)
             time.sleep(0.5)
     except KeyboardInterrupt:
-        master_proc.send_signal(signal.SIGINT)
+        # SIGTERM: locust's graceful stop (stats written), whatever it does with SIGINT.
+        master_proc.send_signal(signal.SIGTERM)
         master_proc.wait(timeout=60)
     for proc in workers:
         try:
@@ -297,8 +303,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # A terminated run (SIGTERM) ends like Ctrl-C: locust stops, then audit and gate.
+    signal.signal(signal.SIGTERM, _interrupt)
     chosen = scenario(args.scenario)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.run_dir or ROOT / ".run" / "loadtest" / f"{chosen.name}-{stamp}")
@@ -346,16 +358,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = run_locust(args, urls, run_dir, users, coupon_id, procs)
     finally:
         procs.stop()
-    found = audit.audit(args.db_url, audit.Scope(initial_stock=args.initial_stock))
-    print(audit.describe(found))
-    (run_dir / "audit.txt").write_text(audit.describe(found) + "\n")
+    try:
+        found = audit.audit(args.db_url, audit.Scope(initial_stock=args.initial_stock))
+        described = audit.describe(found)
+        audit_ok, audit_detail = not found, f"{len(found)} discrepancies" if found else "clean"
+    except pymysql.err.MySQLError as exc:  # an audit that could not run is no pass
+        found, described = [], f"consistency audit: could not run: {exc}"
+        audit_ok, audit_detail = False, "could not run"
+    print(described)
+    (run_dir / "audit.txt").write_text(described + "\n")
     stats_file = run_dir / "locust_stats.csv"
     stats = gate.read_stats(stats_file) if stats_file.exists() else {}
     verdict = gate.evaluate(
         stats,
-        gate.thresholds_for(chosen.name),
-        audit_ok=not found,
-        audit_detail=f"{len(found)} discrepancies" if found else "clean",
+        gate.thresholds_for(chosen.name, smoke=args.scale < gate.SMOKE_SCALE),
+        audit_ok=audit_ok,
+        audit_detail=audit_detail,
     )
     print(verdict.table())
     (run_dir / "verdict.txt").write_text(verdict.table() + "\n")
@@ -368,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "coupon_id": coupon_id,
         "seeded_users": users,
         "gate_ok": verdict.ok,
-        "audit_discrepancies": len(found),
+        "audit_discrepancies": len(found) if audit_ok or found else None,
         "prometheus": recording,
         **info,
     }

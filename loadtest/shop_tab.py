@@ -22,7 +22,8 @@ KEEP = 900  # 15 minutes of points at one a second
 
 def _read(url: str) -> Flat | None:
     try:
-        with urllib.request.urlopen(f"{url}/metrics", timeout=0.8) as response:
+        # A loaded replica answers late; a late point beats a gap (the loop waits for it).
+        with urllib.request.urlopen(f"{url}/metrics", timeout=2.0) as response:
             return flatten(response.read().decode())
     except (OSError, ValueError):
         return None

@@ -8,18 +8,29 @@ anything else is a failure with the reason as its message.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
+import uuid
 from typing import Any
 
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
+
+from shop.auth.tokens import bearer_headers
 
 from . import contract, rejections
 from .contract import Verdict
 
 # Replicas are spread over users round-robin: one connection pool per user, as k6 VUs had.
 _replica_turn = itertools.count()
+
+
+@functools.cache
+def _token(user_id: str) -> dict[str, str]:
+    """A bearer token per user (SHOP_AUTH_SECRET), minted once: what an authenticating shop
+    (SHOP_AUTH=required) wants, and ignored by one that runs with SHOP_AUTH=off."""
+    return bearer_headers(user_id, ttl=24 * 3600)
 
 
 class ShopUser(FastHttpUser):
@@ -38,13 +49,29 @@ class ShopUser(FastHttpUser):
         super().__init__(environment)
         self.users = int(getattr(options, "shop_users", 100_000) or 100_000)
         self.coupon_id = str(getattr(options, "coupon_id", "") or "test-coupon-1")
+        self.last: Verdict = contract.OK  # the verdict of the latest call
 
     def any_user(self) -> str:
         return f"test-user-{random.randint(1, self.users)}"
 
-    def call(self, method: str, path: str, name: str, payload: dict[str, Any] | None = None) -> Any:
-        """Send one request and judge its answer; returns the body when it was a success."""
-        kwargs: dict[str, Any] = {"name": name, "catch_response": True}
+    def call(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        user: str | None = None,
+        idempotent: bool = False,
+    ) -> Any:
+        """Send one request as `user` and judge its answer; returns the body on a success.
+
+        `idempotent` sends a fresh Idempotency-Key, as a careful client does for a payment.
+        """
+        headers = dict(_token(user)) if user else {}
+        if idempotent:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        kwargs: dict[str, Any] = {"name": name, "catch_response": True, "headers": headers}
         if payload is not None:
             kwargs["json"] = payload
         with self.client.request(method, path, **kwargs) as response:
@@ -54,6 +81,7 @@ class ShopUser(FastHttpUser):
             except ValueError:
                 body = None
             verdict: Verdict = contract.judge(name, status, body, payload)
+            self.last = verdict
             if verdict.kind == "failed":
                 response.failure(verdict.reason)
                 return None
@@ -72,7 +100,8 @@ class CouponUser(ShopUser):
     @task
     def issue(self) -> None:
         user = self.any_user()
-        self.call("POST", f"/api/coupons/{self.coupon_id}/issue", contract.ISSUE, {"userId": user})
+        path = f"/api/coupons/{self.coupon_id}/issue"
+        self.call("POST", path, contract.ISSUE, {"userId": user}, user=user)
 
 
 class ChargeUser(ShopUser):
@@ -87,7 +116,8 @@ class ChargeUser(ShopUser):
     def charge(self) -> None:
         user = self.target()
         amount = random.randint(1_000, 10_000)
-        self.call("POST", f"/api/users/{user}/balance/charge", contract.CHARGE, {"amount": amount})
+        path = f"/api/users/{user}/balance/charge"
+        self.call("POST", path, contract.CHARGE, {"amount": amount}, user=user, idempotent=True)
 
 
 class HotChargeUser(ChargeUser):
@@ -111,16 +141,23 @@ class OrderUser(ShopUser):
             "/api/cart/items",
             contract.CART_ADD,
             {"userId": user, "productId": product, "quantity": 1},
+            user=user,
         )
         if added is None:
             return
         order: dict[str, Any] = {"userId": user}
         if random.random() < 0.1:
-            self.call(
-                "POST", f"/api/coupons/{self.coupon_id}/issue", contract.ISSUE, {"userId": user}
+            issued = self.call(
+                "POST",
+                f"/api/coupons/{self.coupon_id}/issue",
+                contract.ISSUE,
+                {"userId": user},
+                user=user,
             )
-            order["couponId"] = self.coupon_id
-        self.call("POST", "/api/orders", contract.ORDER, order)
+            # Pay with it only when the user holds it (issued now, or before: C006).
+            if issued is not None or self.last.code == "C006":
+                order["couponId"] = self.coupon_id
+        self.call("POST", "/api/orders", contract.ORDER, order, user=user, idempotent=True)
 
 
 class BrowseUser(ShopUser):
@@ -144,8 +181,10 @@ class BrowseUser(ShopUser):
 
     @task(2)
     def balance(self) -> None:
-        self.call("GET", f"/api/users/{self.any_user()}/balance", contract.BALANCE)
+        user = self.any_user()
+        self.call("GET", f"/api/users/{user}/balance", contract.BALANCE, user=user)
 
     @task(2)
     def cart(self) -> None:
-        self.call("GET", f"/api/cart?userId={self.any_user()}", contract.CART)
+        user = self.any_user()
+        self.call("GET", f"/api/cart?userId={user}", contract.CART, user=user)

@@ -1,4 +1,4 @@
-"""Command line: `python -m shop serve|migrate|seed`."""
+"""Command line: `python -m shop serve|migrate|seed|token`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import uvloop
-from aiohttp import web
 
 from .adapters.mysql.migrations import migrate
 from .adapters.mysql.pool import Database
 from .adapters.mysql.seed import is_empty, seed_dataset
+from .api import server
 from .app import create_app
+from .auth.tokens import MAX_USER_ID_LENGTH, mint_token
 from .domain.errors import ShopError
-from .settings import Settings, SettingsError
+from .settings import MAX_TOKEN_TTL, Settings, SettingsError
 
 # Set in the environment of the extra worker processes `serve` starts (they start none).
 WORKER = "SHOP_WORKER_OF"
@@ -35,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--stock", type=int, default=1_000_000)
     seed.add_argument("--coupon-quantity", type=int, default=100_000)
     seed.add_argument("--if-empty", action="store_true", help="only when no user exists yet")
+    token = commands.add_parser(
+        "token", help="print a user bearer token signed with SHOP_AUTH_SECRET"
+    )
+    token.add_argument("user_id", metavar="USER_ID")
+    token.add_argument("--ttl", type=int, help="seconds it is valid (default SHOP_TOKEN_TTL)")
     return parser
 
 
@@ -61,6 +67,15 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> None:
         await database.close()
 
 
+def _token(settings: Settings, user_id: str, ttl: int | None) -> str:
+    lifetime = settings.token_ttl if ttl is None else ttl
+    if not 0 < lifetime <= MAX_TOKEN_TTL:
+        raise SettingsError(f"--ttl must be between 1 and {MAX_TOKEN_TTL} seconds")
+    if not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
+        raise SettingsError(f"USER_ID must have 1 to {MAX_USER_ID_LENGTH} characters")
+    return mint_token(user_id, secret=settings.auth_secret, ttl=lifetime)
+
+
 def _serve(settings: Settings) -> None:
     # Several workers: this process serves too and starts the others on the same port, with
     # SO_REUSEPORT so that the kernel spreads connections; they stop when it does.
@@ -71,14 +86,13 @@ def _serve(settings: Settings) -> None:
     # uvloop: measured in docs/benchmarks/runtime.md.
     loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
     try:
-        web.run_app(
+        server.run(
             create_app(settings),
             host=settings.host,
             port=settings.port,
             loop=loop,
-            access_log=None,
             shutdown_timeout=settings.shutdown_timeout,
-            print=None,
+            header_timeout=settings.client_timeout,
             reuse_port=settings.workers > 1 or WORKER in os.environ,
         )
     finally:
@@ -100,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = replace(settings, workers=1)
         if args.command == "serve":
             _serve(settings)
+        elif args.command == "token":
+            print(_token(settings, args.user_id, args.ttl))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         else:

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.exceptions import RedisError
 
+from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
@@ -29,6 +30,7 @@ from .keys import (
     COUPON_GATE,
     DATABASE,
     DEPS,
+    IDEMPOTENCY,
     OPENAPI,
     REDIS,
     SETTINGS,
@@ -45,9 +47,12 @@ from .telemetry.metrics import Metrics
 from .telemetry.tracing import build_tracer_provider, tracer_from
 from .use_cases.coupon_batches import CouponBatches
 from .use_cases.deps import Deps
+from .use_cases.idempotency import KeyPolicy, purge_periodically
 from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
 log = get_logger("shop.app")
+# Expired idempotency keys go in small batches this often (every replica; deletes commute).
+IDEMPOTENCY_PURGE_INTERVAL = 300.0
 
 
 def utc_now() -> datetime:
@@ -84,7 +89,16 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[TELEMETRY] = tel
     app[ACCESS_LOG] = get_logger("shop.http").bind()
     app[SWITCHES] = switches
-    app[OPENAPI] = build_document(ROUTES)
+    app[OPENAPI] = build_document(ROUTES, user_auth=settings.auth == "required")
+    if settings.auth == "off":
+        log.warning(
+            "auth_off",
+            detail="SHOP_AUTH=off: any caller may act as any user (trusted load tests only)",
+        )
+    app[IDEMPOTENCY] = KeyPolicy(
+        ttl=timedelta(seconds=settings.idempotency_ttl),
+        claim_timeout=timedelta(seconds=settings.idempotency_claim_timeout),
+    )
     add_routes(app)
 
     async def tracing(app: web.Application) -> AsyncIterator[None]:
@@ -119,6 +133,13 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             normal=0,
             parse=whole(0, 10_000),
             apply=slow_down,
+        )
+        switches.register(
+            "cart_index",
+            description="the cart_items(cart_id) index: on, or off (the original's full scan)",
+            normal="on",
+            parse=choice("on", "off"),
+            apply=lambda value: set_cart_index(db, value == "on"),
         )
         yield
         await db.close()
@@ -202,6 +223,17 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         tasks = [
             asyncio.create_task(measure_loop_lag(tel.metrics.loop_lag), name="loop-lag"),
             asyncio.create_task(_flush_logs_periodically(), name="log-flush"),
+            asyncio.create_task(
+                purge_periodically(
+                    deps=app[DEPS],
+                    policy=app[IDEMPOTENCY],
+                    interval=IDEMPOTENCY_PURGE_INTERVAL,
+                    on_error=lambda error: log.warning(
+                        "idempotency_purge_failed", error=str(error), exc_info=error
+                    ),
+                ),
+                name="idempotency-purge",
+            ),
         ]
         if switches.shared is not None:
             tasks.append(asyncio.create_task(_sync_switches(switches), name="switch-sync"))

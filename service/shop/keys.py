@@ -14,6 +14,7 @@ from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
 from .use_cases.deps import Deps
+from .use_cases.idempotency import KeyPolicy
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -23,6 +24,7 @@ REDIS = web.AppKey("redis", Redis)
 COUPON_GATE = web.AppKey("coupon_gate", RedisCouponGate)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 TELEMETRY = web.AppKey("telemetry", Telemetry)
+IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)
 # Bound once per app: a lazy structlog proxy would rebuild its logger on every request.
 ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 
@@ -30,3 +32,5 @@ ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 TRACE_ID = web.RequestKey("trace_id", str)
 USER_ID = web.RequestKey("user_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)
+# The user a valid bearer token names (absent when SHOP_AUTH=off).
+PRINCIPAL = web.RequestKey("principal", str)

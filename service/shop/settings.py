@@ -10,6 +10,9 @@ DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 ENVIRONMENTS = ("dev", "test", "prod")
 LOCK_BACKENDS = ("local", "redis")
 EVENT_LOOPS = ("uvloop", "asyncio")
+AUTH_MODES = ("required", "off")
+DEFAULT_AUTH_SECRET = "dev-auth-secret"
+MAX_TOKEN_TTL = 30 * 24 * 3600
 
 
 class SettingsError(ValueError):
@@ -34,6 +37,11 @@ class Settings:
     db_acquire_timeout: float = 5.0
     admin_token: str = DEFAULT_ADMIN_TOKEN
     env: str = "dev"
+    # User bearer tokens: "required" (each user acts only on their own resources) or "off"
+    # (trusted load-test environments). Empty = "required" in prod, "off" elsewhere.
+    auth: str = ""
+    auth_secret: str = DEFAULT_AUTH_SECRET
+    token_ttl: int = 3600
     lock_backend: str = "local"
     lock_wait: float = 5.0
     lock_lease: float = 10.0
@@ -43,7 +51,13 @@ class Settings:
     trace_sample_ratio: float = 1.0
     # Off only for measuring what instrumentation costs (docs/benchmarks/observability.md).
     telemetry: bool = True
+    # Idempotency keys are kept this long (Stripe: 24 h); a claim older than the timeout
+    # belongs to a request that died before answering, and a retry may take it over.
+    idempotency_ttl: float = 24 * 3600.0
+    idempotency_claim_timeout: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # Seconds a client gets to send a request's headers, and again its body (then 408).
+    client_timeout: float = 10.0
     # Processes serving one port (SO_REUSEPORT, the kernel spreads connections); more than one
     # needs the Redis lock backend so that per-user locks hold across them.
     workers: int = 1
@@ -62,6 +76,14 @@ class Settings:
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if not self.auth:
+            object.__setattr__(self, "auth", "required" if self.env == "prod" else "off")
+        if self.auth not in AUTH_MODES:
+            raise SettingsError(f"SHOP_AUTH must be one of {', '.join(AUTH_MODES)}")
+        if self.env == "prod" and self.auth_secret in ("", DEFAULT_AUTH_SECRET):
+            raise SettingsError("SHOP_AUTH_SECRET must be set to a secret in production")
+        if not 0 < self.token_ttl <= MAX_TOKEN_TTL:
+            raise SettingsError(f"SHOP_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL} seconds")
         if self.lock_backend not in LOCK_BACKENDS:
             raise SettingsError(f"SHOP_LOCK_BACKEND must be one of {', '.join(LOCK_BACKENDS)}")
         if self.lock_backend == "redis" and not self.redis_url:
@@ -74,8 +96,12 @@ class Settings:
             raise SettingsError("SHOP_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.db_pool_max < 1:
             raise SettingsError("SHOP_DB_POOL_MAX must be at least 1")
+        if self.client_timeout <= 0:
+            raise SettingsError("SHOP_CLIENT_TIMEOUT must be positive")
         if self.redis_pool_max < 2:  # the lock backend's subscription keeps one for itself
             raise SettingsError("SHOP_REDIS_POOL_MAX must be at least 2")
+        if self.idempotency_ttl <= 0 or self.idempotency_claim_timeout <= 0:
+            raise SettingsError("SHOP_IDEMPOTENCY_TTL and _CLAIM_TIMEOUT must be positive")
         if self.workers < 1:
             raise SettingsError("SHOP_WORKERS must be at least 1")
         if self.workers > 1 and self.lock_backend != "redis":
@@ -121,6 +147,9 @@ class Settings:
             ),
             admin_token=text("SHOP_ADMIN_TOKEN", defaults.admin_token),
             env=text("SHOP_ENV", defaults.env),
+            auth=text("SHOP_AUTH", "").lower(),
+            auth_secret=text("SHOP_AUTH_SECRET", defaults.auth_secret),
+            token_ttl=int(number("SHOP_TOKEN_TTL", defaults.token_ttl, int)),
             lock_backend=text("SHOP_LOCK_BACKEND", defaults.lock_backend),
             lock_wait=number("SHOP_LOCK_WAIT", defaults.lock_wait, float),
             lock_lease=number("SHOP_LOCK_LEASE", defaults.lock_lease, float),
@@ -128,6 +157,10 @@ class Settings:
             event_loop=text("SHOP_EVENT_LOOP", defaults.event_loop),
             trace_sample_ratio=number(
                 "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
+            ),
+            idempotency_ttl=number("SHOP_IDEMPOTENCY_TTL", defaults.idempotency_ttl, float),
+            idempotency_claim_timeout=number(
+                "SHOP_IDEMPOTENCY_CLAIM_TIMEOUT", defaults.idempotency_claim_timeout, float
             ),
             workers=int(number("SHOP_WORKERS", defaults.workers, int)),
             coupon_gate_grace=number("SHOP_COUPON_GATE_GRACE", defaults.coupon_gate_grace, float),
@@ -139,4 +172,5 @@ class Settings:
                 number("SHOP_COUPON_BATCH_PARALLEL", defaults.coupon_batch_parallel, int)
             ),
             telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
+            client_timeout=number("SHOP_CLIENT_TIMEOUT", defaults.client_timeout, float),
         )

@@ -6,10 +6,20 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestServer
 
-from shop.keys import OPENAPI
+from shop.api.server import ShopRunner
+from shop.keys import OPENAPI, SETTINGS
 
 from .contract import Contract
+
+
+class ShopTestServer(TestServer):
+    """pytest-aiohttp's server, run by the shop's own runner (its limits, its refusals)."""
+
+    async def _make_runner(self, **kwargs: Any) -> ShopRunner:
+        timeout = self.app[SETTINGS].client_timeout
+        return ShopRunner(self.app, header_timeout=timeout, **kwargs)
 
 
 @pytest.fixture
@@ -17,7 +27,7 @@ def aiohttp_client(aiohttp_client: Any) -> Any:
     """pytest-aiohttp's client factory, with every answer validated against the served document."""
 
     async def make(app: web.Application, **kwargs: Any) -> Any:
-        client = await aiohttp_client(app, **kwargs)
+        client = await aiohttp_client(ShopTestServer(app), **kwargs)
         contract = Contract(app[OPENAPI])
         request = client._request
 

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import aiomysql
 import pytest
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from shop.adapters.mysql.pool import parse_db_url
 from shop.app import Overrides, create_app
 from shop.keys import TELEMETRY
+from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 
 from ..conftest import TEST_DB_URL
@@ -101,15 +103,19 @@ async def test_lease_taken_over_mid_hold_is_503_lock003_and_writes_nothing(
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 10
 
 
+class _BuggyLocks(LocalLockManager):
+    """A lock manager with a bug: every hold raises what no handler expects."""
+
+    def hold(self, key: str, *, name: str, wait: float, lease: float) -> Any:
+        raise RuntimeError("a bug")
+
+
 async def test_a_bug_is_500_with_the_trace_id_of_its_span(
     aiohttp_client, settings: Settings, factory: Factory
 ) -> None:
-    def broken_clock() -> datetime:
-        raise RuntimeError("a bug")
-
     exporter = InMemorySpanExporter()
     client = await aiohttp_client(
-        create_app(settings, Overrides(clock=broken_clock, span_exporter=exporter))
+        create_app(settings, Overrides(locks=_BuggyLocks(), span_exporter=exporter))
     )
     user = await factory.user(balance=0)
     response = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})

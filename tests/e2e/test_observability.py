@@ -14,7 +14,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from shop.app import Overrides, create_app
-from shop.keys import DATABASE, DEPS
+from shop.keys import DATABASE, DEPS, REDIS
 from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 from shop.telemetry.logging import flush_logs
@@ -425,3 +425,83 @@ async def test_redis_calls_have_client_spans(
     acquire = next(s for s in spans if s.name == "redis.lock.acquire_script")
     assert by_id[acquire.parent.span_id].name == "lock.acquire charge"
     assert all(s.attributes["db.system"] == "redis" for s in spans if s.name.startswith("redis."))
+
+
+def _log_lines(capfd: pytest.CaptureFixture[str]) -> list[dict]:
+    flush_logs()
+    return [json.loads(x) for x in capfd.readouterr().out.splitlines() if x.startswith("{")]
+
+
+async def test_warning_lines_carry_the_route_trace_and_user_of_their_request(
+    aiohttp_client, settings: Settings, factory: Factory, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Bound once per request, the context reaches lines written deep below the handler."""
+    client = await aiohttp_client(
+        create_app(
+            replace(
+                settings, log_level="INFO", lock_wait=0.1, db_pool_max=1, db_acquire_timeout=0.2
+            )
+        )
+    )
+    user = await factory.user()
+    charge = "/api/users/{userId}/balance/charge"
+    capfd.readouterr()
+    async with client.app[DEPS].locks.hold(f"charge:user:{user}", name="charge", wait=1, lease=5):
+        await problem(
+            await client.post(f"/api/users/{user}/balance/charge", json={"amount": 1}),
+            409,
+            "LOCK001",
+        )
+    async with client.app[DATABASE].session():  # the pool's only connection
+        await problem(await client.get(f"/api/users/{user}/balance"), 503, "DB001")
+    lines = _log_lines(capfd)
+    requests = {line["route"]: line for line in lines if line["event"] == "request"}
+    for event, route in (
+        ("lock_timeout", charge),
+        ("pool_exhausted", "/api/users/{userId}/balance"),
+    ):
+        [line] = [x for x in lines if x["event"] == event]
+        assert line["route"] == route, line
+        assert line["user_id"] == user, line
+        assert line["trace_id"] == requests[route]["trace_id"], line
+        assert requests[route]["user_id"] == user
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+async def test_a_lost_lease_is_logged_with_its_request(
+    aiohttp_client, settings: Settings, factory: Factory, admin_headers, capfd, backend: str
+) -> None:
+    chosen = replace(settings, log_level="INFO", lock_lease=0.2)
+    if backend == "redis":
+        chosen = replace(
+            chosen,
+            lock_backend="redis",
+            redis_url="redis://127.0.0.1:6379/0",
+            redis_prefix=f"test:{uuid.uuid4().hex}:",
+        )
+    client = await aiohttp_client(create_app(chosen))
+    user, first = await factory.users(2)
+    # The first lock taken starts the backend's watchdog inside that request: its context
+    # must not become every later loss's.
+    assert (
+        await client.post(f"/api/users/{first}/balance/charge", json={"amount": 1})
+    ).status == 200
+    slow = {"value": 150}
+    assert (
+        await client.put("/api/admin/incidents/db_latency_ms", json=slow, headers=admin_headers)
+    ).status == 200
+    capfd.readouterr()
+    charging = asyncio.create_task(
+        client.post(f"/api/users/{user}/balance/charge", json={"amount": 1})
+    )
+    if backend == "redis":  # renewed leases do not lapse: another holder takes the key instead
+        await asyncio.sleep(0.1)
+        redis = client.app[REDIS]
+        assert await redis.delete(f"{chosen.redis_prefix}lock:charge:user:{user}") == 1
+    await problem(await charging, 503, "LOCK003")
+    lines = _log_lines(capfd)
+    lost = [x for x in lines if x["event"] == "lease_lost"]
+    assert lost, lines
+    for line in lost:
+        assert line["route"] == "/api/users/{userId}/balance/charge"
+        assert line["user_id"] == user

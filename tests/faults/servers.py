@@ -5,6 +5,7 @@ Drills kill and restart these, never the shared servers on 3306 and 6379.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -13,6 +14,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child before exec: the kernel kills it when the test process dies, however it
+    dies (a killed test run must not leave servers behind)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -52,7 +61,11 @@ class PrivateServer:
         """Start the server and wait until it accepts connections."""
         with open(self.dir / "server.log", "ab") as log:
             self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         _wait_port(self.port, self.proc, self.name)
 
@@ -117,6 +130,7 @@ class MariaDbServer(PrivateServer):
         subprocess.run(
             [
                 shutil.which("mariadb-install-db") or "mariadb-install-db",
+                "--no-defaults",  # the machine's my.cnf belongs to the shared server
                 f"--datadir={self.datadir}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..conftest import ADMIN_TOKEN, REDIS_URL
+from ..faults.servers import die_with_parent
 
 # The process behind each running replica's URL, for tests that kill one (with SIGKILL, which
 # the exit-code check expects).
@@ -98,6 +99,7 @@ def replicas(
                     },
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=die_with_parent,
                 )
             started.append(Replica(f"http://127.0.0.1:{port}", process, log))
             RUNNING[started[-1].url] = process

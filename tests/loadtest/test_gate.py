@@ -71,3 +71,13 @@ def test_every_scenario_has_thresholds() -> None:
     for path in THRESHOLDS.glob("*.toml"):
         with path.open("rb") as f:
             tomllib.load(f)
+
+
+def test_smoke_runs_loosen_latency_not_failures() -> None:
+    full = thresholds_for("coupon")
+    smoke = thresholds_for("coupon", smoke=True)
+    name = "/api/coupons/{couponId}/issue"
+    assert "smoke" not in full
+    assert smoke[name]["p95_ms"] > full[name]["p95_ms"]
+    assert smoke[name]["max_failure_ratio"] == full[name]["max_failure_ratio"]
+    assert smoke["min_rps"] <= full["min_rps"]

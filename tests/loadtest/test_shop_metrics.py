@@ -77,3 +77,10 @@ def test_locust_histogram_uses_cumulative_http_buckets() -> None:
     assert out["0.01"] == 3
     assert out["10.0"] == 3
     assert out["+Inf"] == 4
+
+
+def test_no_answer_is_a_gap_not_all_clear() -> None:
+    watch = Watch(["a"])
+    point = watch.sample(0.0, {"a": None})
+    assert point["replicas_up"] == 0
+    assert point["switches"] is None

@@ -26,6 +26,10 @@ def test_reads_every_variable() -> None:
             "SHOP_ADMIN_TOKEN": "s3cret",
             "SHOP_LOCK_BACKEND": "redis",
             "SHOP_ENV": "prod",
+            "SHOP_AUTH_SECRET": "another-s3cret",
+            "SHOP_TOKEN_TTL": "600",
+            "SHOP_IDEMPOTENCY_TTL": "3600",
+            "SHOP_IDEMPOTENCY_CLAIM_TIMEOUT": "5",
             "SHOP_LOG_LEVEL": "debug",
         }
     )
@@ -41,6 +45,36 @@ def test_reads_every_variable() -> None:
         "redis",
     )
     assert settings.log_level == "DEBUG"
+    assert (settings.auth, settings.auth_secret, settings.token_ttl) == (
+        "required",
+        "another-s3cret",
+        600,
+    )
+    assert (settings.idempotency_ttl, settings.idempotency_claim_timeout) == (3600, 5)
+
+
+@pytest.mark.parametrize(
+    ("environ", "mode"),
+    [
+        ({}, "off"),
+        ({"SHOP_ENV": "test"}, "off"),
+        ({"SHOP_AUTH": "required"}, "required"),
+        ({"SHOP_ENV": "prod", "SHOP_ADMIN_TOKEN": "a", "SHOP_AUTH_SECRET": "b"}, "required"),
+        (
+            {
+                "SHOP_ENV": "prod",
+                "SHOP_ADMIN_TOKEN": "a",
+                "SHOP_AUTH_SECRET": "b",
+                "SHOP_AUTH": "off",
+            },
+            "off",
+        ),
+    ],
+)
+def test_auth_is_required_in_production_unless_turned_off(
+    environ: dict[str, str], mode: str
+) -> None:
+    assert Settings.from_env(environ).auth == mode
 
 
 @pytest.mark.parametrize(
@@ -53,6 +87,11 @@ def test_reads_every_variable() -> None:
         {"SHOP_PORT": "eighty"},
         {"SHOP_DB_POOL_MAX": "0"},
         {"SHOP_ENV": "staging"},
+        {"SHOP_ENV": "prod", "SHOP_ADMIN_TOKEN": "a"},  # default token secret in production
+        {"SHOP_ENV": "prod", "SHOP_ADMIN_TOKEN": "a", "SHOP_AUTH_SECRET": ""},
+        {"SHOP_AUTH": "maybe"},
+        {"SHOP_TOKEN_TTL": "0"},
+        {"SHOP_IDEMPOTENCY_TTL": "0"},
     ],
 )
 def test_refuses_bad_configuration(environ: dict[str, str]) -> None:

@@ -41,7 +41,8 @@ const CHARTS = [
   {
     id: "switches",
     title: "Incident switches on",
-    series: (p) => Object.fromEntries((p.switches || []).map((s) => [s, 1])),
+    // null while no replica answered: a gap, not "off".
+    series: (p) => (p.switches == null ? null : Object.fromEntries(p.switches.map((s) => [s, 1]))),
   },
 ];
 
@@ -57,8 +58,8 @@ function prefixed(values, prefix) {
 
 function option(chart, points) {
   const names = new Set();
-  const rows = points.map((p) => chart.series(p) || {});
-  rows.forEach((row) => Object.keys(row).forEach((n) => names.add(n)));
+  const rows = points.map((p) => chart.series(p));
+  rows.forEach((row) => Object.keys(row || {}).forEach((n) => names.add(n)));
   return {
     title: { text: chart.title, textStyle: { fontSize: 13 } },
     tooltip: { trigger: "axis" },
@@ -72,7 +73,10 @@ function option(chart, points) {
       type: "line",
       showSymbol: false,
       step: chart.id === "switches" ? "end" : false,
-      data: points.map((p, i) => [p.t * 1000, rows[i][name] ?? (chart.id === "switches" ? 0 : null)]),
+      data: points.map((p, i) => [
+        p.t * 1000,
+        rows[i] == null ? null : (rows[i][name] ?? (chart.id === "switches" ? 0 : null)),
+      ]),
     })),
   };
 }
@@ -129,7 +133,7 @@ export default function ShopTab() {
     };
   }, []);
   const last = data.points[data.points.length - 1];
-  const on = last ? last.switches || [] : [];
+  const on = (last && last.switches) || [];
   return (
     <div id="shop-tab" style={{ padding: 8 }}>
       <p id="shop-status">

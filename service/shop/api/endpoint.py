@@ -20,13 +20,16 @@ from aiohttp.typedefs import Handler
 
 from ..keys import DEPS, USER_ID
 from ..use_cases.deps import Deps
+from .auth import act_as
 from .decoding import decode_body, decode_params
+from .idempotency import HEADER, respond_once
 from .inputs import Input, NoInput
 from .responses import json_response
 
 P = TypeVar("P", bound=Input)
 Q = TypeVar("Q", bound=Input)
 B = TypeVar("B", bound=Input)
+_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +40,12 @@ class Call(Generic[P, Q, B]):
     path: P
     query: Q
     body: B
+    # What an idempotent run passes instead of the app's (its store seals the answer).
+    given_deps: Deps | None = None
 
     @property
     def deps(self) -> Deps:
-        return self.request.app[DEPS]
+        return self.request.app[DEPS] if self.given_deps is None else self.given_deps
 
 
 TypedHandler = Callable[[Call[Any, Any, Any]], Awaitable[Any]]
@@ -80,10 +85,19 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = ()
     admin: bool = False
+    # Acts on one user's data: with SHOP_AUTH=required, only that user's token may.
+    user: bool = False
+    # Honours `Idempotency-Key`: the output type whose `of()` renders the use case's result.
+    idempotent: Any = None
+    # Request headers it reads, by name in openapi.HEADER_PARAMETERS.
+    headers: tuple[str, ...] = ()
     # Answers that are not JSON of the declared type: media type -> JSON Schema.
     content: Mapping[str, Mapping[str, object]] | None = None
     # For raw handlers, the type their JSON body has (per status).
     documented: Mapping[int, type[msgspec.Struct]] = field(default_factory=dict)
+    # OpenAPI links from the success answer: name -> {"operationId": ..., "parameters": ...},
+    # so a client (or a stateful fuzzer) knows which answer feeds which request.
+    links: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     @property
     def signature(self) -> Signature:
@@ -99,11 +113,21 @@ def bind(route: Route) -> Handler:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         path = decode_params(request.match_info, signature.path, where="path")
         query = decode_params(request.query, signature.query, where="query")
+        _bind_user(request, path, query)
         body = await decode_body(request, signature.body)
-        user_id = _user_of(path, query, body)
-        if user_id is not None:
-            request[USER_ID] = user_id
-            structlog.contextvars.bind_contextvars(user_id=user_id)
+        _bind_user(request, body)
+        user_id = request.get(USER_ID)
+        if user_id is not None and route.user:
+            act_as(request, user_id)
+        if route.idempotent is not None and user_id is not None and HEADER in request.headers:
+            output = route.idempotent
+            return await respond_once(
+                request,
+                user_id=user_id,
+                effect=lambda deps: handler(Call(request, path, query, body, deps)),
+                render=lambda result: _encoder.encode(output.of(result)),
+                status=route.status,
+            )
         answer = await handler(Call(request, path, query, body))
         if signature.raw:
             return typing.cast(web.StreamResponse, answer)
@@ -112,13 +136,13 @@ def bind(route: Route) -> Handler:
     return endpoint
 
 
-def _user_of(*inputs: Input) -> str | None:
-    """The user a request acts for, wherever it names one."""
+def _bind_user(request: web.Request, *inputs: Input) -> None:
+    """Name the user a request acts for, once, to its log context and its request."""
     for given in inputs:
         user_id = getattr(given, "user_id", None)
-        if isinstance(user_id, str):
-            return user_id
-    return None
+        if isinstance(user_id, str) and USER_ID not in request:
+            request[USER_ID] = user_id
+            structlog.contextvars.bind_contextvars(user_id=user_id)
 
 
 __all__ = ["B", "Call", "NoInput", "P", "Q", "Route", "Signature", "bind"]

@@ -39,6 +39,7 @@ from ..domain.products import (
     ProductSort,
 )
 from ..domain.users import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
+from ..settings import MAX_TOKEN_TTL
 
 # An id: not blank, at most MAX_ID_LENGTH characters (`\S`: at least one non-space).
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]
@@ -95,7 +96,7 @@ class HistoryQuery(Input):
 
 
 class ProductQuery(Input):
-    category: Id | None = None
+    category: Annotated[str, Meta(max_length=MAX_ID_LENGTH)] | None = None
     sort: ProductSort = ProductSort.NEWEST
 
 
@@ -167,6 +168,11 @@ class PlaceOrder(Input):
 class SetIncidentSwitch(Input):
     # Any JSON value: each switch parses its own (a whole number, or one of some words).
     value: Any
+
+
+class MintToken(Input):
+    user_id: Id
+    ttl_seconds: Annotated[int, Meta(ge=1, le=MAX_TOKEN_TTL)] | None = None
 
 
 class SeedRequest(Input):

@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document, generated from the route table and the handlers' declared types.
 
 Schemas come from msgspec (`inputs.py`, `outputs.py`), so a bound or field changes in one place.
-Path and query types become parameters; security schemes and shared headers are declared below,
-so a new header or scheme is one entry here and one field on the routes that need it.
+Path and query types become parameters. Security schemes, request headers and answer headers are
+declared below: a new one is one entry here and one field on the routes that use it (`admin`,
+`headers`), e.g. an `Idempotency-Key` in HEADER_PARAMETERS and `headers=("Idempotency-Key",)`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 
 from .. import __version__
+from ..domain.idempotency import MAX_KEY_LENGTH
 from .endpoint import Route, Signature
 from .inputs import Input, NoInput
 from .outputs import Problem
@@ -24,7 +26,29 @@ REF = "#/components/schemas/{name}"
 
 SECURITY_SCHEMES: Schema = {
     "admin": {"type": "http", "scheme": "bearer", "description": "the admin token"},
+    "user": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a user token (POST /api/admin/tokens, `python -m shop token USER_ID`);"
+        " required when SHOP_AUTH=required",
+    },
 }
+# The request header of idempotent operations (docs/api.md, Idempotent retries).
+IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a retry with the same key and body gets the first answer and has no"
+    " second effect, for 24 hours",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": "^[!-~]+$",
+    },
+}
+# Request headers an operation may read, named by the routes that read them (Route.headers).
+HEADER_PARAMETERS: Schema = {"Idempotency-Key": IDEMPOTENCY_KEY}
 # Headers answers may carry, referenced by the statuses that send them.
 _RETRY_AFTER: Schema = {
     "description": "seconds after which a retry may succeed",
@@ -39,17 +63,29 @@ HEADERS: Schema = {
         "required": True,
         "schema": {"type": "string"},
     },
+    "WWW-Authenticate": {
+        "description": "the scheme a 401 asks for",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer of an earlier request with the"
+        " same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
 }
 _STATUS_TEXT = {
     400: "Invalid input or a business rule refused the request",
-    401: "Admin token missing",
-    403: "Admin token wrong",
+    401: "Bearer token missing or not valid",
+    403: "Wrong admin token, or another user's resource",
     404: "Not found",
     405: "Method not allowed",
     408: "The request did not arrive in time",
-    409: "Conflict (duplicate, or the user's previous request still holds the lock)",
+    409: "Conflict (duplicate, the user's previous request still holds the lock, or a request"
+    " with the same Idempotency-Key is in progress)",
     413: "Request body too large",
     415: "The body is not JSON",
+    422: "The Idempotency-Key was first used with another request",
     431: "Request headers too large",
     500: "A bug: the body carries the trace id it was logged with",
     503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
@@ -58,9 +94,12 @@ _STATUS_TEXT = {
 # Statuses every operation may answer whatever its own rules (limits enforced before routing,
 # and a bug's 500, which is a problem+json too).
 _ANY_REQUEST = (405, 408, 413, 431, 500)
+OPERATIONS = "operations"
 _BODY_REQUEST = (400, 415)
+_EMPTY: Schema = {"type": "string", "maxLength": 0}
 # status -> (header, its component)
 _HEADERS_OF = {
+    401: ("WWW-Authenticate", "WWW-Authenticate"),
     405: ("Allow", "Allow"),
     409: ("Retry-After", "Retry-After-If-Busy"),
     503: ("Retry-After", "Retry-After"),
@@ -106,11 +145,13 @@ class _Schemas:
             return []
         schema = self.components[kind.__name__]
         required = set(schema.get("required", ()))
-        return [
-            {"name": name, "in": where, "required": where == "path" or name in required}
-            | {"schema": field}
-            for name, field in schema["properties"].items()
-        ]
+        found = []
+        for name, field in schema["properties"].items():
+            needed = where == "path" or name in required
+            if not needed:  # `?limit=` is the same as no `limit` at all: the default applies
+                field = {"anyOf": [field, _EMPTY]}
+            found.append({"name": name, "in": where, "required": needed, "schema": field})
+        return found
 
     def schema(self, kind: Any) -> Schema:
         return dict(self.by_type[kind])
@@ -124,7 +165,12 @@ class _Schemas:
         return names
 
 
-def _operation(route: Route, schemas: _Schemas) -> Schema:
+def _headers(route: Route) -> tuple[str, ...]:
+    """The request headers `route` reads: its own, and the key of an idempotent operation."""
+    return (*route.headers, "Idempotency-Key") if route.idempotent is not None else route.headers
+
+
+def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
     s: Signature = schemas.signatures[id(route)]
     responses: Schema = {}
     if route.content is not None:
@@ -140,20 +186,33 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
             "description": "Success",
             "content": {JSON: {"schema": schemas.schema(s.answer)}},
         }
+    if route.links:
+        responses[str(route.status)]["links"] = {
+            name: dict(link) for name, link in route.links.items()
+        }
     errors = set(route.errors) | set(_ANY_REQUEST)
     if s.body is not NoInput:
         errors |= set(_BODY_REQUEST)
     if s.path is not NoInput or s.query is not NoInput:
         errors.add(400)
-    if route.admin:
+    if route.admin or (route.user and user_auth):
         errors |= {401, 403}
+    if route.idempotent is not None:
+        errors |= {409, 422}
+        responses[str(route.status)]["headers"] = {
+            "Idempotent-Replayed": {"$ref": "#/components/headers/Idempotent-Replayed"}
+        }
+    if route.tag != OPERATIONS:  # everything else reads or writes the database (DB001)
+        errors.add(503)
     for status in sorted(errors):
         responses.setdefault(str(status), _problem(status))
     operation: Schema = {
         "summary": route.summary,
         "tags": [route.tag],
         "operationId": f"{route.tag}.{route.handler.__name__}",
-        "parameters": schemas.parameters(s.path, "path") + schemas.parameters(s.query, "query"),
+        "parameters": schemas.parameters(s.path, "path")
+        + schemas.parameters(s.query, "query")
+        + [{"$ref": f"#/components/parameters/{name}"} for name in _headers(route)],
         "responses": responses,
     }
     if s.body is not NoInput:
@@ -163,16 +222,20 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
         }
     if route.admin:
         operation["security"] = [{"admin": []}]
+    elif route.user and user_auth:
+        operation["security"] = [{"user": []}]
     return operation
 
 
-def build_document(routes: Iterable[Route]) -> Schema:
-    """The whole OpenAPI 3.1 document for the given routes."""
+def build_document(routes: Iterable[Route], *, user_auth: bool = False) -> Schema:
+    """The whole OpenAPI 3.1 document; `user_auth` when SHOP_AUTH=required."""
     routes = tuple(routes)
     schemas = _Schemas(routes)
     paths: dict[str, Schema] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+            route, schemas, user_auth=user_auth
+        )
     components = {
         name: schema
         for name, schema in schemas.components.items()
@@ -185,6 +248,7 @@ def build_document(routes: Iterable[Route]) -> Schema:
         "components": {
             "schemas": components,
             "headers": HEADERS,
+            "parameters": HEADER_PARAMETERS,
             "securitySchemes": SECURITY_SCHEMES,
         },
     }

@@ -38,7 +38,7 @@ class Message(Output):
     message: str
 
 
-class Health(Output):
+class Health(Output, omit_defaults=True):
     status: str
     checks: dict[str, str] = {}
 
@@ -302,6 +302,12 @@ class IncidentSwitch(Output):
     @classmethod
     def of(cls, s: Switch) -> IncidentSwitch:
         return cls(s.name, s.value, s.normal, s.on, s.description)
+
+
+class UserToken(Output):
+    token: str
+    user_id: str
+    expires_at: Instant
 
 
 class SeedReport(Output):

@@ -34,10 +34,15 @@ STATUS_AND_TITLE: dict[type[e.ShopError], tuple[int, str]] = {
     e.OrderBelowMinimum: (400, "Order below the coupon's minimum"),
     e.BalanceLimitExceeded: (400, "Balance would exceed its maximum"),
     e.LockTimeout: (409, "Request still in progress"),
+    e.IdempotencyInProgress: (409, "Request with this Idempotency-Key in progress"),
+    e.IdempotencyKeyReused: (422, "Idempotency-Key reused with another request"),
+    e.AuthenticationRequired: (401, "User token required"),
+    e.NotYourResource: (403, "Another user's resource"),
     e.Unavailable: (503, "Service unavailable"),
     e.LockUnavailable: (503, "Lock backend unavailable"),
     e.LeaseLost: (503, "Lock lease lost"),
     e.DatabaseUnavailable: (503, "Database unavailable"),
+    e.OutcomeUnknown: (503, "Outcome unknown: retry with the same Idempotency-Key"),
     UnknownSwitch: (404, "No such incident switch"),
     SwitchNotShared: (503, "Switch changed on this replica only"),
     h.RouteNotFound: (404, "No such resource"),
@@ -87,6 +92,9 @@ def problem_headers(error: e.ShopError) -> dict[str, str]:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, h.MethodNotAllowed):
         headers["Allow"] = ", ".join(error.allowed)
+    if status_and_title(error)[0] == 401:  # RFC 9110: a 401 names the scheme it wants
+        headers["WWW-Authenticate"] = 'Bearer realm="shop"'
+
     return headers
 
 

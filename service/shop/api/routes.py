@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, balance, carts, coupons, incidents, ops, orders, products
+from . import admin, balance, carts, coupons, incidents, ops, orders, outputs, products, tokens
 from .admin import admin_only
+from .auth import user_only
 from .endpoint import Route, bind
 from .outputs import Health
 
@@ -19,6 +20,13 @@ METRICS_CONTENT = {
     "application/openmetrics-text": _TEXT,
 }
 OPENAPI_CONTENT = {"application/json": {"type": "object"}}
+
+
+def _link(operation: str, **parameters: str) -> dict[str, object]:
+    return {"operationId": operation, "parameters": parameters}
+
+
+_ITEM = {"cartItemId": "$response.body#/cartItemId", "userId": "$request.body#/userId"}
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", ops.healthz, "Liveness", "operations"),
@@ -45,6 +53,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's balance",
         "balance",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -53,6 +62,8 @@ ROUTES: tuple[Route, ...] = (
         "Charge a balance",
         "balance",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.ChargeReceipt,
     ),
     Route(
         "GET",
@@ -61,6 +72,7 @@ ROUTES: tuple[Route, ...] = (
         "Balance movements, newest first",
         "balance",
         errors=(400, 404),
+        user=True,
     ),
     Route("GET", "/api/products", products.list_products, "The catalogue", "products"),
     Route(
@@ -86,7 +98,15 @@ ROUTES: tuple[Route, ...] = (
         "products",
         errors=(404,),
     ),
-    Route("GET", "/api/cart", carts.get_cart, "The user's cart", "cart", errors=(404,)),
+    Route(
+        "GET",
+        "/api/cart",
+        carts.get_cart,
+        "The user's cart",
+        "cart",
+        errors=(404,),
+        user=True,
+    ),
     Route(
         "POST",
         "/api/cart/items",
@@ -94,6 +114,15 @@ ROUTES: tuple[Route, ...] = (
         "Add a product to the cart",
         "cart",
         errors=(404,),
+        user=True,
+        links={
+            "ChangeItem": _link("cart.change_item", **_ITEM),
+            "RemoveItem": _link("cart.remove_item", **_ITEM),
+            "PlaceOrder": {
+                "operationId": "orders.place",
+                "requestBody": {"userId": "$request.body#/userId"},
+            },
+        },
     ),
     Route(
         "PATCH",
@@ -102,6 +131,7 @@ ROUTES: tuple[Route, ...] = (
         "Change a line's quantity",
         "cart",
         errors=(404,),
+        user=True,
     ),
     Route(
         "DELETE",
@@ -110,6 +140,7 @@ ROUTES: tuple[Route, ...] = (
         "Remove a line",
         "cart",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -118,6 +149,7 @@ ROUTES: tuple[Route, ...] = (
         "Create a coupon (admin)",
         "coupons",
         status=201,
+        links={"Issue": _link("coupons.issue", couponId="$response.body#/couponId")},
         admin=True,
     ),
     Route("GET", "/api/coupons", coupons.list_coupons, "Coupons still available", "coupons"),
@@ -136,6 +168,8 @@ ROUTES: tuple[Route, ...] = (
         "Issue a coupon, first come first served",
         "coupons",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.IssuedCoupon,
     ),
     Route(
         "GET",
@@ -144,6 +178,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's coupons",
         "coupons",
         errors=(404,),
+        user=True,
     ),
     Route(
         "POST",
@@ -152,6 +187,9 @@ ROUTES: tuple[Route, ...] = (
         "Order the cart and pay from the balance",
         "orders",
         errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=outputs.Order,
+        links={"GetOrder": _link("orders.get_order", orderId="$response.body#/orderId")},
     ),
     Route(
         "GET",
@@ -160,6 +198,7 @@ ROUTES: tuple[Route, ...] = (
         "A user's orders, paged",
         "orders",
         errors=(404,),
+        user=True,
     ),
     Route(
         "GET",
@@ -168,6 +207,7 @@ ROUTES: tuple[Route, ...] = (
         "One order",
         "orders",
         errors=(404,),
+        user=True,
     ),
     Route(
         "GET",
@@ -196,6 +236,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/api/admin/tokens",
+        tokens.mint,
+        "Mint a user bearer token (admin)",
+        "admin",
+        status=201,
+        admin=True,
+    ),
+    Route(
+        "POST",
         "/api/admin/seed",
         admin.seed,
         "Seed the load-test data set (admin)",
@@ -209,6 +258,8 @@ def add_routes(app: web.Application) -> None:
     """Register every route of the table."""
     for route in ROUTES:
         handler = bind(route)
-        app.router.add_route(
-            route.method, route.path, admin_only(handler) if route.admin else handler
-        )
+        if route.admin:
+            handler = admin_only(handler)
+        elif route.user:
+            handler = user_only(handler)
+        app.router.add_route(route.method, route.path, handler)

@@ -8,4 +8,5 @@ products.py  the catalogue and its sort orders
 carts.py     carts and their lines
 coupons.py   coupon kinds, user-coupon statuses, the discount arithmetic, gate answers
 orders.py    order lines, totals and stock checks
+idempotency.py  idempotency keys: key syntax, request fingerprints, what a retry gets
 """

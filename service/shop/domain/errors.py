@@ -115,3 +115,28 @@ class OutcomeUnknown(Unavailable):
     """
 
     code = "OUTCOME_UNKNOWN"
+
+
+class IdempotencyInProgress(ShopError):
+    """A request with the same Idempotency-Key is still being served; retry shortly."""
+
+    code = "IDEMPOTENCY_IN_PROGRESS"
+    retry_after = 1
+
+
+class IdempotencyKeyReused(ShopError):
+    """The Idempotency-Key was first sent with another request (method, path or body)."""
+
+    code = "IDEMPOTENCY_MISMATCH"
+
+
+class AuthenticationRequired(ShopError):
+    """No valid user bearer token (missing, malformed, forged or expired)."""
+
+    code = "COMMON003"
+
+
+class NotYourResource(ShopError):
+    """A valid token, but for another user than the one the request acts on."""
+
+    code = "COMMON003"

@@ -86,9 +86,6 @@ class _InstrumentedHold:
         metrics = locks.telemetry.metrics
         started = time.perf_counter()
         outcome = "error"
-        if name not in locks.waiting:
-            # A lock name's first use: its lease-loss counter starts at 0 (rate() sees the first).
-            metrics.child(metrics.lock_lease_lost, name, locks.backend)
         locks.waiting[name] += 1
         tel = locks.telemetry
         span = tel.span(

@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from ..domain.carts import CartItem
 from ..domain.coupons import Admission, Coupon, IssuedCoupon, UserCoupon
+from ..domain.idempotency import Answer, KeyRecord
 from ..domain.orders import Order, OrderStatus, OrderSummary
 from ..domain.products import PopularProduct, Product, ProductSort
 from ..domain.users import BalanceChange
@@ -256,6 +257,46 @@ class OrdersRepository(Protocol):
         ...
 
 
+class IdempotencyRepository(Protocol):
+    async def claim(
+        self, user_id: str, key: str, *, fingerprint: bytes, token: str, now: datetime
+    ) -> bool:
+        """Store a claim on the key; False when the key is already stored."""
+        ...
+
+    async def get(self, user_id: str, key: str) -> KeyRecord | None:
+        """The stored key, or None."""
+        ...
+
+    async def take_over(
+        self,
+        user_id: str,
+        key: str,
+        *,
+        old_token: str,
+        fingerprint: bytes,
+        token: str,
+        now: datetime,
+        renew: bool,
+    ) -> bool:
+        """Move a stale claim (or, with `renew`, an expired key) to `token`; False if raced."""
+        ...
+
+    async def seal(
+        self, user_id: str, key: str, *, token: str, answer: Answer, now: datetime
+    ) -> bool:
+        """Store the answer of the claim `token`; False when the claim is no longer ours."""
+        ...
+
+    async def release(self, user_id: str, key: str, *, token: str) -> None:
+        """Drop the claim `token` unless it was answered."""
+        ...
+
+    async def purge(self, *, before: datetime, limit: int) -> int:
+        """Delete at most `limit` keys created before `before`; returns how many went."""
+        ...
+
+
 class Tx(Protocol):
     """The repositories over one connection (one transaction when written)."""
 
@@ -269,6 +310,8 @@ class Tx(Protocol):
     def coupons(self) -> CouponsRepository: ...
     @property
     def orders(self) -> OrdersRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
 
 T = TypeVar("T")

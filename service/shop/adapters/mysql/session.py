@@ -114,6 +114,10 @@ class Session:
             if code in UNAVAILABLE_CODES:
                 raise DatabaseUnavailable(f"database error {code} in {name}") from exc
             raise
+        except (pymysql.err.InterfaceError, OSError) as exc:
+            # The connection was already closed, or broke outside the protocol's error codes.
+            await cursor.close()
+            raise DatabaseUnavailable(f"the database connection broke in {name}") from exc
         except BaseException:
             await cursor.close()
             raise
@@ -155,8 +159,11 @@ class Session:
         return count
 
     async def begin(self) -> None:
-        """Start a transaction."""
-        await self._conn.begin()
+        """Start a transaction; DatabaseUnavailable if the connection is gone (nothing written)."""
+        try:
+            await self._conn.begin()
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
+            raise DatabaseUnavailable("the database connection broke at BEGIN") from exc
 
     async def commit(self) -> None:
         """Commit the transaction; OutcomeUnknown if the connection breaks before the answer."""

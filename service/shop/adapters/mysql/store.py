@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from .carts import CartsRepository
 from .coupons import CouponsRepository
+from .idempotency import IdempotencyRepository
 from .orders import OrdersRepository
 from .pool import Database
 from .products import ProductsRepository
@@ -17,9 +18,9 @@ T = TypeVar("T")
 
 
 class MySqlTx:
-    """Every repository over one session; built per unit of work (cheap: five small objects)."""
+    """Every repository over one session; built per unit of work (cheap: six small objects)."""
 
-    __slots__ = ("carts", "coupons", "orders", "products", "users")
+    __slots__ = ("carts", "coupons", "idempotency", "orders", "products", "users")
 
     def __init__(self, session: Session) -> None:
         self.users = UsersRepository(session)
@@ -27,6 +28,7 @@ class MySqlTx:
         self.carts = CartsRepository(session)
         self.coupons = CouponsRepository(session)
         self.orders = OrdersRepository(session)
+        self.idempotency = IdempotencyRepository(session)
 
 
 class MySqlStore:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 import uuid
 from typing import Any
@@ -70,12 +71,14 @@ BACKEND_OPS = ("acquire", "release", "renew")
 
 
 class _Held:
-    __slots__ = ("lease", "lease_s", "name")
+    __slots__ = ("context", "lease", "lease_s", "name")
 
     def __init__(self, lease: Lease, name: str, lease_s: float) -> None:
         self.lease = lease
         self.name = name
         self.lease_s = lease_s
+        # The holder's context: the watchdog reports a loss with the request's log fields.
+        self.context = contextvars.copy_context()
 
     @property
     def expires(self) -> float:
@@ -143,14 +146,11 @@ class RedisLockManager:
         self._open_until = 0.0
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        # At zero from the start, so rate() sees the first failure and no panel is ever empty.
-        for op in ("acquire", "release", "renew"):
-            self._metrics.child(self._metrics.lock_backend_errors, self.backend, op)
-        for source in ("pubsub", "timer"):
-            self._metrics.child(self._metrics.lock_wakeups, self.backend, source)
         self._holding = asyncio.Event()
         for op in BACKEND_OPS:  # at zero from the start, so an alert sees the first failure
             self._metrics.child(self._metrics.lock_backend_errors, self.backend, op)
+        for source in ("pubsub", "timer"):  # and the wake-ups panel is never empty
+            self._metrics.child(self._metrics.lock_wakeups, self.backend, source)
 
     # Introspection, as for the in-process manager.
     def keys_count(self) -> int:
@@ -262,9 +262,14 @@ class RedisLockManager:
 
     def _start_background(self) -> None:
         if self._reader is None:
-            self._reader = asyncio.get_running_loop().create_task(self._read_releases())
+            # A fresh context: started inside some request, they must not log as that request.
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read_releases(), context=contextvars.Context()
+            )
         if self._watchdog is None:
-            self._watchdog = asyncio.get_running_loop().create_task(self._renew_leases())
+            self._watchdog = asyncio.get_running_loop().create_task(
+                self._renew_leases(), context=contextvars.Context()
+            )
 
     async def _read_releases(self) -> None:
         """One subscription per manager; each release message wakes this process's waiters."""
@@ -340,8 +345,11 @@ class RedisLockManager:
         for entry in entries:
             if self._held.pop(entry.lease.token, None) is not None:
                 entry.lease.lost.set()
-                self._observer.lease_lost(entry.name)
-                log.warning("lease_lost", key=entry.lease.key, lock_name=entry.name)
+                entry.context.run(self._report_lost, entry)
+
+    def _report_lost(self, entry: _Held) -> None:
+        self._observer.lease_lost(entry.name)
+        log.warning("lease_lost", key=entry.lease.key, lock_name=entry.name)
 
     async def aclose(self) -> None:
         """Stop the reader and the watchdog (held locks are released by their holders)."""

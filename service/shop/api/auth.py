@@ -1,0 +1,59 @@
+"""User authentication (SHOP_AUTH=required): bearer tokens, and each user on their own data.
+
+Routes marked `user=True` in the route table need a valid token before anything else is
+read; once decoded, the user the request acts on (its path, query or body `userId`, or what
+the handler names with `act_as`) must be the token's, or it is refused with 403. With
+SHOP_AUTH=off both let everything through (trusted load-test runs).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ..auth.tokens import InvalidToken, TokenSigner
+from ..domain.errors import AuthenticationRequired, NotYourResource
+from ..keys import PRINCIPAL, SETTINGS, USER_ID
+
+
+def _required(request: web.Request) -> bool:
+    return request.app[SETTINGS].auth == "required"
+
+
+def authenticate(request: web.Request) -> str:
+    """The user the request's bearer token names; 401 without a valid one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationRequired("this endpoint needs 'Authorization: Bearer <user token>'")
+    signer = TokenSigner.from_secret(request.app[SETTINGS].auth_secret)
+    try:
+        principal = signer.verify(token.strip(), now=time.time())
+    except InvalidToken as exc:
+        raise AuthenticationRequired(f"the bearer token is not valid: {exc}") from None
+    request[PRINCIPAL] = principal
+    return principal
+
+
+def user_only(handler: Handler) -> Handler:
+    """With SHOP_AUTH=required, let the request in only with a valid user token."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if _required(request):
+            authenticate(request)
+        return await handler(request)
+
+    return guarded
+
+
+def act_as(request: web.Request, user_id: str) -> str:
+    """Declare the user the request acts on; 403 when the token belongs to someone else."""
+    request[USER_ID] = user_id
+    if _required(request):
+        principal = request.get(PRINCIPAL) or authenticate(request)
+        if principal != user_id:
+            raise NotYourResource("the bearer token belongs to another user")
+    return user_id

@@ -1,0 +1,1 @@
+"""Who is calling: signed user bearer tokens (standard library only, no I/O)."""

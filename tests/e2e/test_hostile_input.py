@@ -1,0 +1,135 @@
+"""Hostile input: every limit is a 4xx problem+json, and nothing is written.
+
+Raw sockets send what a well-behaved client library would not: over-long request lines and
+headers, too many headers, garbage, and requests that trickle in too slowly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+
+from shop.api.server import MAX_HEADER_FIELD, MAX_HEADERS, MAX_REQUEST_LINE
+from shop.app import create_app
+from shop.settings import Settings
+
+from ..factories import Factory
+from .conftest import problem
+
+JSON = {"Content-Type": "application/json"}
+
+
+async def _raw(client, payload: bytes, *, pause_after: int | None = None) -> tuple[int, dict]:
+    """Send raw bytes (optionally stalling after `pause_after` of them); read the answer."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(payload if pause_after is None else payload[:pause_after])
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:] if h)}
+        body = await asyncio.wait_for(
+            reader.readexactly(int(headers["content-length"])), timeout=30
+        )
+    finally:
+        writer.close()
+    assert headers["content-type"].startswith("application/problem+json"), headers
+    problem_body = json.loads(body)
+    assert problem_body["status"] == status
+    return status, problem_body
+
+
+async def test_an_over_long_request_line_is_a_problem(client) -> None:
+    path = "/api/products/" + "p" * (MAX_REQUEST_LINE + 10)
+    status, body = await _raw(client, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert (status, body["code"]) == (431, "COMMON002")
+
+
+async def test_an_over_long_header_is_a_problem(client) -> None:
+    header = "X-Pad: " + "x" * (MAX_HEADER_FIELD + 10)
+    status, body = await _raw(client, f"GET /healthz HTTP/1.1\r\n{header}\r\n\r\n".encode())
+    assert (status, body["code"]) == (431, "COMMON002")
+
+
+async def test_too_many_headers_is_a_problem(client) -> None:
+    headers = "".join(f"X-H{n}: {n}\r\n" for n in range(MAX_HEADERS + 5))
+    status, body = await _raw(client, f"GET /healthz HTTP/1.1\r\n{headers}\r\n".encode())
+    assert (status, body["code"]) == (431, "COMMON002")
+
+
+async def test_garbage_is_a_problem(client) -> None:
+    status, body = await _raw(client, b"\x16\x03\x01 not http at all\r\n\r\n")
+    assert (status, body["code"]) == (400, "COMMON002")
+
+
+async def test_headers_sent_too_slowly_get_408(aiohttp_client, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(replace(settings, client_timeout=0.5)))
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    status, body = await _raw(client, request, pause_after=10)
+    assert (status, body["code"]) == (408, "COMMON002")
+
+
+async def test_a_body_sent_too_slowly_gets_408_and_writes_nothing(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    client = await aiohttp_client(create_app(replace(settings, client_timeout=0.5)))
+    user = await factory.user(balance=0)
+    body = b'{"amount": 5}'
+    request = (
+        f"POST /api/users/{user}/balance/charge HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    status, answer = await _raw(client, request, pause_after=len(request) - 4)
+    assert (status, answer["code"]) == (408, "COMMON002")
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 0
+
+
+async def test_a_kept_alive_connection_may_idle_between_requests(
+    aiohttp_client, settings: Settings
+) -> None:
+    """The header clock starts with a request's first byte, not with the connection."""
+    client = await aiohttp_client(create_app(replace(settings, client_timeout=0.3)))
+    assert (await client.get("/healthz")).status == 200
+    await asyncio.sleep(0.5)
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_non_json_bodies_are_refused(client, factory: Factory) -> None:
+    user = await factory.user(balance=0)
+    url = f"/api/users/{user}/balance/charge"
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+        response = await client.post(
+            url, data=b'{"amount": 5}', headers={"Content-Type": content_type}
+        )
+        await problem(response, 415, "COMMON002")
+    assert (await client.post(url, data=b'{"amount": 5}', headers=JSON)).status == 200
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 5
+
+
+async def test_duplicate_json_keys_are_refused(client, factory: Factory) -> None:
+    user = await factory.user(balance=0)
+    url = f"/api/users/{user}/balance/charge"
+    for raw in (
+        b'{"amount": 1, "amount": 1000}',
+        b'{"amount": 1, "note": "a:b", "amount": 2}',
+        b'{"amount": 1, "meta": {"k": 1, "k": 2}}',
+    ):
+        body = await problem(await client.post(url, data=raw, headers=JSON), 400, "COMMON002")
+        assert "twice" in body["message"]
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 0
+
+
+async def test_path_ids_are_length_checked(client) -> None:
+    too_long = "u" * 65
+    await problem(await client.get(f"/api/users/{too_long}/balance"), 400, "COMMON002")
+    await problem(await client.get(f"/api/products/{too_long}"), 400, "COMMON002")
+    await problem(await client.get(f"/api/orders/{'9' * 65}"), 400, "COMMON002")
+    await problem(await client.get(f"/api/orders/{'9' * 30}"), 404, "O002")
+
+
+async def test_405_names_the_allowed_methods(client) -> None:
+    response = await client.put("/api/products")
+    await problem(response, 405, "COMMON006")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}

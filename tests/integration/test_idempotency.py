@@ -1,0 +1,216 @@
+"""Idempotent retries at the use-case level, against the real MariaDB.
+
+The crash-window tests stand a store in front of MySQL that loses the connection right after
+COMMIT (the effect is durable, the answer never leaves) or right before it (nothing is): a retry
+with the same key must replay the first answer in the first case and run once in the second.
+They fail if the answer is written anywhere but inside the effect's own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import msgspec
+import orjson
+import pytest
+
+from shop.adapters.mysql.pool import Database
+from shop.adapters.mysql.store import MySqlStore, MySqlTx
+from shop.adapters.mysql.times import to_db
+from shop.api.outputs import ChargeReceipt
+from shop.app import utc_now
+from shop.domain.errors import (
+    DatabaseUnavailable,
+    IdempotencyInProgress,
+    LockTimeout,
+    ShopError,
+)
+from shop.domain.idempotency import Answer, fingerprint
+from shop.locks.local import LocalLockManager
+from shop.use_cases.balance import charge_balance
+from shop.use_cases.deps import Deps
+from shop.use_cases.idempotency import KeyedRequest, KeyPolicy, once, purge_expired
+
+from ..factories import Factory
+
+T = TypeVar("T")
+
+
+class LostAfterCommit(MySqlStore):
+    """The transaction commits, then the connection drops before the answer is known."""
+
+    async def transaction(self, work: Callable[[MySqlTx], Awaitable[T]]) -> T:
+        await super().transaction(work)
+        raise DatabaseUnavailable("connection lost after COMMIT")
+
+
+class LostBeforeCommit(MySqlStore):
+    """The transaction's work runs, then the connection drops before COMMIT (rolled back)."""
+
+    async def transaction(self, work: Callable[[MySqlTx], Awaitable[T]]) -> T:
+        async def then_fail(tx: MySqlTx) -> T:
+            await work(tx)
+            raise DatabaseUnavailable("connection lost before COMMIT")
+
+        return await super().transaction(then_fail)
+
+
+def _deps(store: MySqlStore, locks: LocalLockManager | None = None) -> Deps:
+    return Deps(
+        store=store,
+        locks=locks or LocalLockManager(),
+        clock=utc_now,
+        lock_wait=5,
+        lock_lease=10,
+        order_lock_scope=lambda: "user",
+    )
+
+
+def _request(user: str, amount: int, key: str | None = None) -> KeyedRequest:
+    path = f"/api/users/{user}/balance/charge"
+    return KeyedRequest(
+        user_id=user,
+        key=key or f"k-{uuid.uuid4()}",
+        fingerprint=fingerprint("POST", path, orjson.dumps({"amount": amount})),
+    )
+
+
+async def _charge(
+    deps: Deps, request: KeyedRequest, amount: int, policy: KeyPolicy | None = None
+) -> Answer:
+    return await once(
+        deps=deps,
+        policy=policy or KeyPolicy(),
+        request=request,
+        effect=lambda d: charge_balance(deps=d, user_id=request.user_id, amount=amount),
+        render=lambda receipt: Answer(200, msgspec.json.encode(ChargeReceipt.of(receipt))),
+        reject=lambda error: Answer(400, orjson.dumps({"code": error.code})),
+    )
+
+
+async def _balance(factory: Factory, user: str) -> Any:
+    return await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user)
+
+
+async def test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice(
+    database: Database, factory: Factory
+) -> None:
+    user = await factory.user(balance=0)
+    request = _request(user, 300)
+    with pytest.raises(DatabaseUnavailable):
+        await _charge(_deps(LostAfterCommit(database)), request, 300)
+    assert await _balance(factory, user) == 300  # the effect is durable, its answer was lost
+    retry = await _charge(_deps(MySqlStore(database)), request, 300)
+    assert retry.replayed
+    assert retry.status == 200
+    assert orjson.loads(retry.body)["currentBalance"] == 300
+    assert await _balance(factory, user) == 300
+
+
+async def test_a_connection_lost_before_commit_lets_the_retry_run_once(
+    database: Database, factory: Factory
+) -> None:
+    user = await factory.user(balance=0)
+    request = _request(user, 300)
+    with pytest.raises(DatabaseUnavailable):
+        await _charge(_deps(LostBeforeCommit(database)), request, 300)
+    assert await _balance(factory, user) == 0
+    # The claim was given back, so the retry does not wait for it to time out.
+    retry = await _charge(_deps(MySqlStore(database)), request, 300)
+    assert not retry.replayed
+    assert await _balance(factory, user) == 300
+
+
+async def test_a_refusal_made_before_the_transaction_is_not_stored(
+    database: Database, factory: Factory
+) -> None:
+    user = await factory.user(balance=0)
+    locks = LocalLockManager()
+    deps = replace(_deps(MySqlStore(database), locks), lock_wait=0.05)
+    request = _request(user, 10)
+    held, done = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:  # another request of the same user, holding its lock
+        async with locks.hold(f"charge:user:{user}", name="charge", wait=1, lease=10):
+            held.set()
+            await done.wait()
+
+    task = asyncio.create_task(holder())
+    await held.wait()
+    with pytest.raises(LockTimeout):
+        await _charge(deps, request, 10)
+    done.set()
+    await task
+    answer = await _charge(deps, request, 10)
+    assert (answer.status, answer.replayed) == (200, False)
+    assert await _balance(factory, user) == 10
+
+
+async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
+    database: Database, factory: Factory
+) -> None:
+    """The first request outlives its claim; only one of the two may commit."""
+    user = await factory.user(balance=0)
+    deps = _deps(MySqlStore(database))
+    request = _request(user, 50)
+    eager = KeyPolicy(claim_timeout=timedelta(0))  # every claim already looks dead
+    async with database.session() as blocker:
+        await blocker.begin()
+        await blocker.fetch_one(
+            "test.lock_user", "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,)
+        )
+        first = asyncio.create_task(_charge(deps, request, 50, eager))
+        await _until_stored(factory, user)
+        second = asyncio.create_task(_charge(deps, request, 50, eager))
+        await _until_token_changes(factory, user)
+        await blocker.rollback_quietly()
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    answers = [o for o in outcomes if isinstance(o, Answer)]
+    refused = [o for o in outcomes if isinstance(o, ShopError)]
+    assert len(answers) == 1, outcomes
+    assert [type(e) for e in refused] == [IdempotencyInProgress]
+    assert await _balance(factory, user) == 50
+
+
+async def _until_stored(factory: Factory, user: str) -> None:
+    for _ in range(500):
+        if await factory.scalar("SELECT COUNT(*) FROM idempotency_keys WHERE user_id = %s", user):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the claim never appeared")
+
+
+async def _until_token_changes(factory: Factory, user: str) -> None:
+    sql = "SELECT claim_token FROM idempotency_keys WHERE user_id = %s"
+    first = await factory.scalar(sql, user)
+    for _ in range(500):
+        if await factory.scalar(sql, user) != first:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the claim was never taken over")
+
+
+async def test_purge_removes_expired_keys_in_batches_and_keeps_fresh_ones(
+    database: Database, factory: Factory
+) -> None:
+    user = await factory.user()
+    old = to_db(datetime.now(UTC) - timedelta(hours=25))
+    now = to_db(datetime.now(UTC))
+    rows = [(user, f"old-{n}", "0" * 64, "t" * 32, old, old) for n in range(1_200)]
+    rows.append((user, "fresh", "0" * 64, "t" * 32, now, now))
+    async with database.session() as s:
+        await s.execute_many(
+            "test.keys",
+            "INSERT INTO idempotency_keys (user_id, idem_key, fingerprint, claim_token,"
+            " claimed_at, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+    purged = await purge_expired(deps=_deps(MySqlStore(database)), policy=KeyPolicy(), pause=0)
+    assert purged >= 1_200
+    left = await factory.rows("SELECT idem_key FROM idempotency_keys WHERE user_id = %s", user)
+    assert left == [("fresh",)]
