@@ -69,6 +69,7 @@ def _config(users: list[str], products: list[str], coupon: str, items: list[str]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # about a minute and a half alone; longer on a busy machine
 async def test_schemathesis_finds_nothing(
     aiohttp_client, settings: Settings, factory: Factory, tmp_path: Path
 ) -> None:

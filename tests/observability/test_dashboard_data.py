@@ -83,6 +83,10 @@ def span_sink() -> Iterator[str]:
         server.server_close()
 
 
+# The module's stack (replicas, exporters, Prometheus, a short load) starts in its first test.
+pytestmark = pytest.mark.timeout(600)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     fresh_dataset(DB, users=USERS, stock=1_000_000, coupon_quantity=100_000)
