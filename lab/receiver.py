@@ -46,12 +46,12 @@ class Receiver:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def first(self, alertname: str, status: str = "firing") -> float | None:
-        """When the first notification of `alertname` in `status` arrived."""
+    def first(self, alertname: str, status: str | None = "firing") -> float | None:
+        """When the first notification of `alertname` (in `status`, unless None) arrived."""
         times = [
             n["t"]
             for n in list(self.notifications)
-            if n["alertname"] == alertname and n["status"] == status
+            if n["alertname"] == alertname and status in (None, n["status"])
         ]
         return min(times) if times else None
 

@@ -113,10 +113,8 @@ async def test_redis_switch_refuses_other_values(
 async def test_lock_hold_ms_keeps_the_lock_so_the_next_request_times_out(
     aiohttp_client, settings: Settings, factory: Factory, admin_headers
 ) -> None:
-    locks = LocalLockManager()
-    client = await aiohttp_client(
-        create_app(replace(settings, lock_wait=0.2), Overrides(locks=locks))
-    )
+    locks = LocalLockManager(wait=0.2)
+    client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
     user = await factory.user(balance=0)
     charge = f"/api/users/{user}/balance/charge"
     url = "/api/admin/incidents/lock_hold_ms"

@@ -32,7 +32,7 @@ class SlowHolds:
         return self.inner.keys_count()
 
     def hold(
-        self, key: str, *, name: str, wait: float, lease: float
+        self, key: str, *, name: str, wait: float | None = None, lease: float | None = None
     ) -> AbstractAsyncContextManager[Lease]:
         """The inner hold, lingering `delay()` seconds once taken."""
         inner = self.inner.hold(key, name=name, wait=wait, lease=lease)
