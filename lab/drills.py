@@ -59,7 +59,14 @@ DRILLS: dict[str, Drill] = {
             "db_pool_max",
             1,
             expected=("ShopDbPoolSaturated",),
-            tolerated=("ShopDbPoolAcquireSlow", "ShopDbPoolAcquireTimeouts", LATENCY),
+            # Orders wait for a connection while holding their user's lock.
+            tolerated=(
+                "ShopDbPoolAcquireSlow",
+                "ShopDbPoolAcquireTimeouts",
+                LATENCY,
+                "ShopLockHeldLong",
+                "ShopLockContention",
+            ),
             users=20,
         ),
         Drill(
