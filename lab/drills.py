@@ -50,8 +50,9 @@ DRILLS: dict[str, Drill] = {
             "global-lock",
             "order_lock_scope",
             "global",
-            expected=("ShopLockWaitersPiling", "ShopLockTimeouts"),
-            tolerated=("ShopLockContention", LATENCY),
+            # Timeouts need a queue longer than the 5 s wait budget: load-dependent, tolerated.
+            expected=("ShopLockWaitersPiling",),
+            tolerated=("ShopLockTimeouts", "ShopLockContention", LATENCY),
             users=14,
         ),
         Drill(
