@@ -20,6 +20,7 @@ import os
 import platform
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,15 @@ from shop.locks.local import LocalLockManager  # noqa: E402
 from shop.use_cases.deps import Deps  # noqa: E402
 from shop.use_cases.orders import place_order  # noqa: E402
 
-PORT = 18091
+
+def _free_port() -> int:
+    # A port of our own: a fixed one may be held by anything else running on the machine.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PORT = _free_port()
 DB_URL = os.environ.get("SHOP_BENCH_DB_URL", "mysql://root:@127.0.0.1:3306/shop_bench")
 USERS = 100_000
 POOL = 64  # the shop's SHOP_DB_POOL_MAX
@@ -135,10 +144,8 @@ async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str
         db = await Database.connect(DB_URL, maxsize=POOL)
         deps = Deps(
             store=MySqlStore(db),
-            locks=LocalLockManager(),
+            locks=LocalLockManager(wait=5.0, lease=10.0),
             clock=lambda: datetime.now(UTC),
-            lock_wait=5.0,
-            lock_lease=10.0,
             order_lock_scope=lambda: "user",
         )
         first = users.take(int(seconds * 3_000))
@@ -299,9 +306,32 @@ end
 """
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (the workers `serve` starts)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [pid, *(p for child in children for p in _tree(int(child)))]
+
+
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the process and its descendants."""
+    total = 0.0
+    for p in _tree(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _rss_mb(pid: int) -> float:
+    """The largest resident set among the process and its descendants, in MiB."""
+    sizes = [0]
+    for p in _tree(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]))
+    return max(sizes) / 1024
 
 
 def _wrk(
@@ -348,6 +378,7 @@ def _wrk(
         "statuses": {k: int(v) for k, v in statuses.items()},
         "wrk_cpu": wrk_cpu / wall,
         "shop_cpu": (_cpu_seconds(shop_pid) - shop_before) / wall,
+        "shop_rss_mb": _rss_mb(shop_pid),
     }
 
 
@@ -365,6 +396,8 @@ def _start(variant: Variant) -> subprocess.Popen[bytes]:
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the shop exited with {proc.returncode} for {variant.name}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1) as r:
                 if r.status == 200:
@@ -487,6 +520,7 @@ def main() -> int:
                 finally:
                     proc.send_signal(signal.SIGINT)
                     proc.wait(timeout=30)
+            measured["load"] = os.getloadavg()[0]
             results[key].append(measured)
             print(f"round {round_no + 1} {key}: {json.dumps(measured)}", flush=True)
     report = _report(results, variants, args, machine)
@@ -514,10 +548,11 @@ def _report(
         f"Machine: {machine}.",
         "",
         "| path | variant | req/s | p50 ms | p95 ms | p99 ms | answers (all rounds) |"
-        " × raw ceiling | wrk CPU | shop CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        " × raw ceiling | wrk CPU | shop CPU | shop RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     ceiling: dict[str, float] = {}
+    loads = [r["load"] for runs in results.values() for r in runs]
     for v in variants:
         runs = results[f"{v.path}: {v.name}"]
         rps = med(runs, "rps")
@@ -529,8 +564,9 @@ def _report(
         ratio = rps / ceiling[v.path] if ceiling.get(v.path) else 0
         cpu = (
             f"{med(runs, 'wrk_cpu') * 100:.0f} % | {med(runs, 'shop_cpu') * 100:.0f} %"
+            f" | {max(r['shop_rss_mb'] for r in runs):.0f}"
             if v.raw is None
-            else "– | –"
+            else "– | – | –"
         )
         lines.append(
             f"| {v.path} | {v.name} | {rps:,.0f} | {med(runs, 'p50_ms'):.1f}"
@@ -541,7 +577,11 @@ def _report(
     lines += [
         "",
         "Medians of the rounds. The ratio is to the path's first raw row (one transaction per"
-        " request). CPU shares are of one core (100 % = one core busy).",
+        " request). CPU shares are of one core (100 % = one core busy), the shop's including"
+        " its workers; RSS is the largest process's at the end of a measurement, the largest"
+        " over the rounds. Load average (1 min) at the end of the measurements: median"
+        f" {statistics.median(loads):.1f}, range {min(loads):.1f}–{max(loads):.1f} on"
+        f" {os.cpu_count()} CPUs.",
         "",
         "Raw rounds:",
         "",

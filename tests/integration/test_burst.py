@@ -23,6 +23,8 @@ REDIS_POOL = "8"
 ENV = {
     "SHOP_LOCK_BACKEND": "redis",
     "SHOP_REDIS_POOL_MAX": REDIS_POOL,
+    # Waiting, not timing out, is what is tested: a loaded machine may be slow to hand over.
+    "SHOP_REDIS_ACQUIRE_TIMEOUT": "60",
     "SHOP_DB_ACQUIRE_TIMEOUT": "60",
     "SHOP_LOCK_WAIT": "60",
 }

@@ -102,7 +102,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a charge commits without checking its lease",
         "use_cases/balance.py",
-        "            lease.ensure_valid()\n",
+        "    lease.ensure_valid()\n",
         "",
         (
             f"{DURABILITY}::test_a_charge_whose_lease_lapsed_rolls_back",
