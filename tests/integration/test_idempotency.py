@@ -155,7 +155,7 @@ async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
     """The first request outlives its claim; only one of the two may commit."""
     user = await factory.user(balance=0)
     # The retry queues on the user's charge lock behind the first: wait as long as it takes.
-    deps = replace(_deps(MySqlStore(database)), lock_wait=120)
+    deps = _deps(MySqlStore(database), LocalLockManager(wait=120, lease=10))
     request = _request(user, 50)
     eager = KeyPolicy(claim_timeout=timedelta(0))  # every claim already looks dead
     async with database.session() as blocker:
