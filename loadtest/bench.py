@@ -2,6 +2,9 @@
 
 Variants run interleaved (A, B, A, B, ...) so that drift of the machine hits both alike; the
 report quotes medians and the ratio of medians. Usage: `python loadtest/bench.py runtime`.
+
+`--against REF` runs every chosen variant twice per round, on the service as it was at git
+REF and as it is now, interleaved, and compares each pair: a before/after of a change.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from shop.auth.tokens import TokenSigner
+
 ROOT = Path(__file__).resolve().parent.parent
-PORT = 18081
+PORT = int(os.environ.get("SHOP_BENCH_PORT", "18081"))
 DB_URL = os.environ.get("SHOP_BENCH_DB_URL", "mysql://root:@127.0.0.1:3306/shop_bench")
 USERS = 20_000
 
@@ -36,17 +41,44 @@ end
 """
 
 
+# Charges that carry a fresh Idempotency-Key and/or the user's bearer token (SHOP_AUTH=required).
+KEYED_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local tokens = {%(tokens)s}
+local sent = 0
+request = function()
+  local n = math.random(1, %(users)d)
+  local headers = {}
+  if #tokens > 0 then headers["Authorization"] = "Bearer " .. tokens[n] end
+  if %(keyed)s then
+    sent = sent + 1
+    headers["Idempotency-Key"] = "%(run)s-" .. sent
+  end
+  return wrk.format(nil, "/api/users/test-user-" .. n .. "/balance/charge", headers,
+    '{"amount": 1}')
+end
+"""
+BENCH_SECRET = "bench-auth-secret"
+TOKEN_USERS = 2_000  # tokens are baked into the script: keep it small
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
     env: dict[str, str]
     switches: dict[str, object] = field(default_factory=dict)
-    driver: str = "charge"  # "charge" (wrk) or "orders" (aiohttp: add to cart, then order)
+    # "charge" (wrk), "charge-small" (wrk, over TOKEN_USERS users), "charge-keyed" /
+    # "charge-token" (the same with a fresh Idempotency-Key or the user's token per request),
+    # or "orders" (aiohttp: add to cart, then order)
+    driver: str = "charge"
     replicas: int = 1
+    source: Path | None = None  # another copy of service/ to run instead of the working tree
 
 
 # The comparisons a suite reports (default: its first variant against its last).
 PAIRS = {
+    "keys-and-tokens": [("plain", "Idempotency-Key"), ("plain", "user token")],
     "lock-scope": [
         ("global", "user"),
         ("global, DB 2 ms away", "user, DB 2 ms away"),
@@ -86,6 +118,19 @@ SUITES: dict[str, tuple[str, list[Variant]]] = {
                 {"order_lock_scope": "user", "db_latency_ms": 2},
                 driver="orders",
                 replicas=2,
+            ),
+        ],
+    ),
+    "keys-and-tokens": (
+        "What an Idempotency-Key (a fresh key per charge) and user tokens (SHOP_AUTH=required)"
+        f" cost, balance-charge path over {TOKEN_USERS} users",
+        [
+            Variant("plain", {}, driver="charge-small"),
+            Variant("Idempotency-Key", {}, driver="charge-keyed"),
+            Variant(
+                "user token",
+                {"SHOP_AUTH": "required", "SHOP_AUTH_SECRET": BENCH_SECRET},
+                driver="charge-token",
             ),
         ],
     ),
@@ -130,6 +175,8 @@ def _start(variant: Variant) -> list[subprocess.Popen[bytes]]:
             "SHOP_REDIS_PREFIX": "bench:",
             **variant.env,
         }
+        if variant.source is not None:
+            env["PYTHONPATH"] = str(variant.source)
         # Logs go to /dev/null but are still formatted and written: that cost is measured.
         procs.append(
             subprocess.Popen(
@@ -155,6 +202,28 @@ def _wait_ready(port: int, variant: Variant) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the shop on :{port} did not become ready for {variant.name}")
+
+
+def _export(ref: str) -> Path:
+    """The service/ of git `ref`, in a temporary directory."""
+    target = Path(tempfile.mkdtemp(prefix="shop-bench-"))
+    archive = subprocess.run(
+        ["git", "archive", ref, "service"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "service"
+
+
+def _before_and_after(variants: list[Variant], ref: str) -> list[Variant]:
+    source = _export(ref)
+    return [
+        version
+        for v in variants
+        for version in (
+            replace(v, name=f"{v.name} @ {ref}", source=source),
+            replace(v, name=f"{v.name} @ working tree"),
+        )
+    ]
 
 
 def _flip(switches: dict[str, object], ports: list[int]) -> None:
@@ -217,6 +286,33 @@ async def _orders(seconds: float, workers: int, ports: list[int]) -> dict[str, f
     }
 
 
+def _charge_script(variant: Variant, default: Path) -> Path:
+    """The wrk script of a charge variant (a fresh key prefix each time it is written)."""
+    if variant.driver == "charge":
+        return default
+    signer = TokenSigner.from_secret(BENCH_SECRET)
+    expires = int(time.time()) + 3600
+    tokens = (
+        ", ".join(
+            f'"{signer.mint(f"test-user-{n}", expires_at=expires)}"'
+            for n in range(1, TOKEN_USERS + 1)
+        )
+        if "token" in variant.driver
+        else ""
+    )
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        KEYED_LUA
+        % {
+            "tokens": tokens,
+            "users": TOKEN_USERS,
+            "keyed": "true" if "keyed" in variant.driver else "false",
+            "run": f"bench-{time.time_ns()}",
+        }
+    )
+    return script
+
+
 def _wrk(script: Path, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -233,11 +329,11 @@ def _wrk(script: Path, seconds: int, connections: int) -> dict[str, float]:
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]  # wrk always prints it
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 
     def pct(label: str) -> float:
-        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]  # wrk prints it
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     return {
@@ -255,8 +351,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--only", action="append", help="run only the variants named so")
+    parser.add_argument("--against", metavar="REF", help="compare each variant with git REF's")
     args = parser.parse_args()
     title, variants = SUITES[args.suite]
+    if args.only:
+        variants = [v for v in variants if v.name in args.only]
+    pairs = PAIRS.get(args.suite, [(variants[0].name, variants[-1].name)])
+    if args.against:
+        variants = _before_and_after(variants, args.against)
+        pairs = list(zip(variants[::2], variants[1::2], strict=True))
+        pairs = [(a.name, b.name) for a, b in pairs]
+        title = f"{title}: {args.against} vs the working tree"
     _prepare()
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(CHARGE_LUA % {"users": USERS})
@@ -271,8 +377,8 @@ def main() -> int:
                     asyncio.run(_orders(2, args.connections, ports))  # warm-up
                     measured = asyncio.run(_orders(args.seconds, args.connections, ports))
                 else:
-                    _wrk(script, 2, args.connections)  # warm-up
-                    measured = _wrk(script, args.seconds, args.connections)
+                    _wrk(_charge_script(variant, script), 2, args.connections)  # warm-up
+                    measured = _wrk(_charge_script(variant, script), args.seconds, args.connections)
                 results[variant.name].append(measured)
             finally:
                 for proc in procs:
@@ -284,18 +390,19 @@ def main() -> int:
         name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         for name, runs in results.items()
     }
-    pairs = PAIRS.get(args.suite, [(variants[0].name, variants[-1].name)])
+    charged = TOKEN_USERS if variants[0].driver.startswith("charge-") else USERS
     setup = (
         f"{args.connections} aiohttp workers each adding one item to a user's cart and ordering it"
         if variants[0].driver == "orders"
-        else f"wrk -t1 -c{args.connections} charging {USERS} users at random"
+        else f"wrk -t1 -c{args.connections} charging {charged} users at random"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         f"# {title}",
         "",
         f"`python loadtest/bench.py {args.suite}` — {args.rounds} interleaved rounds of "
         f"{args.seconds} s each, {setup}; MariaDB, Redis and the load generator on the same "
-        "2-core machine.",
+        f"2-core machine (load average at the end: {load}).",
         "",
         "| variant | median req/s (paid orders/s for orders) | median p50 ms | median p99 ms"
         " | non-2xx |",

@@ -144,10 +144,8 @@ async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str
         db = await Database.connect(DB_URL, maxsize=POOL)
         deps = Deps(
             store=MySqlStore(db),
-            locks=LocalLockManager(),
+            locks=LocalLockManager(wait=5.0, lease=10.0),
             clock=lambda: datetime.now(UTC),
-            lock_wait=5.0,
-            lock_lease=10.0,
             order_lock_scope=lambda: "user",
         )
         first = users.take(int(seconds * 3_000))

@@ -1,27 +1,29 @@
-"""Every piece of typed application state (aiohttp AppKey): no string keys anywhere."""
+"""Every piece of typed application state (aiohttp AppKey): no string keys anywhere.
+
+Keys hold ports and plain values, never adapter classes: what api/ reads stays independent of
+the drivers behind it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
 from structlog.typing import FilteringBoundLogger
 
-from .adapters.mysql.pool import Database
-from .adapters.redis.coupon_gate import RedisCouponGate
 from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
 from .use_cases.deps import Deps
 from .use_cases.idempotency import KeyPolicy
+from .use_cases.ports import Probe
 
 SETTINGS = web.AppKey("settings", Settings)
-DATABASE = web.AppKey("database", Database)
 DEPS = web.AppKey("deps", Deps)
 SWITCHES = web.AppKey("switches", Switches)
-REDIS = web.AppKey("redis", Redis)
-COUPON_GATE = web.AppKey("coupon_gate", RedisCouponGate)
+# What /readyz asks after: the database always, Redis when it is configured.
+DATABASE = web.AppKey("database", Probe)
+REDIS = web.AppKey("redis", Probe)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 TELEMETRY = web.AppKey("telemetry", Telemetry)
 IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)

@@ -1,10 +1,15 @@
-"""Settings, read once from SHOP_* environment variables into a frozen object."""
+"""Settings, read once from the environment into a frozen object.
+
+Every field is settable: the variable is SHOP_<FIELD> (or the one its metadata names), and the
+field's type says how the text is read, so adding a setting is adding a field.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import Field, dataclass, field, fields
+from typing import Any
 
 DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 ENVIRONMENTS = ("dev", "test", "prod")
@@ -72,8 +77,15 @@ class Settings:
     # update and the commit (the hot row's lock).
     coupon_batch_parallel: int = 4
     shutdown_timeout: float = 30.0
+    # Turns tracing on: spans go there by OTLP/HTTP (the OpenTelemetry variable names).
+    otlp_endpoint: str | None = field(default=None, metadata={"env": "OTEL_EXPORTER_OTLP_ENDPOINT"})
+    otlp_traces_endpoint: str | None = field(
+        default=None, metadata={"env": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
+    )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "log_level", self.log_level.upper())
+        object.__setattr__(self, "auth", self.auth.lower())
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if not self.auth:
@@ -115,62 +127,33 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read every SHOP_* variable; unset ones keep their defaults."""
+        """Read every field from its variable (`env_var`); unset ones keep their defaults."""
         env = os.environ if environ is None else environ
-        defaults = cls()
+        values = {f.name: _parse(f, env[env_var(f)]) for f in fields(cls) if env_var(f) in env}
+        return cls(**{k: v for k, v in values.items() if v is not _UNSET})
 
-        def text(name: str, default: str) -> str:
-            return env.get(name, default)
 
-        def number(name: str, default: float, kind: type[int] | type[float]) -> float:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                return kind(raw)
-            except ValueError:
-                raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+def env_var(f: Field[Any]) -> str:
+    """The variable a field is read from: SHOP_<NAME>, unless the field names another."""
+    return str(f.metadata.get("env", f"SHOP_{f.name.upper()}"))
 
-        return cls(
-            db_url=text("SHOP_DB_URL", defaults.db_url),
-            redis_url=env.get("SHOP_REDIS_URL") or None,
-            redis_prefix=text("SHOP_REDIS_PREFIX", defaults.redis_prefix),
-            redis_pool_max=int(number("SHOP_REDIS_POOL_MAX", defaults.redis_pool_max, int)),
-            redis_acquire_timeout=number(
-                "SHOP_REDIS_ACQUIRE_TIMEOUT", defaults.redis_acquire_timeout, float
-            ),
-            host=text("SHOP_HOST", defaults.host),
-            port=int(number("SHOP_PORT", defaults.port, int)),
-            db_pool_max=int(number("SHOP_DB_POOL_MAX", defaults.db_pool_max, int)),
-            db_acquire_timeout=number(
-                "SHOP_DB_ACQUIRE_TIMEOUT", defaults.db_acquire_timeout, float
-            ),
-            admin_token=text("SHOP_ADMIN_TOKEN", defaults.admin_token),
-            env=text("SHOP_ENV", defaults.env),
-            auth=text("SHOP_AUTH", "").lower(),
-            auth_secret=text("SHOP_AUTH_SECRET", defaults.auth_secret),
-            token_ttl=int(number("SHOP_TOKEN_TTL", defaults.token_ttl, int)),
-            lock_backend=text("SHOP_LOCK_BACKEND", defaults.lock_backend),
-            lock_wait=number("SHOP_LOCK_WAIT", defaults.lock_wait, float),
-            lock_lease=number("SHOP_LOCK_LEASE", defaults.lock_lease, float),
-            log_level=text("SHOP_LOG_LEVEL", defaults.log_level).upper(),
-            event_loop=text("SHOP_EVENT_LOOP", defaults.event_loop),
-            trace_sample_ratio=number(
-                "SHOP_TRACE_SAMPLE_RATIO", defaults.trace_sample_ratio, float
-            ),
-            idempotency_ttl=number("SHOP_IDEMPOTENCY_TTL", defaults.idempotency_ttl, float),
-            idempotency_claim_timeout=number(
-                "SHOP_IDEMPOTENCY_CLAIM_TIMEOUT", defaults.idempotency_claim_timeout, float
-            ),
-            workers=int(number("SHOP_WORKERS", defaults.workers, int)),
-            coupon_gate_grace=number("SHOP_COUPON_GATE_GRACE", defaults.coupon_gate_grace, float),
-            coupon_gate_interval=number(
-                "SHOP_COUPON_GATE_INTERVAL", defaults.coupon_gate_interval, float
-            ),
-            coupon_batch_max=int(number("SHOP_COUPON_BATCH_MAX", defaults.coupon_batch_max, int)),
-            coupon_batch_parallel=int(
-                number("SHOP_COUPON_BATCH_PARALLEL", defaults.coupon_batch_parallel, int)
-            ),
-            telemetry=text("SHOP_TELEMETRY", "on").lower() not in ("off", "0", "false"),
-            client_timeout=number("SHOP_CLIENT_TIMEOUT", defaults.client_timeout, float),
-        )
+
+_UNSET = object()
+_FALSE = ("off", "0", "false")
+
+
+def _parse(f: Field[Any], raw: str) -> Any:
+    """One variable's text as the field's type; an empty number or URL means "unset"."""
+    kind = str(f.type)
+    if kind == "bool":
+        return raw.lower() not in _FALSE
+    if kind in ("int", "float"):
+        if raw == "":
+            return _UNSET
+        try:
+            return int(raw) if kind == "int" else float(raw)
+        except ValueError:
+            raise SettingsError(f"{env_var(f)} must be a number, not {raw!r}") from None
+    if kind == "str | None":
+        return raw or None
+    return raw

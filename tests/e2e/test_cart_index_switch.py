@@ -17,7 +17,7 @@ from shop.adapters.mysql.pool import parse_db_url
 from shop.app import create_app
 from shop.settings import Settings
 
-from ..conftest import TEST_DB_URL
+from ..conftest import REDIS_PREFIX, TEST_DB_URL
 
 DB_URL = f"{TEST_DB_URL}_cart_index"
 
@@ -52,7 +52,7 @@ async def test_cart_index_switch_drops_and_recreates_on_every_replica(
         settings,
         db_url=DB_URL,
         redis_url="redis://127.0.0.1:6379/0",
-        redis_prefix=f"test:{uuid.uuid4().hex}:",
+        redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:12]}:",
     )
     one = await aiohttp_client(create_app(shared))
     two = await aiohttp_client(create_app(shared))

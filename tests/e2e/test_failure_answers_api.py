@@ -66,7 +66,7 @@ async def test_unreachable_lock_backend_is_503_lock002(
 async def test_lease_taken_over_mid_hold_is_503_lock003_and_writes_nothing(
     aiohttp_client, settings: Settings, admin_headers, factory: Factory, route: str
 ) -> None:
-    prefix = f"test:{uuid.uuid4().hex}:"
+    prefix = f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:"
     client = await aiohttp_client(
         create_app(
             replace(

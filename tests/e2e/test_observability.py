@@ -19,7 +19,7 @@ from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 from shop.telemetry.logging import flush_logs
 
-from ..conftest import REDIS_URL
+from ..conftest import REDIS_PREFIX, REDIS_URL
 from ..factories import Factory
 from .conftest import problem
 
@@ -342,10 +342,8 @@ async def test_incident_switches(client, admin_headers, factory: Factory) -> Non
 async def test_global_order_lock_scope_serialises_every_order(
     aiohttp_client, settings: Settings, factory: Factory, admin_headers
 ) -> None:
-    locks = LocalLockManager()
-    client = await aiohttp_client(
-        create_app(replace(settings, lock_wait=0.1), Overrides(locks=locks))
-    )
+    locks = LocalLockManager(wait=0.1)
+    client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
     user = await factory.user()
     product = await factory.product(price=10)
     await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
@@ -479,7 +477,7 @@ async def test_a_lost_lease_is_logged_with_its_request(
             chosen,
             lock_backend="redis",
             redis_url="redis://127.0.0.1:6379/0",
-            redis_prefix=f"test:{uuid.uuid4().hex}:",
+            redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:12]}:",
         )
     client = await aiohttp_client(create_app(chosen))
     user, first = await factory.users(2)
@@ -498,7 +496,7 @@ async def test_a_lost_lease_is_logged_with_its_request(
     )
     if backend == "redis":  # renewed leases do not lapse: another holder takes the key instead
         await asyncio.sleep(0.1)
-        redis = client.app[REDIS]
+        redis = client.app[REDIS].client  # the readiness probe's client
         assert await redis.delete(f"{chosen.redis_prefix}lock:charge:user:{user}") == 1
     await problem(await charging, 503, "LOCK003")
     lines = _log_lines(capfd)

@@ -13,6 +13,7 @@ from shop.app import create_app
 from shop.keys import REDIS
 from shop.settings import Settings
 
+from ..conftest import REDIS_URL
 from ..factories import Factory
 from .conftest import problem
 
@@ -21,9 +22,9 @@ def _redis_app(settings: Settings, **changes: object):
     return create_app(
         replace(
             settings,
-            redis_url="redis://127.0.0.1:6379/0",
+            redis_url=REDIS_URL,
             lock_backend="redis",
-            redis_prefix=f"test:{uuid.uuid4().hex}:",
+            redis_prefix=f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:",
             **changes,
         )
     )
@@ -61,7 +62,7 @@ async def test_a_request_waits_for_a_connection_then_times_out_as_503(
     aiohttp_client, settings: Settings, factory: Factory
 ) -> None:
     client = await aiohttp_client(_redis_app(settings, redis_pool_max=3, redis_acquire_timeout=0.5))
-    pool = client.app[REDIS].connection_pool
+    pool = client.app[REDIS].client.connection_pool
     user = await factory.user()
     charge_url = f"/api/users/{user}/balance/charge"
     # The first lock starts the release subscription, which keeps one connection for itself.

@@ -16,10 +16,8 @@ from .conftest import problem
 async def test_lock_still_held_is_409_with_retry_after(
     aiohttp_client, settings: Settings, factory: Factory
 ) -> None:
-    locks = LocalLockManager()
-    client = await aiohttp_client(
-        create_app(replace(settings, lock_wait=0.1), Overrides(locks=locks))
-    )
+    locks = LocalLockManager(wait=0.1)
+    client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
     user = await factory.user(balance=50_000)
     product = await factory.product(price=100)
     await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})

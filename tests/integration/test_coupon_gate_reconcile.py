@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from shop.app import create_app
 from shop.settings import Settings
 
-from ..conftest import ADMIN_TOKEN
+from ..conftest import ADMIN_TOKEN, REDIS_PREFIX
 from ..factories import Factory
 from ..faults.polling import until
 from .replicas import REDIS_URL, RUNNING, replicas
@@ -39,7 +39,7 @@ async def _left_is(client: aioredis.Redis, prefix: str, coupon: str, units: int)
 async def test_a_unit_mysql_refused_is_refunded_at_once(
     aiohttp_client, settings: Settings, factory: Factory, redis_client
 ) -> None:
-    prefix = f"test:{uuid.uuid4().hex}:"
+    prefix = f"{REDIS_PREFIX}{uuid.uuid4().hex[:12]}:"
     client = await aiohttp_client(
         create_app(replace(settings, redis_url=REDIS_URL, redis_prefix=prefix))
     )
@@ -55,7 +55,7 @@ async def test_a_unit_mysql_refused_is_refunded_at_once(
 async def test_units_of_a_killed_replica_come_back(
     aiohttp_client, settings: Settings, factory: Factory, redis_client, test_database, tmp_path
 ) -> None:
-    prefix = f"test:{uuid.uuid4().hex}:"
+    prefix = f"{REDIS_PREFIX}{uuid.uuid4().hex[:12]}:"
     coupon = await factory.coupon(quantity=3)
     doomed, later = await factory.users(3), await factory.users(3)
     with replicas(1, db_url=test_database, redis_prefix=prefix, log_dir=tmp_path) as (url,):

@@ -240,8 +240,6 @@ def _deps(store: MySqlStore, locks: RedisLockManager) -> Deps:
         store=store,
         locks=locks,
         clock=utc_now,
-        lock_wait=5,
-        lock_lease=5,
         order_lock_scope=lambda: "user",
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import pytest
 
@@ -22,13 +21,11 @@ from ..factories import Factory
 from ..stores import InterceptingStore
 
 
-def _deps(store: MySqlStore) -> Deps:
+def _deps(store: MySqlStore, *, lease: float = 10) -> Deps:
     return Deps(
         store=store,
-        locks=LocalLockManager(),
+        locks=LocalLockManager(wait=5, lease=lease),
         clock=utc_now,
-        lock_wait=5,
-        lock_lease=10,
         order_lock_scope=lambda: "user",
     )
 
@@ -165,7 +162,7 @@ async def _outlive_the_lease() -> None:
 
 async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
     store = InterceptingStore(database, "orders", "add_payment", _outlive_the_lease)
-    deps = replace(_deps(store), lock_lease=0.1)
+    deps = _deps(store, lease=0.1)
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
     await _fill_cart(database, user, product)
@@ -178,7 +175,7 @@ async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factor
 
 async def test_a_charge_whose_lease_lapsed_rolls_back(database: Database, factory: Factory) -> None:
     store = InterceptingStore(database, "users", "record", _outlive_the_lease)
-    deps = replace(_deps(store), lock_lease=0.1)
+    deps = _deps(store, lease=0.1)
     user = await factory.user(balance=10_000)
     with pytest.raises(LeaseLost):
         await charge_balance(deps=deps, user_id=user, amount=500)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -28,6 +27,7 @@ from shop.domain.errors import (
     DatabaseUnavailable,
     IdempotencyInProgress,
     LockTimeout,
+    OutcomeUnknown,
     ShopError,
 )
 from shop.domain.idempotency import Answer, fingerprint
@@ -46,7 +46,7 @@ class LostAfterCommit(MySqlStore):
 
     async def transaction(self, work: Callable[[MySqlTx], Awaitable[T]]) -> T:
         await super().transaction(work)
-        raise DatabaseUnavailable("connection lost after COMMIT")
+        raise OutcomeUnknown("connection lost after COMMIT")
 
 
 class LostBeforeCommit(MySqlStore):
@@ -63,10 +63,8 @@ class LostBeforeCommit(MySqlStore):
 def _deps(store: MySqlStore, locks: LocalLockManager | None = None) -> Deps:
     return Deps(
         store=store,
-        locks=locks or LocalLockManager(),
+        locks=locks or LocalLockManager(wait=5, lease=10),
         clock=utc_now,
-        lock_wait=5,
-        lock_lease=10,
         order_lock_scope=lambda: "user",
     )
 
@@ -102,7 +100,7 @@ async def test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice(
 ) -> None:
     user = await factory.user(balance=0)
     request = _request(user, 300)
-    with pytest.raises(DatabaseUnavailable):
+    with pytest.raises(OutcomeUnknown):
         await _charge(_deps(LostAfterCommit(database)), request, 300)
     assert await _balance(factory, user) == 300  # the effect is durable, its answer was lost
     retry = await _charge(_deps(MySqlStore(database)), request, 300)
@@ -130,8 +128,8 @@ async def test_a_refusal_made_before_the_transaction_is_not_stored(
     database: Database, factory: Factory
 ) -> None:
     user = await factory.user(balance=0)
-    locks = LocalLockManager()
-    deps = replace(_deps(MySqlStore(database), locks), lock_wait=0.05)
+    locks = LocalLockManager(wait=0.05)
+    deps = _deps(MySqlStore(database), locks)
     request = _request(user, 10)
     held, done = asyncio.Event(), asyncio.Event()
 

@@ -66,7 +66,7 @@ async def test_products(store: MySqlStore, factory: Factory) -> None:
         assert set(locked) == {a, b}
         assert not await tx.products.take_stock({a: 4})
         assert await tx.products.take_stock({a: 3, b: 1})
-        assert (await tx.products.get(a)).stock == 0  # type: ignore[union-attr]
+        assert (await tx.products.get(a)).stock == 0  # type: ignore[union-attr]  # the row was just written
         popular = await tx.products.listing(category=category, sort=ProductSort.POPULARITY)
         assert [p.product_id for p in popular] == [a, b]
 

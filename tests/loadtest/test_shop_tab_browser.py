@@ -45,7 +45,8 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 @pytest.fixture
 def locust_ui(tmp_path: Path) -> Iterator[str]:
-    """A locust master with the Shop tab, running the order scenario for about 20 s."""
+    """A locust master with the Shop tab, running the order scenario for about 50 s (the test
+    stops it sooner)."""
     if not WEBUI_DIST.joinpath("index.html").exists():
         pytest.fail("the Shop tab is not built: `make webui`")
     fresh_dataset(DB, users=200, stock=1_000_000, coupon_quantity=1_000)
@@ -54,7 +55,7 @@ def locust_ui(tmp_path: Path) -> Iterator[str]:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"),
-                "--host", url, "--scenario", "order", "--scale", "0.15", "--shop-users", "200",
+                "--host", url, "--scenario", "order", "--scale", "0.4", "--shop-users", "200",
                 "--web-host", "127.0.0.1", "--web-port", str(port), "--autostart",
                 "--quit-when-done", "--build-path", str(WEBUI_DIST), "--only-summary",
             ],
@@ -67,7 +68,7 @@ def locust_ui(tmp_path: Path) -> Iterator[str]:
             _wait_until(lambda: answers(ui, "/"), 30, "locust", proc)
             yield ui
         finally:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)  # locust's graceful stop
             proc.wait(timeout=30)
 
 
@@ -81,6 +82,11 @@ def _points(browser: webdriver.Chrome) -> dict[str, int]:
 def test_shop_tab_renders_and_charts_gain_points(
     browser: webdriver.Chrome, locust_ui: str, tmp_path: Path
 ) -> None:
+    # The master's own metrics are served beside the UI while the run is on.
+    browser.get(f"{locust_ui}/metrics")
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert "locust_users" in text
+    assert 'locust_scenario_info{scenario="order",shape="order"} 1.0' in text
     browser.get(locust_ui)
     wait = WebDriverWait(browser, 30)
     tab = wait.until(lambda b: b.find_element(By.XPATH, "//button[normalize-space()='Shop']"))
@@ -97,9 +103,6 @@ def test_shop_tab_renders_and_charts_gain_points(
     status = browser.find_element(By.ID, "shop-status").text
     assert "1/1 answering" in status
     browser.save_screenshot(str(tmp_path / "shop-tab.png"))  # kept by pytest for a look
-    # The master's own metrics are served beside the UI while the run is on.
     browser.get(f"{locust_ui}/metrics")
     text = browser.find_element(By.TAG_NAME, "body").text
-    assert "locust_users" in text
     assert 'locust_requests_total{method="POST",name="/api/orders"}' in text
-    assert 'locust_scenario_info{scenario="order",shape="order"} 1.0' in text

@@ -50,7 +50,7 @@ def run_tests(tests: tuple[str, ...], service: Path | None) -> tuple[list[str], 
     failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
     if done.returncode != 0 and not failed:  # collection or usage error: nothing ran
         failed = [f"ERROR pytest exited with {done.returncode}"]
-    return failed, time.monotonic() - started, "\n".join(lines[-3:])
+    return failed, time.monotonic() - started, "\n".join(lines[-40:])
 
 
 def _failed(node: str, failures: list[str]) -> bool:

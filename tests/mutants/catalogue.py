@@ -12,6 +12,8 @@ CONCURRENCY = "tests/integration/test_concurrency.py"
 DURABILITY = "tests/integration/test_durability.py"
 LOCKS = "tests/integration/test_distributed_locks.py"
 GATE = "tests/integration/test_coupon_gate.py"
+IDEMPOTENCY = "tests/integration/test_idempotency.py"
+IDEMPOTENCY_API = "tests/e2e/test_idempotency_api.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a charge commits without checking its lease",
         "use_cases/balance.py",
-        "            lease.ensure_valid()\n",
+        "    lease.ensure_valid()\n",
         "",
         (
             f"{DURABILITY}::test_a_charge_whose_lease_lapsed_rolls_back",
@@ -183,6 +185,78 @@ MUTATIONS: tuple[Mutation, ...] = (
         "        if True:",
         (
             "tests/integration/test_repositories.py::test_exhausted_pool_times_out_and_leaks_nothing",
+        ),
+    ),
+    Mutation(
+        "a stored Idempotency-Key does not stop a retry",
+        "adapters/mysql/idempotency.py",
+        """            (user_id, key, fingerprint.hex(), token, to_db(now), to_db(now)),
+        )
+        return changed == 1""",
+        """            (user_id, key, fingerprint.hex(), token, to_db(now), to_db(now)),
+        )
+        return True""",
+        (
+            f"{IDEMPOTENCY_API}::test_charge_retried_charges_once_and_replays_the_first_answer",
+            f"{IDEMPOTENCY_API}::test_retry_while_the_first_is_in_flight_gets_409_never_a_second_charge",
+        ),
+    ),
+    Mutation(
+        "an answer is sealed by whoever holds the key",
+        "adapters/mysql/idempotency.py",
+        """            + _WHERE
+            + " AND status IS NULL",
+            (answer.status, answer.body.decode(), to_db(now), user_id, key, token),""",
+        """            + "WHERE user_id = %s AND idem_key = %s AND %s IS NOT NULL",
+            (answer.status, answer.body.decode(), to_db(now), user_id, key, token),""",
+        (f"{IDEMPOTENCY}::test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect",),
+    ),
+    Mutation(
+        "the answer is written after the effect's commit",
+        "use_cases/idempotency.py",
+        """        result = await self._inner.transaction(sealing)
+        self.answer = sealed[0]""",
+        """        async def unsealed(tx: Tx) -> T:
+            result = await work(tx)
+            sealed.append(self._render(result))
+            return result
+
+        result = await self._inner.transaction(unsealed)
+        await self._inner.autocommit(
+            lambda tx: tx.idempotency.seal(
+                request.user_id, request.key, token=self._token, answer=sealed[0],
+                now=self._deps.clock(),
+            )
+        )
+        self.answer = sealed[0]""",
+        (
+            f"{IDEMPOTENCY}::test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice",
+            "tests/e2e/test_idempotency_outcome_unknown_api.py::"
+            "test_a_retry_after_outcome_unknown_pays_exactly_once[answer-lost]",
+        ),
+    ),
+    Mutation(
+        "a failed request releases an answered key",
+        "adapters/mysql/idempotency.py",
+        """            "DELETE FROM idempotency_keys " + _WHERE + " AND status IS NULL",""",
+        """            "DELETE FROM idempotency_keys " + _WHERE,""",
+        (f"{IDEMPOTENCY}::test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice",),
+    ),
+    Mutation(
+        "a user token opens another user's data",
+        "api/auth.py",
+        "        if principal != user_id:",
+        "        if principal is None:",
+        ("tests/e2e/test_auth_api.py::test_another_users_token_is_403_and_changes_nothing",),
+    ),
+    Mutation(
+        "a token's signature is not checked",
+        "auth/tokens.py",
+        "        if not hmac.compare_digest(self._mac(signed).encode(), mac.encode()):",
+        "        if not mac:",
+        (
+            "tests/unit/test_tokens.py::test_another_secret_does_not_verify",
+            "tests/e2e/test_auth_api.py::test_forged_expired_and_admin_tokens_are_401",
         ),
     ),
 )

@@ -8,6 +8,7 @@ import pytest
 
 from shop.domain.coupons import (
     Coupon,
+    Discounted,
     DiscountType,
     UserCouponStatus,
     check_usable,
@@ -47,11 +48,11 @@ def test_discount(kind: DiscountType, value: int, amount: int, expected: int) ->
 
 def test_coupon_applicability() -> None:
     coupon = _coupon(DiscountType.FIXED, 500, minimum=1_000)
-    assert coupon.check_applicable(1_000, NOW) == 500
+    assert coupon.apply(1_000, NOW) == Discounted(discount=500, final_amount=500)
     with pytest.raises(OrderBelowMinimum):
-        coupon.check_applicable(999, NOW)
+        coupon.apply(999, NOW)
     with pytest.raises(CouponExpired):
-        coupon.check_applicable(5_000, NOW + timedelta(days=1))
+        coupon.apply(5_000, NOW + timedelta(days=1))
 
 
 def test_remaining_quantity() -> None:

@@ -25,7 +25,7 @@ class RecordingObserver:
     def __init__(self) -> None:
         self.lost: list[str] = []
 
-    def lease_lost(self, name: str) -> None:
+    def lease_lost(self, name: str, key: str) -> None:
         """Record it."""
         self.lost.append(name)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
+
 import pytest
 
-from shop.settings import Settings, SettingsError
+from shop.settings import Settings, SettingsError, env_var
 
 
 def test_defaults() -> None:
@@ -97,3 +100,18 @@ def test_auth_is_required_in_production_unless_turned_off(
 def test_refuses_bad_configuration(environ: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env(environ)
+
+
+def test_every_field_is_settable_and_documented() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for f in fields(Settings):
+        assert f"| `{env_var(f)}` |" in readme, env_var(f)
+    assert Settings.from_env({"SHOP_SHUTDOWN_TIMEOUT": "3", "SHOP_MAX_BODY_BYTES": "10"}) == (
+        Settings(shutdown_timeout=3.0, max_body_bytes=10)
+    )
+    traced = Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+    assert traced.otlp_endpoint == "http://collector:4318"
+
+
+def test_empty_numbers_and_urls_mean_unset() -> None:
+    assert Settings.from_env({"SHOP_PORT": "", "SHOP_REDIS_URL": ""}) == Settings()

@@ -9,8 +9,8 @@ import hmac
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..adapters.mysql.seed import seed_dataset
-from ..keys import DATABASE, SETTINGS
+from ..keys import DEPS, SETTINGS
+from ..use_cases.seed import seed_data
 from .endpoint import Call
 from .http_errors import Forbidden, Unauthorized
 from .inputs import NoInput, SeedRequest
@@ -38,8 +38,8 @@ def admin_only(handler: Handler) -> Handler:
 
 async def seed(call: Call[NoInput, NoInput, SeedRequest]) -> SeedReport:
     body = call.body
-    report = await seed_dataset(
-        call.request.app[DATABASE],
+    report = await seed_data(
+        deps=call.request.app[DEPS],
         users=body.users,
         stock=body.stock,
         coupon_quantity=body.coupon_quantity,

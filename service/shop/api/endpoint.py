@@ -108,13 +108,15 @@ def bind(route: Route) -> Handler:
     """The aiohttp handler of a route: decode, bind the user to the log context, call, encode."""
     signature = route.signature
     handler = route.handler
+    raw, status = signature.raw, route.status
+    path_type, query_type, body_type = signature.path, signature.query, signature.body
 
     @functools.wraps(handler)
     async def endpoint(request: web.Request) -> web.StreamResponse:
-        path = decode_params(request.match_info, signature.path, where="path")
-        query = decode_params(request.query, signature.query, where="query")
+        path = decode_params(request.match_info, path_type, where="path")
+        query = decode_params(request.query, query_type, where="query")
         _bind_user(request, path, query)
-        body = await decode_body(request, signature.body)
+        body = await decode_body(request, body_type)
         _bind_user(request, body)
         user_id = request.get(USER_ID)
         if user_id is not None and route.user:
@@ -129,9 +131,9 @@ def bind(route: Route) -> Handler:
                 status=route.status,
             )
         answer = await handler(Call(request, path, query, body))
-        if signature.raw:
+        if raw:
             return typing.cast(web.StreamResponse, answer)
-        return json_response(answer, status=route.status)
+        return json_response(answer, status=status)
 
     return endpoint
 

@@ -80,15 +80,18 @@ class ProblemRequestHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         # Bytes arriving while no request is open start one: its headers must follow in time.
-        reading_body = self._last_payload is not None and not self._last_payload.is_eof()
-        if self._header_timer is None and not reading_body:
+        if self._header_timer is None and (
+            self._last_payload is None or self._last_payload.is_eof()
+        ):
             self._header_timer = self._loop.call_later(self._header_timeout, self._too_slow)
-        before = len(self._messages)
+        messages = self._messages
+        before = len(messages)
         super().data_received(data)
-        if len(self._messages) > before and self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-            self._last_payload = self._messages[-1][1]
+        if len(messages) > before:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+            self._last_payload = messages[-1][1]
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._header_timer is not None:

@@ -54,19 +54,27 @@ class Coupon:
         """A coupon is expired from its expiry instant on."""
         return now >= self.expires_at
 
-    def discount_for(self, amount: int) -> int:
-        """The discount this coupon gives on an order of `amount`, never more than the amount."""
-        return discount(self.discount_type, self.discount_value, amount)
+    def apply(self, amount: int, now: datetime) -> Discounted:
+        """What the coupon does to an order of `amount` at `now`, or raise why it cannot apply.
 
-    def check_applicable(self, amount: int, now: datetime) -> int:
-        """Return the discount for `amount`, or raise why the coupon cannot apply."""
+        Both the order and the validation ask this, so they can never disagree.
+        """
         if self.is_expired(now):
             raise CouponExpired(f"coupon {self.coupon_id} expired at {self.expires_at.isoformat()}")
         if amount < self.min_order_amount:
             raise OrderBelowMinimum(
                 f"order amount {amount} is below the coupon minimum {self.min_order_amount}"
             )
-        return self.discount_for(amount)
+        taken = discount(self.discount_type, self.discount_value, amount)
+        return Discounted(discount=taken, final_amount=amount - taken)
+
+
+@dataclass(frozen=True, slots=True)
+class Discounted:
+    """An amount with a coupon applied: the discount is never more than the amount."""
+
+    discount: int
+    final_amount: int
 
 
 def discount(kind: DiscountType, value: int, amount: int) -> int:

@@ -1,13 +1,18 @@
 """Runtime incident switches: each reproduces one of the original's failures, and flipping it
-back restores normal service without a restart. Values live in this process."""
+back restores normal service without a restart. Values live in this process and, with
+shared values configured, in Redis for the whole fleet. `catalogue.py` lists the switches."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..domain.errors import InvalidInput, ShopError, Unavailable
+from ..telemetry.logging import get_logger
+
+log = get_logger("shop.incidents")
 
 # How often a replica picks up switches flipped on another one.
 SYNC_INTERVAL = 0.5
@@ -72,12 +77,12 @@ class SharedValues(Protocol):
         ...
 
     async def snapshot(self) -> dict[str, Any]:
-        """Every value recorded so far."""
+        """Every value recorded so far; SwitchNotShared when they cannot be read."""
         ...
 
 
 class Switches:
-    """The registry; the composition root registers each switch with how to apply it.
+    """The registry; `catalogue.register_switches` registers each switch with how to apply it.
 
     With shared values, a flip on any replica reaches the others at their next sync
     (every SYNC_INTERVAL), so an operator flips the fleet with one call.
@@ -112,6 +117,19 @@ class Switches:
         if self.shared is not None:
             await self.shared.publish(name, switch.value)
         return switch
+
+    async def keep_in_sync(self, interval: float = SYNC_INTERVAL) -> None:
+        """Pick up, forever, switches flipped on other replicas; an outage only delays it."""
+        failing = False
+        while True:
+            try:
+                await self.sync()
+                failing = False
+            except ShopError as exc:
+                if not failing:  # once per outage, not twice a second
+                    log.warning("incident_switch_sync_failed", error=str(exc))
+                failing = True
+            await asyncio.sleep(interval)
 
     async def sync(self) -> None:
         """Take on the values other replicas published."""

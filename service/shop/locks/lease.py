@@ -48,11 +48,11 @@ class LockObserver(Protocol):
     Waits, holds and outcomes are measured around any backend by telemetry.locks.
     """
 
-    def lease_lost(self, name: str) -> None: ...
+    def lease_lost(self, name: str, key: str) -> None: ...
 
 
 class NullObserver:
     """The default: observes nothing."""
 
-    def lease_lost(self, name: str) -> None:
+    def lease_lost(self, name: str, key: str) -> None:
         """Nothing to record."""

@@ -63,7 +63,11 @@ class LocalLockManager:
 
     backend: str = "local"
 
-    def __init__(self, observer: LockObserver | None = None) -> None:
+    def __init__(
+        self, *, wait: float = 5.0, lease: float = 10.0, observer: LockObserver | None = None
+    ) -> None:
+        self.wait = wait
+        self.lease = lease
         self._entries: dict[str, _Entry] = {}
         self._observer = observer or NullObserver()
         # One counter for all keys: fences keep increasing even after an entry was dropped.
@@ -87,9 +91,17 @@ class LocalLockManager:
         """Keys currently held."""
         return sum(1 for entry in self._entries.values() if entry.holder is not None)
 
-    def hold(self, key: str, *, name: str, wait: float, lease: float) -> _Hold:
+    def hold(
+        self, key: str, *, name: str, wait: float | None = None, lease: float | None = None
+    ) -> _Hold:
         """Hold `key` for the body; LockTimeout after `wait` seconds in the queue."""
-        return _Hold(self, key, name, wait, lease)
+        return _Hold(
+            self,
+            key,
+            name,
+            self.wait if wait is None else wait,
+            self.lease if lease is None else lease,
+        )
 
     async def _acquire(self, key: str, name: str, wait: float) -> Lease:
         task = asyncio.current_task()
@@ -153,4 +165,4 @@ class LocalLockManager:
 
     def _expire(self, held: Lease, name: str) -> None:
         held.lost.set()
-        self._observer.lease_lost(name)
+        self._observer.lease_lost(name, held.key)

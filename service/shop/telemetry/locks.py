@@ -26,10 +26,10 @@ class LockMetricsObserver:
         for name in LOCK_NAMES:
             metrics.child(metrics.lock_lease_lost, name, backend)
 
-    def lease_lost(self, name: str) -> None:
-        """Count it and say so in the log: the holder will roll back."""
+    def lease_lost(self, name: str, key: str) -> None:
+        """Count it and say so in the log, once: the holder will roll back."""
         self._metrics.child(self._metrics.lock_lease_lost, name, self._backend).inc()
-        log.warning("lease_lost", lock_name=name, backend=self._backend)
+        log.warning("lease_lost", lock_name=name, key=key, backend=self._backend)
 
 
 class InstrumentedLocks:
@@ -61,7 +61,9 @@ class InstrumentedLocks:
     def _per_name(self, counts: collections.Counter[str]) -> list[tuple[tuple[str, str], float]]:
         return [((name, self.backend), n) for name, n in counts.items()]
 
-    def hold(self, key: str, *, name: str, wait: float, lease: float) -> _InstrumentedHold:
+    def hold(
+        self, key: str, *, name: str, wait: float | None = None, lease: float | None = None
+    ) -> _InstrumentedHold:
         """Hold `key` through the wrapped backend, recording wait, hold and outcome."""
         return _InstrumentedHold(self, key, name, wait, lease)
 
@@ -72,7 +74,12 @@ class _InstrumentedHold:
     __slots__ = ("_held_span", "_inner", "_key", "_locks", "_name", "_taken")
 
     def __init__(
-        self, locks: InstrumentedLocks, key: str, name: str, wait: float, lease: float
+        self,
+        locks: InstrumentedLocks,
+        key: str,
+        name: str,
+        wait: float | None,
+        lease: float | None,
     ) -> None:
         self._locks = locks
         self._key = key

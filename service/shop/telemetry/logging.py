@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import sys
@@ -22,6 +23,16 @@ def flush_logs() -> None:
         _pending.clear()
         sys.stdout.buffer.write(lines)
     sys.stdout.buffer.flush()
+
+
+async def flush_periodically() -> None:
+    """Flush the buffered lines every FLUSH_INTERVAL, forever (and once more when cancelled)."""
+    try:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            flush_logs()
+    finally:
+        flush_logs()
 
 
 class LineLogger:

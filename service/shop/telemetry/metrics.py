@@ -159,8 +159,8 @@ class Metrics:
             "shop_incident_switch", "1 while an incident switch is on", ["switch"], registry=r
         )
         self.build_info = Gauge("shop_build_info", "Build of this process", ["version"], registry=r)
-        self.build_info.labels(version=__version__).set(1)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self.child(self.build_info, __version__).set(1)
         self.readings = _Readings()
         r.register(self.readings)
         # In-flight requests per method: a plain Counter, read at scrape time.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,18 +18,25 @@ TRACER_NAME = "shop"
 
 
 def build_tracer_provider(
-    *, sample_ratio: float, exporter: SpanExporter | None = None
+    *,
+    sample_ratio: float,
+    otlp_endpoint: str | None = None,
+    otlp_traces_endpoint: str | None = None,
+    exporter: SpanExporter | None = None,
 ) -> TracerProvider | None:
-    """A provider exporting to `exporter` (tests) or to OTLP when its endpoint is set."""
+    """A provider exporting to `exporter` (tests) or to OTLP when an endpoint is set.
+
+    As the OpenTelemetry variables mean it: the traces endpoint is used as it is, the general
+    one gets `/v1/traces` appended.
+    """
     processor: SimpleSpanProcessor | BatchSpanProcessor
     if exporter is not None:
         processor = SimpleSpanProcessor(exporter)
-    elif os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+    elif otlp_traces_endpoint or otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        processor = BatchSpanProcessor(OTLPSpanExporter())
+        endpoint = otlp_traces_endpoint or f"{str(otlp_endpoint).rstrip('/')}/v1/traces"
+        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
     else:
         return None
     provider = TracerProvider(

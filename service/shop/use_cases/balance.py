@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..domain.errors import BalanceLimitExceeded, UserNotFound
 from ..domain.money import MAX_BALANCE
 from ..domain.users import BalanceChange, BalanceReason, ChargeReceipt
 from .deps import Deps
-from .ports import Tx
+from .ports import Lease, Tx
 
 
-async def require_user(tx: Tx, user_id: str) -> int:
-    """The user's balance; UserNotFound for an unknown id."""
+async def balance_of(tx: Tx, user_id: str) -> int:
+    """The user's balance; UserNotFound for an unknown id (so it also says the user exists)."""
     balance = await tx.users.balance(user_id)
     if balance is None:
         raise UserNotFound(f"user {user_id} not found")
@@ -19,48 +21,46 @@ async def require_user(tx: Tx, user_id: str) -> int:
 
 async def get_balance(*, deps: Deps, user_id: str) -> int:
     """The user's current balance."""
-    return await deps.store.autocommit(lambda tx: require_user(tx, user_id))
+    return await deps.store.autocommit(lambda tx: balance_of(tx, user_id))
 
 
 async def balance_history(*, deps: Deps, user_id: str, limit: int) -> list[BalanceChange]:
     """The user's newest balance movements."""
-
-    async def work(tx: Tx) -> list[BalanceChange]:
-        await require_user(tx, user_id)
-        return await tx.users.history(user_id, limit=limit)
-
-    return await deps.store.autocommit(work)
+    return await deps.store.autocommit(lambda tx: _history(tx, user_id, limit))
 
 
 async def charge_balance(*, deps: Deps, user_id: str, amount: int) -> ChargeReceipt:
     """Add `amount` to the balance; the guarded update alone already makes it race-free."""
-    async with deps.locks.hold(
-        f"charge:user:{user_id}", name="charge", wait=deps.lock_wait, lease=deps.lock_lease
-    ) as lease:
+    async with deps.locks.hold(f"charge:user:{user_id}", name="charge") as lease:
+        now = deps.clock()
+        return await deps.store.transaction(lambda tx: _credit(tx, lease, user_id, amount, now))
 
-        async def work(tx: Tx) -> ChargeReceipt:
-            now = deps.clock()
-            if not await tx.users.credit(user_id, amount, limit=MAX_BALANCE):
-                await require_user(tx, user_id)
-                raise BalanceLimitExceeded(
-                    f"charging {amount} would take the balance past {MAX_BALANCE}"
-                )
-            current = await require_user(tx, user_id)
-            change = BalanceChange(
-                amount=amount,
-                previous_balance=current - amount,
-                current_balance=current,
-                reason=BalanceReason.CHARGE,
-                created_at=now,
-            )
-            await tx.users.record(user_id, change)
-            lease.ensure_valid()
-            return ChargeReceipt(
-                user_id=user_id,
-                previous_balance=change.previous_balance,
-                charged_amount=amount,
-                current_balance=current,
-                charged_at=now,
-            )
 
-        return await deps.store.transaction(work)
+async def _history(tx: Tx, user_id: str, limit: int) -> list[BalanceChange]:
+    await balance_of(tx, user_id)
+    return await tx.users.history(user_id, limit=limit)
+
+
+async def _credit(tx: Tx, lease: Lease, user_id: str, amount: int, now: datetime) -> ChargeReceipt:
+    """One charge's transaction: guarded credit, history row, then the lease check."""
+    if not await tx.users.credit(user_id, amount, limit=MAX_BALANCE):
+        await balance_of(tx, user_id)
+        raise BalanceLimitExceeded(f"charging {amount} would take the balance past {MAX_BALANCE}")
+    current = await balance_of(tx, user_id)
+    change = BalanceChange(
+        amount=amount,
+        previous_balance=current - amount,
+        current_balance=current,
+        reason=BalanceReason.CHARGE,
+        created_at=now,
+    )
+    await tx.users.record(user_id, change)
+    # Last check before commit: a holder whose lease lapsed must not commit.
+    lease.ensure_valid()
+    return ChargeReceipt(
+        user_id=user_id,
+        previous_balance=change.previous_balance,
+        charged_amount=amount,
+        current_balance=current,
+        charged_at=now,
+    )

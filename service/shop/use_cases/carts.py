@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..domain.carts import Cart, CartItem
 from ..domain.errors import CartItemNotFound, EmptyCart
 from ..domain.orders import MAX_QUANTITY
-from .balance import require_user
+from .balance import balance_of
 from .deps import Deps
 from .ports import Tx
 from .products import require_product
@@ -27,51 +29,49 @@ async def _cart_of(tx: Tx, user_id: str) -> int:
 
 async def get_cart(*, deps: Deps, user_id: str) -> Cart:
     """The user's cart, created on first use."""
-
-    async def work(tx: Tx) -> Cart:
-        await require_user(tx, user_id)
-        cart_id = await tx.carts.ensure(user_id, now=deps.clock())
-        return Cart(cart_id=cart_id, user_id=user_id, items=tuple(await tx.carts.items(cart_id)))
-
-    return await deps.store.autocommit(work)
+    return await deps.store.autocommit(lambda tx: _open_cart(tx, user_id, deps.clock()))
 
 
 async def add_item(*, deps: Deps, user_id: str, product_id: str, quantity: int) -> CartItem:
     """Add units of a product; a product already in the cart gains quantity."""
-
-    async def work(tx: Tx) -> CartItem:
-        await require_user(tx, user_id)
-        await require_product(tx, product_id)
-        now = deps.clock()
-        cart_id = await tx.carts.ensure(user_id, now=now)
-        item_id = await tx.carts.add(
-            cart_id, product_id, quantity, max_quantity=MAX_QUANTITY, now=now
-        )
-        if item_id is None:
-            raise EmptyCart(f"a cart line holds at most {MAX_QUANTITY} units")
-        return await _item(tx, cart_id, item_id)
-
-    return await deps.store.autocommit(work)
+    now = deps.clock()
+    return await deps.store.autocommit(lambda tx: _add(tx, user_id, product_id, quantity, now))
 
 
 async def change_item(*, deps: Deps, user_id: str, cart_item_id: int, quantity: int) -> CartItem:
     """Set the quantity of one of the user's cart lines."""
-
-    async def work(tx: Tx) -> CartItem:
-        cart_id = await _cart_of(tx, user_id)
-        if not await tx.carts.set_quantity(cart_id, cart_item_id, quantity):
-            raise CartItemNotFound(f"cart item {cart_item_id} not found")
-        return await _item(tx, cart_id, cart_item_id)
-
-    return await deps.store.autocommit(work)
+    return await deps.store.autocommit(lambda tx: _change(tx, user_id, cart_item_id, quantity))
 
 
 async def remove_item(*, deps: Deps, user_id: str, cart_item_id: int) -> None:
     """Remove one of the user's cart lines."""
+    await deps.store.autocommit(lambda tx: _remove(tx, user_id, cart_item_id))
 
-    async def work(tx: Tx) -> None:
-        cart_id = await _cart_of(tx, user_id)
-        if not await tx.carts.remove(cart_id, cart_item_id):
-            raise CartItemNotFound(f"cart item {cart_item_id} not found")
 
-    await deps.store.autocommit(work)
+async def _open_cart(tx: Tx, user_id: str, now: datetime) -> Cart:
+    await balance_of(tx, user_id)
+    cart_id = await tx.carts.ensure(user_id, now=now)
+    return Cart(cart_id=cart_id, user_id=user_id, items=tuple(await tx.carts.items(cart_id)))
+
+
+async def _add(tx: Tx, user_id: str, product_id: str, quantity: int, now: datetime) -> CartItem:
+    await balance_of(tx, user_id)
+    await require_product(tx, product_id)
+    cart_id = await tx.carts.ensure(user_id, now=now)
+    item_id = await tx.carts.add(cart_id, product_id, quantity, max_quantity=MAX_QUANTITY, now=now)
+    if item_id is None:
+        raise EmptyCart(f"a cart line holds at most {MAX_QUANTITY} units")
+    return await _item(tx, cart_id, item_id)
+
+
+async def _change(tx: Tx, user_id: str, cart_item_id: int, quantity: int) -> CartItem:
+    cart_id = await _cart_of(tx, user_id)
+    if not await tx.carts.set_quantity(cart_id, cart_item_id, quantity):
+        raise CartItemNotFound(f"cart item {cart_item_id} not found")
+    return await _item(tx, cart_id, cart_item_id)
+
+
+async def _remove(tx: Tx, user_id: str, cart_item_id: int) -> None:
+    cart_id = await _cart_of(tx, user_id)
+    if not await tx.carts.remove(cart_id, cart_item_id):
+        raise CartItemNotFound(f"cart item {cart_item_id} not found")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .ports import Clock, CouponGate, CouponIssues, LockManager, NoGate, Store
+from .ports import Clock, CouponGate, CouponIssues, DataSet, LockManager, NoGate, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,10 +13,9 @@ class Deps:
     store: Store
     locks: LockManager
     clock: Clock
-    lock_wait: float
-    lock_lease: float
     # Read on every order so that flipping the incident switch takes effect at once.
     order_lock_scope: Callable[[], str]
     coupon_gate: CouponGate = field(default_factory=NoGate)
     # Group commit of coupon issues; None = one transaction per issue.
     coupon_issues: CouponIssues | None = None
+    data_set: DataSet | None = None

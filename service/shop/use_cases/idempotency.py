@@ -8,7 +8,7 @@ and answer leaves an answer for the retry to replay, never a second charge.
 
 Business rejections decided inside that transaction (MySQL's verdict, rolled back) are stored
 too and replayed; everything else (503s, lock waits, refusals made before the transaction)
-releases the claim so that a retry runs again. Why: docs/decisions/0006-idempotency-keys.md.
+releases the claim so that a retry runs again. Why: docs/decisions/0009-idempotency-keys.md.
 """
 
 from __future__ import annotations

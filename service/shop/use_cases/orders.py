@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from ..domain.coupons import check_usable
 from ..domain.errors import (
@@ -16,7 +17,7 @@ from ..domain.errors import (
 )
 from ..domain.orders import Order, OrderLine, OrderPage, OrderStatus, check_stock, total_of
 from ..domain.users import BalanceChange, BalanceReason
-from .balance import require_user
+from .balance import balance_of
 from .deps import Deps
 from .ports import Lease, Tx
 
@@ -31,17 +32,14 @@ def order_lock_key(scope: str, user_id: str) -> str:
 async def place_order(*, deps: Deps, user_id: str, coupon_id: str | None) -> Order:
     """Turn the user's cart into a paid order in one transaction, or change nothing."""
     key = order_lock_key(deps.order_lock_scope(), user_id)
-    async with deps.locks.hold(
-        key, name="order", wait=deps.lock_wait, lease=deps.lock_lease
-    ) as lease:
-        return await deps.store.transaction(
-            lambda tx: _place(tx, deps=deps, lease=lease, user_id=user_id, coupon_id=coupon_id)
-        )
+    async with deps.locks.hold(key, name="order") as lease:
+        now = deps.clock()
+        return await deps.store.transaction(lambda tx: _pay(tx, lease, user_id, coupon_id, now))
 
 
-async def _place(tx: Tx, *, deps: Deps, lease: Lease, user_id: str, coupon_id: str | None) -> Order:
-    now = deps.clock()
-    await require_user(tx, user_id)
+async def _pay(tx: Tx, lease: Lease, user_id: str, coupon_id: str | None, now: datetime) -> Order:
+    """One order's transaction: cart, coupon, debit, order rows, and the stock last."""
+    await balance_of(tx, user_id)
     # Locking the cart row serialises one user's orders in the database itself: a second
     # order of the same cart waits here and then finds it empty.
     cart_id = await tx.carts.cart_id(user_id, lock=True)
@@ -66,14 +64,14 @@ async def _place(tx: Tx, *, deps: Deps, lease: Lease, user_id: str, coupon_id: s
         if user_coupon is None:
             raise CouponNotFound(f"coupon {coupon_id} was not issued to {user_id}")
         check_usable(user_coupon.status)
-        discount = user_coupon.coupon.check_applicable(total, now)
+        discount = user_coupon.coupon.apply(total, now).discount
     final = total - discount
 
     # A zero-amount debit changes no row, so it is skipped rather than read as a refusal.
     if final > 0 and not await tx.users.debit(user_id, final):
-        balance = await require_user(tx, user_id)
+        balance = await balance_of(tx, user_id)
         raise InsufficientBalance(f"insufficient balance: {balance} available, {final} required")
-    current = await require_user(tx, user_id)
+    current = await balance_of(tx, user_id)
 
     order = Order(
         order_id=0,
@@ -145,16 +143,19 @@ async def list_orders(
 ) -> OrderPage:
     """One page of the user's orders, newest first."""
 
-    async def work(tx: Tx) -> OrderPage:
-        await require_user(tx, user_id)
-        found, count = await tx.orders.page(
-            user_id, status=status, offset=(page - 1) * limit, limit=limit
-        )
-        return OrderPage(
-            orders=tuple(found),
-            current_page=page,
-            total_pages=math.ceil(count / limit),
-            total_count=count,
-        )
+    return await deps.store.autocommit(lambda tx: _page(tx, user_id, status, page, limit))
 
-    return await deps.store.autocommit(work)
+
+async def _page(
+    tx: Tx, user_id: str, status: OrderStatus | None, page: int, limit: int
+) -> OrderPage:
+    await balance_of(tx, user_id)
+    found, count = await tx.orders.page(
+        user_id, status=status, offset=(page - 1) * limit, limit=limit
+    )
+    return OrderPage(
+        orders=tuple(found),
+        current_page=page,
+        total_pages=math.ceil(count / limit),
+        total_count=count,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -34,7 +35,7 @@ class Lease(Protocol):
 
 
 class LockManager(Protocol):
-    """Per-key mutual exclusion with a wait budget and a lease."""
+    """Per-key mutual exclusion; its wait budget and lease are set when it is built."""
 
     backend: str
 
@@ -47,9 +48,9 @@ class LockManager(Protocol):
         ...
 
     def hold(
-        self, key: str, *, name: str, wait: float, lease: float
+        self, key: str, *, name: str, wait: float | None = None, lease: float | None = None
     ) -> AbstractAsyncContextManager[Lease]:
-        """Wait at most `wait` seconds for `key`; raise LockTimeout past it."""
+        """Wait for `key` within the manager's budget (or `wait`); LockTimeout past it."""
         ...
 
 
@@ -96,6 +97,14 @@ class CouponIssues(Protocol):
 
     async def issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
         """Issue with the next batch of the coupon; returns only once committed."""
+        ...
+
+
+class Probe(Protocol):
+    """A dependency readiness asks after: returns when it answers, raises when it does not."""
+
+    async def ping(self) -> object:
+        """One round trip."""
         ...
 
 
@@ -232,6 +241,10 @@ class CouponsRepository(Protocol):
         """The user's copy of the coupon, locked for use by an order."""
         ...
 
+    async def gate_snapshot(self, coupon_id: str) -> tuple[int, list[str]] | None:
+        """Units left and every user holding the coupon (what a coupon gate is rebuilt from)."""
+        ...
+
     async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
         """Spend an unused coupon; False when it was already used."""
         ...
@@ -324,4 +337,20 @@ class Store(Protocol):
 
     async def transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `work` in one transaction: all of it commits or none of it does."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    users: int
+    products: int
+    coupon_quantity: int
+    seconds: float
+
+
+class DataSet(Protocol):
+    """Writes what is missing of the load-test data set; rows that exist stay as they are."""
+
+    async def seed(self, *, users: int, stock: int, coupon_quantity: int) -> SeedReport:
+        """Users `test-user-1..users`, the test coupon, ten products and a cart per user."""
         ...

@@ -70,6 +70,20 @@ def parse_db_url(url: str) -> DbTarget:
     )
 
 
+@asynccontextmanager
+async def open_database(
+    url: str, *, maxsize: int, acquire_timeout: float, telemetry: Telemetry
+) -> AsyncIterator[Database]:
+    """The app's pool, open for the block and closed after it."""
+    database = await Database.connect(
+        url, maxsize=maxsize, acquire_timeout=acquire_timeout, telemetry=telemetry
+    )
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
 class Database:
     """An aiomysql pool whose acquires wait at most `acquire_timeout` and never leak."""
 
@@ -83,10 +97,10 @@ class Database:
         # Injected before every statement by the db_latency_ms incident switch (a slow DB).
         self.statement_delay = 0.0
         self._telemetry = telemetry
-        self._wait = telemetry.metrics.pool_wait.labels(pool=name)
-        self._use = telemetry.metrics.pool_use.labels(pool=name)
-        self._timeouts = telemetry.metrics.pool_timeouts.labels(pool=name)
         metrics = telemetry.metrics
+        self._wait = metrics.child(metrics.pool_wait, name)
+        self._use = metrics.child(metrics.pool_use, name)
+        self._timeouts = metrics.child(metrics.pool_timeouts, name)
         metrics.read("db_client_connection_count", self._connections)
         metrics.read("db_client_connection_max", lambda: [((name,), self.maxsize)])
         metrics.read("db_client_connection_pending_requests", lambda: [((name,), self.pending)])

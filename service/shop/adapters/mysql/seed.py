@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tqdm import tqdm
 
+from ...use_cases.ports import SeedReport
 from .pool import Database
 from .session import Session
 from .times import to_db
@@ -19,14 +19,6 @@ COUPON_DISCOUNT = 1_000
 CATEGORIES = ("ELECTRONICS", "BOOKS", "FASHION", "FOOD", "HOME")
 # 2,000 rows per statement keeps each INSERT well under max_allowed_packet and the seed fast.
 BATCH = 2_000
-
-
-@dataclass(frozen=True, slots=True)
-class SeedReport:
-    users: int
-    products: int
-    coupon_quantity: int
-    seconds: float
 
 
 async def _seed_catalogue(s: Session, *, stock: int, coupon_quantity: int, now: datetime) -> None:
@@ -115,3 +107,16 @@ async def is_empty(database: Database) -> bool:
     """True while no user exists (make run seeds only then)."""
     async with database.session() as s:
         return await s.fetch_one("seed.any_user", "SELECT 1 FROM users LIMIT 1") is None
+
+
+class MySqlDataSet:
+    """The DataSet port over the pool."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def seed(self, *, users: int, stock: int, coupon_quantity: int) -> SeedReport:
+        """Write what is missing of the data set."""
+        return await seed_dataset(
+            self._database, users=users, stock=stock, coupon_quantity=coupon_quantity
+        )

@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -124,12 +124,16 @@ class RedisLockManager:
         self,
         client: Redis,
         *,
+        wait: float = 5.0,
+        lease: float = 10.0,
         observer: LockObserver | None = None,
         telemetry: Telemetry | None = None,
         prefix: str = "shop:lock:",
         timer_fallback: float = TIMER_FALLBACK,
     ) -> None:
         self._client = client
+        self.wait = wait
+        self.lease = lease
         self._observer = observer or NullObserver()
         self._telemetry = telemetry or Telemetry.disabled()
         self._metrics = self._telemetry.metrics
@@ -139,7 +143,17 @@ class RedisLockManager:
         self._timer_fallback = timer_fallback
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
+        # Renewals go over a connection of their own: behind a saturated pool they would wait
+        # for requests to finish while the leases those requests hold run out.
+        pool = client.connection_pool
+        self._renewer = Redis(
+            connection_pool=ConnectionPool(
+                connection_class=pool.connection_class,
+                max_connections=1,
+                **pool.connection_kwargs,
+            )
+        )
+        self._renew = self._renewer.register_script(_RENEW)
         self.local = LocalLockManager()
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._held: dict[str, _Held] = {}
@@ -169,9 +183,15 @@ class RedisLockManager:
         """Redis leases this process holds."""
         return len(self._held)
 
-    def hold(self, key: str, *, name: str, wait: float, lease: float) -> _Hold:
+    def hold(
+        self, key: str, *, name: str, wait: float | None = None, lease: float | None = None
+    ) -> _Hold:
         """Hold `key` across every replica; LockTimeout after `wait`, LockUnavailable if down."""
-        return _Hold(self, key, (name, wait, lease))
+        return _Hold(
+            self,
+            key,
+            (name, self.wait if wait is None else wait, self.lease if lease is None else lease),
+        )
 
     async def acquire(self, key: str, name: str, budget: float, lease_s: float) -> Lease:
         """Take the Redis lock for `key` within `budget` seconds."""
@@ -348,8 +368,14 @@ class RedisLockManager:
                 entry.context.run(self._report_lost, entry)
 
     def _report_lost(self, entry: _Held) -> None:
-        self._observer.lease_lost(entry.name)
-        log.warning("lease_lost", key=entry.lease.key, lock_name=entry.name)
+        # The observer counts it and logs it, once, in the holder's request context.
+        self._observer.lease_lost(entry.name, entry.lease.key)
+
+    async def __aenter__(self) -> RedisLockManager:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop the reader and the watchdog (held locks are released by their holders)."""
@@ -359,3 +385,5 @@ class RedisLockManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._reader = self._watchdog = None
+        await self._renewer.aclose()
+        await self._renewer.connection_pool.disconnect()

@@ -9,6 +9,8 @@ pool) for at most `timeout` seconds, and reports the `db_client_connection_*` fa
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -92,3 +94,28 @@ def connect_redis(
         socket_connect_timeout=1.0,
     )
     return Redis.from_pool(pool)
+
+
+@asynccontextmanager
+async def open_redis(
+    url: str, *, max_connections: int, acquire_timeout: float, telemetry: Telemetry
+) -> AsyncIterator[Redis]:
+    """The app's client, open for the block and closed after it."""
+    client = connect_redis(
+        url, max_connections=max_connections, acquire_timeout=acquire_timeout, telemetry=telemetry
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+class RedisProbe:
+    """The readiness Probe port over a client: one PING."""
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+
+    async def ping(self) -> object:
+        """Answer only when Redis does."""
+        return await self.client.ping()

@@ -27,7 +27,10 @@ class RedisSwitchValues:
 
     async def snapshot(self) -> dict[str, Any]:
         """Every value recorded so far."""
-        stored = await self._client.hgetall(self._key)
+        try:
+            stored = await self._client.hgetall(self._key)
+        except RedisError as exc:
+            raise SwitchNotShared(f"cannot read the fleet's switch values: {exc}") from exc
         return {
             (k.decode() if isinstance(k, bytes) else str(k)): orjson.loads(v)
             for k, v in stored.items()
