@@ -58,7 +58,8 @@ class Clock:
         self.interval = max(Fraction(2), PRODUCTION_INTERVAL * factor)
         self.window = float(max(Fraction(10), 200 * factor))  # rolling window of the SLIs
         self.baseline = float(max(Fraction(40), 120 * factor))
-        self.detect = float(max(Fraction(90), 600 * factor))
+        # Room for a ticket's 30 s group_wait after a late detection.
+        self.detect = float(max(Fraction(150), 600 * factor))
         self.recover = float(max(Fraction(120), 600 * factor))
 
 

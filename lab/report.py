@@ -236,7 +236,7 @@ def write_index(out: Path) -> None:
         rows.append(
             f"| [{s['scenario']}]({s.get('page', 'gameday-' + s['scenario'] + '.md')}) | {flip}"
             f" | {detected} | {_s(first)} | {_s(ttn)} | {_s(s.get('ttr'))} | {s['rules']}"
-            f" | {'passed' if not s['failures'] else 'failed'} |"
+            f" | {'passed' if not s['failures'] else 'failed: ' + '; '.join(s['failures'])} |"
         )
     index = out / "README.md"
     text = index.read_text() if index.exists() else f"# Incidents\n\n{INDEX_START}\n{INDEX_END}\n"

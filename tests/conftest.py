@@ -41,7 +41,8 @@ AiohttpClient = Callable[[web.Application], Awaitable[TestClient[web.Request, we
 
 
 def _alive(run: str) -> bool:
-    pid = run.removeprefix("run")
+    """`run<pid>`, or a database derived from it (`run<pid>_<suffix>`), of a live process."""
+    pid = run.removeprefix("run").split("_", 1)[0]
     return pid.isdigit() and os.path.exists(f"/proc/{pid}")
 
 

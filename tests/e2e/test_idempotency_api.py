@@ -177,7 +177,7 @@ async def test_retry_while_the_first_is_in_flight_gets_409_never_a_second_charge
             "test.lock_user", "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,)
         )
         first = asyncio.create_task(client.post(url, json={"amount": 100}, headers=headers))
-        for _ in range(500):  # the claim is committed before the effect starts
+        for _ in range(6000):  # the claim is committed before the effect starts
             if await factory.scalar(
                 "SELECT COUNT(*) FROM idempotency_keys WHERE user_id = %s", user
             ):

@@ -154,7 +154,8 @@ async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
 ) -> None:
     """The first request outlives its claim; only one of the two may commit."""
     user = await factory.user(balance=0)
-    deps = _deps(MySqlStore(database))
+    # The retry queues on the user's charge lock behind the first: wait as long as it takes.
+    deps = _deps(MySqlStore(database), LocalLockManager(wait=120, lease=10))
     request = _request(user, 50)
     eager = KeyPolicy(claim_timeout=timedelta(0))  # every claim already looks dead
     async with database.session() as blocker:
@@ -176,7 +177,7 @@ async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
 
 
 async def _until_stored(factory: Factory, user: str) -> None:
-    for _ in range(500):
+    for _ in range(6000):  # up to a minute on a busy machine
         if await factory.scalar("SELECT COUNT(*) FROM idempotency_keys WHERE user_id = %s", user):
             return
         await asyncio.sleep(0.01)
@@ -186,7 +187,7 @@ async def _until_stored(factory: Factory, user: str) -> None:
 async def _until_token_changes(factory: Factory, user: str) -> None:
     sql = "SELECT claim_token FROM idempotency_keys WHERE user_id = %s"
     first = await factory.scalar(sql, user)
-    for _ in range(500):
+    for _ in range(6000):  # up to a minute on a busy machine
         if await factory.scalar(sql, user) != first:
             return
         await asyncio.sleep(0.01)

@@ -3,6 +3,7 @@ with values they accept, SHOP_* settings the shop reads, metrics that exist, the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -10,6 +11,7 @@ import re
 import pytest
 
 from lab.runbooks import mitigations
+from shop.settings import Settings, env_var
 
 from .promql_names import metric_names
 from .stack_files import ROOT, RULES, RUNBOOKS, alert_names, alert_rules, load_yaml, panel_queries
@@ -35,8 +37,8 @@ def _accepts(values: str, value: object) -> bool:
 
 
 def _settings() -> set[str]:
-    text = (ROOT / "service" / "shop" / "settings.py").read_text()
-    return set(re.findall(r'"(SHOP_[A-Z_]+)"', text))
+    """Every variable the shop's settings read (one per field)."""
+    return {env_var(f) for f in dataclasses.fields(Settings)}
 
 
 @functools.cache

@@ -114,7 +114,12 @@ def bind(route: Route) -> Handler:
     @functools.wraps(handler)
     async def endpoint(request: web.Request) -> web.StreamResponse:
         path = decode_params(request.match_info, path_type, where="path")
-        query = decode_params(request.query, query_type, where="query")
+        # request.query parses the query string: only for endpoints that take one.
+        query = (
+            NoInput()
+            if query_type is NoInput
+            else decode_params(request.query, query_type, where="query")
+        )
         _bind_user(request, path, query)
         body = await decode_body(request, body_type)
         _bind_user(request, body)

@@ -41,9 +41,9 @@ def _request_id() -> str:
 async def telemetry(request: web.Request, handler: Handler) -> web.StreamResponse:
     tel = request.app[TELEMETRY]
     route = route_template(request)
-    # Each request runs in its own task (its own context copy): what is bound here reaches every
-    # log line the request causes (pool_exhausted, lock_timeout, lease_lost), and no other.
-    structlog.contextvars.clear_contextvars()
+    # Each request runs in a task of its own, on a copy of its connection's context (where
+    # nothing is bound), so no clearing is needed: what is bound here reaches every log line
+    # the request causes (pool_exhausted, lock_timeout, lease_lost), and no other request's.
     if not tel.enabled:
         request[TRACE_ID] = trace_id = _request_id()
         structlog.contextvars.bind_contextvars(route=route, trace_id=trace_id)
