@@ -7,6 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
+# Seconds to wait for a cancelled loop to end before cancelling it again.
+CANCEL_RETRY = 0.5
+
 
 @contextlib.asynccontextmanager
 async def running(**loops: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
@@ -18,5 +21,10 @@ async def running(**loops: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         for task in tasks:
+            # redis-py can swallow a cancellation that lands mid-command, and the loop then runs
+            # on: cancel again until the task has really ended, so shutdown never hangs on it.
+            while not task.done():
+                await asyncio.wait([task], timeout=CANCEL_RETRY)
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
