@@ -1,4 +1,4 @@
-"""The checked-in list of guard mutations (docs/decisions/0004-guard-mutations.md says why).
+"""The checked-in list of guard mutations (docs/decisions/0005-guard-mutations.md says why).
 
 Each one removes or weakens a single guard the way a plausible bug would, in one file under
 `service/shop/`; `tests` are the node ids that must fail because of it.
@@ -15,8 +15,12 @@ GATE = "tests/integration/test_coupon_gate.py"
 IDEMPOTENCY = "tests/integration/test_idempotency.py"
 IDEMPOTENCY_API = "tests/e2e/test_idempotency_api.py"
 REPOSITORIES = "tests/integration/test_repositories.py"
+BATCHES = "tests/integration/test_coupon_batches.py"
 # Coupon tests run on both issue paths (tests/conftest.py BOTH_COUPON_PATHS): a guard of one
-# path names that path's run, since the other path never reaches it.
+# path names that path's run, since the other path never reaches it. The concurrency tests'
+# batched runs are not named for the batch path's SQL guards: one process's batches of a coupon
+# seldom overlap at the last units, so they pass without those guards; the batch tests' stale
+# views make the race happen every time.
 ONE = "[one-at-a-time]"
 BATCHED = "[batched]"
 
@@ -92,7 +96,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             (count, coupon_id, to_db(now)),""",
         (
             f"{REPOSITORIES}::test_coupon_batch_writes_are_guarded",
-            f"{CONCURRENCY}::test_coupon_of_100_goes_to_exactly_100_distinct_users{BATCHED}",
+            f"{BATCHES}::test_a_batch_short_of_units_runs_again_locked_and_exact",
         ),
     ),
     Mutation(
@@ -102,8 +106,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "KEY uq_user_coupons_coupon_user (coupon_id, user_id)",
         (
             f"{CONCURRENCY}::test_one_user_racing_for_a_coupon_gets_it_once{ONE}",
-            f"{CONCURRENCY}::test_one_user_racing_for_a_coupon_gets_it_once{BATCHED}",
             f"{REPOSITORIES}::test_coupon_batch_writes_are_guarded",
+            f"{BATCHES}::test_a_batch_the_unique_key_refuses_is_split_not_half_applied",
         ),
     ),
     Mutation(
@@ -115,7 +119,7 @@ MUTATIONS: tuple[Mutation, ...] = (
                 " VALUES (%s, %s, %s, %s)",""",
         (
             f"{REPOSITORIES}::test_coupon_batch_writes_are_guarded",
-            f"{CONCURRENCY}::test_one_user_racing_for_a_coupon_gets_it_once{BATCHED}",
+            f"{BATCHES}::test_a_batch_the_unique_key_refuses_is_split_not_half_applied",
         ),
     ),
     Mutation(
