@@ -11,17 +11,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from ...telemetry import Telemetry
 from ...telemetry.logging import get_logger
 
 log = get_logger("shop.redis")
 POOL_NAME = "redis"
+# Connections a process opens at start (at most its pool's size).
+WARM_CONNECTIONS = 32
 
 
 class InstrumentedRedisPool(BlockingConnectionPool):
@@ -100,10 +103,12 @@ def connect_redis(
 async def open_redis(
     url: str, *, max_connections: int, acquire_timeout: float, telemetry: Telemetry
 ) -> AsyncIterator[Redis]:
-    """The app's client, open for the block and closed after it."""
+    """The app's client, its pool warmed, open for the block and closed after it."""
     client = connect_redis(
         url, max_connections=max_connections, acquire_timeout=acquire_timeout, telemetry=telemetry
     )
+    pool = cast(InstrumentedRedisPool, client.connection_pool)  # the one connect_redis made
+    await _warm(pool, min(max_connections, WARM_CONNECTIONS))
     try:
         yield client
     finally:
@@ -119,3 +124,18 @@ class RedisProbe:
     async def ping(self) -> object:
         """Answer only when Redis does."""
         return await self.client.ping()
+
+
+async def _warm(pool: InstrumentedRedisPool, count: int) -> None:
+    """Open `count` connections now. A burst right after start then finds them ready instead of
+    connecting while its own requests keep the event loop busy, where a connect can overrun
+    its short timeout and trip the lock backend's breaker. Redis down: warned, not fatal."""
+    taken: list[AbstractConnection] = []
+    try:
+        for _ in range(count):
+            taken.append(await pool.get_connection())
+    except (RedisError, OSError) as exc:
+        log.warning("redis_warm_up_failed", error=str(exc))
+    finally:
+        for connection in taken:
+            await pool.release(connection)
