@@ -120,6 +120,30 @@ async def test_coupons(store: MySqlStore, factory: Factory) -> None:
     await store.transaction(work)
 
 
+async def test_coupon_batch_writes_are_guarded(store: MySqlStore, factory: Factory) -> None:
+    """The group-commit path's own guards: the multi-row insert and the counted update."""
+    a, b, c = await factory.users(3)
+    coupon = Coupon(unique("c"), "n", DiscountType.PERCENT, 5, 0, 3, 0, NOW + timedelta(days=1))
+
+    async def work(tx: MySqlTx) -> None:
+        await tx.coupons.create(coupon, now=NOW)
+        granted = await tx.coupons.grant_many(coupon.coupon_id, [a, b], now=NOW)
+        assert granted is not None
+        assert set(granted) == {a, b}
+        # One holder among the rows refuses the whole insert: c gets nothing either.
+        assert await tx.coupons.grant_many(coupon.coupon_id, [c, a], now=NOW) is None
+        assert await tx.coupons.holders_among(coupon.coupon_id, [a, b, c]) == {a, b}
+        assert await tx.coupons.take(coupon.coupon_id, 2, now=NOW)
+        assert not await tx.coupons.take(coupon.coupon_id, 2, now=NOW)  # one unit left
+        assert await tx.coupons.take(coupon.coupon_id, 1, now=NOW)
+        assert not await tx.coupons.take(coupon.coupon_id, 1, now=NOW)  # sold out
+        got = await tx.coupons.get(coupon.coupon_id)
+        assert got is not None
+        assert got.issued_quantity == 3
+
+    await store.transaction(work)
+
+
 async def test_orders(store: MySqlStore, factory: Factory) -> None:
     user = await factory.user()
     lines = (OrderLine("p1", "P1", 10, 2), OrderLine("p2", "P2", 5, 1))

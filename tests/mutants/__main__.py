@@ -1,4 +1,4 @@
-"""Run every guard mutation (or those whose name contains argv[1]) against its tests.
+"""Run every guard mutation (or those whose name contains any argument) against its tests.
 
 A mutation is killed when every test named for it fails on a copy of `service/` carrying it;
 the baseline (the same tests, unmutated) must pass first. Exit status 1 when any test passed
@@ -58,7 +58,7 @@ def _failed(node: str, failures: list[str]) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    chosen = [m for m in MUTATIONS if not argv or argv[0] in m.name]
+    chosen = [m for m in MUTATIONS if not argv or any(part in m.name for part in argv)]
     every_test = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
     failures, seconds, tail = run_tests(every_test, None)
     print(f"baseline: {len(every_test)} tests {'FAIL' if failures else 'pass'} ({seconds:.0f}s)")
