@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomysql
+import asyncmy  # type: ignore[import-untyped]  # ships no types
 import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,13 @@ USERS = 100_000
 POOL = 64  # the shop's SHOP_DB_POOL_MAX
 CONCURRENCY = {"coupon": 200, "charge": 150, "order": 100}  # the original's load tests
 REDIS = {"SHOP_REDIS_URL": "redis://127.0.0.1:6379/0", "SHOP_REDIS_PREFIX": "bench:"}
+# Two worker processes on one port need the Redis lock backend; each gets half the pool.
+WORKERS = {
+    **REDIS,
+    "SHOP_LOCK_BACKEND": "redis",
+    "SHOP_WORKERS": "2",
+    "SHOP_DB_POOL_MAX": str(POOL // 2),
+}
 
 
 @dataclass(frozen=True)
@@ -81,9 +89,13 @@ VARIANTS = [
     Variant("coupon", "HTTP, group commit"),
     Variant("coupon", "HTTP, group commit + Redis gate", env=REDIS),
     Variant("charge", "raw: the charge transaction", raw="charge"),
+    # The driver evaluation: the same transaction over asyncmy (Cython) instead of aiomysql.
+    Variant("charge", "raw: the charge transaction, asyncmy driver", raw="charge_asyncmy"),
     Variant("charge", "HTTP"),
+    Variant("charge", "HTTP, 2 workers + Redis locks", env=WORKERS),
     Variant("order", "raw: the order transaction (the shop's own code, no HTTP)", raw="order"),
     Variant("order", "HTTP"),
+    Variant("order", "HTTP, 2 workers + Redis locks", env=WORKERS),
 ]
 
 
@@ -104,14 +116,28 @@ class Users:
         return first
 
 
-async def _connect() -> Any:
+async def _connect(driver: str = "aiomysql") -> Any:
     target = parse_db_url(DB_URL)
+    isolation = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+    if driver == "asyncmy":
+        return await asyncmy.create_pool(
+            host=target.host,
+            port=target.port,
+            user=target.user,
+            password=target.password,
+            db=target.database,
+            autocommit=True,
+            charset="utf8mb4",
+            minsize=POOL,
+            maxsize=POOL,
+            init_command=isolation,
+        )
     return await aiomysql.create_pool(
         **target.connect_args(),
         db=target.database,
         minsize=POOL,
         maxsize=POOL,
-        init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        init_command=isolation,
     )
 
 
@@ -138,7 +164,7 @@ async def _drive(
 
 
 async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str, Any]:
-    workers = CONCURRENCY[{"coupon_single": "coupon", "coupon_batch": "coupon"}.get(kind, kind)]
+    workers = CONCURRENCY[kind.split("_")[0]]
     now = datetime.now(UTC).replace(tzinfo=None)
     if kind == "order":
         db = await Database.connect(DB_URL, maxsize=POOL)
@@ -161,7 +187,7 @@ async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str
             return await _drive(seconds, workers, order)
         finally:
             await db.close()
-    pool = await _connect()
+    pool = await _connect("asyncmy" if kind.endswith("_asyncmy") else "aiomysql")
 
     async def transaction(statements: list[tuple[str, tuple[Any, ...]]]) -> str:
         async with pool.acquire() as conn:
@@ -231,7 +257,12 @@ async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str
             await conn.commit()
         return "200"
 
-    drivers = {"coupon_single": coupon_single, "coupon_batch": coupon_batch, "charge": charge}
+    drivers = {
+        "coupon_single": coupon_single,
+        "coupon_batch": coupon_batch,
+        "charge": charge,
+        "charge_asyncmy": charge,
+    }
     try:
         result = await _drive(seconds, workers, drivers[kind])
         if kind == "coupon_batch":  # report issues, not transactions
