@@ -103,7 +103,24 @@ class Prometheus:
             return []
 
     def firing(self) -> set[str]:
-        return {a["labels"]["alertname"] for a in self.alerts() if a["state"] == "firing"}
+        return {a["labels"]["alertname"] for a in self._firing()}
+
+    def open_budget_tickets(self) -> set[str]:
+        """Firing SLO tickets: their long windows remember a spent budget for days by design,
+        so they say what an incident cost, not that the service has not recovered."""
+        return {a["labels"]["alertname"] for a in self._firing() if _budget_ticket(a)}
+
+    def unresolved(self) -> set[str]:
+        """Firing alerts a recovered service must have cleared: all but the SLO tickets."""
+        return {a["labels"]["alertname"] for a in self._firing() if not _budget_ticket(a)}
+
+    def _firing(self) -> list[dict[str, Any]]:
+        return [a for a in self.alerts() if a["state"] == "firing"]
+
+
+def _budget_ticket(alert: dict[str, Any]) -> bool:
+    labels = alert["labels"]
+    return bool(labels.get("slo")) and labels.get("severity") == "ticket"
 
 
 def throughput(window: float) -> str:
@@ -329,7 +346,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         def settle() -> bool:
             watch()
-            now = prom.firing() - ambient
+            now = prom.unresolved() - ambient
             for name in fired:
                 if name not in now and name not in resolved:
                     resolved[name] = event("alert resolved", alert=name)
@@ -351,9 +368,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 record["warnings"] = [
                     "throughput and p99 were not back within 10 % of the baseline in time"
                 ]
-            still = prom.firing() - ambient
+            still = prom.unresolved() - ambient
             if still:
                 record["failures"].append(f"alerts still firing: {', '.join(sorted(still))}")
+        tickets = prom.open_budget_tickets() - ambient
+        if tickets:
+            record["budget_tickets"] = sorted(tickets)
+            event("error budget spent: SLO tickets open", alerts=sorted(tickets))
         # Alerts that fired at any time of the incident, from Prometheus's own record.
         record["fired"] = fired
         record["notified"] = notified

@@ -196,6 +196,12 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
     lines += ["", "## Consistency audit", "", "```", record.get("audit", "not run"), "```", ""]
     for warning in record.get("warnings", []):
         lines.append(f"Note: {warning}.")
+    if record.get("budget_tickets"):
+        lines.append(
+            f"Note: the SLO tickets {', '.join(record['budget_tickets'])} were still open at the"
+            " end: the incident spent error budget, and their long windows remember it (at lab"
+            " speed for hours, in production for days). They are not counted against recovery."
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
