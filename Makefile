@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install services migrate seed run run-replicas token test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after
+.PHONY: loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -84,6 +84,11 @@ bench: install services
 	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
 	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
 	$(PY) loadtest/bench_codec.py --out docs/benchmarks/codec.md
+
+# Endurance: one shop process under full mixed load for 10 minutes, RSS and throughput per minute.
+bench-soak: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) loadtest/bench_soak.py --minutes 10 --out docs/benchmarks/soak.md
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.

@@ -67,6 +67,7 @@ WORKERS = {
     **REDIS,
     "SHOP_LOCK_BACKEND": "redis",
     "SHOP_WORKERS": "2",
+    "SHOP_METRICS_PORT": str(_free_port()),
     "SHOP_DB_POOL_MAX": str(POOL // 2),
 }
 

@@ -22,7 +22,8 @@ from .auth.tokens import MAX_USER_ID_LENGTH, mint_token
 from .domain.errors import ShopError
 from .settings import MAX_TOKEN_TTL, Settings, SettingsError
 
-# Set in the environment of the extra worker processes `serve` starts (they start none).
+# Set in the environment of the extra worker processes `serve` starts (they start none): the
+# worker's index, 1 to SHOP_WORKERS - 1 (the first process is worker 0).
 WORKER = "SHOP_WORKER_OF"
 
 
@@ -80,8 +81,10 @@ def _serve(settings: Settings) -> None:
     # Several workers: this process serves too and starts the others on the same port, with
     # SO_REUSEPORT so that the kernel spreads connections; they stop when it does.
     workers = [
-        subprocess.Popen([sys.executable, "-m", "shop", "serve"], env={**os.environ, WORKER: "1"})
-        for _ in range(settings.workers - 1)
+        subprocess.Popen(
+            [sys.executable, "-m", "shop", "serve"], env={**os.environ, WORKER: str(index)}
+        )
+        for index in range(1, settings.workers)
     ]
     # uvloop: measured in docs/benchmarks/runtime.md.
     loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
@@ -111,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if WORKER in os.environ:
-            settings = replace(settings, workers=1)
+            port = settings.metrics_port and settings.metrics_port + int(os.environ[WORKER])
+            settings = replace(settings, workers=1, metrics_port=port)
         if args.command == "serve":
             _serve(settings)
         elif args.command == "token":

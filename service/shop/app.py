@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
 from .adapters.mysql.indexes import set_cart_index
@@ -90,6 +91,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app.cleanup_ctx.extend(
         [
             root.tracing,
+            root.metrics_port,
             root.database,
             root.redis,
             root.locks,
@@ -140,6 +142,22 @@ class Root:
         yield
         if self.provider is not None:
             self.provider.shutdown()  # flushes what the batch processor still holds
+
+    async def metrics_port(self, app: web.Application) -> AsyncIterator[None]:
+        # prometheus-client's own server, in a thread: instruments are lock-guarded, and the
+        # scrape-time readings copy what they read in one step.
+        s = self.settings
+        if not (s.metrics_port and self.telemetry.enabled):
+            yield
+            return
+        server, _ = start_http_server(
+            s.metrics_port, addr=s.host, registry=self.telemetry.metrics.registry
+        )
+        try:
+            yield
+        finally:
+            server.shutdown()
+            server.server_close()
 
     async def database(self, app: web.Application) -> AsyncIterator[None]:
         s = self.settings

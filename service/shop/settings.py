@@ -66,6 +66,10 @@ class Settings:
     # Processes serving one port (SO_REUSEPORT, the kernel spreads connections); more than one
     # needs the Redis lock backend so that per-user locks hold across them.
     workers: int = 1
+    # A port of its own for /metrics (0: none, /metrics is on the API port only). Worker i of
+    # SHOP_WORKERS serves its metrics on this port + i: a scrape of the shared API port reaches
+    # one worker at random, so several workers need it.
+    metrics_port: int = 0
     # A coupon unit admitted by the Redis gate whose request died before commit is given back
     # after this long (checked against MySQL every interval).
     coupon_gate_grace: float = 30.0
@@ -118,6 +122,13 @@ class Settings:
             raise SettingsError("SHOP_WORKERS must be at least 1")
         if self.workers > 1 and self.lock_backend != "redis":
             raise SettingsError("SHOP_WORKERS > 1 needs SHOP_LOCK_BACKEND=redis")
+        if self.workers > 1 and not self.metrics_port:
+            raise SettingsError(
+                "SHOP_WORKERS > 1 needs SHOP_METRICS_PORT (each worker's metrics on a port of its"
+                " own: a scrape of the shared port would reach one worker at random)"
+            )
+        if not 0 <= self.metrics_port <= 65535 - self.workers:
+            raise SettingsError("SHOP_METRICS_PORT must leave room for a port per worker")
         if not 1 <= self.coupon_batch_max <= 1000:
             raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
         if not 1 <= self.coupon_batch_parallel <= 64:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,11 +34,40 @@ def test_workers_need_the_redis_lock_backend() -> None:
         Settings(workers=2)
 
 
+def test_workers_need_a_metrics_port_each() -> None:
+    with pytest.raises(SettingsError, match="SHOP_METRICS_PORT"):
+        Settings(workers=2, lock_backend="redis", redis_url="redis://127.0.0.1:6379/0")
+
+
+def _two_free_ports() -> int:
+    """A port p with p + 1 free as well."""
+    while True:
+        with socket.socket() as a, socket.socket() as b:
+            a.bind(("127.0.0.1", 0))
+            port = int(a.getsockname()[1])
+            try:
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+
+
+def _charges_counted(text: str) -> float:
+    """Charges a worker's /metrics counted (the HTTP duration histogram's count)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("http_server_request_duration_seconds_count")
+        and 'http_route="/api/users/{userId}/balance/charge"' in line
+    )
+
+
 async def test_two_workers_on_one_port_keep_every_user_consistent(
     factory: Factory, test_database: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     users = await factory.users(10, balance=10_000)
     product = await factory.product(price=1_000, stock=10)
+    metrics_port = _two_free_ports()
     with replicas(
         1,
         db_url=test_database,
@@ -45,6 +75,7 @@ async def test_two_workers_on_one_port_keep_every_user_consistent(
         log_dir=tmp_path,
         SHOP_WORKERS="2",
         SHOP_LOCK_BACKEND="redis",
+        SHOP_METRICS_PORT=str(metrics_port),
     ) as (url,):
         port = urlsplit(url).port or 0
         for _ in range(300):  # the second worker starts after the first answered /readyz
@@ -72,6 +103,15 @@ async def test_two_workers_on_one_port_keep_every_user_consistent(
                 for _ in range(5)
             ]
             results = await asyncio.gather(*calls)
+            # Each worker's own metrics port: together they counted every charge, and the
+            # kernel gave both workers some (a scrape of the shared port sees one at random).
+            counted = []
+            for port in (metrics_port, metrics_port + 1):
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    assert r.status == 200
+                    counted.append(_charges_counted(await r.text()))
+    assert sum(counted) == 50, counted
+    assert all(counted), counted
     assert [s for p, s in results if p.endswith("/charge")] == [200] * 50
     assert Counter(s for p, s in results if p == "/api/orders")[200] == 5  # stock 10, carts of 2
     marks = ", ".join(["%s"] * len(users))

@@ -59,7 +59,8 @@ class InstrumentedLocks:
         return self.inner.keys_count()
 
     def _per_name(self, counts: collections.Counter[str]) -> list[tuple[tuple[str, str], float]]:
-        return [((name, self.backend), n) for name, n in counts.items()]
+        # list() copies in one step: SHOP_METRICS_PORT's server reads this from its thread.
+        return [((name, self.backend), n) for name, n in list(counts.items())]
 
     def hold(
         self, key: str, *, name: str, wait: float | None = None, lease: float | None = None

@@ -166,7 +166,9 @@ class Metrics:
         # In-flight requests per method: a plain Counter, read at scrape time.
         self.active: collections.Counter[str] = collections.Counter()
         self.read(
-            "http_server_active_requests", lambda: (((m,), n) for m, n in self.active.items())
+            # list() copies in one step: SHOP_METRICS_PORT's server reads this from its thread.
+            "http_server_active_requests",
+            lambda: [((m,), n) for m, n in list(self.active.items())],
         )
 
     def child(self, metric: MetricWrapperBase, *values: str) -> Any:
