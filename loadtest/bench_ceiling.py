@@ -89,6 +89,7 @@ VARIANTS = [
     ),
     Variant("coupon", "HTTP, group commit"),
     Variant("coupon", "HTTP, group commit + Redis gate", env=REDIS),
+    Variant("coupon", "HTTP, group commit + Redis gate, 2 workers", env=WORKERS),
     Variant("charge", "raw: the charge transaction", raw="charge"),
     # The driver evaluation: the same transaction over asyncmy (Cython) instead of aiomysql.
     Variant("charge", "raw: the charge transaction, asyncmy driver", raw="charge_asyncmy"),
