@@ -125,15 +125,17 @@ def start_shop(urls: list[str], db_url: str, users: int, procs: Processes, log: 
         print(f"loadtest: started the shop on {url} (log: {log})")
 
 
-def seeded_users(db_url: str) -> int:
-    import pymysql
-
+def _connect(db_url: str) -> Any:
     from shop.adapters.mysql.pool import parse_db_url
 
     t = parse_db_url(db_url)
-    conn = pymysql.connect(
+    return pymysql.connect(
         host=t.host, port=t.port, user=t.user, password=t.password, database=t.database
     )
+
+
+def seeded_users(db_url: str) -> int:
+    conn = _connect(db_url)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM users WHERE user_id LIKE 'test-user-%'")
@@ -141,6 +143,42 @@ def seeded_users(db_url: str) -> int:
             return int(count)
     finally:
         conn.close()
+
+
+# Shoppers who filled a cart and left: what makes `cart_items` large enough for a missing index
+# to hurt (a full scan of ~800,000 rows takes ~0.2 s here, the index lookup well under 1 ms).
+ABANDONED_CARTS = 80_000
+
+
+def abandon_carts(db_url: str, shoppers: int, count: int = ABANDONED_CARTS) -> int:
+    """Users test-user-(shoppers + 1) to -(shoppers + count), each with every product in the
+    cart; the load test's own users (the first `shoppers`) are left alone. Idempotent; returns
+    how many cart items the table then holds."""
+    env = {**os.environ, "SHOP_DB_URL": db_url, "SHOP_LOG_LEVEL": "WARNING"}
+    if seeded_users(db_url) < shoppers + count:
+        subprocess.run(
+            [sys.executable, "-m", "shop", "seed", "--users", str(shoppers + count)],
+            env=env,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+    conn = _connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "INSERT IGNORE INTO cart_items (cart_id, product_id, quantity, created_at)"
+                " SELECT c.cart_id, p.product_id, 1, NOW(6) FROM carts c CROSS JOIN products p"
+                " WHERE c.user_id LIKE 'test-user-%%'"
+                " AND CAST(SUBSTRING(c.user_id, 11) AS UNSIGNED) BETWEEN %s AND %s",
+                (shoppers + 1, shoppers + count),
+            )
+            conn.commit()
+            cur.execute("SELECT COUNT(*) FROM cart_items")
+            (rows,) = cur.fetchone() or (0,)
+    finally:
+        conn.close()
+    print(f"loadtest: {count:,} abandoned carts; cart_items holds {rows:,} rows")
+    return int(rows)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -320,7 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not any(answers(u) for u in urls):
             start_shop(urls, args.db_url, args.seed_users, procs, run_dir / "shop.log")
-        users = seeded_users(args.db_url)
+        # The shoppers: never the users of abandoned carts beyond them.
+        users = min(seeded_users(args.db_url), args.seed_users)
+        if any(flip.switch == "cart_index" for flip in chosen.flips):
+            abandon_carts(args.db_url, shoppers=args.seed_users)
         if users == 0:
             raise SystemExit(f"no seeded users in {args.db_url}: run `make seed`")
         coupon_id = "test-coupon-1"
