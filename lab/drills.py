@@ -7,7 +7,9 @@ with the database beside the shop, CPU alone would bind first and no lock would 
 are few because the machine is shared: the drill is about detection, not throughput.
 Each user places about one order a second (lab/locustfile.py). `small-pool` shrinks the pool
 to one connection per replica, below what the offered orders need: the original's undersized
-pool (10 for 100 VUs) scaled to this drill's load, not its absolute number.
+pool (10 for 100 VUs) scaled to this drill's load, not its absolute number. `no-cart-index`
+runs with 80,000 abandoned carts beyond the shoppers (~800,000 cart items): on the few rows
+the shoppers' own carts hold, a full scan costs nothing and no index is missed.
 
 `expected` alerts must fire (and notify) after the flip; `tolerated` ones are consequences the
 drill accepts after the flip (an order lock collapsing also burns latency budget). Any other
