@@ -34,5 +34,7 @@ ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 TRACE_ID = web.RequestKey("trace_id", str)
 USER_ID = web.RequestKey("user_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)
+# An Idempotency-Key retry answered from the store: counted as `replayed`, not as a new outcome.
+REPLAYED_ANSWER = web.RequestKey("replayed_answer", bool)
 # The user a valid bearer token names (absent when SHOP_AUTH=off).
 PRINCIPAL = web.RequestKey("principal", str)

@@ -46,6 +46,24 @@ async def test_charge_retried_charges_once_and_replays_the_first_answer(
     )
 
 
+def _charges(text: str, outcome: str) -> float:
+    line = f'shop_balance_charges_total{{outcome="{outcome}"}} '
+    return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(line))
+
+
+async def test_a_replay_is_counted_as_replayed_not_as_another_charge(
+    client: TestClient, factory: Factory
+) -> None:
+    user = await factory.user(balance=1_000)
+    url, headers = f"/api/users/{user}/balance/charge", _key()
+    before = await (await client.get("/metrics")).text()
+    for _ in range(3):
+        assert (await client.post(url, json={"amount": 5}, headers=headers)).status == 200
+    after = await (await client.get("/metrics")).text()
+    assert _charges(after, "success") - _charges(before, "success") == 1
+    assert _charges(after, "replayed") - _charges(before, "replayed") == 2
+
+
 async def test_a_body_encoded_differently_is_the_same_request(
     client: TestClient, factory: Factory
 ) -> None:

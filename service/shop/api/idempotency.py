@@ -9,7 +9,7 @@ import msgspec
 from aiohttp import web
 
 from ..domain.idempotency import Answer, check_key, fingerprint
-from ..keys import DEPS, ERROR_CODE, IDEMPOTENCY
+from ..keys import DEPS, ERROR_CODE, IDEMPOTENCY, REPLAYED_ANSWER
 from ..use_cases import idempotency
 from ..use_cases.deps import Deps
 from .problems import PROBLEM_JSON, problem_body, status_and_title
@@ -55,6 +55,7 @@ async def respond_once(
         ),
     )
     failed = answer.status >= 400
+    request[REPLAYED_ANSWER] = answer.replayed
     if failed:
         request[ERROR_CODE] = str(msgspec.json.decode(answer.body).get("code", answer.status))
     return web.Response(

@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..domain.errors import ShopError
-from ..keys import ACCESS_LOG, ERROR_CODE, TELEMETRY, TRACE_ID
+from ..keys import ACCESS_LOG, ERROR_CODE, REPLAYED_ANSWER, TELEMETRY, TRACE_ID
 from ..telemetry.logging import get_logger
 from ..telemetry.tracing import current_ids, exemplar
 from .http_errors import BodyTooLarge, MalformedRequest, MethodNotAllowed, RouteNotFound
@@ -76,7 +76,12 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
         metrics.active[method] -= 1
     counter = _OUTCOMES.get((method, route))
     if counter is not None:
-        outcome = "success" if status < 400 else request.get(ERROR_CODE, str(status))
+        if request.get(REPLAYED_ANSWER):
+            outcome = "replayed"  # the first answer already counted this effect
+        elif status < 400:
+            outcome = "success"
+        else:
+            outcome = request.get(ERROR_CODE, str(status))
         metrics.child(getattr(metrics, counter), outcome).inc()
     request.app[ACCESS_LOG].info(
         "request",
