@@ -196,8 +196,10 @@ def _report(minutes: list[dict[str, Any]], cpu: float, machine: str) -> str:
         )
     lines += [
         "",
-        "409s are business refusals: a coupon a user already holds once every seeded user has"
-        " one, an order whose cart a previous order emptied. Any 5xx would be listed.",
+        "400s and 409s are business refusals: an order whose cart an earlier order emptied"
+        " (400 `O001`; wrk restarts its counters every minute, so the first orders of a minute"
+        " go to users who already ordered), a coupon the user already holds (409). Any 5xx"
+        " would be listed.",
         "",
     ]
     return "\n".join(lines)
