@@ -293,19 +293,39 @@ def _summary(latencies: list[float], elapsed: float, statuses: dict[str, int]) -
 
 # -- the endpoint over HTTP ---------------------------------------------------------------------
 
-WRK_LUA = """
+# Appended to every wrk script: answers counted by status, one BENCH line of JSON at the end.
+WRK_REPORT = """
+local codes = {}
+function setup(thread) table.insert(threads, thread) end
+threads = {}
+
+function response(status, headers, body)
+  codes[status] = (codes[status] or 0) + 1
+  local text = ""
+  for code, count in pairs(codes) do text = text .. code .. "=" .. count .. " " end
+  statuses = text
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    'BENCH {"requests": %%d, "seconds": %%f, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d,'
+    .. ' "statuses": "%%s", "socket_errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), threads[1]:get("statuses") or "",
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+WRK_LUA = (
+    """
 local first = tonumber(os.getenv("BENCH_FIRST_USER"))
 local span = tonumber(os.getenv("BENCH_SPAN"))
 local users = %(users)d
 local kind = os.getenv("BENCH_PATH")
 local coupon = os.getenv("BENCH_COUPON")
 local n = 0
-local codes = {}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-
-function setup(thread) table.insert(threads, thread) end
-threads = {}
 
 function request()
   n = n + 1
@@ -319,24 +339,25 @@ function request()
   end
   return wrk.format(nil, "/api/orders", nil, body)
 end
-
-function response(status, headers, body)
-  codes[status] = (codes[status] or 0) + 1
-  local text = ""
-  for code, count in pairs(codes) do text = text .. code .. "=" .. count .. " " end
-  statuses = text
-end
-
-function done(summary, latency, requests)
-  local text = threads[1]:get("statuses") or ""
-  io.write(string.format(
-    'BENCH {"requests": %%d, "seconds": %%f, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d,'
-    .. ' "statuses": "%%s", "socket_errors": %%d}\\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), text,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
 """
+    + WRK_REPORT
+)
+
+
+def parse_wrk(out: str) -> dict[str, Any]:
+    """The BENCH line of a wrk run: answers by status (socket errors too) and latencies."""
+    data = json.loads(next(x for x in out.splitlines() if x.startswith("BENCH "))[6:])
+    statuses = {k: int(v) for k, v in (p.split("=") for p in data["statuses"].split())}
+    if data["socket_errors"]:
+        statuses["socket errors"] = data["socket_errors"]
+    return {
+        "requests": data["requests"],
+        "seconds": data["seconds"],
+        "p50_ms": data["p50_us"] / 1000,
+        "p95_ms": data["p95_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "statuses": statuses,
+    }
 
 
 def _tree(pid: int) -> list[int]:
@@ -398,17 +419,13 @@ def _wrk(
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
-    data = json.loads(line[6:])
-    statuses = dict(pair.split("=") for pair in data["statuses"].split())
-    if data["socket_errors"]:
-        statuses["socket errors"] = data["socket_errors"]
+    measured = parse_wrk(out)
     return {
-        "rps": int(statuses.get("200", 0)) / data["seconds"],
-        "p50_ms": data["p50_us"] / 1000,
-        "p95_ms": data["p95_us"] / 1000,
-        "p99_ms": data["p99_us"] / 1000,
-        "statuses": {k: int(v) for k, v in statuses.items()},
+        "rps": measured["statuses"].get("200", 0) / measured["seconds"],
+        "p50_ms": measured["p50_ms"],
+        "p95_ms": measured["p95_ms"],
+        "p99_ms": measured["p99_ms"],
+        "statuses": measured["statuses"],
         "wrk_cpu": wrk_cpu / wall,
         "shop_cpu": (_cpu_seconds(shop_pid) - shop_before) / wall,
         "shop_rss_mb": _rss_mb(shop_pid),

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from loadtest.bench_ceiling import (
     PORT,
     USERS,
+    WRK_REPORT,
     Variant,
     _cpu_seconds,
     _fresh_coupon,
@@ -36,6 +37,7 @@ from loadtest.bench_ceiling import (
     _refill_carts,
     _rss_mb,
     _start,
+    parse_wrk,
 )
 
 CONNECTIONS = 100
@@ -43,17 +45,14 @@ RSS_BUDGET_MB = 300
 # An order goes to the user whose cart add was sent this many cart adds earlier.
 ORDER_LAG = 500
 
-SOAK_LUA = """
+SOAK_LUA = (
+    """
 local coupon = os.getenv("BENCH_COUPON")
 local users = %(users)d
 local lag = %(lag)d
 local n, carts, orders, issues = 0, 0, 0, 0
-local codes = {}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-
-function setup(thread) table.insert(threads, thread) end
-threads = {}
 
 local function user(k) return "test-user-" .. (1 + k %% users) end
 
@@ -76,22 +75,9 @@ function request()
   return wrk.format(nil, "/api/orders", nil, '{"userId": "' .. user(orders - lag) .. '"}')
 end
 
-function response(status, headers, body)
-  codes[status] = (codes[status] or 0) + 1
-  local text = ""
-  for code, count in pairs(codes) do text = text .. code .. "=" .. count .. " " end
-  statuses = text
-end
-
-function done(summary, latency, requests)
-  io.write(string.format(
-    'BENCH {"requests": %%d, "seconds": %%f, "p50_us": %%d, "p99_us": %%d, "statuses": "%%s",'
-    .. ' "socket_errors": %%d}\\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    threads[1]:get("statuses") or "",
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
 """
+    + WRK_REPORT
+)
 
 
 class RssSampler(threading.Thread):
@@ -121,15 +107,12 @@ def _minute(script: Path, coupon: str) -> dict[str, Any]:
         check=True,
         env={**os.environ, "BENCH_COUPON": coupon},
     ).stdout
-    data = json.loads(next(x for x in out.splitlines() if x.startswith("BENCH "))[6:])
-    statuses = {k: int(v) for k, v in (p.split("=") for p in data["statuses"].split())}
-    if data["socket_errors"]:
-        statuses["socket errors"] = data["socket_errors"]
+    measured = parse_wrk(out)
     return {
-        "rps": data["requests"] / data["seconds"],
-        "p50_ms": data["p50_us"] / 1000,
-        "p99_ms": data["p99_us"] / 1000,
-        "statuses": statuses,
+        "rps": measured["requests"] / measured["seconds"],
+        "p50_ms": measured["p50_ms"],
+        "p99_ms": measured["p99_ms"],
+        "statuses": measured["statuses"],
     }
 
 
