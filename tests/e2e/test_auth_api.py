@@ -74,6 +74,9 @@ async def test_every_user_route_needs_a_token(guarded: TestClient, factory: Fact
         response = await guarded.request(method, path, json=body)
         await problem(response, 401, "COMMON003")
         assert response.headers["WWW-Authenticate"].startswith("Bearer"), path
+    # The token comes before anything is read: a malformed body without one is still 401.
+    garbled = await guarded.post(f"/api/users/{user}/balance/charge", data=b"{not json")
+    await problem(garbled, 401, "COMMON003")
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 99_000
 
 

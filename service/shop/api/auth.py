@@ -8,11 +8,9 @@ SHOP_AUTH=off both let everything through (trusted load-test runs).
 
 from __future__ import annotations
 
-import functools
 import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from ..auth.tokens import InvalidToken, TokenSigner
 from ..domain.errors import AuthenticationRequired, NotYourResource
@@ -35,18 +33,6 @@ def authenticate(request: web.Request) -> str:
         raise AuthenticationRequired(f"the bearer token is not valid: {exc}") from None
     request[PRINCIPAL] = principal
     return principal
-
-
-def user_only(handler: Handler) -> Handler:
-    """With SHOP_AUTH=required, let the request in only with a valid user token."""
-
-    @functools.wraps(handler)
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        if _required(request):
-            authenticate(request)
-        return await handler(request)
-
-    return guarded
 
 
 def act_as(request: web.Request, user_id: str) -> str:

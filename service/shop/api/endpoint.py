@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 
 from ..keys import DEPS, USER_ID
 from ..use_cases.deps import Deps
-from .auth import act_as
+from .auth import act_as, authenticate
 from .decoding import decode_body, decode_params
 from .idempotency import HEADER, respond_once
 from .inputs import Input, NoInput
@@ -104,8 +104,9 @@ class Route:
         return Signature.of(self.handler)
 
 
-def bind(route: Route) -> Handler:
-    """The aiohttp handler of a route: decode, bind the user to the log context, call, encode."""
+def bind(route: Route, *, user_auth: bool = False) -> Handler:
+    """The aiohttp handler of a route: check the user's token (`user_auth`, before anything
+    is read), decode, bind the user to the log context, call, encode."""
     signature = route.signature
     handler = route.handler
     raw, status = signature.raw, route.status
@@ -113,6 +114,8 @@ def bind(route: Route) -> Handler:
 
     @functools.wraps(handler)
     async def endpoint(request: web.Request) -> web.StreamResponse:
+        if user_auth:
+            authenticate(request)
         path = decode_params(request.match_info, path_type, where="path")
         # request.query parses the query string: only for endpoints that take one.
         query = (

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..keys import SETTINGS
 from . import admin, balance, carts, coupons, incidents, ops, orders, outputs, products, tokens
 from .admin import admin_only
-from .auth import user_only
 from .endpoint import Route, bind
 from .outputs import Health
 
@@ -256,10 +256,9 @@ ROUTES: tuple[Route, ...] = (
 
 def add_routes(app: web.Application) -> None:
     """Register every route of the table."""
+    user_auth = app[SETTINGS].auth == "required"
     for route in ROUTES:
-        handler = bind(route)
+        handler = bind(route, user_auth=user_auth and route.user)
         if route.admin:
             handler = admin_only(handler)
-        elif route.user:
-            handler = user_only(handler)
         app.router.add_route(route.method, route.path, handler)
