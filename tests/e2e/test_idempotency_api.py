@@ -14,6 +14,7 @@ from shop.adapters.mysql.times import to_db
 from shop.domain.idempotency import fingerprint
 
 from ..factories import Factory
+from ..metrics_text import metric_sum
 from .conftest import problem
 
 
@@ -46,11 +47,6 @@ async def test_charge_retried_charges_once_and_replays_the_first_answer(
     )
 
 
-def _charges(text: str, outcome: str) -> float:
-    line = f'shop_balance_charges_total{{outcome="{outcome}"}} '
-    return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(line))
-
-
 async def test_a_replay_is_counted_as_replayed_not_as_another_charge(
     client: TestClient, factory: Factory
 ) -> None:
@@ -60,8 +56,12 @@ async def test_a_replay_is_counted_as_replayed_not_as_another_charge(
     for _ in range(3):
         assert (await client.post(url, json={"amount": 5}, headers=headers)).status == 200
     after = await (await client.get("/metrics")).text()
-    assert _charges(after, "success") - _charges(before, "success") == 1
-    assert _charges(after, "replayed") - _charges(before, "replayed") == 2
+
+    def charges(text: str, outcome: str) -> float:
+        return metric_sum(text, "shop_balance_charges_total", outcome=outcome)
+
+    assert charges(after, "success") - charges(before, "success") == 1
+    assert charges(after, "replayed") - charges(before, "replayed") == 2
 
 
 async def test_a_body_encoded_differently_is_the_same_request(

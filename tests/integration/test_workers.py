@@ -14,6 +14,7 @@ import pytest
 from shop.settings import Settings, SettingsError
 
 from ..factories import Factory
+from ..metrics_text import metric_sum
 from .replicas import replicas
 
 pytestmark = pytest.mark.slow
@@ -50,16 +51,6 @@ def _two_free_ports() -> int:
             except OSError:
                 continue
             return port
-
-
-def _charges_counted(text: str) -> float:
-    """Charges a worker's /metrics counted (the HTTP duration histogram's count)."""
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("http_server_request_duration_seconds_count")
-        and 'http_route="/api/users/{userId}/balance/charge"' in line
-    )
 
 
 async def test_two_workers_on_one_port_keep_every_user_consistent(
@@ -109,7 +100,13 @@ async def test_two_workers_on_one_port_keep_every_user_consistent(
             for port in (metrics_port, metrics_port + 1):
                 async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
                     assert r.status == 200
-                    counted.append(_charges_counted(await r.text()))
+                    counted.append(
+                        metric_sum(
+                            await r.text(),
+                            "http_server_request_duration_seconds_count",
+                            http_route="/api/users/{userId}/balance/charge",
+                        )
+                    )
     assert sum(counted) == 50, counted
     assert all(counted), counted
     assert [s for p, s in results if p.endswith("/charge")] == [200] * 50
