@@ -78,6 +78,7 @@ class Variant:
     name: str
     raw: str | None = None  # the raw driver, or None for the endpoint over HTTP
     env: dict[str, str] = field(default_factory=dict)
+    server: tuple[str, ...] = ("-m", "shop", "serve")  # what serves HTTP: the shop by default
 
 
 VARIANTS = [
@@ -93,6 +94,10 @@ VARIANTS = [
     Variant("charge", "raw: the charge transaction", raw="charge"),
     # The driver evaluation: the same transaction over asyncmy (Cython) instead of aiomysql.
     Variant("charge", "raw: the charge transaction, asyncmy driver", raw="charge_asyncmy"),
+    # What HTTP alone costs: aiohttp running the raw transaction, no shop code (floor.py).
+    Variant(
+        "charge", "HTTP floor: bare aiohttp handler, raw transaction", server=("loadtest/floor.py",)
+    ),
     Variant("charge", "HTTP"),
     Variant("charge", "HTTP, 2 workers + Redis locks", env=WORKERS),
     Variant("order", "raw: the order transaction (the shop's own code, no HTTP)", raw="order"),
@@ -192,12 +197,14 @@ async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str
     pool = await _connect("asyncmy" if kind.endswith("_asyncmy") else "aiomysql")
 
     async def transaction(statements: list[tuple[str, tuple[Any, ...]]]) -> str:
-        async with pool.acquire() as conn:
-            await conn.begin()
-            async with conn.cursor() as cur:
-                for sql, params in statements:
-                    await cur.execute(sql, params)
-            await conn.commit()
+        # As the shop's session sends it: the BEGIN goes with the first statement.
+        (first, first_params), *rest = statements
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(f"BEGIN; {first}", first_params)
+            await cur.nextset()
+            for sql, params in rest:
+                await cur.execute(sql, params)
+            await cur.execute("COMMIT")
         return "200"
 
     async def coupon_single(n: int) -> str:
@@ -240,23 +247,8 @@ async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str
 
     async def charge(n: int) -> str:
         user = f"test-user-{1 + (n * 7919) % USERS}"
-        async with pool.acquire() as conn:
-            await conn.begin()
-            async with conn.cursor() as cur:
-                await cur.execute(
-                    "UPDATE users SET balance = balance + %s WHERE user_id = %s"
-                    " AND balance + %s <= %s",
-                    (1, user, 1, 1_000_000_000_000),
-                )
-                await cur.execute("SELECT balance FROM users WHERE user_id = %s", (user,))
-                (balance,) = await cur.fetchone()
-                await cur.execute(
-                    "INSERT INTO balance_history (user_id, amount, previous_balance,"
-                    " current_balance, reason, order_id, created_at)"
-                    " VALUES (%s, %s, %s, %s, 'CHARGE', NULL, %s)",
-                    (user, 1, balance - 1, balance, now),
-                )
-            await conn.commit()
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await charge_packets(cur, user, now)
         return "200"
 
     drivers = {
@@ -274,6 +266,29 @@ async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+async def charge_packets(cur: Any, user: str, now: datetime) -> int:
+    """The charge transaction as the shop sends it (session.py): two packets of statements.
+
+    BEGIN, the guarded credit and the balance read go in one; the history row and the COMMIT
+    in the other. Returns the new balance. Both drivers take the same calls.
+    """
+    await cur.execute(
+        "BEGIN; UPDATE users SET balance = balance + %s WHERE user_id = %s"
+        " AND balance + %s <= %s; SELECT balance FROM users WHERE user_id = %s",
+        (1, user, 1, 1_000_000_000_000, user),
+    )
+    await cur.nextset()
+    await cur.nextset()
+    (balance,) = await cur.fetchone()
+    await cur.execute(
+        "INSERT INTO balance_history (user_id, amount, previous_balance, current_balance,"
+        " reason, order_id, created_at) VALUES (%s, %s, %s, %s, 'CHARGE', NULL, %s); COMMIT",
+        (user, 1, balance - 1, balance, now),
+    )
+    await cur.nextset()
+    return int(balance)
 
 
 def _summary(latencies: list[float], elapsed: float, statuses: dict[str, int]) -> dict[str, Any]:
@@ -442,7 +457,7 @@ def _start(variant: Variant) -> subprocess.Popen[bytes]:
         **variant.env,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shop", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+        [sys.executable, *variant.server], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ from typing import Any
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
+from shop.use_cases.ports import Lease
 
 Before = Callable[[], Awaitable[None]]
 
@@ -39,11 +40,13 @@ class InterceptingStore(MySqlStore):
         self._where = (repository, method)
         self._before = before
 
-    async def transaction(self, work: Callable[[MySqlTx], Awaitable[Any]]) -> Any:
+    async def transaction(
+        self, work: Callable[[MySqlTx], Awaitable[Any]], *, fence: Lease | None = None
+    ) -> Any:
         repository, method = self._where
 
         async def intercepted(tx: MySqlTx) -> Any:
             setattr(tx, repository, _Intercepted(getattr(tx, repository), method, self._before))
             return await work(tx)
 
-        return await super().transaction(intercepted)
+        return await super().transaction(intercepted, fence=fence)

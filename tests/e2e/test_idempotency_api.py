@@ -190,7 +190,7 @@ async def test_retry_while_the_first_is_in_flight_gets_409_never_a_second_charge
     url, headers = f"/api/users/{user}/balance/charge", _key()
     # Hold the user's row so the first request stops inside its transaction.
     async with database.session() as blocker:
-        await blocker.begin()
+        blocker.begin()
         await blocker.fetch_one(
             "test.lock_user", "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,)
         )

@@ -16,8 +16,8 @@ from ..factories import Factory
 from ..faults.link import TcpLink
 from .conftest import problem
 
-# The COMMIT statement as aiomysql sends it: COM_QUERY (0x03) then the text.
-COMMIT = b"\x03COMMIT"
+# The COMMIT statement, last in its packet (a charge's history row travels with it).
+COMMIT = b"; COMMIT"
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ async def test_connection_lost_at_begin_is_503_db001_and_writes_nothing(
 ) -> None:
     client = linked
     user = await factory.user(balance=0)
-    link.break_on(b"\x03BEGIN", deliver=False)
+    # COM_QUERY (0x03), BEGIN first: it travels with the transaction's first statement.
+    link.break_on(b"\x03BEGIN;", deliver=False)
     response = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 7})
     await problem(response, 503, "DB001")
     assert link.broken == 1

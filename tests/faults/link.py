@@ -11,7 +11,7 @@ class TcpLink:
 
     `cut()` is a network partition: sockets stay open and silent (bytes dropped, not refused),
     so the client's calls hang rather than fail. `break_on(marker)` closes the connection
-    that sends a chunk ending with `marker`, after delivering it or not: a connection lost in
+    that sends a chunk containing `marker`, after delivering it or not: a connection lost in
     the middle of one exchange (e.g. a COMMIT whose answer never arrives).
     """
 
@@ -19,6 +19,7 @@ class TcpLink:
         self.target_port = target_port
         self.port = 0
         self.broken = 0  # connections closed by break_on so far
+        self.sent: list[bytes] = []  # what clients sent, chunk by chunk (a test may clear it)
         self._server: asyncio.Server | None = None
         self._cut = False
         self._break: tuple[bytes, bool] | None = None
@@ -86,8 +87,10 @@ class TcpLink:
                 if not outbound and answered.is_set():
                     self.broken += 1  # the server acted; its answer is lost on the way
                     return
+                if outbound:
+                    self.sent.append(data)
                 trigger = self._break if outbound else None
-                if trigger is not None and data.endswith(trigger[0]):
+                if trigger is not None and trigger[0] in data:
                     self._break = None
                     if not trigger[1]:
                         self.broken += 1

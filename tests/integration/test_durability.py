@@ -50,7 +50,7 @@ class _WatchedStore(MySqlStore):
     cancelled_inside = 0
     begun = 0
 
-    async def transaction(self, work):
+    async def transaction(self, work, *, fence=None):
         async def watched(tx: MySqlTx):
             self.begun += 1
             if self.begun % 2:
@@ -63,7 +63,7 @@ class _WatchedStore(MySqlStore):
                 self.cancelled_inside += 1
                 raise
 
-        return await super().transaction(watched)
+        return await super().transaction(watched, fence=fence)
 
 
 async def test_cancelled_orders_commit_whole_or_not_at_all(

@@ -35,6 +35,7 @@ from shop.locks.local import LocalLockManager
 from shop.use_cases.balance import charge_balance
 from shop.use_cases.deps import Deps
 from shop.use_cases.idempotency import KeyedRequest, KeyPolicy, once, purge_expired
+from shop.use_cases.ports import Lease
 
 from ..factories import Factory
 
@@ -44,20 +45,24 @@ T = TypeVar("T")
 class LostAfterCommit(MySqlStore):
     """The transaction commits, then the connection drops before the answer is known."""
 
-    async def transaction(self, work: Callable[[MySqlTx], Awaitable[T]]) -> T:
-        await super().transaction(work)
+    async def transaction(
+        self, work: Callable[[MySqlTx], Awaitable[T]], *, fence: Lease | None = None
+    ) -> T:
+        await super().transaction(work, fence=fence)
         raise OutcomeUnknown("connection lost after COMMIT")
 
 
 class LostBeforeCommit(MySqlStore):
     """The transaction's work runs, then the connection drops before COMMIT (rolled back)."""
 
-    async def transaction(self, work: Callable[[MySqlTx], Awaitable[T]]) -> T:
+    async def transaction(
+        self, work: Callable[[MySqlTx], Awaitable[T]], *, fence: Lease | None = None
+    ) -> T:
         async def then_fail(tx: MySqlTx) -> T:
             await work(tx)
             raise DatabaseUnavailable("connection lost before COMMIT")
 
-        return await super().transaction(then_fail)
+        return await super().transaction(then_fail, fence=fence)
 
 
 def _deps(store: MySqlStore, locks: LocalLockManager | None = None) -> Deps:
@@ -159,7 +164,7 @@ async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
     request = _request(user, 50)
     eager = KeyPolicy(claim_timeout=timedelta(0))  # every claim already looks dead
     async with database.session() as blocker:
-        await blocker.begin()
+        blocker.begin()
         await blocker.fetch_one(
             "test.lock_user", "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,)
         )

@@ -135,7 +135,7 @@ async def test_a_process_killed_mid_request_neither_pays_nor_holds_the_key(
         with replicas(1, **fleet) as (victim,):
             # Hold the user's row: the victim claims the key, then waits inside its transaction.
             async with factory.db.session() as blocker:
-                await blocker.begin()
+                blocker.begin()
                 await blocker.fetch_one(
                     "test.lock_user",
                     "SELECT balance FROM users WHERE user_id = %s FOR UPDATE",

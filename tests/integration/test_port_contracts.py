@@ -59,13 +59,13 @@ async def test_credit_and_debit_refuse_and_change_nothing(rows: _Rows) -> None:
     user = await rows.user(balance=100)
 
     async def work(tx: Any) -> None:
-        assert not await tx.users.credit(user, 51, limit=150)
-        assert not await tx.users.debit(user, 101)
-        assert not await tx.users.credit("nobody", 1, limit=150)
-        assert not await tx.users.debit("nobody", 1)
+        assert await tx.users.credit(user, 51, limit=150) is None
+        assert await tx.users.debit(user, 101) is None
+        assert await tx.users.credit("nobody", 1, limit=150) is None
+        assert await tx.users.debit("nobody", 1) is None
         assert await tx.users.balance(user) == 100
-        assert await tx.users.credit(user, 50, limit=150)
-        assert await tx.users.debit(user, 150)
+        assert await tx.users.credit(user, 50, limit=150) == 150
+        assert await tx.users.debit(user, 150) == 0
         assert await tx.users.balance(user) == 0
 
     await rows.store.transaction(work)

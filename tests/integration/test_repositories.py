@@ -29,10 +29,10 @@ async def test_users_credit_debit_are_guarded(store: MySqlStore, factory: Factor
 
     async def work(tx: MySqlTx) -> None:
         assert await tx.users.balance(user) == 100
-        assert await tx.users.credit(user, 50, limit=150)
-        assert not await tx.users.credit(user, 1, limit=150)
-        assert not await tx.users.debit(user, 151)
-        assert await tx.users.debit(user, 150)
+        assert await tx.users.credit(user, 50, limit=150) == 150
+        assert await tx.users.credit(user, 1, limit=150) is None
+        assert await tx.users.debit(user, 151) is None
+        assert await tx.users.debit(user, 150) == 0
         assert await tx.users.balance(user, lock=True) == 0
         assert await tx.users.balance("nobody") is None
 

@@ -38,19 +38,17 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "credit reads, then writes (lost updates)",
         "adapters/mysql/users.py",
-        """        changed = await self._s.execute(
+        """        changed, row = await self._s.write_then_fetch_one(
             "users.credit",
             "UPDATE users SET balance = balance + %s WHERE user_id = %s AND balance + %s <= %s",
-            (amount, user_id, amount, limit),
-        )""",
+            (amount, user_id, amount, limit),""",
         """        read = await self.balance(user_id)
         if read is None or read + amount > limit:
-            return False
-        changed = await self._s.execute(
+            return None
+        changed, row = await self._s.write_then_fetch_one(
             "users.credit",
             "UPDATE users SET balance = %s WHERE user_id = %s",
-            (read + amount, user_id),
-        )""",
+            (read + amount, user_id),""",
         (f"{CONCURRENCY}::test_500_concurrent_charges_over_5_users_are_all_counted",),
     ),
     Mutation(
@@ -139,7 +137,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a charge commits without checking its lease",
         "use_cases/balance.py",
-        "    lease.ensure_valid()\n",
+        ", fence=lease",
         "",
         (
             f"{DURABILITY}::test_a_charge_whose_lease_lapsed_rolls_back",
@@ -149,7 +147,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "an order commits without checking its lease",
         "use_cases/orders.py",
-        "    lease.ensure_valid()\n",
+        ", fence=lease",
         "",
         (f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",),
     ),
@@ -265,14 +263,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "the answer is written after the effect's commit",
         "use_cases/idempotency.py",
-        """        result = await self._inner.transaction(sealing)
+        """        result = await self._inner.transaction(sealing, fence=fence)
         self.answer = sealed[0]""",
         """        async def unsealed(tx: Tx) -> T:
             result = await work(tx)
             sealed.append(self._render(result))
             return result
 
-        result = await self._inner.transaction(unsealed)
+        result = await self._inner.transaction(unsealed, fence=fence)
         await self._inner.autocommit(
             lambda tx: tx.idempotency.seal(
                 request.user_id, request.key, token=self._token, answer=sealed[0],

@@ -20,7 +20,7 @@ from shop.domain.products import PopularProduct, Product, ProductSort
 from shop.domain.users import BalanceChange
 from shop.locks.local import LocalLockManager
 from shop.use_cases.deps import Deps
-from shop.use_cases.ports import NoGate
+from shop.use_cases.ports import Lease, NoGate
 
 T = TypeVar("T")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -74,19 +74,19 @@ class Users:
     async def balance(self, user_id: str, *, lock: bool = False) -> int | None:
         return self.t.balances.get(user_id)
 
-    async def credit(self, user_id: str, amount: int, *, limit: int) -> bool:
+    async def credit(self, user_id: str, amount: int, *, limit: int) -> int | None:
         current = self.t.balances.get(user_id)
         if current is None or current + amount > limit:
-            return False
+            return None
         self.t.balances[user_id] = current + amount
-        return True
+        return current + amount
 
-    async def debit(self, user_id: str, amount: int) -> bool:
+    async def debit(self, user_id: str, amount: int) -> int | None:
         current = self.t.balances.get(user_id)
         if current is None or current < amount:
-            return False
+            return None
         self.t.balances[user_id] = current - amount
-        return True
+        return current - amount
 
     async def record(
         self, user_id: str, change: BalanceChange, *, order_id: int | None = None
@@ -347,11 +347,16 @@ class MemoryStore:
     async def autocommit(self, work: Callable[[MemoryTx], Awaitable[T]]) -> T:
         return await work(MemoryTx(self.tables))
 
-    async def transaction(self, work: Callable[[MemoryTx], Awaitable[T]]) -> T:
+    async def transaction(
+        self, work: Callable[[MemoryTx], Awaitable[T]], *, fence: Lease | None = None
+    ) -> T:
         self.transactions += 1
         saved = copy.deepcopy(self.tables)
         try:
-            return await work(MemoryTx(self.tables))
+            result = await work(MemoryTx(self.tables))
+            if fence is not None:
+                fence.ensure_valid()
+            return result
         except BaseException:
             for name in Tables.__dataclass_fields__:
                 setattr(self.tables, name, getattr(saved, name))

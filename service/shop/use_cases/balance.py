@@ -8,7 +8,7 @@ from ..domain.errors import BalanceLimitExceeded, UserNotFound
 from ..domain.money import MAX_BALANCE
 from ..domain.users import BalanceChange, BalanceReason, ChargeReceipt
 from .deps import Deps
-from .ports import Lease, Tx
+from .ports import Tx
 
 
 async def balance_of(tx: Tx, user_id: str) -> int:
@@ -33,7 +33,9 @@ async def charge_balance(*, deps: Deps, user_id: str, amount: int) -> ChargeRece
     """Add `amount` to the balance; the guarded update alone already makes it race-free."""
     async with deps.locks.hold(f"charge:user:{user_id}", name="charge") as lease:
         now = deps.clock()
-        return await deps.store.transaction(lambda tx: _credit(tx, lease, user_id, amount, now))
+        return await deps.store.transaction(
+            lambda tx: _credit(tx, user_id, amount, now), fence=lease
+        )
 
 
 async def _history(tx: Tx, user_id: str, limit: int) -> list[BalanceChange]:
@@ -41,12 +43,12 @@ async def _history(tx: Tx, user_id: str, limit: int) -> list[BalanceChange]:
     return await tx.users.history(user_id, limit=limit)
 
 
-async def _credit(tx: Tx, lease: Lease, user_id: str, amount: int, now: datetime) -> ChargeReceipt:
-    """One charge's transaction: guarded credit, history row, then the lease check."""
-    if not await tx.users.credit(user_id, amount, limit=MAX_BALANCE):
+async def _credit(tx: Tx, user_id: str, amount: int, now: datetime) -> ChargeReceipt:
+    """One charge's transaction: guarded credit and its history row."""
+    current = await tx.users.credit(user_id, amount, limit=MAX_BALANCE)
+    if current is None:
         await balance_of(tx, user_id)
         raise BalanceLimitExceeded(f"charging {amount} would take the balance past {MAX_BALANCE}")
-    current = await balance_of(tx, user_id)
     change = BalanceChange(
         amount=amount,
         previous_balance=current - amount,
@@ -55,8 +57,6 @@ async def _credit(tx: Tx, lease: Lease, user_id: str, amount: int, now: datetime
         created_at=now,
     )
     await tx.users.record(user_id, change)
-    # Last check before commit: a holder whose lease lapsed must not commit.
-    lease.ensure_valid()
     return ChargeReceipt(
         user_id=user_id,
         previous_balance=change.previous_balance,

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from ..domain.errors import IdempotencyInProgress, IdempotencyKeyReused, ShopError, Unavailable
 from ..domain.idempotency import Answer, KeyRecord, Verdict, judge
 from .deps import Deps
-from .ports import Store, Tx
+from .ports import Lease, Store, Tx
 
 T = TypeVar("T")
 PURGE_BATCH = 500
@@ -80,7 +80,9 @@ class _SealingStore:
     async def autocommit(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         return await self._inner.autocommit(work)
 
-    async def transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+    async def transaction(
+        self, work: Callable[[Tx], Awaitable[T]], *, fence: Lease | None = None
+    ) -> T:
         if self._used:
             raise RuntimeError("a keyed effect must run exactly one transaction")
         self._used = True
@@ -108,7 +110,7 @@ class _SealingStore:
             sealed.append(answer)
             return result
 
-        result = await self._inner.transaction(sealing)
+        result = await self._inner.transaction(sealing, fence=fence)
         self.answer = sealed[0]
         return result
 

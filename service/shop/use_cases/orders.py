@@ -19,7 +19,7 @@ from ..domain.orders import Order, OrderLine, OrderPage, OrderStatus, check_stoc
 from ..domain.users import BalanceChange, BalanceReason
 from .balance import balance_of
 from .deps import Deps
-from .ports import Lease, Tx
+from .ports import Tx
 
 GLOBAL_SCOPE = "global"
 
@@ -34,12 +34,14 @@ async def place_order(*, deps: Deps, user_id: str, coupon_id: str | None) -> Ord
     key = order_lock_key(deps.order_lock_scope(), user_id)
     async with deps.locks.hold(key, name="order") as lease:
         now = deps.clock()
-        return await deps.store.transaction(lambda tx: _pay(tx, lease, user_id, coupon_id, now))
+        return await deps.store.transaction(
+            lambda tx: _pay(tx, user_id, coupon_id, now), fence=lease
+        )
 
 
-async def _pay(tx: Tx, lease: Lease, user_id: str, coupon_id: str | None, now: datetime) -> Order:
+async def _pay(tx: Tx, user_id: str, coupon_id: str | None, now: datetime) -> Order:
     """One order's transaction: cart, coupon, debit, order rows, and the stock last."""
-    await balance_of(tx, user_id)
+    balance = await balance_of(tx, user_id)
     # Locking the cart row serialises one user's orders in the database itself: a second
     # order of the same cart waits here and then finds it empty.
     cart_id = await tx.carts.cart_id(user_id, lock=True)
@@ -68,10 +70,9 @@ async def _pay(tx: Tx, lease: Lease, user_id: str, coupon_id: str | None, now: d
     final = total - discount
 
     # A zero-amount debit changes no row, so it is skipped rather than read as a refusal.
-    if final > 0 and not await tx.users.debit(user_id, final):
-        balance = await balance_of(tx, user_id)
+    current = await tx.users.debit(user_id, final) if final > 0 else balance
+    if current is None:
         raise InsufficientBalance(f"insufficient balance: {balance} available, {final} required")
-    current = await balance_of(tx, user_id)
 
     order = Order(
         order_id=0,
@@ -104,8 +105,6 @@ async def _pay(tx: Tx, lease: Lease, user_id: str, coupon_id: str | None, now: d
     # two orders never deadlock; a refusal rolls back everything above.
     if not await tx.products.take_stock({line.product_id: line.quantity for line in lines}):
         await _explain_stock(tx, lines)
-    # Last check before commit: a holder whose lease lapsed must not commit.
-    lease.ensure_valid()
     return Order(
         order_id=order_id,
         user_id=user_id,

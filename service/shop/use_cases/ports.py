@@ -119,18 +119,21 @@ class UsersRepository(Protocol):
         """The user's balance, or None for an unknown user."""
         ...
 
-    async def credit(self, user_id: str, amount: int, *, limit: int) -> bool:
-        """Add `amount` unless the balance would pass `limit`; False when nothing changed."""
+    async def credit(self, user_id: str, amount: int, *, limit: int) -> int | None:
+        """Add `amount` unless the balance would pass `limit`: the new balance, None when
+        nothing changed (no such user, or past the limit)."""
         ...
 
-    async def debit(self, user_id: str, amount: int) -> bool:
-        """Take `amount` only if the balance covers it; False when nothing changed."""
+    async def debit(self, user_id: str, amount: int) -> int | None:
+        """Take `amount` only if the balance covers it: the new balance, None when nothing
+        changed (no such user, or not enough)."""
         ...
 
     async def record(
         self, user_id: str, change: BalanceChange, *, order_id: int | None = None
     ) -> None:
-        """Append one balance-history row."""
+        """Append one balance-history row (it may reach the store only with the transaction's
+        next statement or its commit: a failure then rolls the whole transaction back)."""
         ...
 
     async def history(self, user_id: str, *, limit: int) -> list[BalanceChange]:
@@ -252,11 +255,12 @@ class CouponsRepository(Protocol):
 
 class OrdersRepository(Protocol):
     async def add(self, order: Order) -> int:
-        """Store the order and its lines; returns the new order id."""
+        """Store the order and its lines; returns the new order id (the lines may reach the
+        store only with the transaction's next statement or its commit)."""
         ...
 
     async def add_payment(self, *, order_id: int, user_id: str, amount: int, now: datetime) -> None:
-        """Record the completed payment of an order."""
+        """Record the completed payment of an order (sent with the next statement or commit)."""
         ...
 
     async def get(self, order_id: int) -> Order | None:
@@ -335,8 +339,14 @@ class Store(Protocol):
         """Run `work` on one connection, each statement committing on its own."""
         ...
 
-    async def transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run `work` in one transaction: all of it commits or none of it does."""
+    async def transaction(
+        self, work: Callable[[Tx], Awaitable[T]], *, fence: Lease | None = None
+    ) -> T:
+        """Run `work` in one transaction: all of it commits or none of it does.
+
+        `fence`, the lease of the lock the work runs under, is checked last, just before the
+        COMMIT is sent: a holder whose lease lapsed commits nothing (LeaseLost).
+        """
         ...
 
 

@@ -176,24 +176,31 @@ class Database:
             self._limiter.release()
             self._use.observe(time.perf_counter() - borrowed)
 
-    async def run(self, work: Callable[[Session], Awaitable[T]]) -> T:
-        """Run `work` in one transaction: all of it commits or none of it does."""
+    async def run(
+        self, work: Callable[[Session], Awaitable[T]], *, fence: Callable[[], None] | None = None
+    ) -> T:
+        """Run `work` in one transaction: all of it commits or none of it does.
+
+        `fence` is called just before the COMMIT is sent; what it raises rolls everything back.
+        """
         for _ in range(DEADLOCK_RETRIES):
             try:
-                return await self._run_once(work)
+                return await self._run_once(work, fence)
             except Deadlock:
                 continue
         try:
-            return await self._run_once(work)
+            return await self._run_once(work, fence)
         except Deadlock as exc:
             raise DatabaseUnavailable("the transaction kept deadlocking; try again") from exc
 
-    async def _run_once(self, work: Callable[[Session], Awaitable[T]]) -> T:
+    async def _run_once(
+        self, work: Callable[[Session], Awaitable[T]], fence: Callable[[], None] | None
+    ) -> T:
         async with self.session() as session:
-            await session.begin()
+            session.begin()
             try:
                 result = await work(session)
-                await session.commit()
+                await session.commit(fence)
             except BaseException:
                 await session.rollback_quietly()
                 raise

@@ -93,7 +93,7 @@ async def seed_dataset(
         with tqdm(total=users, unit="user", desc="seeding", disable=not progress) as bar:
             for first in range(1, users + 1, BATCH):
                 last = min(first + BATCH - 1, users)
-                await s.begin()
+                s.begin()
                 await _seed_users(s, first, last, started)
                 await s.commit()
                 bar.update(last - first + 1)

@@ -1,10 +1,16 @@
-"""One borrowed connection: named statements, MySQL errors translated into domain errors."""
+"""One borrowed connection: named statements, MySQL errors translated into domain errors.
+
+Round trips are what a transaction costs the process most (a send, a wake-up and a parse
+each), so a session sends what needs no answer of its own together with the next statement
+in one multi-statement packet: the BEGIN, and writes queued with `defer`. A transaction's
+last deferred writes go with its COMMIT (docs/decisions/0014-fewer-round-trips.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomysql
@@ -24,6 +30,7 @@ UNAVAILABLE_CODES = frozenset({1040, 1053, 1205, 2002, 2003, 2006, 2013, 2055})
 # Client error codes for a connection that broke: during COMMIT, the server may have committed.
 CONNECTION_LOST = frozenset({2006, 2013, 2055})
 DEADLOCK = 1213
+BEGIN = "BEGIN"
 
 
 class QuietCursor(aiomysql.Cursor):  # type: ignore[misc]  # aiomysql ships no types
@@ -41,10 +48,24 @@ class Deadlock(Exception):
     """InnoDB chose this transaction as a deadlock victim; it was rolled back whole."""
 
 
+class DeferredWriteFailed(RuntimeError):
+    """A deferred write failed when it was sent, ahead of a later statement in its packet.
+
+    Its own error is the cause. It is a bug (deferred writes are those no refusal comes from),
+    and it must not pass for an error of the statement it travelled with: a duplicate key of
+    the deferred write is not the next statement's duplicate key.
+    """
+
+
 _UNKNOWN = (
     "the database connection was lost during commit, so the outcome is unknown; "
     "a retry with the same Idempotency-Key is safe"
 )
+
+
+def _format(conn: Any, sql: str, params: Params) -> str:
+    """The statement with its values in, as the driver's own execute builds it."""
+    return sql if params is None else sql % tuple(conn.escape(value) for value in params)
 
 
 def _error_code(exc: pymysql.err.MySQLError) -> int:
@@ -55,17 +76,29 @@ def _error_code(exc: pymysql.err.MySQLError) -> int:
 class Session:
     """Statements carry a static name (`noun.verb`) for traces and metrics."""
 
-    __slots__ = ("_conn", "_delay", "_telemetry")
+    __slots__ = ("_before_last", "_conn", "_deferred", "_delay", "_queued", "_telemetry")
 
     def __init__(self, conn: Any, telemetry: Telemetry, delay: float = 0.0) -> None:
         self._conn = conn
         self._telemetry = telemetry
-        self._delay = delay  # seconds added before each statement: the db_latency_ms switch
+        self._delay = delay  # seconds added before each round trip: the db_latency_ms switch
+        # Statements (SQL with their values in) that go ahead of the next one sent.
+        self._queued: list[str] = []
+        self._deferred = ""  # the last deferred write's name: the COMMIT packet is measured as it
+        self._before_last = 0  # rows changed by the statement before the last one of a packet
 
-    async def _execute(self, name: str, sql: str, params: Params, *, many: bool = False) -> Any:
+    async def _execute(
+        self,
+        name: str,
+        sql: str,
+        params: Params,
+        *,
+        many: bool = False,
+        fence: Callable[[], None] | None = None,
+    ) -> Any:
         telemetry = self._telemetry
         if not telemetry.enabled:
-            return await self._run(name, sql, params, many)
+            return await self._run(name, sql, params, many, fence)
         started = time.perf_counter()
         code = ""
         span = (
@@ -79,15 +112,15 @@ class Session:
         )
         try:
             if span is None:
-                return await self._run(name, sql, params, many)
+                return await self._run(name, sql, params, many, fence)
             with use_span(span, end_on_exit=True):
-                return await self._run(name, sql, params, many)
+                return await self._run(name, sql, params, many, fence)
         except pymysql.err.MySQLError as exc:
             code = str(_error_code(exc))
             if span is not None:
                 span.set_attribute("db.response.status_code", code)
             raise
-        except (Deadlock, DatabaseUnavailable) as exc:
+        except (Deadlock, DatabaseUnavailable, DeferredWriteFailed) as exc:
             cause = exc.__cause__  # the MySQL error _run translated
             code = str(_error_code(cause)) if isinstance(cause, pymysql.err.MySQLError) else ""
             raise
@@ -97,14 +130,29 @@ class Session:
                 time.perf_counter() - started, exemplar() if span is not None else None
             )
 
-    async def _run(self, name: str, sql: str, params: Params, many: bool) -> Any:
+    async def _run(
+        self, name: str, sql: str, params: Params, many: bool, fence: Callable[[], None] | None
+    ) -> Any:
         if self._delay:
             await asyncio.sleep(self._delay)
+        if fence is not None:
+            fence()
+        queued, self._queued = self._queued, []
         cursor = await self._conn.cursor()
+        ahead = len(queued)  # > 0 while the result being read is a queued statement's
         try:
+            if queued:
+                # A multi-row insert is built by the driver itself: the queue goes before it.
+                packet = queued if many else [*queued, _format(self._conn, sql, params)]
+                await cursor.execute("; ".join(packet))  # the cursor is on the first result
+                ahead -= 1
+                for _ in packet[1:]:
+                    self._before_last = cursor.rowcount
+                    await cursor.nextset()
+                    ahead -= 1
             if many:
                 await cursor.executemany(sql, params)
-            else:
+            elif not queued:
                 await cursor.execute(sql, params)
         except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
             await cursor.close()
@@ -113,15 +161,32 @@ class Session:
                 raise Deadlock(name) from exc
             if code in UNAVAILABLE_CODES:
                 raise DatabaseUnavailable(f"database error {code} in {name}") from exc
+            if ahead > 0:
+                raise DeferredWriteFailed(f"a statement sent ahead of {name} failed") from exc
             raise
         except (pymysql.err.InterfaceError, OSError) as exc:
             # The connection was already closed, or broke outside the protocol's error codes.
             await cursor.close()
             raise DatabaseUnavailable(f"the database connection broke in {name}") from exc
+        except pymysql.err.MySQLError as exc:
+            await cursor.close()
+            if ahead > 0:
+                raise DeferredWriteFailed(f"a statement sent ahead of {name} failed") from exc
+            raise
         except BaseException:
             await cursor.close()
             raise
         return cursor
+
+    def defer(self, name: str, sql: str, params: Params = None) -> None:
+        """Queue a write whose answer nobody reads; it goes with the next statement or COMMIT.
+
+        Only for writes no refusal comes from: a failure surfaces later, as
+        DeferredWriteFailed (or the transaction's DatabaseUnavailable / Deadlock), and the
+        whole transaction rolls back.
+        """
+        self._queued.append(_format(self._conn, sql, params))
+        self._deferred = name
 
     async def fetch_all(self, name: str, sql: str, params: Params = None) -> list[Row]:
         """Run a query and return every row."""
@@ -158,26 +223,51 @@ class Session:
         await cursor.close()
         return count
 
-    async def begin(self) -> None:
-        """Start a transaction; DatabaseUnavailable if the connection is gone (nothing written)."""
-        try:
-            await self._conn.begin()
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
-            raise DatabaseUnavailable("the database connection broke at BEGIN") from exc
+    async def write_then_fetch_one(
+        self, name: str, write: str, write_params: Params, sql: str, params: Params = None
+    ) -> tuple[int, Row | None]:
+        """Run a write and a query in one round trip: the rows the write changed, the first row."""
+        self._queued.append(_format(self._conn, write, write_params))
+        cursor = await self._execute(name, sql, params)
+        changed = int(self._before_last)
+        row: Row | None = await cursor.fetchone()
+        await cursor.close()
+        return changed, row
 
-    async def commit(self) -> None:
-        """Commit the transaction; OutcomeUnknown if the connection breaks before the answer."""
+    def begin(self) -> None:
+        """Start a transaction: its BEGIN goes out with the first statement."""
+        self._queued = [BEGIN]
+
+    async def commit(self, fence: Callable[[], None] | None = None) -> None:
+        """Commit the transaction; OutcomeUnknown if the connection breaks before the answer.
+
+        `fence` is called just before the COMMIT is sent (after any injected latency): what it
+        raises leaves the transaction uncommitted, for the caller to roll back.
+        """
+        if self._queued == [BEGIN]:  # no statement was ever sent: there is nothing to commit
+            self._queued = []
+            return
+        # The last deferred writes go in the COMMIT's packet, measured under their name.
+        name = self._deferred if self._queued else "transaction.commit"
+        self._deferred = ""
         try:
-            await self._conn.commit()
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
-            if isinstance(exc, pymysql.err.InterfaceError) or _error_code(exc) in CONNECTION_LOST:
-                raise OutcomeUnknown(_UNKNOWN) from exc
+            cursor = await self._execute(name, "COMMIT", None, fence=fence)
+        except DatabaseUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, (pymysql.err.InterfaceError, OSError)) or (
+                isinstance(cause, pymysql.err.OperationalError)
+                and _error_code(cause) in CONNECTION_LOST
+            ):
+                raise OutcomeUnknown(_UNKNOWN) from cause
             raise
-        except OSError as exc:
-            raise OutcomeUnknown(_UNKNOWN) from exc
+        await cursor.close()
 
     async def rollback_quietly(self) -> None:
         """Roll back; a broken connection is closed instead (the pool then drops it)."""
+        began = self._queued[:1] != [BEGIN]  # a BEGIN still queued never reached the server
+        self._queued = []
+        if not began:
+            return
         try:
             await self._conn.rollback()
         except BaseException:

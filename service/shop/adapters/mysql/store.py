@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from ...use_cases.ports import Lease
 from .carts import CartsRepository
 from .coupons import CouponsRepository
 from .idempotency import IdempotencyRepository
@@ -40,6 +41,11 @@ class MySqlStore:
         async with self.database.session() as session:
             return await work(MySqlTx(session))
 
-    async def transaction(self, work: Callable[[MySqlTx], Awaitable[T]]) -> T:
-        """Run `work` in one transaction (retried whole on deadlock)."""
-        return await self.database.run(lambda session: work(MySqlTx(session)))
+    async def transaction(
+        self, work: Callable[[MySqlTx], Awaitable[T]], *, fence: Lease | None = None
+    ) -> T:
+        """Run `work` in one transaction (retried whole on deadlock), `fence` checked last."""
+        return await self.database.run(
+            lambda session: work(MySqlTx(session)),
+            fence=None if fence is None else fence.ensure_valid,
+        )

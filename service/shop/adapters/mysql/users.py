@@ -6,6 +6,9 @@ from ...domain.users import BalanceChange, BalanceReason
 from .session import Session
 from .times import from_db, to_db
 
+# Read in the same round trip as a guarded update of the row, inside its transaction.
+_BALANCE = "SELECT balance FROM users WHERE user_id = %s"
+
 
 class UsersRepository:
     __slots__ = ("_s",)
@@ -14,30 +17,35 @@ class UsersRepository:
         self._s = session
 
     async def balance(self, user_id: str, *, lock: bool = False) -> int | None:
-        sql = "SELECT balance FROM users WHERE user_id = %s" + (" FOR UPDATE" if lock else "")
+        sql = _BALANCE + (" FOR UPDATE" if lock else "")
         row = await self._s.fetch_one("users.balance", sql, (user_id,))
         return None if row is None else int(row[0])
 
-    async def credit(self, user_id: str, amount: int, *, limit: int) -> bool:
-        changed = await self._s.execute(
+    async def credit(self, user_id: str, amount: int, *, limit: int) -> int | None:
+        changed, row = await self._s.write_then_fetch_one(
             "users.credit",
             "UPDATE users SET balance = balance + %s WHERE user_id = %s AND balance + %s <= %s",
             (amount, user_id, amount, limit),
+            _BALANCE,
+            (user_id,),
         )
-        return changed == 1
+        return int(row[0]) if changed == 1 and row is not None else None
 
-    async def debit(self, user_id: str, amount: int) -> bool:
-        changed = await self._s.execute(
+    async def debit(self, user_id: str, amount: int) -> int | None:
+        changed, row = await self._s.write_then_fetch_one(
             "users.debit",
             "UPDATE users SET balance = balance - %s WHERE user_id = %s AND balance >= %s",
             (amount, user_id, amount),
+            _BALANCE,
+            (user_id,),
         )
-        return changed == 1
+        return int(row[0]) if changed == 1 and row is not None else None
 
     async def record(
         self, user_id: str, change: BalanceChange, *, order_id: int | None = None
     ) -> None:
-        await self._s.execute(
+        # Nothing is read back and nothing refuses it: it travels with the next statement.
+        self._s.defer(
             "balance_history.insert",
             "INSERT INTO balance_history (user_id, amount, previous_balance, current_balance,"
             " reason, order_id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
