@@ -69,8 +69,9 @@ async def test_a_charge_is_two_round_trips(
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 15
 
 
-async def test_a_deferred_write_that_fails_is_not_the_next_statements_error(
-    database: Database, factory: Factory
+@pytest.mark.parametrize("sent_with", ["next statement", "commit"])
+async def test_a_deferred_write_that_fails_rolls_back_and_is_not_the_next_statements_error(
+    database: Database, factory: Factory, sent_with: str
 ) -> None:
     user = await factory.user(balance=10)
 
@@ -85,33 +86,14 @@ async def test_a_deferred_write_that_fails_is_not_the_next_statements_error(
             "INSERT INTO users (user_id, name, created_at) VALUES (%s, 'x', NOW())",
             (user,),
         )
-        await session.execute(
-            "users.touch", "UPDATE users SET balance = 98 WHERE user_id = %s", (user,)
-        )
+        if sent_with == "next statement":
+            await session.execute(
+                "users.touch", "UPDATE users SET balance = 98 WHERE user_id = %s", (user,)
+            )
 
     with pytest.raises(DeferredWriteFailed) as failed:
         await database.run(work)
     assert isinstance(failed.value.__cause__, pymysql.err.IntegrityError)
     # The whole transaction rolled back, the write before the deferred one too.
-    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10
-
-
-async def test_deferred_writes_left_at_commit_go_with_it_and_a_failure_commits_nothing(
-    database: Database, factory: Factory
-) -> None:
-    user = await factory.user(balance=10)
-
-    async def work(session: Session) -> None:
-        await session.execute(
-            "users.credit", "UPDATE users SET balance = 99 WHERE user_id = %s", (user,)
-        )
-        session.defer(
-            "users.insert",
-            "INSERT INTO users (user_id, name, created_at) VALUES (%s, 'x', NOW())",
-            (user,),
-        )
-
-    with pytest.raises(DeferredWriteFailed):
-        await database.run(work)
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10
     assert database.used == 0
