@@ -32,7 +32,6 @@ ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 
 # Per-request storage.
 TRACE_ID = web.RequestKey("trace_id", str)
-USER_ID = web.RequestKey("user_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)
 # An Idempotency-Key retry answered from the store: counted as `replayed`, not as a new outcome.
 REPLAYED_ANSWER = web.RequestKey("replayed_answer", bool)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ..auth.tokens import InvalidToken, TokenSigner
 from ..domain.errors import AuthenticationRequired, NotYourResource
-from ..keys import PRINCIPAL, SETTINGS, USER_ID
+from ..keys import PRINCIPAL, SETTINGS
 
 
 def _required(request: web.Request) -> bool:
@@ -37,7 +37,6 @@ def authenticate(request: web.Request) -> str:
 
 def act_as(request: web.Request, user_id: str) -> str:
     """Declare the user the request acts on; 403 when the token belongs to someone else."""
-    request[USER_ID] = user_id
     if _required(request):
         principal = request.get(PRINCIPAL) or authenticate(request)
         if principal != user_id:

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..keys import DEPS, USER_ID
+from ..keys import DEPS
 from ..use_cases.deps import Deps
 from .auth import act_as, authenticate
 from .decoding import decode_body, decode_params
@@ -123,10 +123,12 @@ def bind(route: Route, *, user_auth: bool = False) -> Handler:
             if query_type is NoInput
             else decode_params(request.query, query_type, where="query")
         )
-        _bind_user(request, path, query)
+        user_id = _user_of(path, query)
+        if user_id is not None:  # bound before the body: its errors are logged with it
+            structlog.contextvars.bind_contextvars(user_id=user_id)
         body = await decode_body(request, body_type)
-        _bind_user(request, body)
-        user_id = request.get(USER_ID)
+        if user_id is None and (user_id := _user_of(body)) is not None:
+            structlog.contextvars.bind_contextvars(user_id=user_id)
         if user_id is not None and route.user:
             act_as(request, user_id)
         if route.idempotent is not None and user_id is not None and HEADER in request.headers:
@@ -146,13 +148,13 @@ def bind(route: Route, *, user_auth: bool = False) -> Handler:
     return endpoint
 
 
-def _bind_user(request: web.Request, *inputs: Input) -> None:
-    """Name the user a request acts for, once, to its log context and its request."""
+def _user_of(*inputs: Input) -> str | None:
+    """The user a request acts for: the first input naming one."""
     for given in inputs:
         user_id = getattr(given, "user_id", None)
-        if isinstance(user_id, str) and USER_ID not in request:
-            request[USER_ID] = user_id
-            structlog.contextvars.bind_contextvars(user_id=user_id)
+        if isinstance(user_id, str):
+            return user_id
+    return None
 
 
 __all__ = ["B", "Call", "NoInput", "P", "Q", "Route", "Signature", "bind"]

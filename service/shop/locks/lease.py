@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from typing import Protocol
 
 from ..domain.errors import LeaseLost
+
+# The in-process backend's tokens: unique within the process, without a random draw per lease
+# (uuid4 reads the OS's random source, a system call on every charge and order). The Redis
+# backend brings its own random tokens.
+_PROCESS = uuid.uuid4().hex[:16]
+_SERIAL = itertools.count(1)
 
 
 class LockReentry(RuntimeError):
@@ -29,7 +36,7 @@ class Lease:
     ) -> None:
         self.key = key
         self.fence = fence
-        self.token = token or uuid.uuid4().hex
+        self.token = token or f"{_PROCESS}{next(_SERIAL):016x}"  # 32 hex digits, as uuid4().hex
         self.acquired_at = time.monotonic()
         self.expires_at = expires_at
         self.lost = asyncio.Event()
