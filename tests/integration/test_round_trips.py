@@ -97,3 +97,22 @@ async def test_a_deferred_write_that_fails_rolls_back_and_is_not_the_next_statem
     # The whole transaction rolled back, the write before the deferred one too.
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10
     assert database.used == 0
+
+
+async def test_the_write_sent_with_a_read_fails_as_itself(
+    database: Database, factory: Factory
+) -> None:
+    """Unlike a deferred write, it is the caller's own statement: its error is its own."""
+    user = await factory.user(balance=10)
+
+    async def work(session: Session) -> None:
+        await session.write_then_fetch_one(
+            "users.insert",
+            "INSERT INTO users (user_id, name, created_at) VALUES (%s, 'x', NOW())",
+            (user,),
+            "SELECT balance FROM users WHERE user_id = %s",
+            (user,),
+        )
+
+    with pytest.raises(pymysql.err.IntegrityError):
+        await database.run(work)  # the BEGIN went ahead of it, in the same packet

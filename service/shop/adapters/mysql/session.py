@@ -76,7 +76,15 @@ def _error_code(exc: pymysql.err.MySQLError) -> int:
 class Session:
     """Statements carry a static name (`noun.verb`) for traces and metrics."""
 
-    __slots__ = ("_before_last", "_conn", "_deferred", "_delay", "_queued", "_telemetry")
+    __slots__ = (
+        "_before_last",
+        "_conn",
+        "_deferred",
+        "_delay",
+        "_lead",
+        "_queued",
+        "_telemetry",
+    )
 
     def __init__(self, conn: Any, telemetry: Telemetry, delay: float = 0.0) -> None:
         self._conn = conn
@@ -86,6 +94,8 @@ class Session:
         self._queued: list[str] = []
         self._deferred = ""  # the last deferred write's name: the COMMIT packet is measured as it
         self._before_last = 0  # rows changed by the statement before the last one of a packet
+        # The caller's own statement sent just before the next one (its errors are its own).
+        self._lead: tuple[str, ...] = ()
 
     async def _execute(
         self,
@@ -138,12 +148,15 @@ class Session:
         if fence is not None:
             fence()
         queued, self._queued = self._queued, []
+        lead, self._lead = self._lead, ()
+        # A multi-row insert is built by the driver itself: the queue goes before it.
+        packet = queued if many else [*queued, *lead]
         cursor = await self._conn.cursor()
         ahead = len(queued)  # > 0 while the result being read is a queued statement's
         try:
-            if queued:
-                # A multi-row insert is built by the driver itself: the queue goes before it.
-                packet = queued if many else [*queued, _format(self._conn, sql, params)]
+            if packet:
+                if not many:
+                    packet.append(_format(self._conn, sql, params))
                 await cursor.execute("; ".join(packet))  # the cursor is on the first result
                 ahead -= 1
                 for _ in packet[1:]:
@@ -152,7 +165,7 @@ class Session:
                     ahead -= 1
             if many:
                 await cursor.executemany(sql, params)
-            elif not queued:
+            elif not packet:
                 await cursor.execute(sql, params)
         except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
             await cursor.close()
@@ -227,7 +240,7 @@ class Session:
         self, name: str, write: str, write_params: Params, sql: str, params: Params = None
     ) -> tuple[int, Row | None]:
         """Run a write and a query in one round trip: the rows the write changed, the first row."""
-        self._queued.append(_format(self._conn, write, write_params))
+        self._lead = (_format(self._conn, write, write_params),)
         cursor = await self._execute(name, sql, params)
         changed = int(self._before_last)
         row: Row | None = await cursor.fetchone()
