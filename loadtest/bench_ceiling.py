@@ -98,6 +98,8 @@ VARIANTS = [
     Variant(
         "charge", "HTTP floor: bare aiohttp handler, raw transaction", server=("loadtest/floor.py",)
     ),
+    # What the shop's own layers cost beyond the floor, with and without its telemetry.
+    Variant("charge", "HTTP, telemetry off", env={"SHOP_TELEMETRY": "off"}),
     Variant("charge", "HTTP"),
     Variant("charge", "HTTP, 2 workers + Redis locks", env=WORKERS),
     Variant("order", "raw: the order transaction (the shop's own code, no HTTP)", raw="order"),
