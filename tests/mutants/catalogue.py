@@ -16,6 +16,7 @@ IDEMPOTENCY = "tests/integration/test_idempotency.py"
 IDEMPOTENCY_API = "tests/e2e/test_idempotency_api.py"
 REPOSITORIES = "tests/integration/test_repositories.py"
 BATCHES = "tests/integration/test_coupon_batches.py"
+ROUND_TRIPS = "tests/integration/test_round_trips.py"
 # Coupon tests run on both issue paths (tests/conftest.py BOTH_COUPON_PATHS): a guard of one
 # path names that path's run, since the other path never reaches it. The concurrency tests'
 # batched runs are not named for the batch path's SQL guards: one process's batches of a coupon
@@ -282,6 +283,30 @@ MUTATIONS: tuple[Mutation, ...] = (
             f"{IDEMPOTENCY}::test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice",
             "tests/e2e/test_idempotency_outcome_unknown_api.py::"
             "test_a_retry_after_outcome_unknown_pays_exactly_once[answer-lost]",
+        ),
+    ),
+    Mutation(
+        "the store commits without calling the lease's fence",
+        "adapters/mysql/pool.py",
+        "                await session.commit(fence)",
+        "                await session.commit()",
+        (
+            f"{DURABILITY}::test_a_charge_whose_lease_lapsed_rolls_back",
+            f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",
+        ),
+    ),
+    Mutation(
+        "a deferred write's failure passes for the next statement's own error",
+        "adapters/mysql/session.py",
+        """        except pymysql.err.MySQLError as exc:
+            await cursor.close()
+            if ahead > 0:""",
+        """        except pymysql.err.MySQLError as exc:
+            await cursor.close()
+            if False:""",
+        (
+            f"{ROUND_TRIPS}::test_a_deferred_write_that_fails_rolls_back_and_is_not_the_next"
+            "_statements_error[next statement]",
         ),
     ),
     Mutation(
