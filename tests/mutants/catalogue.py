@@ -298,10 +298,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a deferred write's failure passes for the next statement's own error",
         "adapters/mysql/session.py",
-        """        except pymysql.err.MySQLError as exc:
+        """        except errors.MySQLError as exc:
             await cursor.close()
             if ahead > 0:""",
-        """        except pymysql.err.MySQLError as exc:
+        """        except errors.MySQLError as exc:
             await cursor.close()
             if False:""",
         (
