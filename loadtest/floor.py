@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncmy
+import aiomysql
 import msgspec
 import uvloop
 from aiohttp import web
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from loadtest.bench_ceiling import POOL, charge_packets  # noqa: E402
 from shop.adapters.mysql.pool import parse_db_url  # noqa: E402
 
-POOL_KEY = web.AppKey("pool", asyncmy.Pool)
+POOL_KEY = web.AppKey("pool", aiomysql.Pool)
 
 
 async def charge(request: web.Request) -> web.Response:
@@ -53,7 +53,7 @@ async def ready(request: web.Request) -> web.Response:
 
 async def pool(app: web.Application) -> AsyncIterator[None]:
     target = parse_db_url(os.environ["SHOP_DB_URL"])
-    app[POOL_KEY] = await asyncmy.create_pool(
+    app[POOL_KEY] = await aiomysql.create_pool(
         **target.connect_args(),
         db=target.database,
         minsize=POOL,

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncmy
+import aiomysql
 import pytest
 import redis.asyncio as aioredis
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -144,7 +144,7 @@ async def test_an_order_chosen_as_deadlock_victim_is_retried_and_succeeds(
 ) -> None:
     user, product = await _with_cart(client, factory)
     target = parse_db_url(TEST_DB_URL)
-    other = await asyncmy.connect(**target.connect_args(), db=target.database)
+    other = await aiomysql.connect(**target.connect_args(), db=target.database)
     try:
         async with other.cursor() as cur:
             await cur.execute("BEGIN")

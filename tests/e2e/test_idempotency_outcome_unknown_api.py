@@ -16,7 +16,7 @@ from ..factories import Factory
 from ..faults.link import TcpLink
 from .conftest import problem
 
-COMMIT = b"\x03COMMIT"  # COM_QUERY then the text, as the driver sends it
+COMMIT = b"\x03COMMIT"  # COM_QUERY then the text, as aiomysql sends it
 
 
 @pytest.mark.parametrize("committed", [True, False], ids=["answer-lost", "commit-lost"])

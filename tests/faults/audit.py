@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncmy
+import aiomysql
 
 from shop.adapters.mysql.pool import parse_db_url
 
@@ -67,7 +67,7 @@ async def _column(rows: Any, table: str, key: str, column: str, ids: Sequence[st
 async def audit(db_url: str, scope: Scope) -> Report:
     """Check every invariant over `scope`; the report lists each violation found."""
     target = parse_db_url(db_url)
-    conn = await asyncmy.connect(**target.connect_args(), db=target.database)
+    conn = await aiomysql.connect(**target.connect_args(), db=target.database)
     try:
         async with conn.cursor() as cur:
 

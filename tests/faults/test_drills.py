@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncmy
+import aiomysql
 import pytest
 import redis.asyncio as aioredis
 
@@ -97,7 +97,7 @@ async def dataset(mariadb: MariaDbServer) -> AsyncIterator[Dataset]:
     yield Dataset(url, scope, users, "test-coupon-1", "test-product-1")
     if mariadb.proc is not None:  # drop it, unless a failed drill left the server down
         target = parse_db_url(url)
-        conn = await asyncmy.connect(**target.connect_args())
+        conn = await aiomysql.connect(**target.connect_args())
         async with conn.cursor() as cur:
             await cur.execute(f"DROP DATABASE `{target.database}`")
         conn.close()
@@ -160,7 +160,7 @@ async def _flowing(load: Load, more: int = 60) -> None:
 async def _acknowledged_are_durable(load: Load, url: str) -> dict[str, int]:
     """Every 2xx is in the database; every refusal (but OUTCOME_UNKNOWN) wrote nothing."""
     target = parse_db_url(url)
-    conn = await asyncmy.connect(**target.connect_args(), db=target.database)
+    conn = await aiomysql.connect(**target.connect_args(), db=target.database)
     try:
         async with conn.cursor() as cur:
             await cur.execute("SELECT user_id, amount FROM balance_history WHERE reason = 'CHARGE'")

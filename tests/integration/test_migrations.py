@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import asyncmy
+import aiomysql
 import pytest
 
 from shop.adapters.mysql.migrations import MigrationLockTimeout, available, lock_name, migrate
@@ -23,7 +23,7 @@ VERSIONS = [version for version, _ in available()]
 
 async def _query(sql: str, *params: object) -> list[tuple[object, ...]]:
     target = parse_db_url(TEST_DB_URL)
-    conn = await asyncmy.connect(**target.connect_args())
+    conn = await aiomysql.connect(**target.connect_args())
     try:
         async with conn.cursor() as cur:
             await cur.execute(sql, params)
@@ -129,7 +129,7 @@ async def test_three_replicas_migrating_at_once_apply_each_version_once(scratch:
 
 async def test_a_migration_that_cannot_get_the_lock_applies_nothing(scratch: str) -> None:
     target = parse_db_url(TEST_DB_URL)
-    holder = await asyncmy.connect(**target.connect_args())
+    holder = await aiomysql.connect(**target.connect_args())
     try:
         async with holder.cursor() as cur:
             await cur.execute(

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import pymysql
 import pytest
-from asyncmy import errors
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.session import DeferredWriteFailed, Session
@@ -93,7 +93,7 @@ async def test_a_deferred_write_that_fails_rolls_back_and_is_not_the_next_statem
 
     with pytest.raises(DeferredWriteFailed) as failed:
         await database.run(work)
-    assert isinstance(failed.value.__cause__, errors.IntegrityError)
+    assert isinstance(failed.value.__cause__, pymysql.err.IntegrityError)
     # The whole transaction rolled back, the write before the deferred one too.
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10
     assert database.used == 0
@@ -114,5 +114,5 @@ async def test_the_write_sent_with_a_read_fails_as_itself(
             (user,),
         )
 
-    with pytest.raises(errors.IntegrityError):
+    with pytest.raises(pymysql.err.IntegrityError):
         await database.run(work)  # the BEGIN went ahead of it, in the same packet

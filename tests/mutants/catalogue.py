@@ -298,10 +298,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a deferred write's failure passes for the next statement's own error",
         "adapters/mysql/session.py",
-        """        except errors.MySQLError as exc:
+        """        except pymysql.err.MySQLError as exc:
             await cursor.close()
             if ahead > 0:""",
-        """        except errors.MySQLError as exc:
+        """        except pymysql.err.MySQLError as exc:
             await cursor.close()
             if False:""",
         (

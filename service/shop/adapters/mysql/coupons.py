@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from asyncmy import errors
+import pymysql
 
 from ...domain.coupons import Coupon, DiscountType, UserCoupon, UserCouponStatus
 from .session import Session
@@ -102,7 +102,7 @@ class CouponsRepository:
                 " VALUES (%s, %s, 'AVAILABLE', %s)",
                 (coupon_id, user_id, to_db(now)),
             )
-        except errors.IntegrityError as exc:
+        except pymysql.err.IntegrityError as exc:
             if exc.args and exc.args[0] == DUPLICATE_KEY:
                 return None
             raise
@@ -134,7 +134,7 @@ class CouponsRepository:
         """Give each user the coupon in one statement; None when any already has it."""
         issued_at = to_db(now)
         try:
-            # Placeholders only: the driver folds the rows into one multi-row INSERT only then
+            # Placeholders only: aiomysql folds the rows into one multi-row INSERT only then
             # (a literal in VALUES makes it send one statement per row).
             await self._s.execute_many(
                 "user_coupons.insert_many",
@@ -142,7 +142,7 @@ class CouponsRepository:
                 " VALUES (%s, %s, %s, %s)",
                 [(coupon_id, user_id, "AVAILABLE", issued_at) for user_id in user_ids],
             )
-        except errors.IntegrityError as exc:
+        except pymysql.err.IntegrityError as exc:
             if exc.args and exc.args[0] == DUPLICATE_KEY:
                 return None
             raise

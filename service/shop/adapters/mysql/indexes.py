@@ -3,7 +3,7 @@ switch (the original's full-table-scan incident: 60 ms cart reads instead of 2 m
 
 from __future__ import annotations
 
-from asyncmy import errors
+import pymysql
 
 from .pool import Database
 
@@ -31,6 +31,6 @@ async def set_cart_index(database: Database, on: bool) -> None:
         )
         try:
             await s.execute("indexes.cart_index_ddl", sql)
-        except errors.MySQLError as exc:
+        except pymysql.err.MySQLError as exc:
             if not exc.args or exc.args[0] not in (ALREADY_EXISTS, ALREADY_GONE):
                 raise

@@ -1,6 +1,6 @@
 """A FIFO limit on concurrent borrowers whose size can change at runtime.
 
-The driver's pool has a fixed size once created; this limit in front of it is what
+aiomysql fixes its pool size at creation; this limit in front of it is what
 `SHOP_DB_POOL_MAX` and the `db_pool_max` incident switch set.
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-import asyncmy
-from asyncmy import errors
+import aiomysql
+import pymysql
 
 from ...domain.errors import DatabaseUnavailable
 from .pool import parse_db_url
@@ -51,8 +51,8 @@ async def migrate(
     target = parse_db_url(url)
     lock = lock_name(target.database)
     try:
-        conn = await asyncmy.connect(**target.connect_args())
-    except (errors.OperationalError, OSError) as exc:
+        conn = await aiomysql.connect(**target.connect_args())
+    except (pymysql.err.OperationalError, OSError) as exc:
         raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
     applied: list[str] = []
     try:

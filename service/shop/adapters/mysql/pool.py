@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-import asyncmy
-from asyncmy import errors
+import aiomysql
+import pymysql
 from opentelemetry.trace import Span, Status, StatusCode
 
 from ...domain.errors import DatabaseUnavailable
@@ -27,7 +27,7 @@ log = get_logger("shop.db")
 # Deadlocks are a normal InnoDB outcome (e.g. three inserts racing on one unique key); the loser
 # is rolled back whole, so running it again is safe.
 DEADLOCK_RETRIES = 3
-# asyncmy cannot grow a pool after creation, so it is created this large and the Limiter in
+# aiomysql cannot grow a pool after creation, so it is created this large and the Limiter in
 # front sets the real size (which the db_pool_max incident switch changes at runtime).
 POOL_CEILING = 256
 
@@ -49,14 +49,14 @@ class DbTarget:
             "password": self.password,
             "autocommit": True,
             "charset": "utf8mb4",
-            "cursor_cls": QuietCursor,
+            "cursorclass": QuietCursor,
         }
 
 
 def parse_db_url(url: str) -> DbTarget:
     """Read `mysql://user:password@host:port/database`."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mysql", "mariadb", "mysql+asyncmy", "mysql+aiomysql"):
+    if parts.scheme not in ("mysql", "mariadb", "mysql+aiomysql"):
         raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
     database = parts.path.lstrip("/")
     if not database:
@@ -85,7 +85,7 @@ async def open_database(
 
 
 class Database:
-    """An asyncmy pool whose acquires wait at most `acquire_timeout` and never leak."""
+    """An aiomysql pool whose acquires wait at most `acquire_timeout` and never leak."""
 
     def __init__(
         self, pool: Any, *, name: str, maxsize: int, acquire_timeout: float, telemetry: Telemetry
@@ -118,7 +118,7 @@ class Database:
         """Open a pool; connections are autocommit so reads never leave a transaction open."""
         target = parse_db_url(url)
         try:
-            pool = await asyncmy.create_pool(
+            pool = await aiomysql.create_pool(
                 **target.connect_args(),
                 db=target.database,
                 minsize=min(4, maxsize),
@@ -128,7 +128,7 @@ class Database:
                 # locking reads, and it avoids the gap locks that make REPEATABLE READ deadlock.
                 init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             )
-        except (errors.OperationalError, OSError) as exc:
+        except (pymysql.err.OperationalError, OSError) as exc:
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
         return cls(
             pool,
@@ -230,7 +230,7 @@ class Database:
             async with asyncio.timeout(self.acquire_timeout):
                 await self._limiter.acquire()
                 try:
-                    # asyncmy moves the connection to its used set and returns it with no
+                    # aiomysql moves the connection to its used set and returns it with no
                     # await in between, so a cancellation here cannot strand a connection.
                     return await self._pool.acquire()
                 except BaseException:
@@ -250,7 +250,7 @@ class Database:
             raise DatabaseUnavailable(
                 f"no database connection free within {self.acquire_timeout:g}s"
             ) from exc
-        except (errors.OperationalError, OSError) as exc:
+        except (pymysql.err.OperationalError, OSError) as exc:
             if span is not None:
                 span.set_status(Status(StatusCode.ERROR, "connect failed"))
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc

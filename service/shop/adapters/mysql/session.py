@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asyncmy import errors
-from asyncmy.cursors import Cursor
+import aiomysql
+import pymysql
 from opentelemetry.trace import SpanKind, use_span
 
 from ...domain.errors import DatabaseUnavailable, OutcomeUnknown
@@ -33,11 +33,11 @@ DEADLOCK = 1213
 BEGIN = "BEGIN"
 
 
-class QuietCursor(Cursor):
+class QuietCursor(aiomysql.Cursor):  # type: ignore[misc]  # aiomysql ships no types
     """A cursor that does not fetch server warnings.
 
-    The driver answers every statement with warnings by a second round trip (SHOW WARNINGS) and
-    a logged warning; INSERT IGNORE and "database exists" warn by design, so both are waste.
+    aiomysql answers every statement with warnings by a second round trip (SHOW WARNINGS) and a
+    Python warning; INSERT IGNORE and "database exists" warn by design, so both are waste.
     """
 
     async def _show_warnings(self, conn: Any) -> None:
@@ -68,7 +68,7 @@ def _format(conn: Any, sql: str, params: Params) -> str:
     return sql if params is None else sql % tuple(conn.escape(value) for value in params)
 
 
-def _error_code(exc: errors.MySQLError) -> int:
+def _error_code(exc: pymysql.err.MySQLError) -> int:
     code = exc.args[0] if exc.args else 0
     return code if isinstance(code, int) else 0
 
@@ -125,14 +125,14 @@ class Session:
                 return await self._run(name, sql, params, many, fence)
             with use_span(span, end_on_exit=True):
                 return await self._run(name, sql, params, many, fence)
-        except errors.MySQLError as exc:
+        except pymysql.err.MySQLError as exc:
             code = str(_error_code(exc))
             if span is not None:
                 span.set_attribute("db.response.status_code", code)
             raise
         except (Deadlock, DatabaseUnavailable, DeferredWriteFailed) as exc:
             cause = exc.__cause__  # the MySQL error _run translated
-            code = str(_error_code(cause)) if isinstance(cause, errors.MySQLError) else ""
+            code = str(_error_code(cause)) if isinstance(cause, pymysql.err.MySQLError) else ""
             raise
         finally:
             metrics = telemetry.metrics
@@ -151,7 +151,7 @@ class Session:
         lead, self._lead = self._lead, ()
         # A multi-row insert is built by the driver itself: the queue goes before it.
         packet = queued if many else [*queued, *lead]
-        cursor = self._conn.cursor()
+        cursor = await self._conn.cursor()
         ahead = len(queued)  # > 0 while the result being read is a queued statement's
         try:
             if packet:
@@ -167,7 +167,7 @@ class Session:
                 await cursor.executemany(sql, params)
             elif not packet:
                 await cursor.execute(sql, params)
-        except (errors.OperationalError, errors.InternalError) as exc:
+        except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
             await cursor.close()
             code = _error_code(exc)
             if code == DEADLOCK:
@@ -177,11 +177,11 @@ class Session:
             if ahead > 0:
                 raise DeferredWriteFailed(f"a statement sent ahead of {name} failed") from exc
             raise
-        except (errors.InterfaceError, OSError) as exc:
+        except (pymysql.err.InterfaceError, OSError) as exc:
             # The connection was already closed, or broke outside the protocol's error codes.
             await cursor.close()
             raise DatabaseUnavailable(f"the database connection broke in {name}") from exc
-        except errors.MySQLError as exc:
+        except pymysql.err.MySQLError as exc:
             await cursor.close()
             if ahead > 0:
                 raise DeferredWriteFailed(f"a statement sent ahead of {name} failed") from exc
@@ -267,8 +267,9 @@ class Session:
             cursor = await self._execute(name, "COMMIT", None, fence=fence)
         except DatabaseUnavailable as exc:
             cause = exc.__cause__
-            if isinstance(cause, (errors.InterfaceError, OSError)) or (
-                isinstance(cause, errors.OperationalError) and _error_code(cause) in CONNECTION_LOST
+            if isinstance(cause, (pymysql.err.InterfaceError, OSError)) or (
+                isinstance(cause, pymysql.err.OperationalError)
+                and _error_code(cause) in CONNECTION_LOST
             ):
                 raise OutcomeUnknown(_UNKNOWN) from cause
             raise
