@@ -15,11 +15,13 @@ class TcpLink:
     the middle of one exchange (e.g. a COMMIT whose answer never arrives).
     """
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, record: bool = False) -> None:
         self.target_port = target_port
         self.port = 0
         self.broken = 0  # connections closed by break_on so far
-        self.sent: list[bytes] = []  # what clients sent, chunk by chunk (a test may clear it)
+        # What clients sent, chunk by chunk, when asked (a test may clear it): kept only on
+        # request, since a link under load would otherwise hold every byte it forwarded.
+        self.sent: list[bytes] | None = [] if record else None
         self._server: asyncio.Server | None = None
         self._cut = False
         self._break: tuple[bytes, bool] | None = None
@@ -87,7 +89,7 @@ class TcpLink:
                 if not outbound and answered.is_set():
                     self.broken += 1  # the server acted; its answer is lost on the way
                     return
-                if outbound:
+                if outbound and self.sent is not None:
                     self.sent.append(data)
                 trigger = self._break if outbound else None
                 if trigger is not None and trigger[0] in data:

@@ -31,7 +31,7 @@ COM_QUERY = 0x03
 async def linked(test_database: str) -> AsyncIterator[tuple[Database, TcpLink]]:
     """A pool whose connections go through a link that records what the client sends."""
     target = urlsplit(test_database)
-    async with TcpLink(target.port or 3306) as link:
+    async with TcpLink(target.port or 3306, record=True) as link:
         url = target._replace(netloc=f"root:@127.0.0.1:{link.port}").geturl()
         database = await Database.connect(url, maxsize=1)
         try:
@@ -42,6 +42,7 @@ async def linked(test_database: str) -> AsyncIterator[tuple[Database, TcpLink]]:
 
 def _queries(link: TcpLink) -> list[bytes]:
     """The statements' packets sent so far (a packet: 3-byte length, sequence id, command)."""
+    assert link.sent is not None
     return [chunk[5:] for chunk in link.sent if len(chunk) > 4 and chunk[4] == COM_QUERY]
 
 
@@ -56,6 +57,7 @@ async def test_a_charge_is_two_round_trips(
         clock=lambda: datetime.now(UTC),
         order_lock_scope=lambda: "user",
     )
+    assert link.sent is not None
     link.sent.clear()
     receipt = await charge_balance(deps=deps, user_id=user, amount=5)
     assert receipt.current_balance == 15
