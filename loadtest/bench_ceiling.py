@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "service"))
 from shop.adapters.mysql.pool import Database, parse_db_url  # noqa: E402
 from shop.adapters.mysql.store import MySqlStore  # noqa: E402
 from shop.domain.errors import ShopError  # noqa: E402
+from shop.domain.money import MAX_BALANCE  # noqa: E402
 from shop.locks.local import LocalLockManager  # noqa: E402
 from shop.use_cases.deps import Deps  # noqa: E402
 from shop.use_cases.orders import place_order  # noqa: E402
@@ -279,7 +280,7 @@ async def charge_packets(cur: Any, user: str, now: datetime) -> int:
     await cur.execute(
         "BEGIN; UPDATE users SET balance = balance + %s WHERE user_id = %s"
         " AND balance + %s <= %s; SELECT balance FROM users WHERE user_id = %s",
-        (1, user, 1, 1_000_000_000_000, user),
+        (1, user, 1, MAX_BALANCE, user),
     )
     await cur.nextset()
     await cur.nextset()

@@ -39,14 +39,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "credit reads, then writes (lost updates)",
         "adapters/mysql/users.py",
-        """        changed, row = await self._s.write_then_fetch_one(
+        """        return await self._change(
             "users.credit",
             "UPDATE users SET balance = balance + %s WHERE user_id = %s AND balance + %s <= %s",
             (amount, user_id, amount, limit),""",
         """        read = await self.balance(user_id)
         if read is None or read + amount > limit:
             return None
-        changed, row = await self._s.write_then_fetch_one(
+        return await self._change(
             "users.credit",
             "UPDATE users SET balance = %s WHERE user_id = %s",
             (read + amount, user_id),""",
@@ -298,12 +298,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a deferred write's failure passes for the next statement's own error",
         "adapters/mysql/session.py",
-        """        except pymysql.err.MySQLError as exc:
-            await cursor.close()
-            if ahead > 0:""",
-        """        except pymysql.err.MySQLError as exc:
-            await cursor.close()
-            if False:""",
+        """            if ahead > 0:
+                raise DeferredWriteFailed""",
+        """            if False:
+                raise DeferredWriteFailed""",
         (
             f"{ROUND_TRIPS}::test_a_deferred_write_that_fails_rolls_back_and_is_not_the_next"
             "_statements_error[next statement]",

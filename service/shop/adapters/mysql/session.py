@@ -76,15 +76,7 @@ def _error_code(exc: pymysql.err.MySQLError) -> int:
 class Session:
     """Statements carry a static name (`noun.verb`) for traces and metrics."""
 
-    __slots__ = (
-        "_before_last",
-        "_conn",
-        "_deferred",
-        "_delay",
-        "_lead",
-        "_queued",
-        "_telemetry",
-    )
+    __slots__ = ("_before_last", "_conn", "_deferred", "_delay", "_queued", "_telemetry")
 
     def __init__(self, conn: Any, telemetry: Telemetry, delay: float = 0.0) -> None:
         self._conn = conn
@@ -94,8 +86,6 @@ class Session:
         self._queued: list[str] = []
         self._deferred = ""  # the last deferred write's name: the COMMIT packet is measured as it
         self._before_last = 0  # rows changed by the statement before the last one of a packet
-        # The caller's own statement sent just before the next one (its errors are its own).
-        self._lead: tuple[str, ...] = ()
 
     async def _execute(
         self,
@@ -105,10 +95,11 @@ class Session:
         *,
         many: bool = False,
         fence: Callable[[], None] | None = None,
+        lead: str | None = None,
     ) -> Any:
         telemetry = self._telemetry
         if not telemetry.enabled:
-            return await self._run(name, sql, params, many, fence)
+            return await self._run(name, sql, params, many, fence, lead)
         started = time.perf_counter()
         code = ""
         span = (
@@ -122,9 +113,9 @@ class Session:
         )
         try:
             if span is None:
-                return await self._run(name, sql, params, many, fence)
+                return await self._run(name, sql, params, many, fence, lead)
             with use_span(span, end_on_exit=True):
-                return await self._run(name, sql, params, many, fence)
+                return await self._run(name, sql, params, many, fence, lead)
         except pymysql.err.MySQLError as exc:
             code = str(_error_code(exc))
             if span is not None:
@@ -141,16 +132,23 @@ class Session:
             )
 
     async def _run(
-        self, name: str, sql: str, params: Params, many: bool, fence: Callable[[], None] | None
+        self,
+        name: str,
+        sql: str,
+        params: Params,
+        many: bool,
+        fence: Callable[[], None] | None,
+        lead: str | None,
     ) -> Any:
+        """One round trip: what is queued, then `lead` (the caller's own statement, sent just
+        before this one, its errors its own), then the statement itself."""
         if self._delay:
             await asyncio.sleep(self._delay)
         if fence is not None:
             fence()
         queued, self._queued = self._queued, []
-        lead, self._lead = self._lead, ()
         # A multi-row insert is built by the driver itself: the queue goes before it.
-        packet = queued if many else [*queued, *lead]
+        packet = queued if many or lead is None else [*queued, lead]
         cursor = await self._conn.cursor()
         ahead = len(queued)  # > 0 while the result being read is a queued statement's
         try:
@@ -167,22 +165,18 @@ class Session:
                 await cursor.executemany(sql, params)
             elif not packet:
                 await cursor.execute(sql, params)
-        except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
-            await cursor.close()
-            code = _error_code(exc)
-            if code == DEADLOCK:
-                raise Deadlock(name) from exc
-            if code in UNAVAILABLE_CODES:
-                raise DatabaseUnavailable(f"database error {code} in {name}") from exc
-            if ahead > 0:
-                raise DeferredWriteFailed(f"a statement sent ahead of {name} failed") from exc
-            raise
         except (pymysql.err.InterfaceError, OSError) as exc:
             # The connection was already closed, or broke outside the protocol's error codes.
             await cursor.close()
             raise DatabaseUnavailable(f"the database connection broke in {name}") from exc
         except pymysql.err.MySQLError as exc:
             await cursor.close()
+            code = _error_code(exc)
+            if isinstance(exc, (pymysql.err.OperationalError, pymysql.err.InternalError)):
+                if code == DEADLOCK:
+                    raise Deadlock(name) from exc
+                if code in UNAVAILABLE_CODES:
+                    raise DatabaseUnavailable(f"database error {code} in {name}") from exc
             if ahead > 0:
                 raise DeferredWriteFailed(f"a statement sent ahead of {name} failed") from exc
             raise
@@ -240,8 +234,9 @@ class Session:
         self, name: str, write: str, write_params: Params, sql: str, params: Params = None
     ) -> tuple[int, Row | None]:
         """Run a write and a query in one round trip: the rows the write changed, the first row."""
-        self._lead = (_format(self._conn, write, write_params),)
-        cursor = await self._execute(name, sql, params)
+        cursor = await self._execute(
+            name, sql, params, lead=_format(self._conn, write, write_params)
+        )
         changed = int(self._before_last)
         row: Row | None = await cursor.fetchone()
         await cursor.close()

@@ -22,22 +22,27 @@ class UsersRepository:
         return None if row is None else int(row[0])
 
     async def credit(self, user_id: str, amount: int, *, limit: int) -> int | None:
-        changed, row = await self._s.write_then_fetch_one(
+        return await self._change(
             "users.credit",
             "UPDATE users SET balance = balance + %s WHERE user_id = %s AND balance + %s <= %s",
             (amount, user_id, amount, limit),
-            _BALANCE,
-            (user_id,),
+            user_id,
         )
-        return int(row[0]) if changed == 1 and row is not None else None
 
     async def debit(self, user_id: str, amount: int) -> int | None:
-        changed, row = await self._s.write_then_fetch_one(
+        return await self._change(
             "users.debit",
             "UPDATE users SET balance = balance - %s WHERE user_id = %s AND balance >= %s",
             (amount, user_id, amount),
-            _BALANCE,
-            (user_id,),
+            user_id,
+        )
+
+    async def _change(
+        self, name: str, guarded: str, params: tuple[object, ...], user_id: str
+    ) -> int | None:
+        """The guarded update and the balance it left, in one round trip; None if refused."""
+        changed, row = await self._s.write_then_fetch_one(
+            name, guarded, params, _BALANCE, (user_id,)
         )
         return int(row[0]) if changed == 1 and row is not None else None
 
