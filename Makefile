@@ -5,17 +5,30 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install services migrate seed run run-replicas token test test-unit test-integration
+.PHONY: install lock lock-check services migrate seed run run-replicas token test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
 
-$(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+# Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
+# version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
+UV := $(VENV)/bin/uv
+UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+export UV_PYTHON_DOWNLOADS := never
+$(STAMP): pyproject.toml uv.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q 'uv==$(UV_VERSION)'
+	VIRTUAL_ENV=$(abspath $(VENV)) $(UV) sync -q --locked --active --extra dev
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Upgrade the lock on purpose (every dependency to its newest allowed release); commit uv.lock.
+lock: install
+	$(UV) lock --upgrade
+
+# Fails when pyproject.toml and uv.lock disagree (part of make lint).
+lock-check: install
+	$(UV) lock --check
 
 services:
 	service/scripts/ensure-services.sh
@@ -41,7 +54,7 @@ USER_ID ?= test-user-1
 token: install
 	@$(PY) -m shop token $(USER_ID)
 
-lint: install
+lint: install lock-check
 	$(VENV)/bin/ruff check service tests loadtest grafana lab
 	$(VENV)/bin/ruff format --check service tests loadtest grafana lab
 	$(VENV)/bin/mypy

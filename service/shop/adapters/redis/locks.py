@@ -317,7 +317,7 @@ class RedisLockManager:
                 await asyncio.sleep(BREAKER_COOLDOWN)  # meanwhile waiters fall back on the timer
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                    await pubsub.aclose()
 
     async def _renew_leases(self) -> None:
         """Renew every held lease every lease/3 in one round trip; report the ones lost.
