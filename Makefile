@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -70,6 +70,11 @@ test: install services observability-tools lint webui browser
 # Fault drills under load on private mariadbd/redis-server processes (figures in .run/drills/).
 test-faults: install services
 	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# TLS to MariaDB: a private mariadbd with a generated certificate, verified or refused.
+test-db-tls: install services
+	@command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
+	$(PY) -m pytest tests/integration/test_database_tls.py $(PYTEST_ARGS)
 
 # The pyramid's layers one at a time. Unit tests need no service: they run against a database
 # URL that cannot answer, and their conftest refuses every TCP connection.
