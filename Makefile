@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install lock lock-check services migrate seed run run-replicas token test test-unit test-integration
+.PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
 
@@ -53,6 +53,10 @@ run-replicas: migrate
 USER_ID ?= test-user-1
 token: install
 	@$(PY) -m shop token $(USER_ID)
+
+# Refuse every token of a user issued until now, on every replica: make revoke USER_ID=test-user-1
+revoke: migrate
+	@$(PY) -m shop revoke $(USER_ID)
 
 lint: install lock-check
 	$(VENV)/bin/ruff check service tests loadtest grafana lab

@@ -7,6 +7,7 @@ keeps the adapters to itself: the app's keys hold ports.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 
 from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database, open_database
+from .adapters.mysql.revocations import MySqlRevocations
 from .adapters.mysql.seed import MySqlDataSet
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
@@ -28,6 +30,8 @@ from .adapters.redis.switch_values import RedisSwitchValues
 from .api.middleware import problems, telemetry
 from .api.openapi import build_document
 from .api.routes import ROUTES, add_routes
+from .auth.keyring import Keyring
+from .auth.revocations import Revocations
 from .background import running
 from .incidents.catalogue import Targets, register_switches
 from .incidents.slow_holds import SlowHolds
@@ -37,6 +41,7 @@ from .keys import (
     DATABASE,
     DEPS,
     IDEMPOTENCY,
+    KEYRING,
     OPENAPI,
     REDIS,
     SETTINGS,
@@ -87,12 +92,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[SWITCHES] = root.switches
     app[OPENAPI] = build_document(ROUTES, user_auth=settings.auth == "required")
     app[IDEMPOTENCY] = root.idempotency
+    app[KEYRING] = root.keyring
     add_routes(app)
     app.cleanup_ctx.extend(
         [
             root.tracing,
             root.metrics_port,
             root.database,
+            root.token_revocations,
             root.redis,
             root.locks,
             root.incident_switches,
@@ -111,6 +118,7 @@ class Root:
     _locks: LockManager
     _gate: RedisCouponGate | None
     _deps: Deps
+    _revocation_store: MySqlRevocations | None
 
     def __init__(self, settings: Settings, overrides: Overrides) -> None:
         configure_logging(settings.log_level)
@@ -133,6 +141,8 @@ class Root:
             else Telemetry.disabled()
         )
         self.switches = Switches(on_change=_announce(self.telemetry))
+        self.revocations = Revocations()
+        self.keyring = Keyring.from_settings(settings, self.revocations)
         self.idempotency = KeyPolicy(
             ttl=timedelta(seconds=settings.idempotency_ttl),
             claim_timeout=timedelta(seconds=settings.idempotency_claim_timeout),
@@ -169,6 +179,16 @@ class Root:
         ) as self._database:
             app[DATABASE] = self._database
             yield
+
+    async def token_revocations(self, app: web.Application) -> AsyncIterator[None]:
+        # Loaded before the first request: a revoked token must not work while a process starts.
+        if self.settings.auth == "required":
+            store = MySqlRevocations(self._database)
+            await self.revocations.load(store, now=time.time(), max_ttl=self.keyring.max_ttl)
+            self._revocation_store = store
+        else:
+            self._revocation_store = None
+        yield
 
     async def redis(self, app: web.Application) -> AsyncIterator[None]:
         s = self.settings
@@ -290,6 +310,16 @@ class Root:
                 ),
             ),
         }
+        if self._revocation_store is not None:
+            loops["token-revocations"] = self.revocations.refresh_forever(
+                self._revocation_store,
+                clock=time.time,
+                max_ttl=self.keyring.max_ttl,
+                interval=s.token_revocation_refresh,
+                on_error=lambda error: log.warning(
+                    "token_revocations_refresh_failed", error=str(error), exc_info=error
+                ),
+            )
         if self.switches.shared is not None:
             loops["switch-sync"] = self.switches.keep_in_sync()
         if self._gate is not None:

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from structlog.typing import FilteringBoundLogger
 
+from .auth.keyring import Keyring
 from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
@@ -29,6 +30,8 @@ TELEMETRY = web.AppKey("telemetry", Telemetry)
 IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)
 # Bound once per app: a lazy structlog proxy would rebuild its logger on every request.
 ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
+# Signs and checks user tokens (keys, environment, lifetime, revocations).
+KEYRING = web.AppKey("keyring", Keyring)
 
 # Per-request storage.
 TRACE_ID = web.RequestKey("trace_id", str)

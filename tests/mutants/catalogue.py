@@ -323,12 +323,46 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "a token's signature is not checked",
-        "auth/tokens.py",
-        "        if not hmac.compare_digest(self._mac(signed).encode(), mac.encode()):",
-        "        if not mac:",
+        "auth/keyring.py",
+        "        if not self._signer(claims.key_id, now).genuine(token):",
+        "        if not self._signer(claims.key_id, now):",
         (
             "tests/unit/test_tokens.py::test_another_secret_does_not_verify",
             "tests/e2e/test_auth_api.py::test_forged_expired_and_admin_tokens_are_401",
+        ),
+    ),
+    Mutation(
+        "a token works in another environment",
+        "auth/keyring.py",
+        "        if claims.env != self.env:",
+        "        if claims.env is None:",
+        ("tests/unit/test_tokens.py::test_a_token_of_another_environment_is_refused",),
+    ),
+    Mutation(
+        "a token outlives the production maximum",
+        "auth/keyring.py",
+        "        if claims.expires_at - claims.issued_at > self.max_ttl:",
+        "        if claims.expires_at < claims.issued_at:",
+        ("tests/unit/test_tokens.py::test_production_tokens_live_a_day_at_most",),
+    ),
+    Mutation(
+        "a retired signing key still verifies",
+        "auth/keyring.py",
+        "        if accepted.until is not None and now >= accepted.until:",
+        "        if accepted.until is None and now >= 0:",
+        (
+            "tests/unit/test_tokens.py::test_rotation_accepts_the_previous_key_until_its_window_ends",
+        ),
+    ),
+    Mutation(
+        "a revoked token still works",
+        "auth/keyring.py",
+        "        if self.revocations.revoked(claims.user_id, claims.issued_at):",
+        "        if self.revocations is None:",
+        (
+            "tests/unit/test_tokens.py::test_a_revoked_users_earlier_tokens_are_refused_and_later"
+            "_ones_work",
+            "tests/e2e/test_token_lifecycle_api.py::test_a_revoked_user_is_refused_on_every_replica",
         ),
     ),
 )

@@ -12,9 +12,9 @@ import time
 
 from aiohttp import web
 
-from ..auth.tokens import InvalidToken, TokenSigner
+from ..auth.tokens import InvalidToken
 from ..domain.errors import AuthenticationRequired, NotYourResource
-from ..keys import PRINCIPAL, SETTINGS
+from ..keys import KEYRING, PRINCIPAL, SETTINGS
 
 
 def _required(request: web.Request) -> bool:
@@ -26,9 +26,8 @@ def authenticate(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired("this endpoint needs 'Authorization: Bearer <user token>'")
-    signer = TokenSigner.from_secret(request.app[SETTINGS].auth_secret)
     try:
-        principal = signer.verify(token.strip(), now=time.time())
+        principal = request.app[KEYRING].verify(token.strip(), now=time.time()).user_id
     except InvalidToken as exc:
         raise AuthenticationRequired(f"the bearer token is not valid: {exc}") from None
     request[PRINCIPAL] = principal

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from ..auth.tokens import TokenSigner
-from ..keys import SETTINGS
+from ..keys import KEYRING, SETTINGS
 from .endpoint import Call
 from .inputs import MintToken, NoInput
 from .outputs import UserToken
@@ -14,9 +13,8 @@ from .outputs import UserToken
 
 async def mint(call: Call[NoInput, NoInput, MintToken]) -> UserToken:
     """Admin: a token for one user."""
-    settings = call.request.app[SETTINGS]
-    ttl = settings.token_ttl if call.body.ttl_seconds is None else call.body.ttl_seconds
-    expires_at = int(time.time()) + ttl
+    app = call.request.app
+    ttl = app[SETTINGS].token_ttl if call.body.ttl_seconds is None else call.body.ttl_seconds
     user_id = call.body.user_id
-    token = TokenSigner.from_secret(settings.auth_secret).mint(user_id, expires_at=expires_at)
+    token, expires_at = app[KEYRING].mint(user_id, ttl=ttl, now=time.time())
     return UserToken(token, user_id, datetime.fromtimestamp(expires_at, UTC).isoformat())
