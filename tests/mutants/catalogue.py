@@ -355,6 +355,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         ),
     ),
     Mutation(
+        "a database without TLS is used in plain text",
+        "adapters/mysql/tls.py",
+        """    if not getattr(conn, "_secure", False):""",
+        """    if getattr(conn, "_secure", None) is None:""",
+        (
+            "tests/integration/test_database_tls.py::test_a_server_without_tls_is_refused_before"
+            "_any_statement",
+        ),
+    ),
+    Mutation(
         "a revoked token still works",
         "auth/keyring.py",
         "        if self.revocations.revoked(claims.user_id, claims.issued_at):",
