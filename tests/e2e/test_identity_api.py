@@ -19,8 +19,8 @@ from ..conftest import ADMIN_TOKEN, AiohttpClient
 from ..factories import Factory
 from .conftest import problem
 
-# Each compares equal to the real id under utf8mb4_unicode_ci (the first four, and the
-# zero-width space, which the collation ignores), or looks the same to a person (Cyrillic е).
+# The first five compare equal to the real id under utf8mb4_unicode_ci (which ignores case,
+# trailing spaces, width and zero-width spaces); the last only looks the same to a person.
 VARIANTS = {
     "upper case": str.upper,
     "trailing space": lambda u: u + " ",
