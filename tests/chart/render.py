@@ -13,7 +13,9 @@ from .tools import HELM, ROOT
 
 CHART = ROOT / "deploy" / "helm" / "shop"
 # The matrix: minimal, production, every toggle on (also what chart-testing would install).
-VALUES = {p.name.removesuffix("-values.yaml"): p for p in sorted((CHART / "ci").glob("*-values.yaml"))}
+VALUES = {
+    p.name.removesuffix("-values.yaml"): p for p in sorted((CHART / "ci").glob("*-values.yaml"))
+}
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RELEASE = "shop"
 NAMESPACE = "shop"

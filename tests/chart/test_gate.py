@@ -86,7 +86,9 @@ def test_the_crd_check_rejects_a_wrong_custom_resource() -> None:
 @MATRIX
 def test_render_equals_the_golden_file(name: str) -> None:
     golden = GOLDEN / f"{name}.yaml"
-    assert golden.read_text() == rendered_text(name), f"{golden} is stale: make chart, review, commit"
+    assert golden.read_text() == rendered_text(name), (
+        f"{golden} is stale: make chart, review, commit"
+    )
 
 
 def test_every_golden_file_belongs_to_the_matrix() -> None:

@@ -7,26 +7,23 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .render import ROOT, manifests, of_kind, one
+from ..observability.stack_files import PROMETHEUS, RULE_TESTS, RULES, dashboards, load_yaml
+from ..observability.test_rules import promtool
+from .render import manifests, of_kind, one
 from .workloads import pod_labels, selected, selects
 
-PROMETHEUS = ROOT / "observability" / "prometheus"
-RULES = sorted((PROMETHEUS / "rules").glob("*.yml"))
-RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*_test.yml"))
-DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 # Jobs of the exporters and servers a user's monitoring stack brings (not in this chart).
 EXTERNAL_JOBS = {"mysqld", "redis", "prometheus", "alertmanager"}
 
 
 def _groups(path: Path) -> list[dict[str, Any]]:
-    groups: list[dict[str, Any]] = yaml.safe_load(path.read_text())["groups"]
+    groups: list[dict[str, Any]] = load_yaml(path)["groups"]
     return groups
 
 
@@ -53,11 +50,10 @@ def rendered_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("test_file", RULE_TESTS, ids=lambda p: p.name)
-def test_promtool_rule_tests_pass_on_the_rendered_rule(rendered_rules: Path, test_file: Path) -> None:
-    result = subprocess.run(
-        ["promtool", "test", "rules", test_file.name],
-        cwd=rendered_rules / "tests", capture_output=True, text=True, check=False,
-    )  # fmt: skip
+def test_promtool_rule_tests_pass_on_the_rendered_rule(
+    rendered_rules: Path, test_file: Path
+) -> None:
+    result = promtool("test", "rules", test_file.name, cwd=rendered_rules / "tests")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -65,7 +61,7 @@ def test_every_dashboard_is_a_configmap_for_grafanas_sidecar() -> None:
     maps = of_kind(manifests("production"), "ConfigMap")
     assert all(m["metadata"]["labels"]["grafana_dashboard"] == "1" for m in maps)
     rendered = {key: json.loads(text) for m in maps for key, text in m["data"].items()}
-    assert rendered == {path.name: json.loads(path.read_text()) for path in DASHBOARDS}
+    assert rendered == {f"{uid}.json": board for uid, board in dashboards().items()}
 
 
 def test_monitoring_objects_are_off_by_default() -> None:

@@ -7,7 +7,6 @@ import dataclasses
 import shlex
 from typing import Any
 
-import promql_parser
 import pytest
 import yaml
 from prometheus_client import generate_latest
@@ -16,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shop.settings import Settings, env_var
 from shop.telemetry.metrics import Metrics
 
+from ..observability.promql_names import metric_names
 from .render import CHART, VALUES, Manifest, manifests, of_kind, one, values
 from .workloads import container, env, pod_labels, pod_spec, selected, selects, workloads
 
@@ -73,17 +73,6 @@ def _adapter_rules() -> list[dict[str, Any]]:
     return rules
 
 
-def _selected_names(expr: str) -> set[str]:
-    names: set[str] = set()
-
-    def visit(node: object) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
-
-    promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)
-    return names
-
-
 def test_the_hpa_metric_is_served_through_the_adapter_from_the_shops_metrics() -> None:
     hpa = one(manifests("production"), "HorizontalPodAutoscaler")
     asked = {m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"}
@@ -91,15 +80,16 @@ def test_the_hpa_metric_is_served_through_the_adapter_from_the_shops_metrics() -
     adapter = {rule["name"]["as"]: rule["seriesQuery"] for rule in _adapter_rules()}
     for metric in asked:
         assert metric in adapter, f"prometheus-adapter serves no {metric}"
-        assert _selected_names(adapter[metric]) <= _served_metrics()
+        assert metric_names(adapter[metric]) <= _served_metrics()
 
 
 def test_the_keda_trigger_queries_a_metric_the_shop_serves_for_its_own_pods() -> None:
     scaled = one(manifests("all-on"), "ScaledObject")
     (trigger,) = scaled["spec"]["triggers"]
     query = trigger["metadata"]["query"]
-    assert _selected_names(query) <= _served_metrics()
-    assert 'namespace="shop"' in query and 'pod=~"shop-[a-z0-9]+-[a-z0-9]+"' in query
+    assert metric_names(query) <= _served_metrics()
+    assert 'namespace="shop"' in query
+    assert 'pod=~"shop-[a-z0-9]+-[a-z0-9]+"' in query
     assert trigger["metricType"] == "AverageValue"
 
 
@@ -166,8 +156,14 @@ def test_network_policies_select_the_shops_pods_and_open_only_its_datastores(nam
     egress = one(docs, "NetworkPolicy", "shop-egress")
     picked = {w["metadata"]["name"] for w in selected(docs, egress["spec"]["podSelector"])}
     assert picked == {"shop", "shop-migrations"}
-    ports = [[(p["protocol"], p["port"]) for p in rule["ports"]] for rule in egress["spec"]["egress"]]
-    expected = [[("UDP", 53), ("TCP", 53)], [("TCP", v["database"]["port"])], [("TCP", v["redis"]["port"])]]
+    ports = [
+        [(p["protocol"], p["port"]) for p in rule["ports"]] for rule in egress["spec"]["egress"]
+    ]
+    expected = [
+        [("UDP", 53), ("TCP", 53)],
+        [("TCP", v["database"]["port"])],
+        [("TCP", v["redis"]["port"])],
+    ]
     if v["collector"]["endpoint"]:
         expected.append([("TCP", v["collector"]["port"])])
     assert ports == expected
@@ -179,10 +175,16 @@ def test_trial_datastores_admit_only_the_shops_pods() -> None:
     docs = manifests("all-on")
     for store in ("mariadb", "redis"):
         policy = one(docs, "NetworkPolicy", f"shop-{store}")
-        assert selected(docs, policy["spec"]["podSelector"]) == [one(docs, "StatefulSet", f"shop-{store}")]
+        assert selected(docs, policy["spec"]["podSelector"]) == [
+            one(docs, "StatefulSet", f"shop-{store}")
+        ]
         (rule,) = policy["spec"]["ingress"]
         (peer,) = rule["from"]
-        clients = {w["metadata"]["name"] for w in workloads(docs) if selects(peer["podSelector"], pod_labels(w))}
+        clients = {
+            w["metadata"]["name"]
+            for w in workloads(docs)
+            if selects(peer["podSelector"], pod_labels(w))
+        }
         assert clients == {"shop", "shop-migrations"}
 
 
@@ -194,4 +196,6 @@ def test_locust_aims_at_the_shops_service_and_its_workers_at_the_master() -> Non
     assert f"--host=http://shop:{service['spec']['ports'][0]['port']}" in master["args"]
     assert "--master-host=shop-locust" in worker["args"]
     locust = one(docs, "Service", "shop-locust")
-    assert selected(docs, locust["spec"]["selector"]) == [one(docs, "Deployment", "shop-locust-master")]
+    assert selected(docs, locust["spec"]["selector"]) == [
+        one(docs, "Deployment", "shop-locust-master")
+    ]

@@ -41,7 +41,9 @@ def test_probes_follow_the_shop_semantics_on_its_real_routes_and_port(name: str)
     _, shop = _shop(name)
     gets = {route.path for route in ROUTES if route.method == "GET"}
     ports = {p["name"]: p["containerPort"] for p in shop["ports"]}
-    probes = {kind: shop[f"{kind}Probe"]["httpGet"] for kind in ("startup", "liveness", "readiness")}
+    probes = {
+        kind: shop[f"{kind}Probe"]["httpGet"] for kind in ("startup", "liveness", "readiness")
+    }
     for probe in probes.values():
         assert probe["path"] in gets
         assert ports[probe["port"]] == int(env(shop)["SHOP_PORT"])
@@ -67,7 +69,8 @@ def test_rollout_adds_before_it_removes_and_the_budget_keeps_replicas(name: str)
     docs = manifests(name)
     deployment, _ = _shop(name)
     rolling = deployment["spec"]["strategy"]["rollingUpdate"]
-    assert rolling["maxUnavailable"] == 0 and rolling["maxSurge"] >= 1
+    assert rolling["maxUnavailable"] == 0
+    assert rolling["maxSurge"] >= 1
     pdb = one(docs, "PodDisruptionBudget")
     assert selects(pdb["spec"]["selector"], pod_labels(deployment))
     least = deployment["spec"].get("replicas") or _autoscaler(docs)["min"]
@@ -131,7 +134,9 @@ def test_db_connections_fit_max_connections(name: str) -> None:
     per_pod = int(env(shop)["SHOP_WORKERS"]) * int(env(shop)["SHOP_DB_POOL_MAX"])
     database = values(name)["database"]
     assert pods * per_pod + database["reservedConnections"] <= database["maxConnections"]
-    for trial in [d for d in of_kind(docs, "StatefulSet") if d["metadata"]["name"].endswith("mariadb")]:
+    for trial in [
+        d for d in of_kind(docs, "StatefulSet") if d["metadata"]["name"].endswith("mariadb")
+    ]:
         args = container(trial, "mariadb")["args"]
         assert f"--max-connections={database['maxConnections']}" in args
 
@@ -149,10 +154,18 @@ def test_scale_out_is_fast_and_scale_in_slow(name: str) -> None:
     behavior = (
         hpas[0]["spec"]["behavior"]
         if hpas
-        else one(docs, "ScaledObject")["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+        else one(docs, "ScaledObject")["spec"]["advanced"]["horizontalPodAutoscalerConfig"][
+            "behavior"
+        ]
     )
     up, down = behavior["scaleUp"], behavior["scaleDown"]
     assert up["stabilizationWindowSeconds"] == 0
-    assert any(p["type"] == "Percent" and p["value"] >= 100 and p["periodSeconds"] <= 30 for p in up["policies"])
+    assert any(
+        p["type"] == "Percent" and p["value"] >= 100 and p["periodSeconds"] <= 30
+        for p in up["policies"]
+    )
     assert down["stabilizationWindowSeconds"] >= 300
-    assert all(p["type"] == "Pods" and p["value"] == 1 and p["periodSeconds"] >= 60 for p in down["policies"])
+    assert all(
+        p["type"] == "Pods" and p["value"] == 1 and p["periodSeconds"] >= 60
+        for p in down["policies"]
+    )
