@@ -124,3 +124,17 @@ def test_no_secret_is_taken_from_values(tmp_path: Path) -> None:
 def _containers(doc: Manifest) -> list[Manifest]:
     spec = doc.get("spec", {}).get("template", {}).get("spec", {})
     return [*spec.get("initContainers", []), *spec.get("containers", [])]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("shop.wokers=2", "additional properties 'wokers' not allowed"),
+        ("autoscaling.engine=cpu", "value must be one of 'hpa', 'keda'"),
+        ("rollout.maxUnavailable=1", "/rollout/maxUnavailable"),
+    ],
+)
+def test_a_misspelt_or_unsafe_value_is_refused_by_the_schema(setting: str, message: str) -> None:
+    result = template("--values", VALUES["minimal"], "--set", setting)
+    assert result.returncode != 0
+    assert message in result.stderr
