@@ -126,12 +126,13 @@ def _autoscaler(docs: list[Manifest]) -> dict[str, int]:
 
 @MATRIX
 def test_db_connections_fit_max_connections(name: str) -> None:
-    """Every pod the autoscaler may reach plus the rollout's surge pod, each worker a full pool,
-    beside the reserved connections, within MariaDB's max_connections."""
+    """Every pod the autoscaler may reach plus the rollout's surge pod, each worker a full pool
+    and the readiness probe's own connection (it never borrows from the pool), beside the
+    reserved connections, within MariaDB's max_connections."""
     docs = manifests(name)
     deployment, shop = _shop(name)
     pods = _autoscaler(docs)["max"] + deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
-    per_pod = int(env(shop)["SHOP_WORKERS"]) * int(env(shop)["SHOP_DB_POOL_MAX"])
+    per_pod = int(env(shop)["SHOP_WORKERS"]) * int(env(shop)["SHOP_DB_POOL_MAX"]) + 1
     database = values(name)["database"]
     assert pods * per_pod + database["reservedConnections"] <= database["maxConnections"]
     for trial in [
@@ -144,7 +145,10 @@ def test_db_connections_fit_max_connections(name: str) -> None:
 def test_a_render_over_the_connection_budget_fails() -> None:
     result = template("--values", VALUES["production"], "--set", "autoscaling.maxReplicas=20")
     assert result.returncode != 0
-    assert "connection budget: 42 processes x 32 pool + 20 reserved = 1364" in result.stderr
+    assert (
+        "connection budget: 21 pods x (2 workers x 32 pool + 1 readiness probe) + 20 reserved"
+        " = 1385 > database.maxConnections 1000"
+    ) in result.stderr
 
 
 @pytest.mark.parametrize("name", ["production", "all-on"])

@@ -73,17 +73,19 @@ capabilities: {drop: [ALL]}
 {{- end -}}
 
 {{/*
-The most shop processes that can run at once: every replica the autoscaler may reach plus the
-rollout's surge pod, each with its workers. Their pools must fit MariaDB's max_connections
-beside the reserved connections; the render fails otherwise.
+The most connections the shop can hold at once: every pod the autoscaler may reach plus the
+rollout's surge pod, each with a full pool per worker and the readiness probe's own short
+connection. They must fit MariaDB's max_connections beside the reserved ones; the render fails
+otherwise (docs/scaling.md).
 */}}
 {{- define "shop.connectionBudget" -}}
 {{- $replicas := .Values.replicaCount -}}
 {{- if .Values.autoscaling.enabled -}}{{- $replicas = .Values.autoscaling.maxReplicas -}}{{- end -}}
-{{- $processes := mul (add $replicas .Values.rollout.maxSurge) .Values.shop.workers -}}
-{{- $needed := add (mul $processes .Values.shop.dbPoolMax) .Values.database.reservedConnections -}}
+{{- $pods := add $replicas .Values.rollout.maxSurge -}}
+{{- $perPod := add (mul .Values.shop.workers .Values.shop.dbPoolMax) 1 -}}
+{{- $needed := add (mul $pods $perPod) .Values.database.reservedConnections -}}
 {{- if gt (int $needed) (int .Values.database.maxConnections) -}}
-{{- fail (printf "connection budget: %d processes x %d pool + %d reserved = %d > database.maxConnections %d (lower autoscaling.maxReplicas, shop.workers or shop.dbPoolMax)" (int $processes) (int .Values.shop.dbPoolMax) (int .Values.database.reservedConnections) (int $needed) (int .Values.database.maxConnections)) -}}
+{{- fail (printf "connection budget: %d pods x (%d workers x %d pool + 1 readiness probe) + %d reserved = %d > database.maxConnections %d (lower autoscaling.maxReplicas, shop.workers or shop.dbPoolMax)" (int $pods) (int .Values.shop.workers) (int .Values.shop.dbPoolMax) (int .Values.database.reservedConnections) (int $needed) (int .Values.database.maxConnections)) -}}
 {{- end -}}
 {{- end -}}
 
