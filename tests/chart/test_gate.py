@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -22,6 +21,7 @@ from .render import (
     template,
 )
 from .tools import CRD_VALIDATOR
+from .workloads import pod_spec, workloads
 
 MATRIX = pytest.mark.parametrize("name", list(VALUES))
 # Custom resources, checked by their CRDs' schemas instead of the core ones.
@@ -109,21 +109,16 @@ def test_a_missing_required_value_fails_the_render(missing: str, message: str) -
     assert message in result.stderr
 
 
-def test_no_secret_is_taken_from_values(tmp_path: Path) -> None:
+def test_no_secret_is_taken_from_values() -> None:
     """Secrets come from an existing Secret: the chart renders no Secret and no secret in clear."""
     for name in VALUES:
         docs = manifests(name)
         assert not [d for d in docs if d["kind"] == "Secret"]
-        for doc in docs:
-            for container in _containers(doc):
+        for workload in workloads(docs):
+            for container in pod_spec(workload)["containers"]:
                 for env in container.get("env", []):
                     if env["name"] in ("SHOP_ADMIN_TOKEN", "SHOP_AUTH_SECRET", "DB_PASSWORD"):
                         assert "secretKeyRef" in env.get("valueFrom", {}), (name, env)
-
-
-def _containers(doc: Manifest) -> list[Manifest]:
-    spec = doc.get("spec", {}).get("template", {}).get("spec", {})
-    return [*spec.get("initContainers", []), *spec.get("containers", [])]
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def test_every_workload_selector_matches_its_own_pods_and_no_others(name: str) -
 
 
 @MATRIX
-def test_autoscalers_and_budget_target_the_shop_deployment(name: str) -> None:
+def test_autoscalers_and_the_disruption_budget_target_the_shop_deployment(name: str) -> None:
     docs = manifests(name)
     deployment = one(docs, "Deployment", "shop")
     for scaler in [*of_kind(docs, "HorizontalPodAutoscaler"), *of_kind(docs, "ScaledObject")]:

@@ -32,8 +32,9 @@ def _soak_peak_mib() -> int:
 
 
 def _mib(quantity: str) -> int:
-    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
-    return int(number) * MIB[unit]
+    match = re.fullmatch(r"(\d+)(Mi|Gi)", quantity)
+    assert match, f"memory {quantity!r} is not in Mi or Gi"
+    return int(match.group(1)) * MIB[match.group(2)]
 
 
 @MATRIX
