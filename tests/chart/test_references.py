@@ -195,7 +195,18 @@ def test_locust_aims_at_the_shops_service_and_its_workers_at_the_master() -> Non
     worker = container(one(docs, "Deployment", "shop-locust-worker"), "locust")
     assert f"--host=http://shop:{service['spec']['ports'][0]['port']}" in master["args"]
     assert "--master-host=shop-locust" in worker["args"]
+    # Users mint tokens the shop accepts: the same secret, from the same Secret entry.
+    secret = _secret_refs(container(one(docs, "Deployment", "shop"), "shop"))["SHOP_AUTH_SECRET"]
+    assert (
+        _secret_refs(master)["SHOP_AUTH_SECRET"]
+        == _secret_refs(worker)["SHOP_AUTH_SECRET"]
+        == secret
+    )
     locust = one(docs, "Service", "shop-locust")
     assert selected(docs, locust["spec"]["selector"]) == [
         one(docs, "Deployment", "shop-locust-master")
     ]
+
+
+def _secret_refs(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"] if "valueFrom" in e}
