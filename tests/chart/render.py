@@ -31,10 +31,10 @@ def helm(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def template(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """`helm template` of the chart as release `shop` in namespace `shop`, with `args` added."""
+def template(*args: str | Path, chart: Path = CHART) -> subprocess.CompletedProcess[str]:
+    """`helm template` of the chart (or a packaged one) as release `shop` in namespace `shop`."""
     return helm(
-        "template", RELEASE, CHART, "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
+        "template", RELEASE, chart, "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
         *args,
     )  # fmt: skip
 

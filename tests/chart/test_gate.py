@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -133,3 +134,14 @@ def test_a_misspelt_or_unsafe_value_is_refused_by_the_schema(setting: str, messa
     result = template("--values", VALUES["minimal"], "--set", setting)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_the_packaged_chart_renders_the_same(tmp_path: Path) -> None:
+    """`helm package` stores what files/rules and files/dashboards link to: a chart shipped to a
+    registry renders the repository's rules and dashboards as they were when it was packaged."""
+    packaged = helm("package", CHART, "--destination", tmp_path)
+    assert packaged.returncode == 0, packaged.stderr
+    (archive,) = tmp_path.glob("shop-*.tgz")
+    result = template("--values", VALUES["production"], chart=archive)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == rendered_text("production")
