@@ -68,8 +68,12 @@ def install_binaries() -> None:
 
 def install_crd_schemas() -> None:
     """The prometheus-operator and KEDA models (their JSON schemas), exactly as locked."""
-    if (CRDS / "node_modules" / ".package-lock.json").exists():
-        return
+    installed = CRDS / "node_modules" / ".package-lock.json"
+    if (
+        installed.exists()
+        and installed.stat().st_mtime >= (CRDS / "package-lock.json").stat().st_mtime
+    ):
+        return  # npm ci already installed this lock
     subprocess.run(
         ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CRDS, check=True
     )
