@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-import msgspec
 from msgspec import Meta, Struct
 
 from ..domain.coupons import (
@@ -180,7 +179,3 @@ class SeedRequest(Input):
     stock: Annotated[int, Meta(ge=0, le=MAX_SEED_STOCK)] = 1_000_000
     coupon_quantity: Annotated[int, Meta(ge=1, le=MAX_COUPON_QUANTITY)] = 100_000
 
-
-def field_names(kind: type[Struct]) -> tuple[str, ...]:
-    """The wire names of a type's fields, in declaration order."""
-    return tuple(f.encode_name for f in msgspec.structs.fields(kind))

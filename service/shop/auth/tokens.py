@@ -18,7 +18,6 @@ from dataclasses import dataclass
 VERSION = "v1"
 DEFAULT_SECRET = "dev-auth-secret"
 DEFAULT_TTL = 3600
-MAX_TTL = 30 * 24 * 3600
 MAX_TOKEN_LENGTH = 512
 MAX_USER_ID_LENGTH = 64
 
