@@ -178,4 +178,3 @@ class SeedRequest(Input):
     users: Annotated[int, Meta(ge=0, le=MAX_SEED_USERS)] = 100_000
     stock: Annotated[int, Meta(ge=0, le=MAX_SEED_STOCK)] = 1_000_000
     coupon_quantity: Annotated[int, Meta(ge=1, le=MAX_COUPON_QUANTITY)] = 100_000
-
