@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain import users
 from ..use_cases import balance
 from .endpoint import Call
 from .inputs import ChargeRequest, HistoryQuery, NoInput, UserPath
@@ -14,8 +15,12 @@ async def get_balance(call: Call[UserPath, NoInput, NoInput]) -> Balance:
 
 
 async def charge(call: Call[UserPath, NoInput, ChargeRequest]) -> ChargeReceipt:
-    receipt = await balance.charge_balance(
-        deps=call.deps, user_id=call.path.user_id, amount=call.body.amount
+    user_id, amount = call.path.user_id, call.body.amount
+    receipt = await call.once(
+        lambda seal: balance.charge_balance(
+            deps=call.deps, user_id=user_id, amount=amount, seal=seal
+        ),
+        users.ChargeReceipt,
     )
     return ChargeReceipt.of(receipt)
 

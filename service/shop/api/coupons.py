@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from ..domain import coupons as domain_coupons
 from ..domain.errors import InvalidInput
 from ..use_cases import coupons
 from .endpoint import Call
@@ -49,8 +50,12 @@ async def list_coupons(call: Call[NoInput, NoInput, NoInput]) -> list[Coupon]:
 
 
 async def issue(call: Call[CouponPath, NoInput, IssueCoupon]) -> IssuedCoupon:
-    issued = await coupons.issue_coupon(
-        deps=call.deps, coupon_id=call.path.coupon_id, user_id=call.body.user_id
+    coupon_id, user_id = call.path.coupon_id, call.body.user_id
+    issued = await call.once(
+        lambda seal: coupons.issue_coupon(
+            deps=call.deps, coupon_id=coupon_id, user_id=user_id, seal=seal
+        ),
+        domain_coupons.IssuedCoupon,
     )
     return IssuedCoupon.of(issued)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain import orders as domain_orders
 from ..domain.errors import OrderNotFound
 from ..use_cases import orders
 from .auth import act_as
@@ -12,8 +13,12 @@ from .paths import number
 
 
 async def place(call: Call[NoInput, NoInput, PlaceOrder]) -> Order:
-    order = await orders.place_order(
-        deps=call.deps, user_id=call.body.user_id, coupon_id=call.body.coupon_id or None
+    user_id, coupon_id = call.body.user_id, call.body.coupon_id or None
+    order = await call.once(
+        lambda seal: orders.place_order(
+            deps=call.deps, user_id=user_id, coupon_id=coupon_id, seal=seal
+        ),
+        domain_orders.Order,
     )
     return Order.of(order)
 
