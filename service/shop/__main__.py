@@ -16,7 +16,7 @@ import uvloop
 from .adapters.mysql.migrations import migrate
 from .adapters.mysql.pool import Database
 from .adapters.mysql.seed import is_empty, seed_dataset
-from .api import server
+from .api.framework import server
 from .app import create_app
 from .auth.tokens import MAX_USER_ID_LENGTH, mint_token
 from .domain.errors import ShopError

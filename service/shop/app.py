@@ -25,8 +25,8 @@ from .adapters.redis.coupon_gate import RedisCouponGate
 from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_control, open_redis
 from .adapters.redis.switch_values import RedisSwitchValues
-from .api.middleware import problems, telemetry
-from .api.openapi import build_document
+from .api.framework.middleware import problems, telemetry
+from .api.framework.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .background import running
 from .incidents.catalogue import Targets, register_switches

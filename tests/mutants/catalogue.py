@@ -292,7 +292,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "a user token opens another user's data",
-        "api/auth.py",
+        "api/framework/auth.py",
         "        if principal != user_id:",
         "        if principal is None:",
         ("tests/e2e/test_auth_api.py::test_another_users_token_is_403_and_changes_nothing",),

@@ -9,10 +9,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..keys import SETTINGS
-from . import admin, balance, carts, coupons, incidents, ops, orders, products, tokens
-from .admin import admin_only
-from .endpoint import Route, bind
-from .outputs import Health
+from .framework.endpoint import Route, bind
+from .handlers import admin, balance, carts, coupons, incidents, ops, orders, products, tokens
+from .handlers.admin import admin_only
+from .types.outputs import Health
 
 _TEXT = {"type": "string"}
 METRICS_CONTENT = {

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ..domain import orders as domain_orders
-from ..domain.errors import OrderNotFound
-from ..use_cases import orders
-from .auth import act_as
-from .endpoint import Call
-from .inputs import NoInput, OrderPath, OrderQuery, PlaceOrder
-from .outputs import Order, OrderPage
-from .paths import number
+from ...domain import orders as domain_orders
+from ...domain.errors import OrderNotFound
+from ...use_cases import orders
+from ..framework.auth import act_as
+from ..framework.endpoint import Call
+from ..framework.paths import number
+from ..types.inputs import NoInput, OrderPath, OrderQuery, PlaceOrder
+from ..types.outputs import Order, OrderPage
 
 
 async def place(call: Call[NoInput, NoInput, PlaceOrder]) -> Order:

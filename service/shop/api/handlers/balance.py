@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..domain import users
-from ..use_cases import balance
-from .endpoint import Call
-from .inputs import ChargeRequest, HistoryQuery, NoInput, UserPath
-from .outputs import Balance, BalanceChange, ChargeReceipt
+from ...domain import users
+from ...use_cases import balance
+from ..framework.endpoint import Call
+from ..types.inputs import ChargeRequest, HistoryQuery, NoInput, UserPath
+from ..types.outputs import Balance, BalanceChange, ChargeReceipt
 
 
 async def get_balance(call: Call[UserPath, NoInput, NoInput]) -> Balance:

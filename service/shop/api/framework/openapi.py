@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 
-from .. import __version__
-from ..domain.idempotency import MAX_KEY_LENGTH
+from ... import __version__
+from ...domain.idempotency import MAX_KEY_LENGTH
+from ..types.inputs import Input, NoInput
+from ..types.outputs import Problem
 from .endpoint import Route, Signature
-from .inputs import Input, NoInput
-from .outputs import Problem
 from .problems import PROBLEM_JSON
 from .responses import JSON
 

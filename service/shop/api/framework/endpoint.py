@@ -18,13 +18,13 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..keys import DEPS
-from ..use_cases.deps import Deps
-from ..use_cases.seals import KeyedRequest, Seal
+from ...keys import DEPS
+from ...use_cases.deps import Deps
+from ...use_cases.seals import KeyedRequest, Seal
+from ..types.inputs import Input, NoInput
 from .auth import act_as, authenticate
 from .decoding import decode_body, decode_params
 from .idempotency import HEADER, answer_once, keyed_request, replay_headers
-from .inputs import Input, NoInput
 from .responses import json_response
 
 P = TypeVar("P", bound=Input)

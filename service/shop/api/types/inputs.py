@@ -11,16 +11,16 @@ from typing import Annotated, Any, ClassVar
 
 from msgspec import Meta, Struct
 
-from ..domain.coupons import (
+from ...domain.coupons import (
     MAX_COUPON_NAME,
     MAX_COUPON_QUANTITY,
     MAX_PERCENT,
     DiscountType,
     UserCouponStatus,
 )
-from ..domain.ids import MAX_ID_LENGTH
-from ..domain.money import MAX_BALANCE, MAX_CHARGE, MIN_CHARGE
-from ..domain.orders import (
+from ...domain.ids import MAX_ID_LENGTH
+from ...domain.money import MAX_BALANCE, MAX_CHARGE, MIN_CHARGE
+from ...domain.orders import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
     MAX_PAGE_SIZE,
@@ -28,7 +28,7 @@ from ..domain.orders import (
     MIN_QUANTITY,
     OrderStatus,
 )
-from ..domain.products import (
+from ...domain.products import (
     DEFAULT_POPULAR_DAYS,
     DEFAULT_POPULAR_LIMIT,
     MAX_POPULAR_DAYS,
@@ -37,8 +37,8 @@ from ..domain.products import (
     MIN_POPULAR_LIMIT,
     ProductSort,
 )
-from ..domain.users import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
-from ..settings import MAX_TOKEN_TTL
+from ...domain.users import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
+from ...settings import MAX_TOKEN_TTL
 
 # An id: not blank, at most MAX_ID_LENGTH characters (`\S`: at least one non-space).
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from ..auth.tokens import TokenSigner
-from ..keys import SETTINGS
-from .endpoint import Call
-from .inputs import MintToken, NoInput
-from .outputs import UserToken
+from ...auth.tokens import TokenSigner
+from ...keys import SETTINGS
+from ..framework.endpoint import Call
+from ..types.inputs import MintToken, NoInput
+from ..types.outputs import UserToken
 
 
 async def mint(call: Call[NoInput, NoInput, MintToken]) -> UserToken:

@@ -10,10 +10,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..domain.errors import ShopError
-from ..keys import ACCESS_LOG, DECIDED_AT, ERROR_CODE, REPLAYED_ANSWER, TELEMETRY, TRACE_ID
-from ..telemetry.logging import get_logger
-from ..telemetry.tracing import current_ids, exemplar
+from ...domain.errors import ShopError
+from ...keys import ACCESS_LOG, DECIDED_AT, ERROR_CODE, REPLAYED_ANSWER, TELEMETRY, TRACE_ID
+from ...telemetry.logging import get_logger
+from ...telemetry.tracing import current_ids, exemplar
 from .http_errors import BodyTooLarge, MalformedRequest, MethodNotAllowed, RouteNotFound
 from .idempotency import replay_headers
 from .problems import problem_response

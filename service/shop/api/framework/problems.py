@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import msgspec
 from aiohttp import web
 
-from ..domain import errors as e
-from ..incidents.switches import SwitchNotShared, UnknownSwitch
+from ...domain import errors as e
+from ...incidents.switches import SwitchNotShared, UnknownSwitch
+from ..types.outputs import Problem
 from . import http_errors as h
-from .outputs import Problem
 
 PROBLEM_JSON = "application/problem+json"
 

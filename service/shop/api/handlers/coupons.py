@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from ..domain import coupons as domain_coupons
-from ..domain.errors import InvalidInput
-from ..use_cases import coupons
-from .endpoint import Call
-from .inputs import (
+from ...domain import coupons as domain_coupons
+from ...domain.errors import InvalidInput
+from ...use_cases import coupons
+from ..framework.endpoint import Call
+from ..types.inputs import (
     CouponPath,
     CreateCoupon,
     IssueCoupon,
@@ -17,7 +17,7 @@ from .inputs import (
     UserPath,
     ValidateCoupon,
 )
-from .outputs import Coupon, CouponCheck, IssuedCoupon, UserCoupon
+from ..types.outputs import Coupon, CouponCheck, IssuedCoupon, UserCoupon
 
 
 async def create(call: Call[NoInput, NoInput, CreateCoupon]) -> Coupon:

@@ -8,11 +8,11 @@ from typing import TypeVar
 import msgspec
 from aiohttp import web
 
-from ..domain.errors import ShopError
-from ..domain.idempotency import check_key, fingerprint
-from ..keys import DECIDED_AT, DEPS, IDEMPOTENCY, REPLAYED_ANSWER
-from ..use_cases import idempotency
-from ..use_cases.seals import KeyedRequest, Seal
+from ...domain.errors import ShopError
+from ...domain.idempotency import check_key, fingerprint
+from ...keys import DECIDED_AT, DEPS, IDEMPOTENCY, REPLAYED_ANSWER
+from ...use_cases import idempotency
+from ...use_cases.seals import KeyedRequest, Seal
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
