@@ -1,6 +1,7 @@
 """Every failure the shop reports, each with a stable code and a message.
 
-HTTP statuses and titles are not the domain's business: `api/framework/problems.py` maps each type once.
+HTTP statuses and titles are not the domain's business: `api/framework/problems.py` maps each
+type once.
 """
 
 from __future__ import annotations
