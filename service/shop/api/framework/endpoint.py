@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 
 from ...keys import DEPS
 from ...use_cases.deps import Deps
-from ...use_cases.seals import KeyedRequest, Seal
+from ...use_cases.seals import KeyedRequest
 from ..types.inputs import Input, NoInput
 from .auth import act_as, authenticate
 from .decoding import decode_body, decode_params
@@ -48,12 +48,14 @@ class Call(Generic[P, Q, B]):
     def deps(self) -> Deps:
         return self.request.app[DEPS]
 
-    async def once(self, effect: Callable[[Seal | None], Awaitable[T]], result_type: type[T]) -> T:
-        """Run the use case `effect`; with an Idempotency-Key, at most once per key (a retry
-        gets the first result, or has the first refusal raised again)."""
+    async def once(self, effect: Callable[..., Awaitable[T]], result_type: type[T]) -> T:
+        """Run the use case `effect(seal=...)`; with an Idempotency-Key, at most once per key
+        (a retry gets the first result, or has the first refusal raised again)."""
         if self.keyed is None:
-            return await effect(None)
-        return await answer_once(self.request, self.keyed, effect, result_type)
+            return await effect(seal=None)
+        return await answer_once(
+            self.request, self.keyed, lambda seal: effect(seal=seal), result_type
+        )
 
 
 TypedHandler = Callable[[Call[Any, Any, Any]], Awaitable[Any]]

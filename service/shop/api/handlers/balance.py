@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from ...domain import users
 from ...use_cases import balance
 from ..framework.endpoint import Call
@@ -15,14 +17,10 @@ async def get_balance(call: Call[UserPath, NoInput, NoInput]) -> Balance:
 
 
 async def charge(call: Call[UserPath, NoInput, ChargeRequest]) -> ChargeReceipt:
-    user_id, amount = call.path.user_id, call.body.amount
-    receipt = await call.once(
-        lambda seal: balance.charge_balance(
-            deps=call.deps, user_id=user_id, amount=amount, seal=seal
-        ),
-        users.ChargeReceipt,
+    charge = partial(
+        balance.charge_balance, deps=call.deps, user_id=call.path.user_id, amount=call.body.amount
     )
-    return ChargeReceipt.of(receipt)
+    return ChargeReceipt.of(await call.once(charge, users.ChargeReceipt))
 
 
 async def history(call: Call[UserPath, HistoryQuery, NoInput]) -> list[BalanceChange]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from functools import partial
 
 from ...domain import coupons as domain_coupons
 from ...domain.errors import InvalidInput
@@ -50,14 +51,13 @@ async def list_coupons(call: Call[NoInput, NoInput, NoInput]) -> list[Coupon]:
 
 
 async def issue(call: Call[CouponPath, NoInput, IssueCoupon]) -> IssuedCoupon:
-    coupon_id, user_id = call.path.coupon_id, call.body.user_id
-    issued = await call.once(
-        lambda seal: coupons.issue_coupon(
-            deps=call.deps, coupon_id=coupon_id, user_id=user_id, seal=seal
-        ),
-        domain_coupons.IssuedCoupon,
+    issue = partial(
+        coupons.issue_coupon,
+        deps=call.deps,
+        coupon_id=call.path.coupon_id,
+        user_id=call.body.user_id,
     )
-    return IssuedCoupon.of(issued)
+    return IssuedCoupon.of(await call.once(issue, domain_coupons.IssuedCoupon))
 
 
 async def validate(call: Call[NoInput, NoInput, ValidateCoupon]) -> CouponCheck:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from ...domain import orders as domain_orders
 from ...domain.errors import OrderNotFound
 from ...use_cases import orders
@@ -13,14 +15,13 @@ from ..types.outputs import Order, OrderPage
 
 
 async def place(call: Call[NoInput, NoInput, PlaceOrder]) -> Order:
-    user_id, coupon_id = call.body.user_id, call.body.coupon_id or None
-    order = await call.once(
-        lambda seal: orders.place_order(
-            deps=call.deps, user_id=user_id, coupon_id=coupon_id, seal=seal
-        ),
-        domain_orders.Order,
+    place = partial(
+        orders.place_order,
+        deps=call.deps,
+        user_id=call.body.user_id,
+        coupon_id=call.body.coupon_id or None,
     )
-    return Order.of(order)
+    return Order.of(await call.once(place, domain_orders.Order))
 
 
 async def list_orders(call: Call[NoInput, OrderQuery, NoInput]) -> OrderPage:
