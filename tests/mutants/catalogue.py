@@ -257,8 +257,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a keyed coupon issue's outcome is not written in its batch's transaction",
         "use_cases/coupon_batches.py",
-        """                    if not await ticket.seal.write(tx, outcome):""",
-        """                    if False:""",
+        """            if not await ticket.seal.write(tx, outcome):""",
+        """            if False:""",
         (f"{BATCHES}::test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it",),
     ),
     Mutation(

@@ -94,13 +94,6 @@ class _Shortfall(Exception):
     """Fewer units were left than the unlocked read said: rolled back, to run again locked."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    coupon: Coupon | None
-    allotment: Allotment
-    ids: dict[str, int]
-
-
 @dataclass(slots=True)
 class _Queue:
     tickets: deque[_Ticket]
@@ -222,17 +215,7 @@ class CouponBatches:
         now = self._clock()
 
         async def work(tx: Tx) -> tuple[list[Result], list[tuple[Seal, Outcome]]]:
-            results = _results(
-                coupon_id, users, await _issue(tx, coupon_id, users, now, locked=locked), now
-            )
-            sealed: list[tuple[Seal, Outcome]] = []
-            for ticket, result in zip(tickets, results, strict=True):
-                if ticket.seal is not None:  # a keyed request: its outcome commits with the batch
-                    outcome = ticket.seal.outcome(result)
-                    if not await ticket.seal.write(tx, outcome):
-                        raise _Taken(ticket)
-                    sealed.append((ticket.seal, outcome))
-            return results, sealed
+            return await _issue(tx, coupon_id, tickets, now, locked=locked)
 
         try:
             async with asyncio.timeout(self._timeout):
@@ -264,32 +247,12 @@ class CouponBatches:
         return results
 
 
-def _results(coupon_id: str, users: list[str], outcome: _Outcome, now: datetime) -> list[Result]:
-    """Each request's answer: its refusal, or its issued coupon."""
-    coupon, allotment = outcome.coupon, outcome.allotment
-    results: list[Result] = []
-    for user, refusal in zip(users, allotment.answers, strict=True):
-        if refusal is not None:
-            results.append(refusal)
-            continue
-        assert coupon is not None  # an unknown coupon refuses every request
-        results.append(
-            IssuedCoupon(
-                user_coupon_id=outcome.ids[user],
-                coupon_id=coupon_id,
-                user_id=user,
-                issued_at=now,
-                expires_at=coupon.expires_at,
-                remaining_quantity=allotment.remaining_after(coupon, user),
-            )
-        )
-    return results
-
-
 async def _issue(
-    tx: Tx, coupon_id: str, users: list[str], now: datetime, *, locked: bool
-) -> _Outcome:
-    """The batch's transaction: read, one insert, one update guarded by the batch's size."""
+    tx: Tx, coupon_id: str, tickets: list[_Ticket], now: datetime, *, locked: bool
+) -> tuple[list[Result], list[tuple[Seal, Outcome]]]:
+    """The batch's transaction: read, one insert, the keyed requests' outcomes, one update
+    guarded by the batch's size (last: the hot row is locked from it to the commit)."""
+    users = [t.user_id for t in tickets]
     coupon = await (tx.coupons.lock(coupon_id) if locked else tx.coupons.get(coupon_id))
     known: set[str] = set()
     holders: set[str] = set()
@@ -301,9 +264,45 @@ async def _issue(
         granted = await tx.coupons.grant_many(coupon_id, allotment.winners, now=now)
         if granted is None:
             raise _Collision(coupon_id)
-        if not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
-            # Under the row lock the read was exact: only a writer outside the batches can
-            # have got in between; one request at a time then settles it.
-            raise _Collision(coupon_id) if locked else _Shortfall(coupon_id)
         ids = granted
-    return _Outcome(coupon, allotment, ids)
+    results = _results(coupon_id, users, coupon, allotment, ids, now)
+    sealed: list[tuple[Seal, Outcome]] = []
+    for ticket, result in zip(tickets, results, strict=True):
+        if ticket.seal is not None:  # a keyed request: its outcome commits with the batch
+            outcome = ticket.seal.outcome(result)
+            if not await ticket.seal.write(tx, outcome):
+                raise _Taken(ticket)
+            sealed.append((ticket.seal, outcome))
+    if allotment.winners and not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
+        # Under the row lock the read was exact: only a writer outside the batches can have
+        # got in between; one request at a time then settles it.
+        raise _Collision(coupon_id) if locked else _Shortfall(coupon_id)
+    return results, sealed
+
+
+def _results(
+    coupon_id: str,
+    users: list[str],
+    coupon: Coupon | None,
+    allotment: Allotment,
+    ids: dict[str, int],
+    now: datetime,
+) -> list[Result]:
+    """Each request's answer: its refusal, or its issued coupon."""
+    results: list[Result] = []
+    for user, refusal in zip(users, allotment.answers, strict=True):
+        if refusal is not None:
+            results.append(refusal)
+            continue
+        assert coupon is not None  # an unknown coupon refuses every request
+        results.append(
+            IssuedCoupon(
+                user_coupon_id=ids[user],
+                coupon_id=coupon_id,
+                user_id=user,
+                issued_at=now,
+                expires_at=coupon.expires_at,
+                remaining_quantity=allotment.remaining_after(coupon, user),
+            )
+        )
+    return results
