@@ -37,11 +37,9 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain.allotment import Allotment, allot
+from ..domain.allotment import Allotment, allot, already_issued, refused_by_gate
 from ..domain.coupons import Admission, Coupon, IssuedCoupon
 from ..domain.errors import (
-    CouponAlreadyIssued,
-    CouponSoldOut,
     DatabaseUnavailable,
     IdempotencyInProgress,
 )
@@ -184,11 +182,7 @@ class CouponBatches:
         users = [t.user_id for t in batch]
         admissions = await self._gate.admit_many(coupon_id, users)
         results: list[Result | None] = [
-            CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user}")
-            if admission is Admission.DUPLICATE
-            else CouponSoldOut(f"coupon {coupon_id} is sold out")
-            if admission is Admission.SOLD_OUT
-            else None
+            refused_by_gate(coupon_id, user, admission)
             for user, admission in zip(users, admissions, strict=True)
         ]
         ask = [i for i, r in enumerate(results) if r is None]
@@ -224,7 +218,7 @@ class CouponBatches:
             return await self._run(coupon_id, tickets, locked=True)
         except _Collision:
             if len(tickets) == 1:
-                return [CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {users[0]}")]
+                return [already_issued(coupon_id, users[0])]
             results = []
             for ticket in tickets:  # each alone: its own answer, whatever the others hold
                 results += await self._run(coupon_id, [ticket])

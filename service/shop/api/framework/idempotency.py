@@ -40,8 +40,8 @@ async def answer_once(
     effect: Callable[[Seal], Awaitable[T]],
     result_type: type[T],
 ) -> T:
-    """The use case's result for this key, the first time and on every retry; its refusal
-    is raised, to be rendered as first decided (`problem_for`)."""
+    """The use case's result for this key, the first time and on every retry; a stored
+    refusal is raised, and the errors middleware renders it with the instant it was decided."""
     reply = await idempotency.once(
         deps=request.app[DEPS],
         policy=request.app[IDEMPOTENCY],
