@@ -18,7 +18,7 @@ from .adapters.mysql.migrations import migrate
 from .adapters.mysql.pool import Database
 from .adapters.mysql.revocations import MySqlRevocations
 from .adapters.mysql.seed import is_empty, seed_dataset
-from .api import server
+from .api.framework import server
 from .app import create_app
 from .auth.keyring import Keyring
 from .auth.tokens import MAX_USER_ID_LENGTH

@@ -27,8 +27,8 @@ from .adapters.redis.coupon_gate import RedisCouponGate
 from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_control, open_redis
 from .adapters.redis.switch_values import RedisSwitchValues
-from .api.middleware import problems, telemetry
-from .api.openapi import build_document
+from .api.framework.middleware import problems, telemetry
+from .api.framework.openapi import build_document
 from .api.routes import ROUTES, add_routes
 from .auth.keyring import Keyring
 from .auth.revocations import Revocations
@@ -256,18 +256,14 @@ class Root:
         clock = self.overrides.clock or utc_now
         self._gate = None if self._redis is None else self._coupon_gate(self._redis, store)
         gate: CouponGate = self._gate or NoGate()
-        # Group commit of coupon issues; 1 = one transaction per issue.
-        batches = (
-            CouponBatches(
-                store,
-                gate,
-                clock,
-                max_batch=s.coupon_batch_max,
-                parallel=s.coupon_batch_parallel,
-                timeout=s.lock_wait,
-            )
-            if s.coupon_batch_max > 1
-            else None
+        # Every coupon issue, in group commits of at most coupon_batch_max (1: one by one).
+        batches = CouponBatches(
+            store,
+            gate,
+            clock,
+            max_batch=s.coupon_batch_max,
+            parallel=s.coupon_batch_parallel,
+            timeout=s.lock_wait,
         )
         self._deps = app[DEPS] = Deps(
             store=store,
@@ -282,8 +278,7 @@ class Root:
             data_set=MySqlDataSet(self._database),
         )
         yield
-        if batches is not None:
-            await batches.aclose()
+        await batches.aclose()
 
     def _coupon_gate(self, client: Redis, store: MySqlStore) -> RedisCouponGate:
         return RedisCouponGate(

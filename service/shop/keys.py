@@ -6,6 +6,7 @@ the drivers behind it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -38,5 +39,7 @@ TRACE_ID = web.RequestKey("trace_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)
 # An Idempotency-Key retry answered from the store: counted as `replayed`, not as a new outcome.
 REPLAYED_ANSWER = web.RequestKey("replayed_answer", bool)
+# When a keyed request's stored refusal was decided: its problem says so on every answer.
+DECIDED_AT = web.RequestKey("decided_at", datetime)
 # The user a valid bearer token names (absent when SHOP_AUTH=off).
 PRINCIPAL = web.RequestKey("principal", str)

@@ -18,18 +18,19 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..keys import DEPS
-from ..use_cases.deps import Deps
+from ...keys import DEPS
+from ...use_cases.deps import Deps
+from ...use_cases.seals import KeyedRequest
+from ..types.inputs import Input, NoInput
 from .auth import act_as, authenticate
 from .decoding import decode_body, decode_params
-from .idempotency import HEADER, respond_once
-from .inputs import Input, NoInput
+from .idempotency import HEADER, answer_once, keyed_request, replay_headers
 from .responses import json_response
 
 P = TypeVar("P", bound=Input)
 Q = TypeVar("Q", bound=Input)
 B = TypeVar("B", bound=Input)
-_encoder = msgspec.json.Encoder()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +41,21 @@ class Call(Generic[P, Q, B]):
     path: P
     query: Q
     body: B
-    # What an idempotent run passes instead of the app's (its store seals the answer).
-    given_deps: Deps | None = None
+    # The request's Idempotency-Key, on a route that honours one.
+    keyed: KeyedRequest | None = None
 
     @property
     def deps(self) -> Deps:
-        return self.request.app[DEPS] if self.given_deps is None else self.given_deps
+        return self.request.app[DEPS]
+
+    async def once(self, effect: Callable[..., Awaitable[T]], result_type: type[T]) -> T:
+        """Run the use case `effect(seal=...)`; with an Idempotency-Key, at most once per key
+        (a retry gets the first result, or has the first refusal raised again)."""
+        if self.keyed is None:
+            return await effect(seal=None)
+        return await answer_once(
+            self.request, self.keyed, lambda seal: effect(seal=seal), result_type
+        )
 
 
 TypedHandler = Callable[[Call[Any, Any, Any]], Awaitable[Any]]
@@ -87,8 +97,8 @@ class Route:
     admin: bool = False
     # Acts on one user's data: with SHOP_AUTH=required, only that user's token may.
     user: bool = False
-    # Honours `Idempotency-Key`: the output type whose `of()` renders the use case's result.
-    idempotent: Any = None
+    # Honours `Idempotency-Key` (its handler runs the use case through `Call.once`).
+    idempotent: bool = False
     # Request headers it reads, by name in openapi.HEADER_PARAMETERS.
     headers: tuple[str, ...] = ()
     # Answers that are not JSON of the declared type: media type -> JSON Schema.
@@ -131,19 +141,15 @@ def bind(route: Route, *, user_auth: bool = False) -> Handler:
             structlog.contextvars.bind_contextvars(user_id=user_id)
         if user_id is not None and route.user:
             act_as(request, user_id)
-        if route.idempotent is not None and user_id is not None and HEADER in request.headers:
-            output = route.idempotent
-            return await respond_once(
-                request,
-                user_id=user_id,
-                effect=lambda deps: handler(Call(request, path, query, body, deps)),
-                render=lambda result: _encoder.encode(output.of(result)),
-                status=route.status,
-            )
-        answer = await handler(Call(request, path, query, body))
+        keyed = None
+        if route.idempotent and user_id is not None and HEADER in request.headers:
+            keyed = await keyed_request(request, user_id)
+        answer = await handler(Call(request, path, query, body, keyed))
         if raw:
             return typing.cast(web.StreamResponse, answer)
-        return json_response(answer, status=status)
+        return json_response(
+            answer, status=status, headers=None if keyed is None else replay_headers(request)
+        )
 
     return endpoint
 

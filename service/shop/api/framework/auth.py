@@ -12,9 +12,9 @@ import time
 
 from aiohttp import web
 
-from ..auth.tokens import InvalidToken
-from ..domain.errors import AuthenticationRequired, NotYourResource
-from ..keys import KEYRING, PRINCIPAL, SETTINGS
+from ...auth.tokens import InvalidToken
+from ...domain.errors import AuthenticationRequired, NotYourResource
+from ...keys import KEYRING, PRINCIPAL, SETTINGS
 
 
 def _required(request: web.Request) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..use_cases import products
-from .endpoint import Call
-from .inputs import NoInput, PopularQuery, ProductPath, ProductQuery
-from .outputs import PopularProduct, Product, Stock
+from ...use_cases import products
+from ..framework.endpoint import Call
+from ..types.inputs import NoInput, PopularQuery, ProductPath, ProductQuery
+from ..types.outputs import PopularProduct, Product, Stock
 
 
 async def list_products(call: Call[NoInput, ProductQuery, NoInput]) -> list[Product]:

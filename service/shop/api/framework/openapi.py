@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 
-from .. import __version__
-from ..domain.idempotency import MAX_KEY_LENGTH
+from ... import __version__
+from ...domain.idempotency import MAX_KEY_LENGTH
+from ..types.inputs import Input, NoInput
+from ..types.outputs import Problem
 from .endpoint import Route, Signature
-from .inputs import Input, NoInput
-from .outputs import Problem
 from .problems import PROBLEM_JSON
 from .responses import JSON
 
@@ -167,7 +167,7 @@ class _Schemas:
 
 def _headers(route: Route) -> tuple[str, ...]:
     """The request headers `route` reads: its own, and the key of an idempotent operation."""
-    return (*route.headers, "Idempotency-Key") if route.idempotent is not None else route.headers
+    return (*route.headers, "Idempotency-Key") if route.idempotent else route.headers
 
 
 def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
@@ -197,7 +197,7 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
         errors.add(400)
     if route.admin or (route.user and user_auth):
         errors |= {401, 403}
-    if route.idempotent is not None:
+    if route.idempotent:
         errors |= {409, 422}
         responses[str(route.status)]["headers"] = {
             "Idempotent-Replayed": {"$ref": "#/components/headers/Idempotent-Replayed"}

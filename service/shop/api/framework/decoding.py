@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from ..domain.errors import InvalidInput, MissingField, ShopError
-from ..keys import SETTINGS
+from ...domain.errors import InvalidInput, MissingField, ShopError
+from ...keys import SETTINGS
+from ..types.inputs import Input, NoInput
 from .http_errors import RequestTimeout, UnsupportedMediaType
-from .inputs import Input, NoInput
 
 T = TypeVar("T", bound=Input)
 JSON = "application/json"

@@ -9,19 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-import msgspec
 from msgspec import Meta, Struct
 
-from ..domain.coupons import (
+from ...domain.coupons import (
     MAX_COUPON_NAME,
     MAX_COUPON_QUANTITY,
     MAX_PERCENT,
     DiscountType,
     UserCouponStatus,
 )
-from ..domain.ids import MAX_ID_LENGTH
-from ..domain.money import MAX_BALANCE, MAX_CHARGE, MIN_CHARGE
-from ..domain.orders import (
+from ...domain.ids import MAX_ID_LENGTH
+from ...domain.money import MAX_BALANCE, MAX_CHARGE, MIN_CHARGE
+from ...domain.orders import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
     MAX_PAGE_SIZE,
@@ -29,7 +28,7 @@ from ..domain.orders import (
     MIN_QUANTITY,
     OrderStatus,
 )
-from ..domain.products import (
+from ...domain.products import (
     DEFAULT_POPULAR_DAYS,
     DEFAULT_POPULAR_LIMIT,
     MAX_POPULAR_DAYS,
@@ -38,8 +37,8 @@ from ..domain.products import (
     MIN_POPULAR_LIMIT,
     ProductSort,
 )
-from ..domain.users import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
-from ..settings import MAX_TOKEN_TTL
+from ...domain.users import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
+from ...settings import MAX_TOKEN_TTL
 
 # An id: not blank, at most MAX_ID_LENGTH characters (`\S`: at least one non-space).
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]
@@ -179,8 +178,3 @@ class SeedRequest(Input):
     users: Annotated[int, Meta(ge=0, le=MAX_SEED_USERS)] = 100_000
     stock: Annotated[int, Meta(ge=0, le=MAX_SEED_STOCK)] = 1_000_000
     coupon_quantity: Annotated[int, Meta(ge=1, le=MAX_COUPON_QUANTITY)] = 100_000
-
-
-def field_names(kind: type[Struct]) -> tuple[str, ...]:
-    """The wire names of a type's fields, in declaration order."""
-    return tuple(f.encode_name for f in msgspec.structs.fields(kind))

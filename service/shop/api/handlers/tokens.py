@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from ..keys import KEYRING, SETTINGS
-from .endpoint import Call
-from .inputs import MintToken, NoInput
-from .outputs import UserToken
+from ...keys import KEYRING, SETTINGS
+from ..framework.endpoint import Call
+from ..types.inputs import MintToken, NoInput
+from ..types.outputs import UserToken
 
 
 async def mint(call: Call[NoInput, NoInput, MintToken]) -> UserToken:

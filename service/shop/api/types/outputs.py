@@ -12,15 +12,15 @@ from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
-from ..domain import carts as _carts
-from ..domain import coupons as _coupons
-from ..domain import orders as _orders
-from ..domain import products as _products
-from ..domain import users as _users
-from ..domain.coupons import DiscountType, UserCouponStatus
-from ..domain.orders import OrderStatus
-from ..domain.users import BalanceReason
-from ..incidents.switches import Switch
+from ...domain import carts as _carts
+from ...domain import coupons as _coupons
+from ...domain import orders as _orders
+from ...domain import products as _products
+from ...domain import users as _users
+from ...domain.coupons import DiscountType, UserCouponStatus
+from ...domain.orders import OrderStatus
+from ...domain.users import BalanceReason
+from ...incidents.switches import Switch
 
 # Rendered with datetime.isoformat() ("+00:00"), which the contract's clients already parse.
 Instant = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]

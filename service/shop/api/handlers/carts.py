@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..domain.errors import CartItemNotFound
-from ..use_cases import carts
-from .endpoint import Call
-from .inputs import AddCartItem, CartItemPath, ChangeCartItem, NoInput, UserQuery
-from .outputs import Cart, CartItem, Message
-from .paths import number
+from ...domain.errors import CartItemNotFound
+from ...use_cases import carts
+from ..framework.endpoint import Call
+from ..framework.paths import number
+from ..types.inputs import AddCartItem, CartItemPath, ChangeCartItem, NoInput, UserQuery
+from ..types.outputs import Cart, CartItem, Message
 
 
 def _item_id(path: CartItemPath) -> int:

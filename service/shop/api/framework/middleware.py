@@ -10,11 +10,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..domain.errors import ShopError
-from ..keys import ACCESS_LOG, ERROR_CODE, REPLAYED_ANSWER, TELEMETRY, TRACE_ID
-from ..telemetry.logging import get_logger
-from ..telemetry.tracing import current_ids, exemplar
+from ...domain.errors import ShopError
+from ...keys import ACCESS_LOG, DECIDED_AT, ERROR_CODE, REPLAYED_ANSWER, TELEMETRY, TRACE_ID
+from ...telemetry.logging import get_logger
+from ...telemetry.tracing import current_ids, exemplar
 from .http_errors import BodyTooLarge, MalformedRequest, MethodNotAllowed, RouteNotFound
+from .idempotency import replay_headers
 from .problems import problem_response
 
 log = get_logger("shop.http")
@@ -99,7 +100,12 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except ShopError as error:
         request[ERROR_CODE] = error.code
-        return problem_response(error, instance=request.path)
+        return problem_response(
+            error,
+            instance=request.path,
+            at=request.get(DECIDED_AT),
+            headers=replay_headers(request),
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..domain.errors import MissingField
-from ..keys import SWITCHES
-from .endpoint import Call
-from .inputs import NoInput, SetIncidentSwitch, SwitchPath
-from .outputs import IncidentSwitch
+from ...domain.errors import MissingField
+from ...keys import SWITCHES
+from ..framework.endpoint import Call
+from ..types.inputs import NoInput, SetIncidentSwitch, SwitchPath
+from ..types.outputs import IncidentSwitch
 
 
 async def list_switches(call: Call[NoInput, NoInput, NoInput]) -> list[IncidentSwitch]:

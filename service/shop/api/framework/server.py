@@ -20,8 +20,8 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from ..domain.errors import ShopError
-from ..telemetry.logging import get_logger
+from ...domain.errors import ShopError
+from ...telemetry.logging import get_logger
 from .http_errors import HeadersTooLarge, MalformedRequest, RequestTimeout
 from .problems import PROBLEM_JSON, problem_body, status_and_title
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from ..use_cases import balance
-from .endpoint import Call
-from .inputs import ChargeRequest, HistoryQuery, NoInput, UserPath
-from .outputs import Balance, BalanceChange, ChargeReceipt
+from functools import partial
+
+from ...domain import users
+from ...use_cases import balance
+from ..framework.endpoint import Call
+from ..types.inputs import ChargeRequest, HistoryQuery, NoInput, UserPath
+from ..types.outputs import Balance, BalanceChange, ChargeReceipt
 
 
 async def get_balance(call: Call[UserPath, NoInput, NoInput]) -> Balance:
@@ -14,10 +17,10 @@ async def get_balance(call: Call[UserPath, NoInput, NoInput]) -> Balance:
 
 
 async def charge(call: Call[UserPath, NoInput, ChargeRequest]) -> ChargeReceipt:
-    receipt = await balance.charge_balance(
-        deps=call.deps, user_id=call.path.user_id, amount=call.body.amount
+    charge = partial(
+        balance.charge_balance, deps=call.deps, user_id=call.path.user_id, amount=call.body.amount
     )
-    return ChargeReceipt.of(receipt)
+    return ChargeReceipt.of(await call.once(charge, users.ChargeReceipt))
 
 
 async def history(call: Call[UserPath, HistoryQuery, NoInput]) -> list[BalanceChange]:

@@ -9,12 +9,12 @@ import hmac
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..keys import DEPS, SETTINGS
-from ..use_cases.seed import seed_data
-from .endpoint import Call
-from .http_errors import Forbidden, Unauthorized
-from .inputs import NoInput, SeedRequest
-from .outputs import SeedReport
+from ...keys import DEPS, SETTINGS
+from ...use_cases.seed import seed_data
+from ..framework.endpoint import Call
+from ..framework.http_errors import Forbidden, Unauthorized
+from ..types.inputs import NoInput, SeedRequest
+from ..types.outputs import SeedReport
 
 
 def admin_only(handler: Handler) -> Handler:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC
+from functools import partial
 
-from ..domain.errors import InvalidInput
-from ..use_cases import coupons
-from .endpoint import Call
-from .inputs import (
+from ...domain import coupons as domain_coupons
+from ...domain.errors import InvalidInput
+from ...use_cases import coupons
+from ..framework.endpoint import Call
+from ..types.inputs import (
     CouponPath,
     CreateCoupon,
     IssueCoupon,
@@ -16,7 +18,7 @@ from .inputs import (
     UserPath,
     ValidateCoupon,
 )
-from .outputs import Coupon, CouponCheck, IssuedCoupon, UserCoupon
+from ..types.outputs import Coupon, CouponCheck, IssuedCoupon, UserCoupon
 
 
 async def create(call: Call[NoInput, NoInput, CreateCoupon]) -> Coupon:
@@ -49,10 +51,13 @@ async def list_coupons(call: Call[NoInput, NoInput, NoInput]) -> list[Coupon]:
 
 
 async def issue(call: Call[CouponPath, NoInput, IssueCoupon]) -> IssuedCoupon:
-    issued = await coupons.issue_coupon(
-        deps=call.deps, coupon_id=call.path.coupon_id, user_id=call.body.user_id
+    issue = partial(
+        coupons.issue_coupon,
+        deps=call.deps,
+        coupon_id=call.path.coupon_id,
+        user_id=call.body.user_id,
     )
-    return IssuedCoupon.of(issued)
+    return IssuedCoupon.of(await call.once(issue, domain_coupons.IssuedCoupon))
 
 
 async def validate(call: Call[NoInput, NoInput, ValidateCoupon]) -> CouponCheck:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..domain.errors import ShopError
+from ...domain.errors import ShopError
 
 # A BIGINT id has at most 19 digits; 18 keeps every accepted one inside its range.
 MAX_ID_DIGITS = 18

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from ..domain.errors import OrderNotFound
-from ..use_cases import orders
-from .auth import act_as
-from .endpoint import Call
-from .inputs import NoInput, OrderPath, OrderQuery, PlaceOrder
-from .outputs import Order, OrderPage
-from .paths import number
+from functools import partial
+
+from ...domain import orders as domain_orders
+from ...domain.errors import OrderNotFound
+from ...use_cases import orders
+from ..framework.auth import act_as
+from ..framework.endpoint import Call
+from ..framework.paths import number
+from ..types.inputs import NoInput, OrderPath, OrderQuery, PlaceOrder
+from ..types.outputs import Order, OrderPage
 
 
 async def place(call: Call[NoInput, NoInput, PlaceOrder]) -> Order:
-    order = await orders.place_order(
-        deps=call.deps, user_id=call.body.user_id, coupon_id=call.body.coupon_id or None
+    place = partial(
+        orders.place_order,
+        deps=call.deps,
+        user_id=call.body.user_id,
+        coupon_id=call.body.coupon_id or None,
     )
-    return Order.of(order)
+    return Order.of(await call.once(place, domain_orders.Order))
 
 
 async def list_orders(call: Call[NoInput, OrderQuery, NoInput]) -> OrderPage:

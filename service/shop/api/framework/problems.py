@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import msgspec
 from aiohttp import web
 
-from ..domain import errors as e
-from ..incidents.switches import SwitchNotShared, UnknownSwitch
+from ...domain import errors as e
+from ...incidents.switches import SwitchNotShared, UnknownSwitch
+from ..types.outputs import Problem
 from . import http_errors as h
-from .outputs import Problem
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -67,8 +67,14 @@ def status_and_title(error: e.ShopError) -> tuple[int, str]:
     return STATUS_AND_TITLE[e.ShopError]  # pragma: no cover - ShopError is always in the MRO
 
 
-def problem_body(error: e.ShopError, *, instance: str | None, trace_id: str | None) -> bytes:
-    """The problem+json document of an error."""
+def problem_body(
+    error: e.ShopError,
+    *,
+    instance: str | None,
+    trace_id: str | None,
+    at: datetime | None = None,
+) -> bytes:
+    """The problem+json document of an error (decided `at`, or now)."""
     status, title = status_and_title(error)
     return _encoder.encode(
         Problem(
@@ -78,7 +84,7 @@ def problem_body(error: e.ShopError, *, instance: str | None, trace_id: str | No
             detail=error.message,
             code=error.code,
             message=error.message,
-            timestamp=datetime.now(UTC).isoformat(),
+            timestamp=(at or datetime.now(UTC)).isoformat(),
             instance=instance,
             trace_id=trace_id or None,
         )
@@ -99,13 +105,18 @@ def problem_headers(error: e.ShopError) -> dict[str, str]:
 
 
 def problem_response(
-    error: e.ShopError, *, instance: str, trace_id: str | None = None
+    error: e.ShopError,
+    *,
+    instance: str,
+    trace_id: str | None = None,
+    at: datetime | None = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     """An error as an application/problem+json response."""
     return web.Response(
-        body=problem_body(error, instance=instance, trace_id=trace_id),
+        body=problem_body(error, instance=instance, trace_id=trace_id, at=at),
         status=status_and_title(error)[0],
         content_type=PROBLEM_JSON,
         charset="utf-8",
-        headers=problem_headers(error),
+        headers={**problem_headers(error), **(headers or {})},
     )

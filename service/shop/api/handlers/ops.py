@@ -7,11 +7,11 @@ import asyncio
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from ..keys import DATABASE, OPENAPI, REDIS, TELEMETRY
-from .endpoint import Call
-from .inputs import NoInput
-from .outputs import Health
-from .responses import json_response
+from ...keys import DATABASE, OPENAPI, REDIS, TELEMETRY
+from ..framework.endpoint import Call
+from ..framework.responses import json_response
+from ..types.inputs import NoInput
+from ..types.outputs import Health
 
 READY_TIMEOUT = 2.0
 

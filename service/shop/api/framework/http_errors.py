@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..domain.errors import ShopError
+from ...domain.errors import ShopError
 
 
 class RouteNotFound(ShopError):
