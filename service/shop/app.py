@@ -59,6 +59,7 @@ from .telemetry.tracing import build_tracer_provider, tracer_from
 from .use_cases.coupon_batches import CouponBatches
 from .use_cases.deps import Deps
 from .use_cases.idempotency import KeyPolicy, purge_periodically
+from .use_cases.order_batches import OrderBatches
 from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
 log = get_logger("shop.app")
@@ -265,6 +266,14 @@ class Root:
             parallel=s.coupon_batch_parallel,
             timeout=s.lock_wait,
         )
+        # Every order, in group commits of at most order_batch_max (1: one by one).
+        orders = OrderBatches(
+            store,
+            clock,
+            max_batch=s.order_batch_max,
+            parallel=s.order_batch_parallel,
+            timeout=s.lock_wait,
+        )
         self._deps = app[DEPS] = Deps(
             store=store,
             locks=SlowHolds(
@@ -275,10 +284,12 @@ class Root:
             order_lock_scope=lambda: str(self.switches.value("order_lock_scope")),
             coupon_gate=gate,
             coupon_issues=batches,
+            order_placements=orders,
             data_set=MySqlDataSet(self._database),
         )
         yield
         await batches.aclose()
+        await orders.aclose()
 
     def _coupon_gate(self, client: Redis, store: MySqlStore) -> RedisCouponGate:
         return RedisCouponGate(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +35,13 @@ class Lease(Protocol):
 
     def ensure_valid(self) -> None:
         """Raise LeaseLost when the lease expired or was taken over."""
+
+
+class Fence(Protocol):
+    """What a transaction checks just before its COMMIT is sent (a lease, or a batch's)."""
+
+    def ensure_valid(self) -> None:
+        """Raise to leave the transaction uncommitted."""
 
 
 class LockManager(Protocol):
@@ -91,6 +98,22 @@ class CouponIssues(Protocol):
         ...
 
 
+class OrderPlacements(Protocol):
+    """Concurrent orders coalesced into one transaction (group commit)."""
+
+    async def place(
+        self,
+        user_id: str,
+        coupon_id: str | None,
+        *,
+        lease: Fence | None = None,
+        seal: Seal | None = None,
+    ) -> Order:
+        """Place the order with the next batch; returns only once committed. `lease`, the
+        user's order lock held by the caller, is checked before the commit."""
+        ...
+
+
 class Probe(Protocol):
     """A dependency readiness asks after: returns when it answers, raises when it does not."""
 
@@ -115,9 +138,13 @@ class UsersRepository(Protocol):
         nothing changed (no such user, or past the limit)."""
         ...
 
-    async def debit(self, user_id: str, amount: int) -> int | None:
-        """Take `amount` only if the balance covers it: the new balance, None when nothing
-        changed (no such user, or not enough)."""
+    async def lock_balances(self, user_ids: Sequence[str]) -> dict[str, int]:
+        """The balances of those of `user_ids` that exist, their rows locked (ascending id)."""
+        ...
+
+    async def debit_many(self, amounts: Mapping[str, int]) -> bool:
+        """Take each user's amount, each only if the balance covers it; False (roll back)
+        when any row was refused."""
         ...
 
     async def record(
@@ -183,8 +210,17 @@ class CartsRepository(Protocol):
         """Remove a line of this cart; False when the cart holds no such line."""
         ...
 
+    async def lock_carts(self, user_ids: Sequence[str]) -> dict[str, int]:
+        """The cart ids of those of `user_ids` that have one, locked (this serialises a user's
+        orders in the database itself)."""
+        ...
+
+    async def items_of(self, cart_ids: Sequence[int]) -> dict[int, list[CartItem]]:
+        """The items of each cart (carts without items are left out)."""
+        ...
+
     async def clear(self, cart_id: int) -> None:
-        """Empty the cart."""
+        """Empty the cart (sent with the transaction's next statement or its commit)."""
         ...
 
 
@@ -223,23 +259,26 @@ class CouponsRepository(Protocol):
         """Every coupon issued to the user, newest first."""
         ...
 
-    async def lock_user_coupon(self, user_id: str, coupon_id: str) -> UserCoupon | None:
-        """The user's copy of the coupon, locked for use by an order."""
+    async def lock_user_coupons(
+        self, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], UserCoupon]:
+        """The users' copies of the coupons, by (user id, coupon id), locked for use by orders
+        (the pairs not issued are left out)."""
         ...
 
     async def gate_snapshot(self, coupon_id: str) -> tuple[int, list[str]] | None:
         """Units left and every user holding the coupon (what a coupon gate is rebuilt from)."""
         ...
 
-    async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
-        """Spend an unused coupon; False when it was already used."""
+    async def mark_used_many(self, orders: Mapping[int, int], *, now: datetime) -> bool:
+        """Spend unused user coupons, each by its order (user coupon id -> order id); False
+        (roll back) when any was already used."""
         ...
 
 
 class OrdersRepository(Protocol):
-    async def add(self, order: Order) -> int:
-        """Store the order and its lines; returns the new order id (the lines may reach the
-        store only with the transaction's next statement or its commit)."""
+    async def add_many(self, orders: Sequence[Order]) -> list[int]:
+        """Store the orders and their lines; returns the new order ids, in the same order."""
         ...
 
     async def add_payment(self, *, order_id: int, user_id: str, amount: int, now: datetime) -> None:
@@ -321,7 +360,7 @@ class Store(Protocol):
         ...
 
     async def transaction(
-        self, work: Callable[[Tx], Awaitable[T]], *, fence: Lease | None = None
+        self, work: Callable[[Tx], Awaitable[T]], *, fence: Fence | None = None
     ) -> T:
         """Run `work` in one transaction: all of it commits or none of it does.
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from ...domain.carts import CartItem
-from .session import Session
+from .session import Session, placeholders
 from .times import to_db
 
 
@@ -35,24 +36,40 @@ class CartsRepository:
             raise LookupError(f"cart of {user_id} vanished")
         return created
 
+    async def lock_carts(self, user_ids: Sequence[str]) -> dict[str, int]:
+        ids = sorted(set(user_ids))
+        rows = await self._s.fetch_all(
+            "carts.lock",
+            f"SELECT user_id, cart_id FROM carts WHERE user_id IN ({placeholders(len(ids))})"
+            " ORDER BY user_id FOR UPDATE",
+            ids,
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     async def items(self, cart_id: int) -> list[CartItem]:
+        return (await self.items_of([cart_id])).get(cart_id, [])
+
+    async def items_of(self, cart_ids: Sequence[int]) -> dict[int, list[CartItem]]:
         rows = await self._s.fetch_all(
             "cart_items.by_cart",
-            "SELECT ci.cart_item_id, ci.product_id, p.name, p.price, ci.quantity"
+            "SELECT ci.cart_id, ci.cart_item_id, ci.product_id, p.name, p.price, ci.quantity"
             " FROM cart_items ci JOIN products p ON p.product_id = ci.product_id"
-            " WHERE ci.cart_id = %s ORDER BY ci.cart_item_id",
-            (cart_id,),
+            f" WHERE ci.cart_id IN ({placeholders(len(cart_ids))})"
+            " ORDER BY ci.cart_id, ci.cart_item_id",
+            list(cart_ids),
         )
-        return [
-            CartItem(
-                cart_item_id=int(r[0]),
-                product_id=r[1],
-                product_name=r[2],
-                price=int(r[3]),
-                quantity=int(r[4]),
+        found: dict[int, list[CartItem]] = {}
+        for r in rows:
+            found.setdefault(int(r[0]), []).append(
+                CartItem(
+                    cart_item_id=int(r[1]),
+                    product_id=r[2],
+                    product_name=r[3],
+                    price=int(r[4]),
+                    quantity=int(r[5]),
+                )
             )
-            for r in rows
-        ]
+        return found
 
     async def add(
         self, cart_id: int, product_id: str, quantity: int, *, max_quantity: int, now: datetime
@@ -98,6 +115,5 @@ class CartsRepository:
         return changed == 1
 
     async def clear(self, cart_id: int) -> None:
-        await self._s.execute(
-            "cart_items.clear", "DELETE FROM cart_items WHERE cart_id = %s", (cart_id,)
-        )
+        # Nothing refuses it and nothing is read back: it travels with the next statement.
+        self._s.defer("cart_items.clear", "DELETE FROM cart_items WHERE cart_id = %s", (cart_id,))
