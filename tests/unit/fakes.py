@@ -166,7 +166,7 @@ class Carts:
             self.t.carts[user_id] = self.t.new_id()
         return self.t.carts[user_id]
 
-    async def lock_carts(self, user_ids: Sequence[str]) -> dict[str, int]:
+    async def cart_ids(self, user_ids: Sequence[str]) -> dict[str, int]:
         return {u: self.t.carts[u] for u in sorted(set(user_ids)) if u in self.t.carts}
 
     async def items_of(self, cart_ids: Sequence[int]) -> dict[int, list[CartItem]]:

@@ -5,8 +5,8 @@ order every order queues on that product row's lock and orders top out at one co
 hand-over. Here the orders that arrive while a batch runs wait in a queue and go together in
 the next one, whatever their products:
 
-1. reads, once for the batch: the users' balances and carts (rows locked, ascending id: a
-   user's orders serialise on them), the carts' items, the users' coupons (locked);
+1. reads, once for the batch: the users' balances (rows locked, ascending id: a user's orders
+   serialise on them in the database itself), their carts and items, their coupons (locked);
 2. the rule `domain/checkout.py` answers each order as if they had run one after another in
    arrival order; a refused order writes nothing;
 3. writes, set-based: the orders and their lines in one round trip, one guarded debit of every
@@ -176,6 +176,10 @@ class OrderBatches:
                 await asyncio.wait([ticket.future])
             raise
 
+    def queued(self) -> int:
+        """Orders waiting for a batch."""
+        return sum(t.state is _State.QUEUED for t in self._tickets)
+
     async def aclose(self) -> None:
         """Wait for the queued batches (each bounded by the timeout)."""
         while self._runners:
@@ -246,7 +250,7 @@ async def _settle(
     """The batch's transaction: locked reads, the rule, set-based writes, the stock last."""
     requests = [t.request for t in tickets]
     balances = await tx.users.lock_balances([r.user_id for r in requests])
-    carts = await tx.carts.lock_carts(sorted(balances)) if balances else {}
+    carts = await tx.carts.cart_ids(sorted(balances)) if balances else {}
     items = await tx.carts.items_of(sorted(set(carts.values()))) if carts else {}
     wanted = sorted(
         {(r.user_id, r.coupon_id) for r in requests if r.coupon_id and r.user_id in carts}

@@ -139,7 +139,8 @@ class UsersRepository(Protocol):
         ...
 
     async def lock_balances(self, user_ids: Sequence[str]) -> dict[str, int]:
-        """The balances of those of `user_ids` that exist, their rows locked (ascending id)."""
+        """The balances of those of `user_ids` that exist, their rows locked in ascending id
+        order (until the transaction ends: this serialises a user's orders in the database)."""
         ...
 
     async def debit_many(self, amounts: Mapping[str, int]) -> bool:
@@ -210,9 +211,8 @@ class CartsRepository(Protocol):
         """Remove a line of this cart; False when the cart holds no such line."""
         ...
 
-    async def lock_carts(self, user_ids: Sequence[str]) -> dict[str, int]:
-        """The cart ids of those of `user_ids` that have one, locked (this serialises a user's
-        orders in the database itself)."""
+    async def cart_ids(self, user_ids: Sequence[str]) -> dict[str, int]:
+        """The cart ids of those of `user_ids` that have one."""
         ...
 
     async def items_of(self, cart_ids: Sequence[int]) -> dict[int, list[CartItem]]:

@@ -36,12 +36,11 @@ class CartsRepository:
             raise LookupError(f"cart of {user_id} vanished")
         return created
 
-    async def lock_carts(self, user_ids: Sequence[str]) -> dict[str, int]:
+    async def cart_ids(self, user_ids: Sequence[str]) -> dict[str, int]:
         ids = sorted(set(user_ids))
         rows = await self._s.fetch_all(
-            "carts.lock",
-            f"SELECT user_id, cart_id FROM carts WHERE user_id IN ({placeholders(len(ids))})"
-            " ORDER BY user_id FOR UPDATE",
+            "carts.by_users",
+            f"SELECT user_id, cart_id FROM carts WHERE user_id IN ({placeholders(len(ids))})",
             ids,
         )
         return {r[0]: int(r[1]) for r in rows}
