@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -231,7 +230,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(describe(found))
     return 1 if found else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

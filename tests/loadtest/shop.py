@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from loadtest.run import _wait_until, answers, free_port
+from loadtest.traffic.run import _wait_until, answers, free_port
 
 
 @contextmanager

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from loadtest import contract
-from loadtest.contract import judge
+from loadtest.traffic import contract
+from loadtest.traffic.contract import judge
 
 PROBLEM = {
     "type": "about:blank",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.run import ROOT, free_port
+from loadtest.traffic.run import ROOT, free_port
 
 from .databases import derived_url, fresh_dataset
 from .shop import shop
@@ -47,7 +47,7 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            sys.executable, "-m", "loadtest.run", "--scenario", scenario,
+            sys.executable, "-m", "loadtest", "run", "--scenario", scenario,
             "--scale", str(scale or SCALES[scenario]), "--headless", "--shop-url", url,
             "--db-url", DB, "--seed-users", str(USERS), "--web-port", str(free_port()),
             "--prometheus", "off", "--run-dir", str(run_dir), *extra,

@@ -18,7 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from loadtest.run import ROOT, WEBUI_DIST, _wait_until, answers, free_port
+from loadtest.traffic.run import ROOT, WEBUI_DIST, _wait_until, answers, free_port
 
 from .databases import derived_url, fresh_dataset
 from .shop import shop

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from lab.runbooks import mitigations
+from loadtest.gameday.runbooks import mitigations
 from shop.settings import Settings, env_var
 
 from .promql_names import metric_names
