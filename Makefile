@@ -30,8 +30,9 @@ lock: install
 lock-check: install
 	$(UV) lock --check
 
-services:
-	service/scripts/ensure-services.sh
+# MariaDB and Redis answering on 127.0.0.1, started (as root with apt: installed) when not.
+services: install
+	$(PY) -m loadtest services
 
 migrate: install services
 	$(PY) -m shop migrate
@@ -47,7 +48,7 @@ run: migrate
 N ?= 3
 run-replicas: migrate
 	$(PY) -m shop seed --if-empty
-	PY=$(PY) service/scripts/run-replicas.sh $(N)
+	$(PY) -m loadtest replicas $(N)
 
 # A user bearer token signed with SHOP_AUTH_SECRET: make token USER_ID=test-user-1
 USER_ID ?= test-user-1
@@ -105,15 +106,15 @@ bench-soak: install services
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.
-observe:
-	observability/local/observe.sh up
+observe: install
+	$(PY) -m loadtest observe up
 
 # promtool, amtool, Prometheus, Alertmanager and the exporters for the tests (apt when missing).
-observability-tools:
-	observability/local/observe.sh install
+observability-tools: install
+	$(PY) -m loadtest observe install
 
-observe-down:
-	observability/local/observe.sh down
+observe-down: install
+	$(PY) -m loadtest observe down
 
 # Rebuild grafana/dashboards/*.json from the dashboard code (a test fails when they differ).
 dashboards: install

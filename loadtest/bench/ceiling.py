@@ -19,14 +19,10 @@ import json
 import os
 import platform
 import resource
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +34,9 @@ import aiomysql
 import asyncmy
 import uvloop
 
-from loadtest import ROOT
+from loadtest.harness import database, shop
+from loadtest.harness.ports import free_port
+from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 from shop.adapters.mysql.pool import Database, parse_db_url
 from shop.adapters.mysql.store import MySqlStore
 from shop.domain.errors import ShopError
@@ -47,15 +45,7 @@ from shop.locks.local import LocalLockManager
 from shop.use_cases.deps import Deps
 from shop.use_cases.orders import place_order
 
-
-def _free_port() -> int:
-    # A port of our own: a fixed one may be held by anything else running on the machine.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-PORT = _free_port()
+PORT = free_port()
 DB_URL = os.environ.get("SHOP_BENCH_DB_URL", "mysql://root:@127.0.0.1:3306/shop_bench")
 USERS = 100_000
 POOL = 64  # the shop's SHOP_DB_POOL_MAX
@@ -66,7 +56,7 @@ WORKERS = {
     **REDIS,
     "SHOP_LOCK_BACKEND": "redis",
     "SHOP_WORKERS": "2",
-    "SHOP_METRICS_PORT": str(_free_port()),
+    "SHOP_METRICS_PORT": str(free_port()),
     "SHOP_DB_POOL_MAX": str(POOL // 2),
 }
 
@@ -170,7 +160,7 @@ async def _drive(
 
     started = time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(workers)))
-    return _summary(latencies, time.perf_counter() - started, dict(statuses))
+    return {**summary(latencies, time.perf_counter() - started), "statuses": dict(statuses)}
 
 
 async def _raw(kind: str, seconds: float, users: Users, coupon: str) -> dict[str, Any]:
@@ -294,19 +284,15 @@ async def charge_packets(cur: Any, user: str, now: datetime) -> int:
     return int(balance)
 
 
-def _summary(latencies: list[float], elapsed: float, statuses: dict[str, int]) -> dict[str, Any]:
+def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+    """Answers per second and p50/p95/p99 in ms of one measurement (latencies in seconds)."""
     latencies = sorted(latencies)
 
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": pct(0.50),
-        "p95_ms": pct(0.95),
-        "p99_ms": pct(0.99),
-        "statuses": statuses,
-    }
+    rps = len(latencies) / elapsed
+    return {"rps": rps, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
 
 
 # -- the endpoint over HTTP ---------------------------------------------------------------------
@@ -378,40 +364,12 @@ def parse_wrk(out: str) -> dict[str, Any]:
     }
 
 
-def _tree(pid: int) -> list[int]:
-    """The process and its descendants (the workers `serve` starts)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [pid, *(p for child in children for p in _tree(int(child)))]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of the process and its descendants."""
-    total = 0.0
-    for p in _tree(pid):
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _rss_mb(pid: int) -> float:
-    """The largest resident set among the process and its descendants, in MiB."""
-    sizes = [0]
-    for p in _tree(pid):
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]))
-    return max(sizes) / 1024
-
-
 def _wrk(
     script: Path, path: str, seconds: int, users: tuple[int, int], coupon: str, shop_pid: int
 ) -> dict[str, Any]:
     first, span = users
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    shop_before = _cpu_seconds(shop_pid)
+    shop_before = cpu_seconds(shop_pid)
     started = time.perf_counter()
     out = subprocess.run(
         [
@@ -445,35 +403,16 @@ def _wrk(
         "p99_ms": measured["p99_ms"],
         "statuses": measured["statuses"],
         "wrk_cpu": wrk_cpu / wall,
-        "shop_cpu": (_cpu_seconds(shop_pid) - shop_before) / wall,
-        "shop_rss_mb": _rss_mb(shop_pid),
+        "shop_cpu": (cpu_seconds(shop_pid) - shop_before) / wall,
+        "shop_rss_mb": rss_mib(shop_pid),
     }
 
 
 def _start(variant: Variant) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SHOP_DB_URL": DB_URL,
-        "SHOP_PORT": str(PORT),
-        "SHOP_HOST": "127.0.0.1",
-        "SHOP_DB_POOL_MAX": str(POOL),
-        **variant.env,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, *variant.server], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the shop exited with {proc.returncode} for {variant.name}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"the shop did not become ready for {variant.name}")
+    env = {"SHOP_DB_URL": DB_URL, "SHOP_DB_POOL_MAX": str(POOL), **variant.env}
+    replica = shop.launch(f"http://127.0.0.1:{PORT}", env, command=variant.server)
+    replica.wait_ready(within=30)
+    return replica.process
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -500,15 +439,7 @@ def _sql(statement: str) -> None:
 
 
 def _prepare() -> None:
-    env = {**os.environ, "SHOP_DB_URL": DB_URL}
-    subprocess.run([sys.executable, "-m", "shop", "migrate"], env=env, check=True, cwd=ROOT)
-    subprocess.run(
-        [sys.executable, "-m", "shop", "seed", "--users", str(USERS), "--stock", "100000000"],
-        env=env,
-        check=True,
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
+    database.prepare(DB_URL, users=USERS, if_empty=False, stock=100_000_000)
 
 
 def _fresh_coupon(tag: str) -> str:
@@ -586,8 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         script, variant.path, args.seconds, (first, span), coupon, proc.pid
                     )
                 finally:
-                    proc.send_signal(signal.SIGINT)
-                    proc.wait(timeout=30)
+                    stop(proc, timeout=30)
             measured["load"] = os.getloadavg()[0]
             results[key].append(measured)
             print(f"round {round_no + 1} {key}: {json.dumps(measured)}", flush=True)

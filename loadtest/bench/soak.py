@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import threading
@@ -28,15 +27,14 @@ from loadtest.bench.ceiling import (
     USERS,
     WRK_REPORT,
     Variant,
-    _cpu_seconds,
     _fresh_coupon,
     _machine,
     _prepare,
     _refill_carts,
-    _rss_mb,
     _start,
     parse_wrk,
 )
+from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 
 CONNECTIONS = 100
 RSS_BUDGET_MB = 300
@@ -91,7 +89,7 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         while not self.stopped.wait(self.every):
-            self.samples.append((time.monotonic() - started, _rss_mb(self.pid)))
+            self.samples.append((time.monotonic() - started, rss_mib(self.pid)))
 
     def peak(self, since: float, until: float) -> float:
         return max((mb for at, mb in self.samples if since <= at < until), default=0.0)
@@ -126,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     proc = _start(Variant("soak", "one process"))
     sampler = RssSampler(proc.pid)
     minutes: list[dict[str, Any]] = []
-    cpu_before = _cpu_seconds(proc.pid)
+    cpu_before = cpu_seconds(proc.pid)
     started = time.monotonic()
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(SOAK_LUA % {"users": USERS, "lag": ORDER_LAG})
@@ -139,9 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"minute {minute + 1}: {json.dumps(measured)}", flush=True)
     finally:
         sampler.stopped.set()
-        cpu = (_cpu_seconds(proc.pid) - cpu_before) / (time.monotonic() - started)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        cpu = (cpu_seconds(proc.pid) - cpu_before) / (time.monotonic() - started)
+        stop(proc, timeout=30)
     report = _report(minutes, cpu, machine)
     print(report)
     if args.out:

@@ -14,18 +14,18 @@ import asyncio
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest import ROOT
+from loadtest.bench.ceiling import summary
+from loadtest.harness import admin, database, shop
+from loadtest.harness.processes import stop
 from shop.auth.tokens import TokenSigner
 
 PORT = int(os.environ.get("SHOP_BENCH_PORT", "18081"))
@@ -147,62 +147,23 @@ SUITES: dict[str, tuple[str, list[Variant]]] = {
 }
 
 
-def _python() -> str:
-    venv = ROOT / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else sys.executable
-
-
-def _prepare() -> None:
-    env = {**os.environ, "SHOP_DB_URL": DB_URL}
-    subprocess.run([_python(), "-m", "shop", "migrate"], env=env, check=True, cwd=ROOT)
-    subprocess.run(
-        [_python(), "-m", "shop", "seed", "--users", str(USERS)],
-        env=env,
-        check=True,
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def _start(variant: Variant) -> list[subprocess.Popen[bytes]]:
-    procs = []
-    for port in _ports(variant):
-        env = {
-            **os.environ,
-            "SHOP_DB_URL": DB_URL,
-            "SHOP_PORT": str(port),
-            "SHOP_HOST": "127.0.0.1",
-            "SHOP_LOG_LEVEL": "INFO",
-            "SHOP_REDIS_PREFIX": "bench:",
-            **variant.env,
-        }
-        if variant.source is not None:
-            env["PYTHONPATH"] = str(variant.source)
-        # Logs go to /dev/null but are still formatted and written: that cost is measured.
-        procs.append(
-            subprocess.Popen(
-                [_python(), "-m", "shop", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
-            )
-        )
-    for port in _ports(variant):
-        _wait_ready(port, variant)
-    return procs
+    env = {
+        "SHOP_DB_URL": DB_URL,
+        "SHOP_LOG_LEVEL": "INFO",
+        "SHOP_REDIS_PREFIX": "bench:",
+        **variant.env,
+        **({"PYTHONPATH": str(variant.source)} if variant.source is not None else {}),
+    }
+    # Logs go to /dev/null but are still formatted and written: that cost is measured.
+    fleet = [shop.launch(f"http://127.0.0.1:{port}", env) for port in _ports(variant)]
+    for replica in fleet:
+        replica.wait_ready(within=20)
+    return [replica.process for replica in fleet]
 
 
 def _ports(variant: Variant) -> list[int]:
     return [PORT + n for n in range(variant.replicas)]
-
-
-def _wait_ready(port: int, variant: Variant) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the shop on :{port} did not become ready for {variant.name}")
 
 
 def _export(ref: str) -> Path:
@@ -229,20 +190,9 @@ def _before_and_after(variants: list[Variant], ref: str) -> list[Variant]:
 
 def _flip(switches: dict[str, object], ports: list[int]) -> None:
     # Every replica is told: without Redis, switches are per process.
-    for switch, value in ((s, v) for s, v in switches.items() for _ in ports):
-        port = ports[0]
-        ports = ports[1:] + ports[:1]
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/admin/incidents/{switch}",
-            data=json.dumps({"value": value}).encode(),
-            method="PUT",
-            headers={
-                "Authorization": "Bearer dev-admin-token",
-                "Content-Type": "application/json",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
+    for switch, value in switches.items():
+        for port in ports:
+            admin.flip(f"http://127.0.0.1:{port}", "dev-admin-token", switch, value)
 
 
 async def _orders(seconds: float, workers: int, ports: list[int]) -> dict[str, float]:
@@ -274,17 +224,8 @@ async def _orders(seconds: float, workers: int, ports: list[int]) -> dict[str, f
                         failures += 1
 
         await asyncio.gather(*(worker(n) for n in range(workers)))
-    latencies.sort()
-
-    def pct(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-
-    return {
-        "rps": len(latencies) / seconds,
-        "p50_ms": pct(0.5),
-        "p99_ms": pct(0.99),
-        "errors": float(failures),
-    }
+    measured = summary(latencies, seconds)
+    return {**{k: measured[k] for k in ("rps", "p50_ms", "p99_ms")}, "errors": float(failures)}
 
 
 def _charge_script(variant: Variant, default: Path) -> Path:
@@ -363,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants = _before_and_after(variants, args.against)
         pairs = [(a.name, b.name) for a, b in zip(variants[::2], variants[1::2], strict=True)]
         title = f"{title}: {args.against} vs the working tree"
-    _prepare()
+    database.prepare(DB_URL, users=USERS, if_empty=False)
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(CHARGE_LUA % {"users": USERS})
     results: dict[str, list[dict[str, float]]] = {v.name: [] for v in variants}
@@ -381,10 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     measured = _wrk(_charge_script(variant, script), args.seconds, args.connections)
                 results[variant.name].append(measured)
             finally:
-                for proc in procs:
-                    proc.send_signal(signal.SIGINT)
-                for proc in procs:
-                    proc.wait(timeout=30)
+                stop(*procs, timeout=30)
             print(f"round {round_no + 1} {variant.name}: {results[variant.name][-1]}", flush=True)
     medians = {
         name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}

@@ -1,7 +1,7 @@
 """`make gameday SCENARIO=<scenario> [SCALE=f]`: an automated incident drill.
 
 Starts two shop replicas on the Redis lock backend (the load test's `start_shop`), the local
-Prometheus and Alertmanager of `make observe` (its script, on free ports, with lab rules
+Prometheus and Alertmanager of `make observe` (the harness's stack, on free ports, with lab rules
 generated at SCALE and a webhook receiver added to every Alertmanager receiver), and locust
 running the scenario's traffic. Then: a quiet baseline (any alert fails the drill), the flip,
 the time each expected alert fires and notifies, the mitigation read from the first firing
@@ -35,15 +35,12 @@ from loadtest.gameday import report, rules
 from loadtest.gameday.drills import DB_DISTANCE_MS, SHARED_MACHINE, Drill, drill
 from loadtest.gameday.receiver import Receiver
 from loadtest.gameday.runbooks import mitigation_for
-from loadtest.harness.stack import SCRIPT
-from loadtest.traffic.run import (
-    Processes,
-    abandon_carts,
-    answers,
-    free_port,
-    seeded_users,
-    start_shop,
-)
+from loadtest.harness import admin, database
+from loadtest.harness.ports import free_port
+from loadtest.harness.processes import Processes
+from loadtest.harness.stack import Stack
+from loadtest.harness.waiting import wait_until
+from loadtest.traffic.run import start_shop
 
 DEFAULT_DB = "mysql://root:@127.0.0.1:3306/shop_gameday"
 ALERTMANAGER = ROOT / "observability" / "alertmanager" / "alertmanager.yml"
@@ -73,17 +70,6 @@ class Clock:
 def _get(url: str, timeout: float = 10) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
-
-
-def _admin(shop: str, token: str, method: str, path: str, value: Any = None) -> Any:
-    request = urllib.request.Request(
-        f"{shop}{path}",
-        data=None if value is None else json.dumps({"value": value}).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=180) as response:
-        return json.loads(response.read() or b"null")
 
 
 class Prometheus:
@@ -146,10 +132,6 @@ def alertmanager_config(webhook: str, out: Path) -> Path:
     return out
 
 
-def observe(command: str, env: dict[str, str]) -> None:
-    subprocess.run(["bash", str(SCRIPT), command], env={**os.environ, **env}, check=True)
-
-
 def start_locust(
     procs: Processes,
     d: Drill,
@@ -181,15 +163,6 @@ def favour(pids: list[int]) -> None:
             return
 
 
-def wait_for(check: Any, seconds: float, what: str, poll: float = 0.5) -> float:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return time.time()
-        time.sleep(poll)
-    raise TimeoutError(what)
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     d = drill(args.scenario)
     clock = Clock(args.scale)
@@ -200,27 +173,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     shops = [f"http://127.0.0.1:{free_port()}" for _ in range(args.replicas)]
     locust_port, prom_port, am_port = free_port(), free_port(), free_port()
     # This drill's own switch namespace: its flips never reach another shop on the same Redis.
-    os.environ["SHOP_REDIS_PREFIX"] = f"gameday:{d.scenario}:{os.getpid()}:"
-    os.environ.setdefault("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
-    os.environ["SHOP_LOCK_BACKEND"] = "redis"
+    shop_env = {
+        "SHOP_REDIS_PREFIX": f"gameday:{d.scenario}:{os.getpid()}:",
+        "SHOP_LOCK_BACKEND": "redis",
+    }
     procs = Processes()
     receiver = Receiver()
     rule_dir = run_dir / "rules"
     rules.write_rules(rule_dir, args.scale)
-    observe_env = {
-        "OBSERVE_DIR": str(run_dir / "observe"),
-        "SHOP_URL": ",".join(shops),
-        "LOCUST_URL": f"http://127.0.0.1:{locust_port}",
-        "PROMETHEUS_PORT": str(prom_port),
-        "ALERTMANAGER_PORT": str(am_port),
-        "MYSQLD_EXPORTER_PORT": str(free_port()),
-        "REDIS_EXPORTER_PORT": str(free_port()),
-        "OBSERVE_INTERVAL": rules.duration(clock.interval),
-        "OBSERVE_RULES": str(rule_dir),
-        "OBSERVE_ALERTMANAGER_CONFIG": str(
-            alertmanager_config(receiver.url, run_dir / "alertmanager.yml")
-        ),
-    }
+    stack = Stack(
+        dir=run_dir / "observe",
+        shop_urls=shops,
+        locust_url=f"http://127.0.0.1:{locust_port}",
+        prometheus_port=prom_port,
+        alertmanager_port=am_port,
+        mysqld_exporter_port=free_port(),
+        redis_exporter_port=free_port(),
+        interval=rules.duration(clock.interval),
+        rules=rule_dir,
+        alertmanager_config=alertmanager_config(receiver.url, run_dir / "alertmanager.yml"),
+    )
     prom = Prometheus(f"http://127.0.0.1:{prom_port}")
     record: dict[str, Any] = {
         "scenario": d.scenario,
@@ -248,18 +220,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return t
 
     try:
-        start_shop(shops, args.db_url, args.seed_users, procs, run_dir / "shop.log")
+        start_shop(shops, args.db_url, args.seed_users, procs, run_dir / "shop.log", **shop_env)
         # The shoppers: never the users of abandoned carts beyond them.
-        seeded = min(seeded_users(args.db_url), args.seed_users)
+        seeded = min(database.seeded_users(args.db_url), args.seed_users)
         if d.switch == "cart_index":  # a missing index only hurts on a large table
-            abandon_carts(args.db_url, shoppers=args.seed_users)
-        observe("up", observe_env)
-        _admin(shops[0], token, "PUT", "/api/admin/incidents/db_latency_ms", DB_DISTANCE_MS)
+            database.abandon_carts(args.db_url, shoppers=args.seed_users)
+        stack.up()
+        admin.flip(shops[0], token, "db_latency_ms", DB_DISTANCE_MS)
         start_locust(
             procs, d, shops, locust_port, token, record["users"], seeded, run_dir / "locust.log"
         )
-        observed = [int(p.read_text()) for p in (run_dir / "observe").glob("*.pid")]
-        favour([proc.pid for proc in procs.started] + observed)
+        favour([proc.pid for proc in procs.started] + stack.pids())
         record["started"] = event("load started")
         # Baseline: after the ramp, a stretch of `clock.baseline` seconds with no alert firing
         # (a shared machine may need a few tries); it is what recovery is held to.
@@ -299,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             record["failures"].append("no traffic on the baseline")
             return record
 
-        _admin(shops[0], token, "PUT", f"/api/admin/incidents/{d.switch}", d.value)
+        admin.flip(shops[0], token, d.switch, d.value)
         flip = record["flip"] = event("flip", switch=d.switch, value=d.value)
         fired: dict[str, float] = {}
         notified: dict[str, float] = {}
@@ -319,7 +290,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return all(a in fired and a in notified for a in set(d.expected) - masked)
 
         try:
-            wait_for(watch, clock.detect, "expected alerts")
+            wait_until(watch, within=clock.detect, what="expected alerts", poll=0.5)
         except TimeoutError:
             missing = [a for a in d.expected if a not in fired and a not in masked]
             if missing:
@@ -370,7 +341,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return not now and "service" in recovered
 
         try:
-            wait_for(settle, clock.recover, "recovery")
+            wait_until(settle, within=clock.recover, what="recovery", poll=0.5)
         except TimeoutError:
             if "service" not in recovered:
                 record["warnings"] = [
@@ -406,8 +377,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             record.setdefault("warnings", []).append(f"timeline not exported: {exc}")
         procs.stop()
         receiver.close()
-        if answers(prom.url, "/-/ready"):
-            observe("down", observe_env)
+        stack.down()
         (run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
         record["run_dir"] = str(run_dir)
 
@@ -434,10 +404,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     record = run(args)
-    found = audit.audit(args.db_url, audit.Scope())
-    record["audit"] = audit.describe(found)
-    if found:
-        record["failures"].append(f"the audit found {len(found)} discrepancies")
+    found = audit.audit(args.db_url)
+    record["audit"] = found.describe()
+    if not found.ok:
+        record["failures"].append(f"the audit found {len(found.discrepancies)} discrepancies")
     print(record["audit"])
     run_dir = Path(record["run_dir"])
     (run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))

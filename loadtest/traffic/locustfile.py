@@ -10,7 +10,6 @@ import functools
 import json
 import logging
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ from flask import Response
 from locust import LoadTestShape, argument_parser, events
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtest.traffic import exporter, rejections
+from loadtest.harness import admin
+from loadtest.traffic import contract, exporter, rejections
 from loadtest.traffic.scenarios import scenario
 from loadtest.traffic.users import BrowseUser, ChargeUser, CouponUser, HotChargeUser, OrderUser
 
@@ -82,19 +82,6 @@ def _scenario_label() -> tuple[str, str] | None:
     return _running["scenario"], _running["shape"]
 
 
-def _admin(url: str, token: str, method: str, path: str, value: Any = None) -> Any:
-    data = None if value is None else json.dumps({"value": value}).encode()
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    # Generous: the cart_index switch builds an index over every cart line under load.
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read() or b"null")
-
-
 def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
     """Flip the scenario's switches on schedule (scaled like the profile); a flip back to
     NORMAL restores the value the switch had when the run started."""
@@ -106,8 +93,7 @@ def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
     token = options.admin_token
     started = time.monotonic()
     try:
-        listed = _admin(url, token, "GET", "/api/admin/incidents")
-        before = {s["switch"]: s["value"] for s in listed}
+        before = admin.switches(url, token)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("incident switches unreadable: %s", exc)
         before = {}
@@ -115,7 +101,7 @@ def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
         gevent.sleep(max(0.0, flip.seconds * options.scale - (time.monotonic() - started)))
         value = before.get(flip.switch) if flip.value is None else flip.value
         try:
-            _admin(url, token, "PUT", f"/api/admin/incidents/{flip.switch}", value)
+            admin.flip(url, token, flip.switch, value)
             events_log.append({"t": time.time(), "switch": flip.switch, "value": value})
             log.info("incident switch %s -> %s", flip.switch, value)
         except (OSError, ValueError) as exc:
@@ -126,6 +112,8 @@ def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
 @events.init.add_listener
 def _init(environment: Any, **_: Any) -> None:
     rejections.setup(environment)
+    # Every process judges answers, by the shapes the shop's own OpenAPI document declares.
+    contract.fetch(_options_of(environment).host.split(",")[0])
     if isinstance(environment.runner, WorkerRunner):
         return
     options = _options_of(environment)

@@ -16,22 +16,19 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pymysql
 
 from loadtest import ROOT, audit
-from loadtest.harness import stack
+from loadtest.harness import admin, database, shop, stack
+from loadtest.harness.ports import free_port
+from loadtest.harness.processes import Processes, cpu_seconds, machine_jiffies
 from loadtest.slo import gate
 from loadtest.traffic.scenarios import scenario
 
@@ -40,163 +37,26 @@ DEFAULT_SHOP = "http://127.0.0.1:8081"
 DEFAULT_DB = "mysql://root:@127.0.0.1:3306/shop"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def answers(url: str, path: str = "/readyz", timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (OSError, ValueError):
-        return False
-
-
-def _wait_until(check: Any, seconds: float, what: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode}")
-        time.sleep(0.2)
-    raise SystemExit(f"{what} did not come up within {seconds:.0f} s")
-
-
-def _admin(url: str, token: str, method: str, path: str, body: Any) -> Any:
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-@dataclass
-class Processes:
-    """What this run started, stopped in reverse order at the end."""
-
-    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(list(args), **kwargs)
-        self.started.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in reversed(self.started):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in reversed(self.started):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def start_shop(urls: list[str], db_url: str, users: int, procs: Processes, log: Path) -> None:
+def start_shop(
+    urls: list[str], db_url: str, users: int, procs: Processes, log: Path, **env: str
+) -> None:
     """Migrate, seed when empty, and serve one shop process per URL (Redis locks when >1)."""
-    env = {**os.environ, "SHOP_DB_URL": db_url, "SHOP_LOG_LEVEL": "WARNING"}
-    # As deployed: Redis in front (coupon gate, shared switches), under this run's own key
-    # prefix so that its switch flips never reach another shop using the same Redis.
-    env.setdefault("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
-    env.setdefault("SHOP_REDIS_PREFIX", f"loadtest:{os.getpid()}:")
-    if len(urls) > 1:
-        env.setdefault("SHOP_LOCK_BACKEND", "redis")
-    python = sys.executable
-    subprocess.run([python, "-m", "shop", "migrate"], env=env, check=True)
-    subprocess.run(
-        [python, "-m", "shop", "seed", "--if-empty", "--users", str(users)], env=env, check=True
-    )
-    out = log.open("ab")
+    settings = {
+        "SHOP_DB_URL": db_url,
+        "SHOP_LOG_LEVEL": "WARNING",
+        # As deployed: Redis in front (coupon gate, shared switches), under this run's own key
+        # prefix so that its switch flips never reach another shop using the same Redis.
+        "SHOP_REDIS_URL": os.environ.get("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "SHOP_REDIS_PREFIX": os.environ.get("SHOP_REDIS_PREFIX", f"loadtest:{os.getpid()}:"),
+        **({"SHOP_LOCK_BACKEND": "redis"} if len(urls) > 1 else {}),
+        **env,
+    }
+    database.prepare(db_url, users=users)
     for url in urls:
-        parts = urlsplit(url)
-        proc = procs.start(
-            [python, "-m", "shop", "serve"],
-            env={**env, "SHOP_HOST": parts.hostname or "127.0.0.1", "SHOP_PORT": str(parts.port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        _wait_until(lambda u=url: answers(u), 60, f"shop on {url}", proc)
+        replica = shop.launch(url, settings, log=log)
+        procs.started.append(replica.process)
+        replica.wait_ready()
         print(f"loadtest: started the shop on {url} (log: {log})")
-
-
-def _connect(db_url: str) -> Any:
-    from shop.adapters.mysql.pool import parse_db_url
-
-    t = parse_db_url(db_url)
-    return pymysql.connect(
-        host=t.host, port=t.port, user=t.user, password=t.password, database=t.database
-    )
-
-
-def seeded_users(db_url: str) -> int:
-    conn = _connect(db_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM users WHERE user_id LIKE 'test-user-%'")
-            (count,) = cur.fetchone() or (0,)
-            return int(count)
-    finally:
-        conn.close()
-
-
-# Shoppers who filled a cart and left: what makes `cart_items` large enough for a missing index
-# to hurt (a full scan of ~800,000 rows takes ~0.2 s here, the index lookup well under 1 ms).
-ABANDONED_CARTS = 80_000
-
-
-def abandon_carts(db_url: str, shoppers: int, count: int = ABANDONED_CARTS) -> int:
-    """Users test-user-(shoppers + 1) to -(shoppers + count), each with every product in the
-    cart; the load test's own users (the first `shoppers`) are left alone. Idempotent; returns
-    how many cart items the table then holds."""
-    env = {**os.environ, "SHOP_DB_URL": db_url, "SHOP_LOG_LEVEL": "WARNING"}
-    if seeded_users(db_url) < shoppers + count:
-        subprocess.run(
-            [sys.executable, "-m", "shop", "seed", "--users", str(shoppers + count)],
-            env=env,
-            check=True,
-            stderr=subprocess.DEVNULL,
-        )
-    conn = _connect(db_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "INSERT IGNORE INTO cart_items (cart_id, product_id, quantity, created_at)"
-                " SELECT c.cart_id, p.product_id, 1, NOW(6) FROM carts c CROSS JOIN products p"
-                " WHERE c.user_id LIKE 'test-user-%%'"
-                " AND CAST(SUBSTRING(c.user_id, 11) AS UNSIGNED) BETWEEN %s AND %s",
-                (shoppers + 1, shoppers + count),
-            )
-            conn.commit()
-            cur.execute("SELECT COUNT(*) FROM cart_items")
-            (rows,) = cur.fetchone() or (0,)
-    finally:
-        conn.close()
-    print(f"loadtest: {count:,} abandoned carts; cart_items holds {rows:,} rows")
-    return int(rows)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a live process, from /proc (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, for its CPU share over the run."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return float(sum(values) - idle), float(sum(values))
 
 
 def run_locust(
@@ -261,7 +121,7 @@ def run_locust(
         ]
     log = (run_dir / "locust.log").open("ab")
     started = time.time()
-    busy0, total0 = _machine_busy()
+    busy0, total0 = machine_jiffies()
     self_cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     master_proc = procs.start(master, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     workers = [
@@ -283,7 +143,7 @@ def run_locust(
     try:
         while master_proc.poll() is None:
             for proc in generators:  # last reading before each exits
-                seconds = _cpu_seconds(proc.pid)
+                seconds = cpu_seconds(proc.pid)
                 cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), seconds)
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -296,7 +156,7 @@ def run_locust(
         except subprocess.TimeoutExpired:
             proc.kill()
     wall = time.time() - started
-    busy1, total1 = _machine_busy()
+    busy1, total1 = machine_jiffies()
     # Children's rusage covers every generator that has been waited for, locust's own threads
     # included; /proc readings cover the last moments of any that are still around.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -357,17 +217,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     urls = [u.strip().rstrip("/") for u in args.shop_url.split(",") if u.strip()]
     procs = Processes()
     try:
-        if not any(answers(u) for u in urls):
+        if not any(shop.answers(u) for u in urls):
             start_shop(urls, args.db_url, args.seed_users, procs, run_dir / "shop.log")
         # The shoppers: never the users of abandoned carts beyond them.
-        users = min(seeded_users(args.db_url), args.seed_users)
+        users = min(database.seeded_users(args.db_url), args.seed_users)
         if any(flip.switch == "cart_index" for flip in chosen.flips):
-            abandon_carts(args.db_url, shoppers=args.seed_users)
+            database.abandon_carts(args.db_url, shoppers=args.seed_users)
         if users == 0:
             raise SystemExit(f"no seeded users in {args.db_url}: run `make seed`")
         coupon_id = "test-coupon-1"
         if chosen.coupon_quantity:
-            created = _admin(
+            created = admin.call(
                 urls[0],
                 args.admin_token,
                 "POST",
@@ -400,13 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = run_locust(args, urls, run_dir, users, coupon_id, procs)
     finally:
         procs.stop()
+    found: int | None = None  # discrepancies; None: the audit could not run (no pass)
     try:
-        found = audit.audit(args.db_url, audit.Scope(initial_stock=args.initial_stock))
-        described = audit.describe(found)
-        audit_ok, audit_detail = not found, f"{len(found)} discrepancies" if found else "clean"
-    except pymysql.err.MySQLError as exc:  # an audit that could not run is no pass
-        found, described = [], f"consistency audit: could not run: {exc}"
-        audit_ok, audit_detail = False, "could not run"
+        report = audit.audit(args.db_url, audit.Scope(initial_stock=args.initial_stock))
+        described, found = report.describe(), len(report.discrepancies)
+        audit_detail = f"{found} discrepancies" if found else "clean"
+    except pymysql.err.MySQLError as exc:
+        described, audit_detail = f"consistency audit: could not run: {exc}", "could not run"
     print(described)
     (run_dir / "audit.txt").write_text(described + "\n")
     stats_file = run_dir / "locust_stats.csv"
@@ -414,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdict = gate.evaluate(
         stats,
         gate.thresholds_for(chosen.name, smoke=args.scale < gate.SMOKE_SCALE),
-        audit_ok=audit_ok,
+        audit_ok=found == 0,
         audit_detail=audit_detail,
     )
     print(verdict.table())
@@ -428,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "coupon_id": coupon_id,
         "seeded_users": users,
         "gate_ok": verdict.ok,
-        "audit_discrepancies": len(found) if audit_ok or found else None,
+        "audit_discrepancies": found,
         "prometheus": recording,
         **info,
     }

@@ -17,7 +17,6 @@ ALERTMANAGER_CONFIG = ROOT / "observability" / "alertmanager" / "alertmanager.ym
 COMPOSE_TARGETS = ROOT / "observability" / "compose" / "targets"
 DASHBOARDS = ROOT / "grafana" / "dashboards"
 RUNBOOKS = ROOT / "runbooks"
-OBSERVE = ROOT / "observability" / "local" / "observe.sh"
 
 
 def load_yaml(path: Path) -> Any:
