@@ -148,15 +148,16 @@ loadtest-before-after: migrate webui
 # An incident drill (loadtest/gameday/): make gameday SCENARIO=global-lock [SCALE=f]. Two replicas,
 # Prometheus + Alertmanager (free ports, lab rules: windows x SCALE, 1/10 unless given; SCALE=1
 # is the production rules), locust, flip, alerts, the runbook's mitigation, recovery, audit;
-# writes docs/incidents/gameday-<scenario>.md. Scenarios: docs/operations.md. AMBIENT=1 on a
-# starved shared machine: alerts that never go quiet before the flip are recorded, not fatal.
+# the report and its chart stay in .run/gameday/<run>/report/ unless BLESS=1 (the run to commit:
+# docs/incidents/gameday-<scenario>.md). Scenarios: docs/operations.md. AMBIENT=1 on a starved
+# shared machine: alerts that never go quiet before the flip are recorded, not fatal.
 gameday: migrate observability-tools
 	$(PY) -m loadtest gameday --scenario $(SCENARIO) $(if $(filter command line,$(origin SCALE)),--scale $(SCALE)) \
-		$(if $(AMBIENT),--ambient)
+		$(if $(AMBIENT),--ambient) $(if $(BLESS),--bless)
 
-# CI's short drill: the global lock at lab speed, end to end, report left in .run/gameday/ only.
+# CI's short drill: the global lock at lab speed, end to end (its report stays in .run/gameday/).
 gameday-ci: migrate observability-tools
-	$(PY) -m loadtest gameday --scenario global-lock --no-report --ambient
+	$(PY) -m loadtest gameday --scenario global-lock --ambient
 
 # Locust's web UI with the Shop tab (locust-ui + our tab, bundled by esbuild into dist/).
 WEBUI := loadtest/traffic/webui

@@ -390,8 +390,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--seed-users", type=int, default=20_000)
     parser.add_argument("--db-url", default=os.environ.get("GAMEDAY_DB_URL", DEFAULT_DB))
+    parser.add_argument(
+        "--bless",
+        action="store_true",
+        help="this run is the one to keep: its report and chart go to --out (docs/incidents),"
+        " to be committed; otherwise they stay in the run directory",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "incidents")
-    parser.add_argument("--no-report", action="store_true", help="leave docs/ untouched (CI)")
     parser.add_argument(
         "--ambient",
         action="store_true",
@@ -411,9 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(record["audit"])
     run_dir = Path(record["run_dir"])
     (run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
-    if not args.no_report:
-        page = report.write(record, run_dir, args.out)
-        print(f"gameday: report {page}")
+    out = args.out if args.bless else run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"gameday: report {report.write(record, run_dir, out)}")
     for failure in record["failures"]:
         print(f"gameday: FAILED: {failure}", file=sys.stderr)
     print(f"gameday: run directory {run_dir}")
