@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -364,6 +364,26 @@ def parse_wrk(out: str) -> dict[str, Any]:
     }
 
 
+def wrk(
+    script: Path,
+    *,
+    connections: int,
+    seconds: int,
+    port: int = PORT,
+    latency: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """wrk's output for `script` against the shop on `port` (one thread: two cores to share)."""
+    return subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", *(["--latency"] if latency else []),
+         "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    ).stdout  # fmt: skip
+
+
 def _wrk(
     script: Path, path: str, seconds: int, users: tuple[int, int], coupon: str, shop_pid: int
 ) -> dict[str, Any]:
@@ -371,27 +391,17 @@ def _wrk(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     shop_before = cpu_seconds(shop_pid)
     started = time.perf_counter()
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{CONCURRENCY[path]}",
-            f"-d{seconds}s",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{PORT}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    out = wrk(
+        script,
+        connections=CONCURRENCY[path],
+        seconds=seconds,
         env={
-            **os.environ,
             "BENCH_FIRST_USER": str(first),
             "BENCH_PATH": path,
             "BENCH_COUPON": coupon,
             "BENCH_SPAN": str(span),
         },
-    ).stdout
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

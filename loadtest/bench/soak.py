@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -23,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.bench.ceiling import (
-    PORT,
     USERS,
     WRK_REPORT,
     Variant,
@@ -33,6 +30,7 @@ from loadtest.bench.ceiling import (
     _refill_carts,
     _start,
     parse_wrk,
+    wrk,
 )
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 
@@ -96,13 +94,7 @@ class RssSampler(threading.Thread):
 
 
 def _minute(script: Path, coupon: str) -> dict[str, Any]:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", "-d60s", "-s", str(script), f"http://127.0.0.1:{PORT}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "BENCH_COUPON": coupon},
-    ).stdout
+    out = wrk(script, connections=CONNECTIONS, seconds=60, env={"BENCH_COUPON": coupon})
     measured = parse_wrk(out)
     return {
         "rps": measured["requests"] / measured["seconds"],

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest import ROOT
-from loadtest.bench.ceiling import summary
+from loadtest.bench.ceiling import summary, wrk
 from loadtest.harness import admin, database, shop
 from loadtest.harness.processes import stop
 from shop.auth.tokens import TokenSigner
@@ -256,21 +256,7 @@ def _charge_script(variant: Variant, default: Path) -> Path:
 
 
 def _wrk(script: Path, seconds: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{PORT}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = wrk(script, connections=connections, seconds=seconds, port=PORT, latency=True)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]  # wrk always prints it
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 
