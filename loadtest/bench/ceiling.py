@@ -590,11 +590,11 @@ def _report(
         " over the rounds. Load average (1 min) at the end of the measurements: median"
         f" {statistics.median(loads):.1f}, range {min(loads):.1f}–{max(loads):.1f} on"
         f" {os.cpu_count()} CPUs.",
-        "",
-        "Raw rounds:",
-        "",
-        "```json",
-        json.dumps(results, indent=1),
-        "```",
+        *raw_rounds(results),
     ]
     return "\n".join(lines) + "\n"
+
+
+def raw_rounds(results: object) -> list[str]:
+    """The report's last lines: every round's figures, for whoever wants more than medians."""
+    return ["", "Raw rounds:", "", "```json", json.dumps(results, indent=1), "```"]

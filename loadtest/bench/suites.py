@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import statistics
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest import ROOT
-from loadtest.bench.ceiling import summary, wrk
+from loadtest.bench.ceiling import raw_rounds, summary, wrk
 from loadtest.harness import admin, database, shop
 from loadtest.harness.processes import stop
 from shop.auth.tokens import TokenSigner
@@ -341,12 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"- {b} / {a}: **{medians[b]['rps'] / medians[a]['rps']:.2f}×** median req/s"
             for a, b in pairs
         ),
-        "",
-        "Raw rounds:",
-        "",
-        "```json",
-        json.dumps(results, indent=1),
-        "```",
+        *raw_rounds(results),
     ]
     report = "\n".join(lines) + "\n"
     print(report)
