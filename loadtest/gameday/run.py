@@ -163,173 +163,201 @@ def favour(pids: list[int]) -> None:
             return
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    d = drill(args.scenario)
-    clock = Clock(args.scale)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = ROOT / ".run" / "gameday" / f"{d.scenario}-{stamp}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    token = os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
-    shops = [f"http://127.0.0.1:{free_port()}" for _ in range(args.replicas)]
-    locust_port, prom_port, am_port = free_port(), free_port(), free_port()
-    # This drill's own switch namespace: its flips never reach another shop on the same Redis.
-    shop_env = {
-        "SHOP_REDIS_PREFIX": f"gameday:{d.scenario}:{os.getpid()}:",
-        "SHOP_LOCK_BACKEND": "redis",
-    }
-    procs = Processes()
-    receiver = Receiver()
-    rule_dir = run_dir / "rules"
-    rules.write_rules(rule_dir, args.scale)
-    stack = Stack(
-        dir=run_dir / "observe",
-        shop_urls=shops,
-        locust_url=f"http://127.0.0.1:{locust_port}",
-        prometheus_port=prom_port,
-        alertmanager_port=am_port,
-        mysqld_exporter_port=free_port(),
-        redis_exporter_port=free_port(),
-        interval=rules.duration(clock.interval),
-        rules=rule_dir,
-        alertmanager_config=alertmanager_config(receiver.url, run_dir / "alertmanager.yml"),
-    )
-    prom = Prometheus(f"http://127.0.0.1:{prom_port}")
-    record: dict[str, Any] = {
-        "scenario": d.scenario,
-        "switch": d.switch,
-        "value": d.value,
-        "expected": list(d.expected),
-        "tolerated": list(d.tolerated),
-        "scale": str(args.scale),
-        "rules": "production" if args.scale == 1 else f"lab (windows x{args.scale})",
-        "interval_s": float(clock.interval),
-        "window_s": clock.window,
-        "users": args.users or d.users,
-        "replicas": len(shops),
-        "db_distance_ms": DB_DISTANCE_MS,
-        "load_average_start": os.getloadavg(),
-        "cores": os.cpu_count(),
-        "events": [],
-        "failures": [],
-    }
+class GameDay:
+    """One drill, phase by phase; `record` is what the report is written from."""
 
-    def event(name: str, **fields: Any) -> float:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args, self.d, self.clock = args, drill(args.scenario), Clock(args.scale)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.run_dir = ROOT / ".run" / "gameday" / f"{self.d.scenario}-{stamp}"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.token = os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
+        self.shops = [f"http://127.0.0.1:{free_port()}" for _ in range(args.replicas)]
+        self.locust_port = free_port()
+        self.procs = Processes()
+        self.receiver = Receiver()
+        rule_dir = self.run_dir / "rules"
+        rules.write_rules(rule_dir, args.scale)
+        self.stack = Stack(
+            dir=self.run_dir / "observe",
+            shop_urls=self.shops,
+            locust_url=f"http://127.0.0.1:{self.locust_port}",
+            prometheus_port=free_port(),
+            alertmanager_port=free_port(),
+            mysqld_exporter_port=free_port(),
+            redis_exporter_port=free_port(),
+            interval=rules.duration(self.clock.interval),
+            rules=rule_dir,
+            alertmanager_config=alertmanager_config(
+                self.receiver.url, self.run_dir / "alertmanager.yml"
+            ),
+        )
+        self.prom = Prometheus(self.stack.prometheus_url)
+        d = self.d
+        self.record: dict[str, Any] = {
+            "scenario": d.scenario,
+            "switch": d.switch,
+            "value": d.value,
+            "expected": list(d.expected),
+            "tolerated": list(d.tolerated),
+            "scale": str(args.scale),
+            "rules": "production" if args.scale == 1 else f"lab (windows x{args.scale})",
+            "interval_s": float(self.clock.interval),
+            "window_s": self.clock.window,
+            "users": args.users or d.users,
+            "replicas": len(self.shops),
+            "db_distance_ms": DB_DISTANCE_MS,
+            "load_average_start": os.getloadavg(),
+            "cores": os.cpu_count(),
+            "events": [],
+            "failures": [],
+        }
+        self.ambient: set[str] = set()  # alerts already firing before the flip
+        self.masked: set[str] = set()  # expected alerts among them: not measurable
+        self.fired: dict[str, float] = {}
+        self.notified: dict[str, float] = {}
+        self.resolved: dict[str, float] = {}
+        self.recovered: float | None = None
+
+    def event(self, name: str, **fields: Any) -> float:
         t = time.time()
-        record["events"].append({"t": t, "event": name, **fields})
+        self.record["events"].append({"t": t, "event": name, **fields})
         print(f"gameday: {time.strftime('%H:%M:%S')} {name} {fields or ''}", flush=True)
         return t
 
-    try:
-        start_shop(shops, args.db_url, args.seed_users, procs, run_dir / "shop.log", **shop_env)
+    def fail(self, failure: str) -> None:
+        self.record["failures"].append(failure)
+
+    def start(self) -> None:
+        """Replicas, the monitoring stack and the load, the database DB_DISTANCE_MS away."""
+        args = self.args
+        # This drill's own switch namespace: its flips never reach another shop on the same Redis.
+        shop_env = {
+            "SHOP_REDIS_PREFIX": f"gameday:{self.d.scenario}:{os.getpid()}:",
+            "SHOP_LOCK_BACKEND": "redis",
+        }
+        log = self.run_dir / "shop.log"
+        start_shop(self.shops, args.db_url, args.seed_users, self.procs, log, **shop_env)
         # The shoppers: never the users of abandoned carts beyond them.
         seeded = min(database.seeded_users(args.db_url), args.seed_users)
-        if d.switch == "cart_index":  # a missing index only hurts on a large table
+        if self.d.switch == "cart_index":  # a missing index only hurts on a large table
             database.abandon_carts(args.db_url, shoppers=args.seed_users)
-        stack.up()
-        admin.flip(shops[0], token, "db_latency_ms", DB_DISTANCE_MS)
+        self.stack.up()
+        admin.flip(self.shops[0], self.token, "db_latency_ms", DB_DISTANCE_MS)
         start_locust(
-            procs, d, shops, locust_port, token, record["users"], seeded, run_dir / "locust.log"
-        )
-        favour([proc.pid for proc in procs.started] + stack.pids())
-        record["started"] = event("load started")
-        # Baseline: after the ramp, a stretch of `clock.baseline` seconds with no alert firing
-        # (a shared machine may need a few tries); it is what recovery is held to.
+            self.procs, self.d, self.shops, self.locust_port, self.token,
+            self.record["users"], seeded, self.run_dir / "locust.log",
+        )  # fmt: skip
+        favour([proc.pid for proc in self.procs.started] + self.stack.pids())
+        self.record["started"] = self.event("load started")
+
+    def baseline(self) -> bool:
+        """After the ramp, a stretch of `clock.baseline` seconds with no alert firing (a shared
+        machine may need a few tries): what recovery is held to. False: no drill after it."""
+        clock, prom = self.clock, self.prom
         time.sleep(10)
         quiet_since = time.time()
         seen: set[str] = set()
-        give_up = time.time() + (1.5 if args.ambient else 3) * clock.baseline
+        give_up = time.time() + (1.5 if self.args.ambient else 3) * clock.baseline
         while time.time() - quiet_since < clock.baseline:
             noisy = prom.firing()
             if noisy:
                 if noisy - seen:
-                    event("baseline not quiet", firing=sorted(noisy))
+                    self.event("baseline not quiet", firing=sorted(noisy))
                 seen |= noisy
                 quiet_since = time.time()
             if time.time() > give_up:
                 break
             time.sleep(0.5)
-        ambient = prom.firing() if time.time() - quiet_since < clock.baseline else set()
-        record["ambient"] = sorted(ambient)
-        if ambient and not args.ambient:
-            record["failures"].append(f"alerts fired on the baseline: {', '.join(sorted(ambient))}")
-            return record
-        if ambient:
-            event("ambient alerts (firing before the flip)", firing=sorted(ambient))
-        masked = set(d.expected) & ambient
-        if masked:
-            record["failures"].append(
-                f"expected alerts already firing on the baseline: {', '.join(sorted(masked))}"
+        if time.time() - quiet_since < clock.baseline:
+            self.ambient = prom.firing()
+        self.record["ambient"] = sorted(self.ambient)
+        if self.ambient and not self.args.ambient:
+            self.fail(f"alerts fired on the baseline: {', '.join(sorted(self.ambient))}")
+            return False
+        if self.ambient:
+            self.event("ambient alerts (firing before the flip)", firing=sorted(self.ambient))
+        self.masked = set(self.d.expected) & self.ambient
+        if self.masked:
+            self.fail(
+                f"expected alerts already firing on the baseline: {', '.join(sorted(self.masked))}"
             )
-        baseline_window = clock.baseline - 5
-        record["baseline"] = {
-            "throughput": prom.value(throughput(baseline_window)),
-            "p99": prom.value(p99(baseline_window)),
-        }
-        event("baseline", **record["baseline"])
-        if not record["baseline"]["throughput"]:
-            record["failures"].append("no traffic on the baseline")
-            return record
+        window = clock.baseline - 5
+        base = {"throughput": prom.value(throughput(window)), "p99": prom.value(p99(window))}
+        self.record["baseline"] = base
+        self.event("baseline", **base)
+        if not base["throughput"]:
+            self.fail("no traffic on the baseline")
+            return False
+        return True
 
-        admin.flip(shops[0], token, d.switch, d.value)
-        flip = record["flip"] = event("flip", switch=d.switch, value=d.value)
-        fired: dict[str, float] = {}
-        notified: dict[str, float] = {}
-        allowed = set(d.expected) | set(d.tolerated) | set(SHARED_MACHINE)
+    def watch(self) -> bool:
+        """Note newly firing alerts and their first notifications; True once every expected
+        (and measurable) alert has fired and notified."""
+        for name in self.prom.firing() - self.ambient:
+            if name not in self.fired:
+                self.fired[name] = self.event("alert firing", alert=name)
+        for name in self.fired:
+            # Any notification naming it counts: a short-lived alert may reach the pager first
+            # as resolved, after group_wait.
+            when = self.receiver.first(name, status=None)
+            if when is not None and name not in self.notified:
+                self.notified[name] = when
+                self.event("notified", alert=name, at=when)
+        expected = set(self.d.expected) - self.masked
+        return all(a in self.fired and a in self.notified for a in expected)
 
-        def watch() -> bool:
-            for name in prom.firing() - ambient:
-                if name not in fired:
-                    fired[name] = event("alert firing", alert=name)
-            for name in fired:
-                # Any notification naming it counts: a short-lived alert may reach the pager
-                # first as resolved, after group_wait.
-                when = receiver.first(name, status=None)
-                if when is not None and name not in notified:
-                    notified[name] = when
-                    event("notified", alert=name, at=when)
-            return all(a in fired and a in notified for a in set(d.expected) - masked)
-
+    def detect(self) -> float:
+        """Flip the switch and wait for the expected alerts; returns when it was flipped."""
+        d = self.d
+        admin.flip(self.shops[0], self.token, d.switch, d.value)
+        flip = self.record["flip"] = self.event("flip", switch=d.switch, value=d.value)
         try:
-            wait_until(watch, within=clock.detect, what="expected alerts", poll=0.5)
+            wait_until(self.watch, within=self.clock.detect, what="expected alerts", poll=0.5)
         except TimeoutError:
-            missing = [a for a in d.expected if a not in fired and a not in masked]
+            missing = [a for a in d.expected if a not in self.fired and a not in self.masked]
             if missing:
-                record["failures"].append(f"expected alerts did not fire: {', '.join(missing)}")
-            unnotified = [a for a in d.expected if a in fired and a not in notified]
+                self.fail(f"expected alerts did not fire: {', '.join(missing)}")
+            unnotified = [a for a in d.expected if a in self.fired and a not in self.notified]
             if unnotified:
-                record["failures"].append(f"no notification for: {', '.join(unnotified)}")
+                self.fail(f"no notification for: {', '.join(unnotified)}")
+        return flip
 
-        order = sorted(fired, key=fired.__getitem__)
+    def mitigate(self) -> float | None:
+        """Run the first firing alert's runbook line that flips the switch back, as written."""
+        d = self.d
+        order = sorted(self.fired, key=self.fired.__getitem__)
         fix = mitigation_for([a for a in order if a in d.expected] or list(d.expected), d.switch)
         if fix is None:
-            record["failures"].append(f"no runbook of {', '.join(d.expected)} flips {d.switch}")
-            return record
+            self.fail(f"no runbook of {', '.join(d.expected)} flips {d.switch}")
+            return None
         done = subprocess.run(
             ["bash", "-c", fix.command + " -f -o /dev/null -w '%{http_code}'"],
-            env={**os.environ, "SHOP": shops[-1], "TOKEN": token},
+            env={**os.environ, "SHOP": self.shops[-1], "TOKEN": self.token},
             capture_output=True,
             text=True,
             check=False,
         )
-        mitigated = record["mitigated"] = event(
+        mitigated = self.record["mitigated"] = self.event(
             "mitigation", runbook=f"runbooks/{fix.alert}.md", command=fix.command,
             status=done.stdout.strip(),
         )  # fmt: skip
         if done.returncode != 0:
-            record["failures"].append(f"the runbook's command failed: {done.stdout} {done.stderr}")
-            return record
+            self.fail(f"the runbook's command failed: {done.stdout} {done.stderr}")
+            return None
+        return mitigated
 
-        base = record["baseline"]
-        resolved: dict[str, float] = {}
-        recovered: dict[str, float] = {}
+    def recover(self, mitigated: float) -> None:
+        """Wait until alerts resolve and throughput and p99 are within 10 % of the baseline."""
+        clock, prom, base = self.clock, self.prom, self.record["baseline"]
 
         def settle() -> bool:
-            watch()
-            now = prom.unresolved() - ambient
-            for name in fired:
-                if name not in now and name not in resolved:
-                    resolved[name] = event("alert resolved", alert=name)
-            if "service" not in recovered and time.time() >= mitigated + clock.window:
+            self.watch()
+            now = prom.unresolved() - self.ambient
+            for name in self.fired:
+                if name not in now and name not in self.resolved:
+                    self.resolved[name] = self.event("alert resolved", alert=name)
+            if self.recovered is None and time.time() >= mitigated + clock.window:
                 tps, slow = prom.value(throughput(clock.window)), prom.value(p99(clock.window))
                 if (
                     tps is not None
@@ -337,49 +365,71 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     and tps >= 0.9 * base["throughput"]
                     and slow <= 1.1 * base["p99"]
                 ):
-                    recovered["service"] = event("recovered", throughput=tps, p99=slow)
-            return not now and "service" in recovered
+                    self.recovered = self.event("recovered", throughput=tps, p99=slow)
+            return not now and self.recovered is not None
 
         try:
             wait_until(settle, within=clock.recover, what="recovery", poll=0.5)
         except TimeoutError:
-            if "service" not in recovered:
-                record["warnings"] = [
+            if self.recovered is None:
+                self.record["warnings"] = [
                     "throughput and p99 were not back within 10 % of the baseline in time"
                 ]
-            still = prom.unresolved() - ambient
+            still = prom.unresolved() - self.ambient
             if still:
-                record["failures"].append(f"alerts still firing: {', '.join(sorted(still))}")
-        tickets = prom.open_budget_tickets() - ambient
+                self.fail(f"alerts still firing: {', '.join(sorted(still))}")
+        tickets = prom.open_budget_tickets() - self.ambient
         if tickets:
-            record["budget_tickets"] = sorted(tickets)
-            event("error budget spent: SLO tickets open", alerts=sorted(tickets))
+            self.record["budget_tickets"] = sorted(tickets)
+            self.event("error budget spent: SLO tickets open", alerts=sorted(tickets))
+
+    def measure(self, flip: float, mitigated: float) -> None:
+        """Times to detect, notify, mitigate and recover, from the flip; unexpected alerts."""
+        record, fired, notified = self.record, self.fired, self.notified
         # Alerts that fired at any time of the incident, from Prometheus's own record.
         record["fired"] = fired
         record["notified"] = notified
-        record["resolved"] = resolved
-        record["recovered"] = recovered.get("service")
+        record["resolved"] = self.resolved
+        record["recovered"] = self.recovered
+        allowed = set(self.d.expected) | set(self.d.tolerated) | set(SHARED_MACHINE)
         unexpected = sorted(set(fired) - allowed)
         if unexpected:
-            record["failures"].append(f"unexpected alerts: {', '.join(unexpected)}")
+            self.fail(f"unexpected alerts: {', '.join(unexpected)}")
         record["ttd"] = {a: fired[a] - flip for a in fired}
         record["ttn"] = {a: notified[a] - flip for a in notified}
         record["ttm"] = mitigated - flip
-        record["ttr"] = (recovered["service"] - flip) if "service" in recovered else None
-        return record
-    finally:
+        record["ttr"] = (self.recovered - flip) if self.recovered is not None else None
+
+    def stop(self) -> None:
+        record = self.record
         record["ended"] = time.time()
-        record["notifications"] = list(receiver.notifications)
+        record["notifications"] = list(self.receiver.notifications)
         record["load_average_end"] = os.getloadavg()
         try:
-            report.export_timeline(prom.url, record, run_dir, clock)
+            report.export_timeline(self.prom.url, record, self.run_dir, self.clock)
         except Exception as exc:
             record.setdefault("warnings", []).append(f"timeline not exported: {exc}")
-        procs.stop()
-        receiver.close()
-        stack.down()
-        (run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
-        record["run_dir"] = str(run_dir)
+        self.procs.stop()
+        self.receiver.close()
+        self.stack.down()
+        (self.run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
+        record["run_dir"] = str(self.run_dir)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The drill: start, baseline, flip and detect, mitigate, recover; always stopped."""
+    day = GameDay(args)
+    try:
+        day.start()
+        if day.baseline():
+            flip = day.detect()
+            mitigated = day.mitigate()
+            if mitigated is not None:
+                day.recover(mitigated)
+                day.measure(flip, mitigated)
+        return day.record
+    finally:
+        day.stop()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
