@@ -10,11 +10,18 @@ import re
 
 import pytest
 
-from lab.runbooks import mitigations
+from loadtest.gameday.runbooks import mitigations
 from shop.settings import Settings, env_var
 
 from .promql_names import metric_names
-from .stack_files import ROOT, RULES, RUNBOOKS, alert_names, alert_rules, load_yaml, panel_queries
+from .stack_files import (
+    ROOT,
+    RUNBOOKS,
+    alert_names,
+    alert_rules,
+    panel_queries,
+    rules_of,
+)
 
 SECTIONS = ("## What it means", "## Confirm", "## Mitigate", "## Verify recovery", "## Escalate")
 
@@ -48,20 +55,10 @@ def _known_metrics() -> set[str]:
     text = (ROOT / "service" / "shop" / "telemetry" / "metrics.py").read_text()
     names = set(re.findall(r'"((?:http|db|shop)_[a-z_]+)"', text))
     suffixed = {n + s for n in names for s in ("", "_bucket", "_count", "_sum", "_total")}
-    rules = {r["record"] for r in _rule_records()}
+    rules = {r["record"] for r in rules_of("record")}
     used = {n for *_, expr in panel_queries() for n in metric_names(expr)}
     used |= {n for rule in alert_rules() for n in metric_names(rule["expr"])}
     return suffixed | rules | used | {"up", "ALERTS"}
-
-
-def _rule_records() -> list[dict[str, str]]:
-    return [
-        rule
-        for path in RULES
-        for group in load_yaml(path)["groups"]
-        for rule in group["rules"]
-        if "record" in rule
-    ]
 
 
 def _runbook(name: str) -> str:
