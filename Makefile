@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -112,6 +112,13 @@ bench: install services
 bench-soak: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md
+
+# 100 buyers of one product, the database near and 5 ms away: group commit against one order per
+# transaction (docs/decisions/0035-order-group-commit.md); its own database, not make bench's.
+bench-hot-product: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	SHOP_BENCH_DB_URL=mysql://root:@127.0.0.1:3306/shop_bench_hot \
+		$(PY) -m loadtest bench hot-product --out docs/benchmarks/hot-product.md
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.

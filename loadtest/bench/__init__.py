@@ -2,7 +2,8 @@
 
 ceiling: the endpoints against the database's own ceiling (with floor.py, HTTP alone);
 suite: side-by-side HTTP suites, interleaved (suites.py's SUITES: runtime, observability, ...);
-codec: request and answer coding; soak: one shop under load for minutes.
+codec: request and answer coding; soak: one shop under load for minutes;
+hot-product: 100 buyers of one product, group commit against one order per transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-MODULES = {"ceiling": "ceiling", "suite": "suites", "codec": "codec", "soak": "soak"}
+MODULES = {
+    "ceiling": "ceiling",
+    "suite": "suites",
+    "codec": "codec",
+    "soak": "soak",
+    "hot-product": "hot_product",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
