@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from shop.domain.carts import CartItem
+from shop.domain.carts import Cart, CartItem
 from shop.domain.coupons import Admission, Coupon, DiscountType, UserCoupon, UserCouponStatus
 from shop.domain.orders import Order, OrderStatus, OrderSummary
 from shop.domain.products import PopularProduct, Product, ProductSort
@@ -166,12 +166,14 @@ class Carts:
             self.t.carts[user_id] = self.t.new_id()
         return self.t.carts[user_id]
 
-    async def cart_ids(self, user_ids: Sequence[str]) -> dict[str, int]:
-        return {u: self.t.carts[u] for u in sorted(set(user_ids)) if u in self.t.carts}
-
-    async def items_of(self, cart_ids: Sequence[int]) -> dict[int, list[CartItem]]:
-        found = {cart_id: await self.items(cart_id) for cart_id in cart_ids}
-        return {cart_id: items for cart_id, items in found.items() if items}
+    async def of_users(self, user_ids: Sequence[str]) -> dict[str, Cart]:
+        return {
+            u: Cart(
+                cart_id=self.t.carts[u], user_id=u, items=tuple(await self.items(self.t.carts[u]))
+            )
+            for u in sorted(set(user_ids))
+            if u in self.t.carts
+        }
 
     async def items(self, cart_id: int) -> list[CartItem]:
         found = []

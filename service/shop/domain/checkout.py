@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .carts import CartItem
+from .carts import Cart
 from .coupons import UserCoupon, check_usable
 from .errors import CouponNotFound, EmptyCart, InsufficientBalance, ShopError, UserNotFound
 from .orders import OrderLine, check_stock, total_of
@@ -27,11 +27,10 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Buyer:
-    """What the batch's locked reads found for one user."""
+    """What the batch's reads found for one user (the balance read under the row's lock)."""
 
     balance: int
-    cart_id: int | None
-    items: tuple[CartItem, ...]
+    cart: Cart | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +93,8 @@ def _purchase(
     buyer = buyers.get(user_id)
     if buyer is None:
         raise UserNotFound(f"user {user_id} not found")
-    if buyer.cart_id is None or not buyer.items or user_id in paid:
+    cart = buyer.cart
+    if cart is None or not cart.items or user_id in paid:
         raise EmptyCart("the cart is empty")
     lines = tuple(
         OrderLine(
@@ -103,7 +103,7 @@ def _purchase(
             price=item.price,
             quantity=item.quantity,
         )
-        for item in buyer.items
+        for item in cart.items
     )
     total = total_of(lines)
     discount = 0
@@ -121,7 +121,7 @@ def _purchase(
         )
     return Purchase(
         user_id=user_id,
-        cart_id=buyer.cart_id,
+        cart_id=cart.cart_id,
         lines=lines,
         total=total,
         discount=discount,

@@ -250,24 +250,16 @@ async def _settle(
     """The batch's transaction: locked reads, the rule, set-based writes, the stock last."""
     requests = [t.request for t in tickets]
     balances = await tx.users.lock_balances([r.user_id for r in requests])
-    carts = await tx.carts.cart_ids(sorted(balances)) if balances else {}
-    items = await tx.carts.items_of(sorted(set(carts.values()))) if carts else {}
+    carts = await tx.carts.of_users(sorted(balances)) if balances else {}
     wanted = sorted(
         {(r.user_id, r.coupon_id) for r in requests if r.coupon_id and r.user_id in carts}
     )
     coupons = await tx.coupons.lock_user_coupons(wanted) if wanted else {}
     stock = None
     if locked:  # exact: the products are locked after the rows above, as the update does
-        ids = sorted({item.product_id for found in items.values() for item in found})
+        ids = sorted({item.product_id for cart in carts.values() for item in cart.items})
         stock = {pid: p.stock for pid, p in (await tx.products.lock(ids)).items()} if ids else {}
-    buyers = {
-        user: Buyer(
-            balance=balance,
-            cart_id=carts.get(user),
-            items=tuple(items.get(carts[user], ())) if user in carts else (),
-        )
-        for user, balance in balances.items()
-    }
+    buyers = {user: Buyer(balance, carts.get(user)) for user, balance in balances.items()}
     answers = checkout(requests, buyers=buyers, coupons=coupons, stock=stock, now=now)
     purchases = [a for a in answers if isinstance(a, Purchase)]
     orders = await _write(tx, purchases, now) if purchases else []

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from ..domain.carts import CartItem
+from ..domain.carts import Cart, CartItem
 from ..domain.coupons import Admission, Coupon, IssuedCoupon, UserCoupon
 from ..domain.idempotency import KeyRecord, Outcome
 from ..domain.orders import Order, OrderStatus, OrderSummary
@@ -211,12 +211,8 @@ class CartsRepository(Protocol):
         """Remove a line of this cart; False when the cart holds no such line."""
         ...
 
-    async def cart_ids(self, user_ids: Sequence[str]) -> dict[str, int]:
-        """The cart ids of those of `user_ids` that have one."""
-        ...
-
-    async def items_of(self, cart_ids: Sequence[int]) -> dict[int, list[CartItem]]:
-        """The items of each cart (carts without items are left out)."""
+    async def of_users(self, user_ids: Sequence[str]) -> dict[str, Cart]:
+        """The carts of those of `user_ids` that have one, with their items."""
         ...
 
     async def clear(self, cart_id: int) -> None:

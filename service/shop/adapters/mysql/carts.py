@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from ...domain.carts import CartItem
+from ...domain.carts import Cart, CartItem
 from .session import Session, placeholders
 from .times import to_db
+
+
+def _item(row: Sequence[Any]) -> CartItem:
+    return CartItem(
+        cart_item_id=int(row[0]),
+        product_id=row[1],
+        product_name=row[2],
+        price=int(row[3]),
+        quantity=int(row[4]),
+    )
 
 
 class CartsRepository:
@@ -36,39 +47,39 @@ class CartsRepository:
             raise LookupError(f"cart of {user_id} vanished")
         return created
 
-    async def cart_ids(self, user_ids: Sequence[str]) -> dict[str, int]:
+    async def items(self, cart_id: int) -> list[CartItem]:
+        rows = await self._s.fetch_all(
+            "cart_items.by_cart",
+            "SELECT ci.cart_item_id, ci.product_id, p.name, p.price, ci.quantity"
+            " FROM cart_items ci JOIN products p ON p.product_id = ci.product_id"
+            " WHERE ci.cart_id = %s ORDER BY ci.cart_item_id",
+            (cart_id,),
+        )
+        return [_item(r) for r in rows]
+
+    async def of_users(self, user_ids: Sequence[str]) -> dict[str, Cart]:
         ids = sorted(set(user_ids))
         rows = await self._s.fetch_all(
             "carts.by_users",
-            f"SELECT user_id, cart_id FROM carts WHERE user_id IN ({placeholders(len(ids))})",
+            "SELECT c.user_id, c.cart_id, ci.cart_item_id, ci.product_id, p.name, p.price,"
+            " ci.quantity FROM carts c"
+            " LEFT JOIN cart_items ci ON ci.cart_id = c.cart_id"
+            " LEFT JOIN products p ON p.product_id = ci.product_id"
+            f" WHERE c.user_id IN ({placeholders(len(ids))})"
+            " ORDER BY c.user_id, ci.cart_item_id",
             ids,
         )
-        return {r[0]: int(r[1]) for r in rows}
-
-    async def items(self, cart_id: int) -> list[CartItem]:
-        return (await self.items_of([cart_id])).get(cart_id, [])
-
-    async def items_of(self, cart_ids: Sequence[int]) -> dict[int, list[CartItem]]:
-        rows = await self._s.fetch_all(
-            "cart_items.by_cart",
-            "SELECT ci.cart_id, ci.cart_item_id, ci.product_id, p.name, p.price, ci.quantity"
-            " FROM cart_items ci JOIN products p ON p.product_id = ci.product_id"
-            f" WHERE ci.cart_id IN ({placeholders(len(cart_ids))})"
-            " ORDER BY ci.cart_id, ci.cart_item_id",
-            list(cart_ids),
-        )
-        found: dict[int, list[CartItem]] = {}
+        items: dict[str, list[CartItem]] = {}
+        carts: dict[str, int] = {}
         for r in rows:
-            found.setdefault(int(r[0]), []).append(
-                CartItem(
-                    cart_item_id=int(r[1]),
-                    product_id=r[2],
-                    product_name=r[3],
-                    price=int(r[4]),
-                    quantity=int(r[5]),
-                )
-            )
-        return found
+            carts[r[0]] = int(r[1])
+            found = items.setdefault(r[0], [])
+            if r[2] is not None:  # a cart without items joins one row of NULLs
+                found.append(_item(r[2:]))
+        return {
+            user: Cart(cart_id=cart_id, user_id=user, items=tuple(items[user]))
+            for user, cart_id in carts.items()
+        }
 
     async def add(
         self, cart_id: int, product_id: str, quantity: int, *, max_quantity: int, now: datetime
