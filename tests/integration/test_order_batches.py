@@ -8,7 +8,6 @@ every time instead of once in a long while.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,30 +29,13 @@ from shop.use_cases.seals import KeyedRequest
 
 from ..factories import Factory
 from ..polling import until
-from ..stores import InterceptingStore
+from ..stores import CountingStore, InterceptingStore
 
 PRICE = 1_000
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class CountingStore:
-    """The real store, counting the transactions it runs."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.transactions = 0
-
-    async def autocommit(self, work: Callable[[MySqlTx], Awaitable[Any]]) -> Any:
-        return await self.inner.autocommit(work)
-
-    async def transaction(
-        self, work: Callable[[MySqlTx], Awaitable[Any]], *, fence: Any = None
-    ) -> Any:
-        self.transactions += 1
-        return await self.inner.transaction(work, fence=fence)
 
 
 def _batches(store: Any) -> OrderBatches:

@@ -35,7 +35,6 @@ rolled back and runs again with the products locked and read first, which makes 
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
@@ -54,39 +53,23 @@ from ..domain.errors import (
 from ..domain.idempotency import Outcome
 from ..domain.orders import Order, OrderStatus
 from ..domain.users import BalanceChange, BalanceReason
+from .group_commit import State, Ticket, next_batch
 from .ports import Clock, Fence, Store, Tx
 from .seals import Seal
 
 Result = Order | BaseException
 
 
-class _State(enum.Enum):
-    QUEUED = "queued"
-    SENT = "sent"
-    WITHDRAWN = "withdrawn"
-
-
-class _Ticket:
+class _Ticket(Ticket[Order]):
     """One order's place in the queue."""
 
-    __slots__ = ("future", "lease", "request", "seal", "state")
+    __slots__ = ("lease", "request", "seal")
 
     def __init__(self, request: Request, lease: Fence | None, seal: Seal | None) -> None:
+        super().__init__()
         self.request = request
         self.lease = lease
         self.seal = seal
-        self.future: asyncio.Future[Order] = asyncio.get_running_loop().create_future()
-        self.state = _State.QUEUED
-
-    def answer(self, result: Result) -> None:
-        if self.future.done():
-            return
-        if isinstance(result, asyncio.CancelledError):
-            self.future.cancel()
-        elif isinstance(result, BaseException):
-            self.future.set_exception(result)
-        else:
-            self.future.set_result(result)
 
 
 class _Refused(Exception):
@@ -164,21 +147,13 @@ class OrderBatches:
             runner = asyncio.create_task(self._drain(), name="order-batches")
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
-        try:
-            # Shielded: a cancelled caller must not cancel the answer its batch still gives.
-            return await asyncio.shield(ticket.future)
-        except asyncio.CancelledError:
-            if ticket.state is _State.QUEUED:
-                ticket.state = _State.WITHDRAWN  # never reaches the database
-            else:
-                # The batch may still commit this order: the caller keeps the user's lock
-                # until it is over, so that the user's next order cannot overtake it.
-                await asyncio.wait([ticket.future])
-            raise
+        # Once sent, the batch may still commit this order: the caller keeps the user's lock
+        # until it is over, so that the user's next order cannot overtake it.
+        return await ticket.wait(hold_while_sent=True)
 
     def queued(self) -> int:
         """Orders waiting for a batch."""
-        return sum(t.state is _State.QUEUED for t in self._tickets)
+        return sum(t.state is State.QUEUED for t in self._tickets)
 
     async def aclose(self) -> None:
         """Wait for the queued batches (each bounded by the timeout)."""
@@ -189,12 +164,7 @@ class OrderBatches:
         tickets = self._tickets
         try:
             while tickets:
-                batch: list[_Ticket] = []
-                while tickets and len(batch) < self._max_batch:
-                    ticket = tickets.popleft()
-                    if ticket.state is _State.QUEUED:
-                        ticket.state = _State.SENT
-                        batch.append(ticket)
+                batch = next_batch(tickets, self._max_batch)
                 if batch:
                     await self._serve(batch)
         finally:
