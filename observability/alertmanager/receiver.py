@@ -11,6 +11,7 @@ it listens.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,10 +61,8 @@ def main() -> int:
     args = parser.parse_args()
     server = ThreadingHTTPServer((args.host, args.port), _Handler)
     print(f"listening on http://{args.host}:{server.server_address[1]}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
