@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -39,6 +40,10 @@ def summary(path: str, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Notifications arrive on several threads at once: one whole line at a time.
+_PRINTING = threading.Lock()
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -46,7 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
             line = summary(self.path, json.loads(body))
         except (ValueError, KeyError, IndexError, AttributeError):
             line = {"path": self.path, "unreadable": body.decode(errors="replace")}
-        print(json.dumps(line), flush=True)
+        with _PRINTING:
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
         self.send_response(200)
         self.end_headers()
 
