@@ -54,9 +54,6 @@ States = dict[str, tuple[str, str]]
 
 UP_DOWN: States = {"1": ("up", "green"), "0": ("down", "red")}
 SWITCH: States = {"0": ("normal", "green"), "1": ("on", "orange")}
-# The burn rates the SLO alerts fire at (observability/slo/slos.yml): 1 opens a ticket, 6 and
-# 14.4 page.
-BURN_LINES: Steps = [(1, "orange"), (6, "red"), (14.4, "dark-red")]
 
 
 def _targets(

@@ -6,15 +6,13 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 import spec
-from panels import BURN_LINES, INSTANCE, RATE, ROUTE, board, graph, number, row
+from panels import INSTANCE, RATE, ROUTE, board, graph, number, row
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz", http_route=~"$route"'
 BY_INSTANCE = 'instance=~"$instance"'
 # Budget left: red when overspent, then orange, yellow, green as more is left.
 BUDGET = ("red", [(0.0, "orange"), (0.25, "yellow"), (0.5, "green")])
-# Panel ids of each SLO's 30-day budget stat (the burn-rate panels' ids are in the spec).
-BUDGET_STATS = {"availability": 7, "latency": 8, "checkout": 14}
 
 
 def dashboard() -> Dashboard:
@@ -32,7 +30,7 @@ def dashboard() -> Dashboard:
     for slo in slos.slos:
         built = built.with_panel(
             number(
-                BUDGET_STATS[slo.name],
+                slo.budget_panel,
                 f"{slo.name.capitalize()} budget left (30d)",
                 "percentunit",
                 [(slo.budget_left(slos.period), "budget left")],
@@ -56,6 +54,10 @@ def dashboard() -> Dashboard:
             height=6,
         )
     ).with_row(row(101, "Burn rates (1 = spends the budget in 30 days; pages at 14.4 and 6)"))
+    # The burn rates the alerts fire at: pages in red, tickets in orange.
+    burns = sorted(
+        (float(w.burn), "red" if w.severity == "page" else "orange") for w in slos.windows
+    )
     for slo in slos.slos:
         built = built.with_panel(
             graph(
@@ -65,7 +67,7 @@ def dashboard() -> Dashboard:
                 [(f"{slo.ratio(w)} / {spec.number(slo.budget)}", w) for w in slos.record_windows],
                 description=f"{slo.description} Burn rate per window (1 = the budget lasts 30 "
                 "days); pages at 14.4 (1h and 5m) and 6 (6h and 30m), ticket at 1 (3d and 6h).",
-                lines=BURN_LINES,
+                lines=burns,
                 width=8,
             )
         )

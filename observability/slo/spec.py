@@ -62,6 +62,7 @@ class Slo:
     threshold_seconds: Decimal | None
     events: str
     panel: int
+    budget_panel: int
 
     @property
     def budget(self) -> Decimal:
@@ -131,6 +132,7 @@ def _slo(raw: dict[str, Any], api: str) -> Slo:
         threshold_seconds=decimal(threshold) if threshold is not None else None,
         events=raw["events"],
         panel=int(raw["panel"]),
+        budget_panel=int(raw["budget_panel"]),
     )
 
 
