@@ -7,6 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
+.PHONY: slo alert-receiver
 .PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
@@ -60,14 +61,14 @@ revoke: migrate
 	@$(PY) -m shop revoke $(USER_ID)
 
 lint: install lock-check
-	$(VENV)/bin/ruff check service tests loadtest grafana
-	$(VENV)/bin/ruff format --check service tests loadtest grafana
+	$(VENV)/bin/ruff check service tests loadtest grafana observability
+	$(VENV)/bin/ruff format --check service tests loadtest grafana observability
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: install
-	$(VENV)/bin/ruff format service tests loadtest grafana
-	$(VENV)/bin/ruff check --fix service tests loadtest grafana
+	$(VENV)/bin/ruff format service tests loadtest grafana observability
+	$(VENV)/bin/ruff check --fix service tests loadtest grafana observability
 
 test: install services observability-tools chart-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -131,6 +132,16 @@ observability-tools: install
 
 observe-down: install
 	$(PY) -m loadtest observe down
+
+# Regenerate what the SLO spec (observability/slo/slos.yml) gives: rules/slo.yml, the locust
+# gate's thresholds and the OpenSLO export (a test fails when they differ); then the dashboards.
+slo: install
+	$(PY) observability/slo/build.py
+	$(PY) grafana/generate.py
+
+# An example Alertmanager receiver on :9095 that prints every notification (alertmanager.yml).
+alert-receiver:
+	python3 observability/alertmanager/receiver.py
 
 # Rebuild grafana/dashboards/*.json from the dashboard code (a test fails when they differ).
 dashboards: install
