@@ -5,9 +5,10 @@ Every seeded cart holds `test-product-1` (a flash sale), so every order updates 
 row. For each database distance (the `db_latency_ms` incident switch: 0, then 5 ms before every
 statement) and each variant — `SHOP_ORDER_BATCH_MAX=1` with as many batches in flight as the
 pool lends (one order per transaction, the shop before group commit: the ceiling the group
-commit is measured against), the default group commit, and 8 batches in flight — in interleaved rounds of
-one run: one shop process, wrk at 100 connections posting `/api/orders` for users whose carts no
-earlier measurement of the round emptied (docs/decisions/0035-order-group-commit.md).
+commit is measured against), the default group commit, and 8 batches in flight — in
+interleaved rounds of one run: one shop process, wrk at 100 connections posting `/api/orders`
+for users whose carts no earlier measurement of the round emptied
+(docs/decisions/0035-order-group-commit.md).
 
 Usage: `python -m loadtest bench hot-product --out docs/benchmarks/hot-product.md`
 (`make bench-hot-product`).
