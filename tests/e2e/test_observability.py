@@ -173,6 +173,7 @@ async def test_spans_nest_as_documented(
         "carts.by_users",
         "orders.insert",
         "users.debit",
+        "cart_items.clear",
         "products.take_stock",
     } <= names
     for statement in statements:

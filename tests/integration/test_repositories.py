@@ -89,7 +89,7 @@ async def test_carts(store: MySqlStore, factory: Factory) -> None:
         assert await tx.carts.set_quantity(cart, item, 2)
         assert not await tx.carts.set_quantity(cart + 1, item, 2)
         assert not await tx.carts.remove(cart + 1, item)
-        await tx.carts.clear(cart)
+        await tx.carts.clear([cart])
         assert await tx.carts.items(cart) == []
 
     await store.autocommit(work)

@@ -218,8 +218,8 @@ class Carts:
         del self.t.lines[cart_item_id]
         return True
 
-    async def clear(self, cart_id: int) -> None:
-        for line_id in [i for i, line in self.t.lines.items() if line.cart_id == cart_id]:
+    async def clear(self, cart_ids: Sequence[int]) -> None:
+        for line_id in [i for i, line in self.t.lines.items() if line.cart_id in cart_ids]:
             del self.t.lines[line_id]
 
 

@@ -10,8 +10,9 @@ the next one, whatever their products:
 2. the rule `domain/checkout.py` answers each order as if they had run one after another in
    arrival order; a refused order writes nothing;
 3. writes, set-based: the orders and their lines in one round trip, one guarded debit of every
-   paying user, one guarded update spending the coupons, payments, history rows and emptied
-   carts sent along, each keyed order's outcome, and last one guarded stock update by the
+   paying user, one guarded update spending the coupons, payments and history rows sent along
+   with one statement emptying the carts, each keyed order's outcome, and last one guarded
+   stock update by the
    batch's total per product (ascending id), so the hot row is locked once per batch, from
    that update to the commit;
 4. one commit, after checking every order's lease.
@@ -297,6 +298,6 @@ async def _write(tx: Tx, purchases: list[Purchase], now: datetime) -> list[Order
             created_at=now,
         )
         await tx.users.record(purchase.user_id, change, order_id=order_id)
-        await tx.carts.clear(purchase.cart_id)
         orders.append(replace(draft, order_id=order_id))
+    await tx.carts.clear([p.cart_id for p in purchases])
     return orders

@@ -215,8 +215,8 @@ class CartsRepository(Protocol):
         """The carts of those of `user_ids` that have one, with their items."""
         ...
 
-    async def clear(self, cart_id: int) -> None:
-        """Empty the cart (sent with the transaction's next statement or its commit)."""
+    async def clear(self, cart_ids: Sequence[int]) -> None:
+        """Empty the carts."""
         ...
 
 
