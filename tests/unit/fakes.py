@@ -158,7 +158,7 @@ class Carts:
     def __init__(self, t: Tables) -> None:
         self.t = t
 
-    async def cart_id(self, user_id: str, *, lock: bool = False) -> int | None:
+    async def cart_id(self, user_id: str) -> int | None:
         return self.t.carts.get(user_id)
 
     async def ensure(self, user_id: str, *, now: datetime) -> int:

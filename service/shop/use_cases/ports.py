@@ -185,8 +185,8 @@ class ProductsRepository(Protocol):
 
 
 class CartsRepository(Protocol):
-    async def cart_id(self, user_id: str, *, lock: bool = False) -> int | None:
-        """The user's cart id, or None before first use; `lock` serialises the user's orders."""
+    async def cart_id(self, user_id: str) -> int | None:
+        """The user's cart id, or None before first use."""
         ...
 
     async def ensure(self, user_id: str, *, now: datetime) -> int:

@@ -27,9 +27,10 @@ class CartsRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    async def cart_id(self, user_id: str, *, lock: bool = False) -> int | None:
-        sql = "SELECT cart_id FROM carts WHERE user_id = %s" + (" FOR UPDATE" if lock else "")
-        row = await self._s.fetch_one("carts.by_user", sql, (user_id,))
+    async def cart_id(self, user_id: str) -> int | None:
+        row = await self._s.fetch_one(
+            "carts.by_user", "SELECT cart_id FROM carts WHERE user_id = %s", (user_id,)
+        )
         return None if row is None else int(row[0])
 
     async def ensure(self, user_id: str, *, now: datetime) -> int:
