@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database, open_database
+from .adapters.mysql.probe import MySqlProbe
 from .adapters.mysql.seed import MySqlDataSet
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
@@ -37,6 +38,7 @@ from .keys import (
     DATABASE,
     DEPS,
     IDEMPOTENCY,
+    MYSQL_PROBE,
     OPENAPI,
     REDIS,
     SETTINGS,
@@ -168,6 +170,7 @@ class Root:
             telemetry=self.telemetry,
         ) as self._database:
             app[DATABASE] = self._database
+            app[MYSQL_PROBE] = MySqlProbe(s.db_url, self._database)
             yield
 
     async def redis(self, app: web.Application) -> AsyncIterator[None]:
