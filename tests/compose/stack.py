@@ -50,13 +50,13 @@ def until(check: Callable[[], T], seconds: float, what: str, every: float = 0.5)
 @dataclass(frozen=True)
 class Answer:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # names in lower case
     body: Any
 
     @property
     def problem_code(self) -> str | None:
         """The shop's problem+json `code` (HAProxy's own error pages have none)."""
-        if not self.headers.get("Content-Type", "").startswith("application/problem+json"):
+        if not self.headers.get("content-type", "").startswith("application/problem+json"):
             return None
         return str(self.body.get("code"))
 
@@ -70,16 +70,16 @@ def request(
     req = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
         with urllib.request.urlopen(req, timeout=15) as response:
-            status, got, raw = response.status, dict(response.headers), response.read()
+            status, got, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        status, got, raw = exc.code, dict(exc.headers), exc.read()
+        status, got, raw = exc.code, exc.headers, exc.read()
     except OSError:
         return Answer(0, {}, None)
     try:
         parsed: Any = json.loads(raw) if raw else None
     except ValueError:
         parsed = raw.decode(errors="replace")
-    return Answer(status, got, parsed)
+    return Answer(status, {k.lower(): v for k, v in got.items()}, parsed)
 
 
 @dataclass
