@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -62,7 +61,7 @@ def measure(scale: float) -> tuple[float, dict[str, float], dict[str, float], in
             while stack.docker("inspect", "-f", "{{.State.Running}}", master).strip() == "true":
                 for name, mib in sample(stack).items():
                     peak[name] = max(peak.get(name, 0.0), mib)
-            log = stack.docker("logs", master, check=False)
+            log = stack.logs(master)
             counts = re.findall(r"Aggregated\s+(\d+)", log)
             return startup, idle, peak, int(counts[-1]) if counts else 0
         finally:
@@ -79,10 +78,11 @@ def report(startup: float, idle: dict[str, float], peak: dict[str, float], reque
     verdict = "within" if total_peak <= BUDGET_MIB else "OVER"
     return f"""# Footprint of the compose stack
 
-`make bench-footprint` (tests/compose/footprint.py) on {platform.node() and "this machine"}:
-{os.cpu_count()} cores, Docker's `docker stats` (cgroup memory less page cache) sampled every
-~2 s. Images built from Debian bookworm's packages (compose.local.yaml: no Grafana, OTel
-Collector or Jaeger). Load: the order scenario at scale {scale} from the locust master and two
+`make bench-footprint` (tests/compose/footprint.py), {time.strftime("%Y-%m-%d")}, on a machine
+of {os.cpu_count()} cores shared with other work (load average {os.getloadavg()[0]:.1f} when the
+report was written); `docker stats` (cgroup memory less page cache) sampled every ~2 s.
+Images built from Debian bookworm's packages (compose.local.yaml: no Grafana, OTel Collector or
+Jaeger). Load: the order scenario at scale {scale} from the locust master and two
 workers through HAProxy ({requests} requests).
 
 **Start to healthy** (fresh volumes, images built: `up -d` until three replicas and the load

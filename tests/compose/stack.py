@@ -141,6 +141,13 @@ class Stack:
             raise AssertionError(f"docker {' '.join(args)}: {result.stderr}")
         return result.stdout
 
+    def logs(self, container: str) -> str:
+        """A container's output, both streams (locust prints its summary on stderr)."""
+        result = subprocess.run(
+            ["docker", "logs", container], capture_output=True, text=True, timeout=60
+        )
+        return result.stdout + result.stderr
+
     def health(self, service: str) -> str:
         return self.docker(
             "inspect", "-f", "{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}"
