@@ -35,7 +35,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_migrate_and_seed_ran_once_before_three_healthy_replicas(stack: Stack) -> None:
-    assert stack.docker("ps", "-a", "-q", "--filter", f"name={stack.container('migrate')}")
+    project = f"label=com.docker.compose.project={stack.project}"
+    service = "label=com.docker.compose.service=migrate"
+    runs = stack.docker("ps", "-a", "-q", "--filter", project, "--filter", service).split()
+    assert len(runs) == 1
     state = stack.docker(
         "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", stack.container("migrate")
     ).split()
@@ -60,6 +63,11 @@ def test_the_replicas_run_in_production_mode_with_lab_mode_logged(stack: Stack) 
     grants = stack.sql("SHOW GRANTS FOR 'shop'@'%'")
     assert "DROP" not in grants
     assert "ALL PRIVILEGES" not in grants
+    # Redis answers nobody without its password.
+    anonymous = stack.compose(
+        "exec", "-T", "redis", "env", "-u", "REDISCLI_AUTH", "redis-cli", "ping"
+    )
+    assert "NOAUTH" in anonymous
     published = stack.compose("ps")
     assert "0.0.0.0" not in published
     assert "3306/tcp" in published
