@@ -216,18 +216,27 @@ def test_locust_master_and_two_workers_pass_the_slo_gate_with_a_clean_audit(
 
 
 class Load:
-    """Requests through the load balancer from a few threads until stopped: (time, answer)."""
+    """Reads and charges through the load balancer from a few threads, each as a user of its
+    own (no lock contention between them), until stopped: (time, path, answer) per request."""
 
-    def __init__(self, stack: Stack, paths: list[tuple[str, str, Any]], threads: int = 4):
-        self.stack, self.paths = stack, paths
+    def __init__(self, stack: Stack, first_user: int, threads: int = 4):
+        self.stack = stack
         self.answers: list[tuple[float, str, Answer]] = []
         self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(f"test-user-{first_user + i}",))
+            for i in range(threads)
+        ]
 
-    def _run(self, index: int) -> None:
-        n = index
+    def _run(self, user: str) -> None:
+        paths = [
+            ("GET", "/api/products", None),
+            ("GET", f"/api/users/{user}/balance", None),
+            ("POST", f"/api/users/{user}/balance/charge", {"amount": 10}),
+        ]
+        n = 0
         while not self.stopping.is_set():
-            method, path, body = self.paths[n % len(self.paths)]
+            method, path, body = paths[n % len(paths)]
             n += 1
             answer = self.stack.lb(method, path, body)
             self.answers.append((time.monotonic(), path, answer))
@@ -245,14 +254,6 @@ class Load:
 
     def statuses(self, since: float = 0.0) -> Counter[int]:
         return Counter(a.status for t, _, a in self.answers if t >= since)
-
-
-def _mixed(user: str) -> list[tuple[str, str, Any]]:
-    return [
-        ("GET", "/api/products", None),
-        ("GET", f"/api/users/{user}/balance", None),
-        ("POST", f"/api/users/{user}/balance/charge", {"amount": 10}),
-    ]
 
 
 def _audit_clean(stack: Stack) -> None:
@@ -309,7 +310,7 @@ def _coupon(stack: Stack) -> str:
 
 
 def test_drill_one_replica_killed(stack: Stack) -> None:
-    with Load(stack, _mixed("test-user-72")) as load:
+    with Load(stack, first_user=720) as load:
         time.sleep(3)
         killed = time.monotonic()
         stack.docker("kill", stack.container("shop-2"))
@@ -319,9 +320,10 @@ def test_drill_one_replica_killed(stack: Stack) -> None:
             "HAProxy takes shop-2 out",
         )
         time.sleep(3)
-    failed = sum(n for status, n in load.statuses(killed).items() if status != 200)
+    statuses = load.statuses(killed)
+    failed = sum(n for status, n in statuses.items() if status != 200)
     # At most the requests in flight on shop-2 when it died (one per load thread).
-    assert failed <= len(load.threads), load.statuses(killed)
+    assert failed <= len(load.threads), statuses
     assert load.statuses(killed)[200] > 20
     stack.drills["replica_kill_failed"] = failed
     stack.drills["replica_kill_requests"] = sum(load.statuses(killed).values())
@@ -337,7 +339,7 @@ def test_drill_one_replica_killed(stack: Stack) -> None:
 
 
 def test_drill_mariadb_restarted(stack: Stack) -> None:
-    with Load(stack, _mixed("test-user-73")) as load:
+    with Load(stack, first_user=730) as load:
         time.sleep(2)
         stack.compose("restart", "mariadb")
         until(lambda: stack.health("mariadb") == "running/healthy", 60, "mariadb healthy")
