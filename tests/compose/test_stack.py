@@ -341,7 +341,22 @@ def test_drill_one_replica_killed(stack: Stack) -> None:
 def test_drill_mariadb_restarted(stack: Stack) -> None:
     with Load(stack, first_user=730) as load:
         time.sleep(2)
-        stack.compose("restart", "mariadb")
+        # Stopped long enough for HAProxy to find no replica ready, then started again.
+        stack.compose("stop", "mariadb")
+        until(
+            lambda: all(
+                state.startswith("DOWN")
+                for (backend, _), state in stack.haproxy_servers().items()
+                if backend == "ready"
+            ),
+            15,
+            "every replica unready without MariaDB",
+        )
+        # The live replicas still take the traffic: the shop's own 503s, the admin API answers.
+        catalogue = stack.lb("GET", "/api/products")
+        assert (catalogue.status, catalogue.problem_code) == (503, "DB001"), catalogue
+        assert stack.admin("GET", "/api/admin/incidents").status == 200
+        stack.compose("start", "mariadb")
         until(lambda: stack.health("mariadb") == "running/healthy", 60, "mariadb healthy")
         healthy = time.monotonic()
 
@@ -356,9 +371,8 @@ def test_drill_mariadb_restarted(stack: Stack) -> None:
     refused = [(t, a) for t, _, a in load.answers if a.status == 503]
     # Every 503 is the shop's own problem (with its code), never HAProxy's empty page.
     assert all(a.problem_code for _, a in refused), {a.problem_code for _, a in refused}
-    if refused:
-        stack.drills["mariadb_503_window_s"] = refused[-1][0] - refused[0][0]
-        stack.drills["mariadb_back_after_healthy_s"] = max(0.0, refused[-1][0] - healthy)
+    stack.drills["mariadb_503_window_s"] = refused[-1][0] - refused[0][0]
+    stack.drills["mariadb_back_after_healthy_s"] = max(0.0, refused[-1][0] - healthy)
     stack.drills["mariadb_statuses"] = dict(statuses)
     _audit_clean(stack)
 
