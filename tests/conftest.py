@@ -10,7 +10,6 @@ run that was killed are swept by the next run of the same base.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -37,14 +36,6 @@ TEST_DB_URL = f"{BASE_DB_URL.rsplit('/', 1)[0]}/{_BASE.database}_{RUN}"
 REDIS_PREFIX = f"test:{_BASE.database}:{RUN}:"
 # Keys a run writes expire this long after the test that wrote them, whatever happens next.
 REDIS_KEY_TTL = 3600
-DEFAULT_COUPON_BATCH_MAX = next(
-    f.default for f in dataclasses.fields(Settings) if f.name == "coupon_batch_max"
-)
-# Coupon issues go one transaction each (batch of 1, `issue_coupon`'s own guards) or by group
-# commit (the default, `CouponBatches`' guards): a coupon guarantee's tests run on both paths.
-BOTH_COUPON_PATHS = pytest.mark.parametrize(
-    "coupon_batch_max", [1, DEFAULT_COUPON_BATCH_MAX], ids=["one-at-a-time", "batched"]
-)
 
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 
@@ -132,16 +123,9 @@ def redis_prefix(redis_session: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def coupon_batch_max() -> int:
-    """Coupon issues per group commit; BOTH_COUPON_PATHS parametrizes it."""
-    return DEFAULT_COUPON_BATCH_MAX
-
-
-@pytest.fixture
-def settings(test_database: str, redis_prefix: str, coupon_batch_max: int) -> Settings:
+def settings(test_database: str, redis_prefix: str) -> Settings:
     return Settings(
         db_url=test_database,
-        coupon_batch_max=coupon_batch_max,
         redis_prefix=redis_prefix,
         env="test",
         admin_token=ADMIN_TOKEN,

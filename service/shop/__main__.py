@@ -1,4 +1,4 @@
-"""Command line: `python -m shop serve|migrate|seed|token`."""
+"""Command line: `python -m shop serve|migrate|seed|token|revoke`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -15,12 +16,14 @@ import uvloop
 
 from .adapters.mysql.migrations import migrate
 from .adapters.mysql.pool import Database
+from .adapters.mysql.revocations import MySqlRevocations
 from .adapters.mysql.seed import is_empty, seed_dataset
-from .api import server
+from .api.framework import server
 from .app import create_app
-from .auth.tokens import MAX_USER_ID_LENGTH, mint_token
+from .auth.keyring import Keyring
+from .auth.tokens import MAX_USER_ID_LENGTH
 from .domain.errors import ShopError
-from .settings import MAX_TOKEN_TTL, Settings, SettingsError
+from .settings import Settings, SettingsError
 
 # Set in the environment of the extra worker processes `serve` starts (they start none): the
 # worker's index, 1 to SHOP_WORKERS - 1 (the first process is worker 0).
@@ -42,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("user_id", metavar="USER_ID")
     token.add_argument("--ttl", type=int, help="seconds it is valid (default SHOP_TOKEN_TTL)")
+    revoke = commands.add_parser(
+        "revoke", help="refuse every token of a user issued until now (on every replica)"
+    )
+    revoke.add_argument("user_id", metavar="USER_ID")
     return parser
 
 
@@ -69,12 +76,28 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _token(settings: Settings, user_id: str, ttl: int | None) -> str:
-    lifetime = settings.token_ttl if ttl is None else ttl
-    if not 0 < lifetime <= MAX_TOKEN_TTL:
-        raise SettingsError(f"--ttl must be between 1 and {MAX_TOKEN_TTL} seconds")
     if not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
         raise SettingsError(f"USER_ID must have 1 to {MAX_USER_ID_LENGTH} characters")
-    return mint_token(user_id, secret=settings.auth_secret, ttl=lifetime)
+    lifetime = settings.token_ttl if ttl is None else ttl
+    try:
+        token, _ = Keyring.from_settings(settings).mint(user_id, ttl=lifetime, now=time.time())
+    except ShopError as exc:
+        raise SettingsError(f"--ttl: {exc.message}") from None
+    return token
+
+
+async def _revoke(settings: Settings, user_id: str) -> None:
+    # The next whole second: a token minted earlier in the current second is refused too.
+    not_before = int(time.time()) + 1
+    database = await Database.connect(settings.db_url, maxsize=1)
+    try:
+        await MySqlRevocations(database).revoke(user_id, not_before=not_before)
+    finally:
+        await database.close()
+    print(
+        f"tokens of {user_id} issued before {not_before} are refused"
+        f" (every replica within {settings.token_revocation_refresh:g}s)"
+    )
 
 
 def _serve(settings: Settings) -> None:
@@ -120,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(settings)
         elif args.command == "token":
             print(_token(settings, args.user_id, args.ttl))
+        elif args.command == "revoke":
+            asyncio.run(_revoke(settings, args.user_id))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         else:

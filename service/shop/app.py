@@ -7,6 +7,7 @@ keeps the adapters to itself: the app's keys hold ports.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,15 +21,18 @@ from redis.asyncio import Redis
 from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database, open_database
 from .adapters.mysql.probe import MySqlProbe
+from .adapters.mysql.revocations import MySqlRevocations
 from .adapters.mysql.seed import MySqlDataSet
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
 from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_control, open_redis
 from .adapters.redis.switch_values import RedisSwitchValues
-from .api.middleware import problems, telemetry
-from .api.openapi import build_document
+from .api.framework.middleware import problems, telemetry
+from .api.framework.openapi import build_document
 from .api.routes import ROUTES, add_routes
+from .auth.keyring import Keyring
+from .auth.revocations import Revocations
 from .background import running
 from .incidents.catalogue import Targets, register_switches
 from .incidents.slow_holds import SlowHolds
@@ -38,6 +42,7 @@ from .keys import (
     DATABASE,
     DEPS,
     IDEMPOTENCY,
+    KEYRING,
     MYSQL_PROBE,
     OPENAPI,
     REDIS,
@@ -89,12 +94,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[SWITCHES] = root.switches
     app[OPENAPI] = build_document(ROUTES, user_auth=settings.auth == "required")
     app[IDEMPOTENCY] = root.idempotency
+    app[KEYRING] = root.keyring
     add_routes(app)
     app.cleanup_ctx.extend(
         [
             root.tracing,
             root.metrics_port,
             root.database,
+            root.token_revocations,
             root.redis,
             root.locks,
             root.incident_switches,
@@ -113,6 +120,7 @@ class Root:
     _locks: LockManager
     _gate: RedisCouponGate | None
     _deps: Deps
+    _revocation_store: MySqlRevocations | None
 
     def __init__(self, settings: Settings, overrides: Overrides) -> None:
         configure_logging(settings.log_level)
@@ -135,6 +143,8 @@ class Root:
             else Telemetry.disabled()
         )
         self.switches = Switches(on_change=_announce(self.telemetry))
+        self.revocations = Revocations()
+        self.keyring = Keyring.from_settings(settings, self.revocations)
         self.idempotency = KeyPolicy(
             ttl=timedelta(seconds=settings.idempotency_ttl),
             claim_timeout=timedelta(seconds=settings.idempotency_claim_timeout),
@@ -172,6 +182,16 @@ class Root:
             app[DATABASE] = self._database
             app[MYSQL_PROBE] = MySqlProbe(s.db_url, self._database)
             yield
+
+    async def token_revocations(self, app: web.Application) -> AsyncIterator[None]:
+        # Loaded before the first request: a revoked token must not work while a process starts.
+        if self.settings.auth == "required":
+            store = MySqlRevocations(self._database)
+            await self.revocations.load(store, now=time.time(), max_ttl=self.keyring.max_ttl)
+            self._revocation_store = store
+        else:
+            self._revocation_store = None
+        yield
 
     async def redis(self, app: web.Application) -> AsyncIterator[None]:
         s = self.settings
@@ -239,18 +259,14 @@ class Root:
         clock = self.overrides.clock or utc_now
         self._gate = None if self._redis is None else self._coupon_gate(self._redis, store)
         gate: CouponGate = self._gate or NoGate()
-        # Group commit of coupon issues; 1 = one transaction per issue.
-        batches = (
-            CouponBatches(
-                store,
-                gate,
-                clock,
-                max_batch=s.coupon_batch_max,
-                parallel=s.coupon_batch_parallel,
-                timeout=s.lock_wait,
-            )
-            if s.coupon_batch_max > 1
-            else None
+        # Every coupon issue, in group commits of at most coupon_batch_max (1: one by one).
+        batches = CouponBatches(
+            store,
+            gate,
+            clock,
+            max_batch=s.coupon_batch_max,
+            parallel=s.coupon_batch_parallel,
+            timeout=s.lock_wait,
         )
         self._deps = app[DEPS] = Deps(
             store=store,
@@ -265,8 +281,7 @@ class Root:
             data_set=MySqlDataSet(self._database),
         )
         yield
-        if batches is not None:
-            await batches.aclose()
+        await batches.aclose()
 
     def _coupon_gate(self, client: Redis, store: MySqlStore) -> RedisCouponGate:
         return RedisCouponGate(
@@ -293,6 +308,16 @@ class Root:
                 ),
             ),
         }
+        if self._revocation_store is not None:
+            loops["token-revocations"] = self.revocations.refresh_forever(
+                self._revocation_store,
+                clock=time.time,
+                max_ttl=self.keyring.max_ttl,
+                interval=s.token_revocation_refresh,
+                on_error=lambda error: log.warning(
+                    "token_revocations_refresh_failed", error=str(error), exc_info=error
+                ),
+            )
         if self.switches.shared is not None:
             loops["switch-sync"] = self.switches.keep_in_sync()
         if self._gate is not None:
@@ -305,7 +330,7 @@ class Root:
 
 def _announce(tel: Telemetry) -> Changed:
     def changed(name: str, value: Any, on: bool, changed: bool) -> None:
-        tel.metrics.child(tel.metrics.incident_switch, name).set(1 if on else 0)
+        tel.metrics.switch_changed(name, value, on)
         if changed:
             log.warning("incident_switch_changed", switch=name, value=value, on=on)
 

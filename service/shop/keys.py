@@ -6,11 +6,13 @@ the drivers behind it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from structlog.typing import FilteringBoundLogger
 
+from .auth.keyring import Keyring
 from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
@@ -31,11 +33,15 @@ TELEMETRY = web.AppKey("telemetry", Telemetry)
 IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)
 # Bound once per app: a lazy structlog proxy would rebuild its logger on every request.
 ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
+# Signs and checks user tokens (keys, environment, lifetime, revocations).
+KEYRING = web.AppKey("keyring", Keyring)
 
 # Per-request storage.
 TRACE_ID = web.RequestKey("trace_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)
 # An Idempotency-Key retry answered from the store: counted as `replayed`, not as a new outcome.
 REPLAYED_ANSWER = web.RequestKey("replayed_answer", bool)
+# When a keyed request's stored refusal was decided: its problem says so on every answer.
+DECIDED_AT = web.RequestKey("decided_at", datetime)
 # The user a valid bearer token names (absent when SHOP_AUTH=off).
 PRINCIPAL = web.RequestKey("principal", str)

@@ -7,6 +7,7 @@ field's type says how the text is read, so adding a setting is adding a field.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
@@ -17,7 +18,12 @@ LOCK_BACKENDS = ("local", "redis")
 EVENT_LOOPS = ("uvloop", "asyncio")
 AUTH_MODES = ("required", "off")
 DEFAULT_AUTH_SECRET = "dev-auth-secret"
+DEFAULT_LOADTEST_SECRET = "dev-loadtest-secret"
+LOADTEST_KEY_ID = "loadtest"
+DEFAULT_KEY_ID = "k1"
 MAX_TOKEN_TTL = 30 * 24 * 3600
+MAX_PROD_TOKEN_TTL = 24 * 3600
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class SettingsError(ValueError):
@@ -46,7 +52,18 @@ class Settings:
     # (trusted load-test environments). Empty = "required" in prod, "off" elsewhere.
     auth: str = ""
     auth_secret: str = DEFAULT_AUTH_SECRET
+    # Rotation with overlap (docs/decisions/0034-token-lifecycle.md): the current key signs; the
+    # accepted one only verifies, until _UNTIL (unix seconds; 0 = while it is configured).
+    auth_key_id: str = DEFAULT_KEY_ID
+    auth_accept_key_id: str = ""
+    auth_accept_secret: str = ""
+    auth_accept_until: int = 0
+    # The load-test tools' own signing secret (they never hold SHOP_AUTH_SECRET); empty =
+    # dev-loadtest-secret outside production, where load-test tokens are never accepted.
+    loadtest_secret: str = ""
     token_ttl: int = 3600
+    # Seconds between reads of the per-user revocations (how soon a revocation reaches a replica).
+    token_revocation_refresh: float = 2.0
     lock_backend: str = "local"
     lock_wait: float = 5.0
     lock_lease: float = 10.0
@@ -98,8 +115,13 @@ class Settings:
             raise SettingsError(f"SHOP_AUTH must be one of {', '.join(AUTH_MODES)}")
         if self.env == "prod" and self.auth_secret in ("", DEFAULT_AUTH_SECRET):
             raise SettingsError("SHOP_AUTH_SECRET must be set to a secret in production")
-        if not 0 < self.token_ttl <= MAX_TOKEN_TTL:
-            raise SettingsError(f"SHOP_TOKEN_TTL must be between 1 and {MAX_TOKEN_TTL} seconds")
+        self._check_token_keys()
+        if not 0 < self.token_ttl <= self.max_token_ttl:
+            raise SettingsError(
+                f"SHOP_TOKEN_TTL must be between 1 and {self.max_token_ttl} seconds in {self.env}"
+            )
+        if self.token_revocation_refresh <= 0:
+            raise SettingsError("SHOP_TOKEN_REVOCATION_REFRESH must be positive")
         if self.lock_backend not in LOCK_BACKENDS:
             raise SettingsError(f"SHOP_LOCK_BACKEND must be one of {', '.join(LOCK_BACKENDS)}")
         if self.lock_backend == "redis" and not self.redis_url:
@@ -135,6 +157,37 @@ class Settings:
             raise SettingsError("SHOP_COUPON_BATCH_PARALLEL must be between 1 and 64")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
+
+    @property
+    def max_token_ttl(self) -> int:
+        """The longest a user token may live: a day in production, 30 days in a lab."""
+        return MAX_PROD_TOKEN_TTL if self.env == "prod" else MAX_TOKEN_TTL
+
+    @property
+    def loadtest_key(self) -> str:
+        """The secret of the load-test tools' tokens this shop accepts ("" = none)."""
+        if self.env == "prod":
+            return ""
+        return self.loadtest_secret or DEFAULT_LOADTEST_SECRET
+
+    def _check_token_keys(self) -> None:
+        if self.env == "prod" and self.loadtest_secret:
+            raise SettingsError("SHOP_LOADTEST_SECRET is refused in production")
+        if self.loadtest_key == self.auth_secret:
+            raise SettingsError("SHOP_LOADTEST_SECRET must differ from SHOP_AUTH_SECRET")
+        key_ids = [self.auth_key_id]
+        if self.auth_accept_secret:
+            key_ids.append(self.auth_accept_key_id)
+            weak = (self.auth_secret, DEFAULT_AUTH_SECRET if self.env == "prod" else None)
+            if self.auth_accept_secret in weak:
+                raise SettingsError("SHOP_AUTH_ACCEPT_SECRET must be another real secret")
+        if not all(KEY_ID.fullmatch(k) for k in key_ids) or len(set(key_ids)) < len(key_ids):
+            raise SettingsError(
+                "SHOP_AUTH_KEY_ID and SHOP_AUTH_ACCEPT_KEY_ID must be distinct names of 1 to 32"
+                " letters, digits, '-' or '_'"
+            )
+        if LOADTEST_KEY_ID in key_ids:
+            raise SettingsError(f"the key id {LOADTEST_KEY_ID!r} belongs to the load-test tools")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from loadtest import gate
+from loadtest.slo import gate
 
 from .stack import REPLICAS, Answer, Stack, request, until
 

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestServer
 
-from shop.api.server import ShopRunner
+from shop.api.framework.server import ShopRunner
 from shop.keys import OPENAPI, SETTINGS
 
 from .contract import Contract

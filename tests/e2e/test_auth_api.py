@@ -26,7 +26,9 @@ async def guarded(aiohttp_client: AiohttpClient, settings: Settings) -> TestClie
 
 
 def _bearer(user: str, *, secret: str = SECRET, ttl: int = 600) -> dict[str, str]:
-    token = TokenSigner.from_secret(secret).mint(user, expires_at=int(time.time()) + ttl)
+    now = int(time.time())
+    signer = TokenSigner.from_secret(secret)
+    token = signer.mint(user, expires_at=now + ttl, env="test", issued_at=min(now, now + ttl - 1))
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 from dataclasses import replace
 
-from shop.api.server import MAX_HEADER_FIELD, MAX_HEADERS, MAX_REQUEST_LINE
+from shop.api.framework.server import MAX_HEADER_FIELD, MAX_HEADERS, MAX_REQUEST_LINE
 from shop.app import create_app
 from shop.settings import Settings
 

@@ -221,22 +221,25 @@ async def _store_key(
     body: bytes,
     path: str,
     age: timedelta,
-    answer: tuple[int, bytes] | None,
+    outcome: bytes | None = None,
 ) -> None:
+    """A claim made `age` ago, answered with the result `outcome` when given."""
     created = to_db(datetime.now(UTC) - age)
     async with factory.db.session() as s:
         await s.execute(
             "test.key",
             "INSERT INTO idempotency_keys (user_id, idem_key, fingerprint, claim_token,"
-            " claimed_at, status, body, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            " claimed_at, refused, outcome, completed_at, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 user,
                 key,
                 fingerprint("POST", path, body).hex(),
                 uuid.uuid4().hex,
                 created,
-                None if answer is None else answer[0],
-                None if answer is None else answer[1].decode(),
+                None if outcome is None else False,
+                None if outcome is None else outcome.decode(),
+                None if outcome is None else created,
                 created,
             ),
         )
@@ -247,9 +250,7 @@ async def test_a_claim_left_by_a_dead_request_is_taken_over_after_its_timeout(
 ) -> None:
     user = await factory.user(balance=0)
     path, key = f"/api/users/{user}/balance/charge", f"k-{uuid.uuid4()}"
-    await _store_key(
-        factory, user, key, body=b'{"amount":5}', path=path, age=timedelta(minutes=5), answer=None
-    )
+    await _store_key(factory, user, key, body=b'{"amount":5}', path=path, age=timedelta(minutes=5))
     response = await client.post(path, json={"amount": 5}, headers={"Idempotency-Key": key})
     assert response.status == 200, await response.text()
     await _same_answer(
@@ -261,9 +262,7 @@ async def test_a_claim_left_by_a_dead_request_is_taken_over_after_its_timeout(
 async def test_a_fresh_claim_is_not_taken_over(client: TestClient, factory: Factory) -> None:
     user = await factory.user(balance=0)
     path, key = f"/api/users/{user}/balance/charge", f"k-{uuid.uuid4()}"
-    await _store_key(
-        factory, user, key, body=b'{"amount":5}', path=path, age=timedelta(0), answer=None
-    )
+    await _store_key(factory, user, key, body=b'{"amount":5}', path=path, age=timedelta(0))
     await problem(
         await client.post(path, json={"amount": 5}, headers={"Idempotency-Key": key}),
         409,
@@ -285,7 +284,7 @@ async def test_a_key_older_than_24_hours_is_a_new_request(
         body=b'{"amount":5}' if same_body else b'{"amount":6}',
         path=path,
         age=timedelta(hours=24, seconds=1),
-        answer=(200, b'{"old":true}'),
+        outcome=b'{"old":true}',
     )
     response = await client.post(path, json={"amount": 5}, headers={"Idempotency-Key": key})
     assert response.status == 200

@@ -24,7 +24,6 @@ from shop.locks.lease import Lease
 from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 
-from ..conftest import BOTH_COUPON_PATHS
 from ..factories import Factory
 from ..polling import until
 
@@ -75,7 +74,6 @@ async def _without_check_constraints(database: Database) -> AsyncIterator[None]:
                 )
 
 
-@BOTH_COUPON_PATHS
 async def test_coupon_of_100_goes_to_exactly_100_distinct_users(client, factory: Factory) -> None:
     coupon = await factory.coupon(quantity=100)
     users = await factory.users(1_000)
@@ -100,7 +98,6 @@ async def test_coupon_of_100_goes_to_exactly_100_distinct_users(client, factory:
     )
 
 
-@BOTH_COUPON_PATHS
 async def test_one_user_racing_for_a_coupon_gets_it_once(client, factory: Factory) -> None:
     coupon = await factory.coupon(quantity=50)
     user = await factory.user()

@@ -25,13 +25,19 @@ from shop.domain.errors import (
     ShopError,
     UserNotFound,
 )
+from shop.domain.idempotency import fingerprint
 from shop.keys import DATABASE, DEPS, SETTINGS
+from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 from shop.use_cases import coupons
 from shop.use_cases.coupon_batches import CouponBatches
+from shop.use_cases.deps import Deps
+from shop.use_cases.idempotency import KeyPolicy, Reply, once
 from shop.use_cases.ports import NoGate
+from shop.use_cases.seals import KeyedRequest
 
 from ..factories import Factory
+from ..polling import until
 from .replicas import replicas
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -327,3 +333,56 @@ async def test_exactly_n_distinct_winners_across_replicas_without_a_gate(
         await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
         == 150
     )
+
+
+async def test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it(
+    database: Database, factory: Factory
+) -> None:
+    coupon = await factory.coupon(quantity=3)
+    plain, winner = await factory.users(2)
+    stranger = f"nobody-{winner}"
+    store = CountingStore(MySqlStore(database))
+    batches = CouponBatches(store, NoGate(), utc_now, max_batch=100, parallel=1, timeout=30.0)
+    deps = Deps(
+        store=store,
+        locks=LocalLockManager(wait=5, lease=10),
+        clock=utc_now,
+        order_lock_scope=lambda: "user",
+        coupon_issues=batches,
+    )
+
+    async def keyed(user: str) -> Reply[IssuedCoupon]:
+        return await once(
+            deps=deps,
+            policy=KeyPolicy(),
+            request=KeyedRequest(user, f"k-{user}", fingerprint("POST", coupon, user.encode())),
+            effect=lambda seal: coupons.issue_coupon(
+                deps=deps, coupon_id=coupon, user_id=user, seal=seal
+            ),
+            result_type=IssuedCoupon,
+        )
+
+    async with database.session() as blocker:
+        # The coupon row held: the plain request's batch waits, the keyed ones queue behind it.
+        blocker.begin()
+        await blocker.fetch_one(
+            "test.lock_coupon", "SELECT 1 FROM coupons WHERE coupon_id = %s FOR UPDATE", (coupon,)
+        )
+        issued = asyncio.create_task(
+            coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=plain)
+        )
+        await until(lambda: batches.queued(coupon) == 0)
+        replies = [asyncio.create_task(keyed(user)) for user in (winner, stranger)]
+        await until(lambda: batches.queued(coupon) == 2)
+        await blocker.rollback_quietly()
+    assert isinstance(await issued, IssuedCoupon)
+    won, refused = await asyncio.gather(*replies)
+    assert store.transactions == 2  # both keyed requests in one batch
+    assert isinstance(won.result, IssuedCoupon)
+    assert isinstance(refused.result, UserNotFound)
+    # Each keyed outcome committed with its batch: a retry replays it, with no second effect.
+    assert await keyed(winner) == replace(won, replayed=True)
+    again = await keyed(stranger)
+    assert again.replayed
+    assert (type(again.result), again.at) == (UserNotFound, refused.at)
+    assert store.transactions == 2

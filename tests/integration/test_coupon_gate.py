@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from shop.app import create_app
 from shop.settings import Settings
 
-from ..conftest import BOTH_COUPON_PATHS, REDIS_URL
+from ..conftest import REDIS_URL
 from ..factories import Factory, statements_run
 
 
@@ -45,7 +45,6 @@ async def test_exactly_n_through_the_gate(gated, factory: Factory) -> None:
     assert holders == [(100, 100)]
 
 
-@BOTH_COUPON_PATHS
 async def test_sold_out_and_duplicates_never_reach_mysql(gated, factory: Factory) -> None:
     coupon = await factory.coupon(quantity=5)
     users = await factory.users(5)
@@ -96,7 +95,6 @@ async def test_unreachable_redis_leaves_mysql_to_decide(
     assert await _issue_all(client, coupon, users) == {200: 3, 400: 7}
 
 
-@BOTH_COUPON_PATHS
 async def test_a_unit_mysql_refuses_goes_back_to_the_gate(gated, factory: Factory) -> None:
     coupon = await factory.coupon(quantity=1)
     user = await factory.user()

@@ -14,14 +14,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import msgspec
 import orjson
 import pytest
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
 from shop.adapters.mysql.times import to_db
-from shop.api.outputs import ChargeReceipt
 from shop.app import utc_now
 from shop.domain.errors import (
     DatabaseUnavailable,
@@ -30,12 +28,14 @@ from shop.domain.errors import (
     OutcomeUnknown,
     ShopError,
 )
-from shop.domain.idempotency import Answer, fingerprint
+from shop.domain.idempotency import fingerprint
+from shop.domain.users import ChargeReceipt
 from shop.locks.local import LocalLockManager
 from shop.use_cases.balance import charge_balance
 from shop.use_cases.deps import Deps
-from shop.use_cases.idempotency import KeyedRequest, KeyPolicy, once, purge_expired
+from shop.use_cases.idempotency import KeyPolicy, Reply, once, purge_expired
 from shop.use_cases.ports import Lease
+from shop.use_cases.seals import KeyedRequest
 
 from ..factories import Factory
 
@@ -85,14 +85,15 @@ def _request(user: str, amount: int, key: str | None = None) -> KeyedRequest:
 
 async def _charge(
     deps: Deps, request: KeyedRequest, amount: int, policy: KeyPolicy | None = None
-) -> Answer:
+) -> Reply[ChargeReceipt]:
     return await once(
         deps=deps,
         policy=policy or KeyPolicy(),
         request=request,
-        effect=lambda d: charge_balance(deps=d, user_id=request.user_id, amount=amount),
-        render=lambda receipt: Answer(200, msgspec.json.encode(ChargeReceipt.of(receipt))),
-        reject=lambda error: Answer(400, orjson.dumps({"code": error.code})),
+        effect=lambda seal: charge_balance(
+            deps=deps, user_id=request.user_id, amount=amount, seal=seal
+        ),
+        result_type=ChargeReceipt,
     )
 
 
@@ -110,8 +111,8 @@ async def test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice(
     assert await _balance(factory, user) == 300  # the effect is durable, its answer was lost
     retry = await _charge(_deps(MySqlStore(database)), request, 300)
     assert retry.replayed
-    assert retry.status == 200
-    assert orjson.loads(retry.body)["currentBalance"] == 300
+    assert isinstance(retry.result, ChargeReceipt)
+    assert retry.result.current_balance == 300
     assert await _balance(factory, user) == 300
 
 
@@ -150,7 +151,8 @@ async def test_a_refusal_made_before_the_transaction_is_not_stored(
     done.set()
     await task
     answer = await _charge(deps, request, 10)
-    assert (answer.status, answer.replayed) == (200, False)
+    assert isinstance(answer.result, ChargeReceipt)
+    assert not answer.replayed
     assert await _balance(factory, user) == 10
 
 
@@ -174,7 +176,7 @@ async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
         await _until_token_changes(factory, user)
         await blocker.rollback_quietly()
     outcomes = await asyncio.gather(first, second, return_exceptions=True)
-    answers = [o for o in outcomes if isinstance(o, Answer)]
+    answers = [o for o in outcomes if isinstance(o, Reply)]
     refused = [o for o in outcomes if isinstance(o, ShopError)]
     assert len(answers) == 1, outcomes
     assert [type(e) for e in refused] == [IdempotencyInProgress]

@@ -46,7 +46,8 @@ async def _schema(url: str) -> dict[str, list[tuple[object, ...]]]:
     return {
         "columns": await _query(
             "SELECT table_name, column_name, ordinal_position, column_type, is_nullable,"
-            " column_default, extra FROM information_schema.columns WHERE table_schema = %s"
+            " column_default, extra, collation_name FROM information_schema.columns"
+            " WHERE table_schema = %s"
             " ORDER BY table_name, ordinal_position",
             db,
         ),
@@ -77,6 +78,26 @@ async def test_an_empty_server_gets_the_whole_schema(scratch: str) -> None:
     tables = {row[0] for row in (await _schema(scratch))["columns"]}
     assert {"users", "products", "coupons", "user_coupons", "orders", "payments"} <= tables
     assert await migrate(scratch) == []
+
+
+async def test_every_id_column_compares_byte_for_byte(scratch: str) -> None:
+    """An id column collated case- or pad-insensitively makes `TEST-USER-1` and `test-user-1 `
+    the row of `test-user-1` (docs/decisions/0032-exact-ids.md); this finds any, present or new."""
+    await migrate(scratch)
+    loose = await _query(
+        "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+        " WHERE table_schema = %s AND data_type IN ('char', 'varchar')"
+        " AND (column_name LIKE '%%\\_id' OR column_name = 'idem_key')"
+        " AND collation_name NOT IN ('utf8mb4_nopad_bin', 'ascii_nopad_bin')",
+        parse_db_url(scratch).database,
+    )
+    assert loose == []
+    ids = await _query(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = %s"
+        " AND collation_name IN ('utf8mb4_nopad_bin', 'ascii_nopad_bin')",
+        parse_db_url(scratch).database,
+    )
+    assert ids == [(15,)]
 
 
 # Every schema a deployed database can be at: none yet, then each version but the newest.

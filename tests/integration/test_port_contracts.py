@@ -97,12 +97,13 @@ async def test_coupon_takes_and_grants_are_guarded(rows: _Rows) -> None:
 
     async def work(tx: Any) -> None:
         now = datetime.now(UTC)
-        assert not await tx.coupons.take_one(expired, now=now)
-        assert await tx.coupons.take_one(coupon, now=now)
-        assert not await tx.coupons.take_one(coupon, now=now)
-        granted = await tx.coupons.grant(coupon, user, now=now)
-        assert granted is not None
-        assert await tx.coupons.grant(coupon, user, now=now) is None
+        assert not await tx.coupons.take(expired, 1, now=now)
+        assert not await tx.coupons.take(coupon, 2, now=now)
+        assert await tx.coupons.take(coupon, 1, now=now)
+        assert not await tx.coupons.take(coupon, 1, now=now)
+        ids = await tx.coupons.grant_many(coupon, [user], now=now)
+        assert ids is not None
+        granted = ids[user]
         assert await tx.coupons.gate_snapshot(coupon) == (0, [user])
         assert await tx.coupons.mark_used(granted, order_id=1, now=now)
         assert not await tx.coupons.mark_used(granted, order_id=2, now=now)

@@ -103,11 +103,11 @@ async def test_coupons(store: MySqlStore, factory: Factory) -> None:
         await tx.coupons.create(coupon, now=NOW)
         assert await tx.coupons.get(coupon.coupon_id) == coupon
         assert coupon.coupon_id in {c.coupon_id for c in await tx.coupons.available(now=NOW)}
-        granted = await tx.coupons.grant(coupon.coupon_id, user, now=NOW)
-        assert granted is not None
-        assert await tx.coupons.grant(coupon.coupon_id, user, now=NOW) is None
-        assert await tx.coupons.take_one(coupon.coupon_id, now=NOW)
-        assert not await tx.coupons.take_one(coupon.coupon_id, now=NOW)  # sold out
+        ids = await tx.coupons.grant_many(coupon.coupon_id, [user], now=NOW)
+        assert ids is not None
+        granted = ids[user]
+        assert await tx.coupons.take(coupon.coupon_id, 1, now=NOW)
+        assert not await tx.coupons.take(coupon.coupon_id, 1, now=NOW)  # sold out
         mine = await tx.coupons.lock_user_coupon(user, coupon.coupon_id)
         assert mine is not None
         assert mine.status is UserCouponStatus.AVAILABLE

@@ -17,13 +17,9 @@ IDEMPOTENCY_API = "tests/e2e/test_idempotency_api.py"
 REPOSITORIES = "tests/integration/test_repositories.py"
 BATCHES = "tests/integration/test_coupon_batches.py"
 ROUND_TRIPS = "tests/integration/test_round_trips.py"
-# Coupon tests run on both issue paths (tests/conftest.py BOTH_COUPON_PATHS): a guard of one
-# path names that path's run, since the other path never reaches it. The concurrency tests'
-# batched runs are not named for the batch path's SQL guards: one process's batches of a coupon
-# seldom overlap at the last units, so they pass without those guards; the batch tests' stale
-# views make the race happen every time.
-ONE = "[one-at-a-time]"
-BATCHED = "[batched]"
+# The concurrency tests are not named for the coupon batches' SQL guards: one process's
+# batches of a coupon seldom overlap at the last units, so they pass without those guards; the
+# batch tests' stale views make the race happen every time.
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +76,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{CONCURRENCY}::test_300_orders_for_a_product_with_stock_50",),
     ),
     Mutation(
-        "coupon issued past its quantity",
-        "adapters/mysql/coupons.py",
-        " AND issued_quantity < total_quantity AND expires_at > %s",
-        " AND expires_at > %s",
-        (f"{CONCURRENCY}::test_coupon_of_100_goes_to_exactly_100_distinct_users{ONE}",),
-    ),
-    Mutation(
         "a coupon batch is counted past its quantity",
         "adapters/mysql/coupons.py",
         """            " AND issued_quantity + %s <= total_quantity AND expires_at > %s",
@@ -104,7 +93,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         "UNIQUE KEY uq_user_coupons_coupon_user (coupon_id, user_id)",
         "KEY uq_user_coupons_coupon_user (coupon_id, user_id)",
         (
-            f"{CONCURRENCY}::test_one_user_racing_for_a_coupon_gets_it_once{ONE}",
             f"{REPOSITORIES}::test_coupon_batch_writes_are_guarded",
             f"{BATCHES}::test_a_batch_the_unique_key_refuses_is_split_not_half_applied",
         ),
@@ -153,32 +141,18 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",),
     ),
     Mutation(
-        "a gate unit MySQL refused is not given back",
-        "use_cases/coupons.py",
-        "            await asyncio.shield(deps.coupon_gate.refund(coupon_id, user_id))",
-        "            pass",
-        (f"{GATE}::test_a_unit_mysql_refuses_goes_back_to_the_gate{ONE}",),
-    ),
-    Mutation(
         "a gate unit a coupon batch lost is not given back",
         "use_cases/coupon_batches.py",
         "            await self._gate.refund_many(coupon_id, refunds)",
         "            pass",
-        (f"{GATE}::test_a_unit_mysql_refuses_goes_back_to_the_gate{BATCHED}",),
-    ),
-    Mutation(
-        "the gate admits a user twice",
-        "adapters/redis/coupon_gate.py",
-        "if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return -1 end",
-        "",
-        (f"{GATE}::test_sold_out_and_duplicates_never_reach_mysql{ONE}",),
+        (f"{GATE}::test_a_unit_mysql_refuses_goes_back_to_the_gate",),
     ),
     Mutation(
         "the gate admits a user twice within a batch call",
         "adapters/redis/coupon_gate.py",
         "  if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 1 then answers[i] = -1",
         "  if false then answers[i] = -1",
-        (f"{GATE}::test_sold_out_and_duplicates_never_reach_mysql{BATCHED}",),
+        (f"{GATE}::test_sold_out_and_duplicates_never_reach_mysql",),
     ),
     Mutation(
         "the in-process lock does not lock",
@@ -252,38 +226,40 @@ MUTATIONS: tuple[Mutation, ...] = (
         ),
     ),
     Mutation(
-        "an answer is sealed by whoever holds the key",
+        "an outcome is sealed by whoever holds the key",
         "adapters/mysql/idempotency.py",
         """            + _WHERE
-            + " AND status IS NULL",
-            (answer.status, answer.body.decode(), to_db(now), user_id, key, token),""",
+            + " AND refused IS NULL",
+            (outcome.refused, outcome.body.decode(), to_db(outcome.at), user_id, key, token),""",
         """            + "WHERE user_id = %s AND idem_key = %s AND %s IS NOT NULL",
-            (answer.status, answer.body.decode(), to_db(now), user_id, key, token),""",
+            (outcome.refused, outcome.body.decode(), to_db(outcome.at), user_id, key, token),""",
         (f"{IDEMPOTENCY}::test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect",),
     ),
     Mutation(
-        "the answer is written after the effect's commit",
-        "use_cases/idempotency.py",
-        """        result = await self._inner.transaction(sealing, fence=fence)
-        self.answer = sealed[0]""",
-        """        async def unsealed(tx: Tx) -> T:
-            result = await work(tx)
-            sealed.append(self._render(result))
-            return result
+        "the outcome is written after the effect's commit",
+        "use_cases/seals.py",
+        """    result = await store.transaction(sealing, fence=fence)
+    seal.stored = written[0]""",
+        """    async def unsealed(tx: Tx) -> T:
+        result = await work(tx)
+        written.append(seal.outcome(result))
+        return result
 
-        result = await self._inner.transaction(unsealed, fence=fence)
-        await self._inner.autocommit(
-            lambda tx: tx.idempotency.seal(
-                request.user_id, request.key, token=self._token, answer=sealed[0],
-                now=self._deps.clock(),
-            )
-        )
-        self.answer = sealed[0]""",
+    result = await store.transaction(unsealed, fence=fence)
+    await store.autocommit(lambda tx: seal.write(tx, written[0]))
+    seal.stored = written[0]""",
         (
             f"{IDEMPOTENCY}::test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice",
             "tests/e2e/test_idempotency_outcome_unknown_api.py::"
             "test_a_retry_after_outcome_unknown_pays_exactly_once[answer-lost]",
         ),
+    ),
+    Mutation(
+        "a keyed coupon issue's outcome is not written in its batch's transaction",
+        "use_cases/coupon_batches.py",
+        """            if not await ticket.seal.write(tx, outcome):""",
+        """            if False:""",
+        (f"{BATCHES}::test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it",),
     ),
     Mutation(
         "the store commits without calling the lease's fence",
@@ -310,25 +286,69 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a failed request releases an answered key",
         "adapters/mysql/idempotency.py",
-        """            "DELETE FROM idempotency_keys " + _WHERE + " AND status IS NULL",""",
+        """            "DELETE FROM idempotency_keys " + _WHERE + " AND refused IS NULL",""",
         """            "DELETE FROM idempotency_keys " + _WHERE,""",
         (f"{IDEMPOTENCY}::test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice",),
     ),
     Mutation(
         "a user token opens another user's data",
-        "api/auth.py",
+        "api/framework/auth.py",
         "        if principal != user_id:",
         "        if principal is None:",
         ("tests/e2e/test_auth_api.py::test_another_users_token_is_403_and_changes_nothing",),
     ),
     Mutation(
         "a token's signature is not checked",
-        "auth/tokens.py",
-        "        if not hmac.compare_digest(self._mac(signed).encode(), mac.encode()):",
-        "        if not mac:",
+        "auth/keyring.py",
+        "        if not self._signer(claims.key_id, now).genuine(token):",
+        "        if not self._signer(claims.key_id, now):",
         (
             "tests/unit/test_tokens.py::test_another_secret_does_not_verify",
             "tests/e2e/test_auth_api.py::test_forged_expired_and_admin_tokens_are_401",
+        ),
+    ),
+    Mutation(
+        "a token works in another environment",
+        "auth/keyring.py",
+        "        if claims.env != self.env:",
+        "        if claims.env is None:",
+        ("tests/unit/test_tokens.py::test_a_token_of_another_environment_is_refused",),
+    ),
+    Mutation(
+        "a token outlives the production maximum",
+        "auth/keyring.py",
+        "        if claims.expires_at - claims.issued_at > self.max_ttl:",
+        "        if claims.expires_at < claims.issued_at:",
+        ("tests/unit/test_tokens.py::test_production_tokens_live_a_day_at_most",),
+    ),
+    Mutation(
+        "a retired signing key still verifies",
+        "auth/keyring.py",
+        "        if accepted.until is not None and now >= accepted.until:",
+        "        if accepted.until is None and now >= 0:",
+        (
+            "tests/unit/test_tokens.py::test_rotation_accepts_the_previous_key_until_its_window_ends",
+        ),
+    ),
+    Mutation(
+        "a database without TLS is used in plain text",
+        "adapters/mysql/tls.py",
+        """    if not getattr(conn, "_secure", False):""",
+        """    if getattr(conn, "_secure", None) is None:""",
+        (
+            "tests/integration/test_database_tls.py::test_a_server_without_tls_is_refused_before"
+            "_any_statement",
+        ),
+    ),
+    Mutation(
+        "a revoked token still works",
+        "auth/keyring.py",
+        "        if self.revocations.revoked(claims.user_id, claims.issued_at):",
+        "        if self.revocations is None:",
+        (
+            "tests/unit/test_tokens.py::test_a_revoked_users_earlier_tokens_are_refused_and_later"
+            "_ones_work",
+            "tests/e2e/test_token_lifecycle_api.py::test_a_revoked_user_is_refused_on_every_replica",
         ),
     ),
 )

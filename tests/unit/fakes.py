@@ -229,31 +229,45 @@ class Coupons:
         ]
         return sorted(found, key=lambda c: (c.expires_at, c.coupon_id))
 
-    async def take_one(self, coupon_id: str, *, now: datetime) -> bool:
-        coupon = self.t.coupons.get(coupon_id)
-        if coupon is None or coupon.remaining_quantity <= 0 or coupon.is_expired(now):
-            return False
-        self.t.coupons[coupon_id] = replace(coupon, issued_quantity=coupon.issued_quantity + 1)
-        return True
+    async def lock(self, coupon_id: str) -> Coupon | None:
+        return self.t.coupons.get(coupon_id)
 
-    async def grant(self, coupon_id: str, user_id: str, *, now: datetime) -> int | None:
-        if any(
-            h.user_coupon.user_id == user_id and h.user_coupon.coupon.coupon_id == coupon_id
+    async def claimants(self, coupon_id: str, user_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        known = {u for u in user_ids if u in self.t.balances}
+        holders = {
+            h.user_coupon.user_id
             for h in self.t.held.values()
-        ):
+            if h.user_coupon.coupon.coupon_id == coupon_id and h.user_coupon.user_id in known
+        }
+        return known, holders
+
+    async def grant_many(
+        self, coupon_id: str, user_ids: Sequence[str], *, now: datetime
+    ) -> dict[str, int] | None:
+        _, holders = await self.claimants(coupon_id, user_ids)
+        if holders or len(set(user_ids)) < len(user_ids):  # the unique key
             return None
-        held_id = self.t.new_id()
-        self.t.held[held_id] = _Held(
-            UserCoupon(
-                user_coupon_id=held_id,
-                user_id=user_id,
-                coupon=self.t.coupons[coupon_id],
-                status=UserCouponStatus.AVAILABLE,
-                issued_at=now,
-                used_at=None,
+        ids: dict[str, int] = {}
+        for user_id in user_ids:
+            ids[user_id] = held_id = self.t.new_id()
+            self.t.held[held_id] = _Held(
+                UserCoupon(
+                    user_coupon_id=held_id,
+                    user_id=user_id,
+                    coupon=self.t.coupons[coupon_id],
+                    status=UserCouponStatus.AVAILABLE,
+                    issued_at=now,
+                    used_at=None,
+                )
             )
-        )
-        return held_id
+        return ids
+
+    async def take(self, coupon_id: str, count: int, *, now: datetime) -> bool:
+        coupon = self.t.coupons.get(coupon_id)
+        if coupon is None or coupon.remaining_quantity < count or coupon.is_expired(now):
+            return False
+        self.t.coupons[coupon_id] = replace(coupon, issued_quantity=coupon.issued_quantity + count)
+        return True
 
     def _fresh(self, held: _Held) -> UserCoupon:
         coupon = self.t.coupons[held.user_coupon.coupon.coupon_id]
@@ -372,7 +386,17 @@ class MemoryGate:
         self.left: dict[str, int] = {}
         self.refunds: list[tuple[str, str]] = []
 
-    async def admit(self, coupon_id: str, user_id: str) -> Admission:
+    async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
+        return [await self._admit(coupon_id, user_id) for user_id in user_ids]
+
+    async def refund_many(self, coupon_id: str, user_ids: Sequence[str]) -> None:
+        for user_id in user_ids:
+            self.refunds.append((coupon_id, user_id))
+            if user_id in self.admitted.get(coupon_id, set()):
+                self.admitted[coupon_id].discard(user_id)
+                self.left[coupon_id] += 1
+
+    async def _admit(self, coupon_id: str, user_id: str) -> Admission:
         if coupon_id not in self.left:
             snapshot = await Coupons(self._store.tables).gate_snapshot(coupon_id)
             if snapshot is None:
@@ -386,12 +410,6 @@ class MemoryGate:
         self.admitted[coupon_id].add(user_id)
         self.left[coupon_id] -= 1
         return Admission.ADMITTED
-
-    async def refund(self, coupon_id: str, user_id: str) -> None:
-        self.refunds.append((coupon_id, user_id))
-        if user_id in self.admitted.get(coupon_id, set()):
-            self.admitted[coupon_id].discard(user_id)
-            self.left[coupon_id] += 1
 
 
 class Clock:

@@ -94,6 +94,25 @@ def test_auth_is_required_in_production_unless_turned_off(
         {"SHOP_ENV": "prod", "SHOP_ADMIN_TOKEN": "a", "SHOP_AUTH_SECRET": ""},
         {"SHOP_AUTH": "maybe"},
         {"SHOP_TOKEN_TTL": "0"},
+        # Token lifecycle (decision 0034).
+        {
+            "SHOP_ENV": "prod",
+            "SHOP_ADMIN_TOKEN": "a",
+            "SHOP_AUTH_SECRET": "b",
+            "SHOP_TOKEN_TTL": "86401",
+        },
+        {
+            "SHOP_ENV": "prod",
+            "SHOP_ADMIN_TOKEN": "a",
+            "SHOP_AUTH_SECRET": "b",
+            "SHOP_LOADTEST_SECRET": "c",
+        },
+        {"SHOP_AUTH_SECRET": "same", "SHOP_LOADTEST_SECRET": "same"},
+        {"SHOP_AUTH_KEY_ID": "loadtest"},
+        {"SHOP_AUTH_KEY_ID": "has.dot"},
+        {"SHOP_AUTH_ACCEPT_SECRET": "old", "SHOP_AUTH_ACCEPT_KEY_ID": "k1"},  # the same key id
+        {"SHOP_AUTH_ACCEPT_SECRET": "dev-auth-secret", "SHOP_AUTH_ACCEPT_KEY_ID": "k0"},
+        {"SHOP_TOKEN_REVOCATION_REFRESH": "0"},
         {"SHOP_IDEMPOTENCY_TTL": "0"},
     ],
 )

@@ -1,1 +1,4 @@
-"""The HTTP layer: the only code that imports aiohttp."""
+"""The HTTP layer, read from the top: routes.py (the table), handlers/, types/, framework/.
+
+The only code that imports aiohttp.
+"""

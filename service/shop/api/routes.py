@@ -9,10 +9,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..keys import SETTINGS
-from . import admin, balance, carts, coupons, incidents, ops, orders, outputs, products, tokens
-from .admin import admin_only
-from .endpoint import Route, bind
-from .outputs import Health
+from .framework.endpoint import Route, bind
+from .handlers import admin, balance, carts, coupons, incidents, ops, orders, products, tokens
+from .handlers.admin import admin_only
+from .types.outputs import Health
 
 _TEXT = {"type": "string"}
 METRICS_CONTENT = {
@@ -63,7 +63,7 @@ ROUTES: tuple[Route, ...] = (
         "balance",
         errors=(400, 404, 409, 503),
         user=True,
-        idempotent=outputs.ChargeReceipt,
+        idempotent=True,
     ),
     Route(
         "GET",
@@ -169,7 +169,7 @@ ROUTES: tuple[Route, ...] = (
         "coupons",
         errors=(400, 404, 409, 503),
         user=True,
-        idempotent=outputs.IssuedCoupon,
+        idempotent=True,
     ),
     Route(
         "GET",
@@ -188,7 +188,7 @@ ROUTES: tuple[Route, ...] = (
         "orders",
         errors=(400, 404, 409, 503),
         user=True,
-        idempotent=outputs.Order,
+        idempotent=True,
         links={"GetOrder": _link("orders.get_order", orderId="$response.body#/orderId")},
     ),
     Route(

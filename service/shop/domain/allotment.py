@@ -1,4 +1,5 @@
-"""Who of several requests for one coupon gets a unit, decided at once for all of them.
+"""Who of several requests for one coupon gets a unit, decided at once for all of them: the
+issue rules, written once (the batches, and the gate's answers, refuse with these).
 
 The answer is the one the requests would get one after another in arrival order, each in its
 own transaction: the coupon-wide refusals first (unknown, expired, sold out), then the user's
@@ -11,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .coupons import Coupon
+from .coupons import Admission, Coupon
 from .errors import (
     CouponAlreadyIssued,
     CouponExpired,
@@ -56,16 +57,33 @@ def allot(
     winners: list[str] = []
     for user_id in user_ids:
         if left <= 0:
-            answers.append(CouponSoldOut(f"coupon {coupon_id} is sold out"))
+            answers.append(sold_out(coupon_id))
         elif user_id not in known_users:
             answers.append(UserNotFound(f"user {user_id} not found"))
         elif user_id in taken:
-            answers.append(
-                CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user_id}")
-            )
+            answers.append(already_issued(coupon_id, user_id))
         else:
             answers.append(None)
             winners.append(user_id)
             taken.add(user_id)
             left -= 1
     return Allotment(answers, winners)
+
+
+def refused_by_gate(coupon_id: str, user_id: str, admission: Admission) -> ShopError | None:
+    """The gate's answer as the request's refusal; None when the transaction decides."""
+    if admission is Admission.DUPLICATE:
+        return already_issued(coupon_id, user_id)
+    if admission is Admission.SOLD_OUT:
+        return sold_out(coupon_id)
+    return None
+
+
+def sold_out(coupon_id: str) -> CouponSoldOut:
+    """C001: no unit left."""
+    return CouponSoldOut(f"coupon {coupon_id} is sold out")
+
+
+def already_issued(coupon_id: str, user_id: str) -> CouponAlreadyIssued:
+    """C006: the user holds the coupon already."""
+    return CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user_id}")

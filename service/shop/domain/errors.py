@@ -1,6 +1,7 @@
 """Every failure the shop reports, each with a stable code and a message.
 
-HTTP statuses and titles are not the domain's business: `api/problems.py` maps each type once.
+HTTP statuses and titles are not the domain's business: `api/framework/problems.py` maps each
+type once.
 """
 
 from __future__ import annotations
@@ -140,3 +141,19 @@ class NotYourResource(ShopError):
     """A valid token, but for another user than the one the request acts on."""
 
     code = "COMMON003"
+
+
+def refusal(code: str, message: str) -> ShopError:
+    """The refusal a stored code stands for (a replayed answer); ShopError for an unknown code."""
+    kind = next(
+        (k for k in _kinds(ShopError) if k.code == code and k.__module__ == __name__), ShopError
+    )
+    return kind(message)
+
+
+def _kinds(root: type[ShopError]) -> list[type[ShopError]]:
+    """Every error class below `root`, parents before children (the first holder of a code)."""
+    found: list[type[ShopError]] = []
+    for kind in root.__subclasses__():
+        found += [kind, *_kinds(kind)]
+    return found

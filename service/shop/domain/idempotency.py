@@ -35,12 +35,16 @@ def fingerprint(method: str, path: str, body: bytes) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """The stored first answer: its status and exact body bytes."""
+class Outcome:
+    """A keyed request's first outcome as stored: its result's JSON or its refusal's, and when.
 
-    status: int
+    What is stored is the use case's own answer, not an HTTP one: the API renders it the same
+    way the first time and on every replay, from the same value and the same instant.
+    """
+
+    refused: bool
     body: bytes
-    replayed: bool = False
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,7 @@ class KeyRecord:
     claim_token: str
     claimed_at: datetime
     created_at: datetime
-    answer: Answer | None
+    outcome: Outcome | None
 
 
 class Verdict(enum.Enum):
@@ -73,7 +77,7 @@ def judge(
         return Verdict.EXPIRED
     if not hmac.compare_digest(record.fingerprint, fingerprint):
         return Verdict.MISMATCH
-    if record.answer is not None:
+    if record.outcome is not None:
         return Verdict.REPLAY
     if record.claimed_at + claim_timeout <= now:
         return Verdict.STALE_CLAIM

@@ -9,6 +9,7 @@ from ..domain.money import MAX_BALANCE
 from ..domain.users import BalanceChange, BalanceReason, ChargeReceipt
 from .deps import Deps
 from .ports import Tx
+from .seals import Seal, transaction
 
 
 async def balance_of(tx: Tx, user_id: str) -> int:
@@ -29,12 +30,14 @@ async def balance_history(*, deps: Deps, user_id: str, limit: int) -> list[Balan
     return await deps.store.autocommit(lambda tx: _history(tx, user_id, limit))
 
 
-async def charge_balance(*, deps: Deps, user_id: str, amount: int) -> ChargeReceipt:
+async def charge_balance(
+    *, deps: Deps, user_id: str, amount: int, seal: Seal | None = None
+) -> ChargeReceipt:
     """Add `amount` to the balance; the guarded update alone already makes it race-free."""
     async with deps.locks.hold(f"charge:user:{user_id}", name="charge") as lease:
         now = deps.clock()
-        return await deps.store.transaction(
-            lambda tx: _credit(tx, user_id, amount, now), fence=lease
+        return await transaction(
+            deps.store, lambda tx: _credit(tx, user_id, amount, now), fence=lease, seal=seal
         )
 
 

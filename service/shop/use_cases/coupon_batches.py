@@ -1,4 +1,4 @@
-"""Group commit for coupon issuance: concurrent issues of one coupon share one transaction.
+"""Coupon issuance, the one path: concurrent issues of one coupon share one transaction.
 
 Every issue of a coupon updates the same row, so one transaction per issue queues them all on
 that row's lock and the coupon tops out at one commit per lock hand-over. Here the issues of a
@@ -6,6 +6,9 @@ coupon that arrive while its previous batch runs wait in a queue and go together
 one: one gate call for all of them (when Redis is configured), then one transaction — read the
 coupon, which of the users exist and already hold it, one multi-row insert for the winners,
 one update guarded by their count, one commit — and one refund call for admitted losers.
+With `max_batch=1` every issue is a batch of one. A request with an `Idempotency-Key` joins a
+batch like any other: its outcome (its coupon, or its refusal) is sealed in the batch's
+transaction, so it commits with the batch or not at all.
 
 The transaction reads without locking, so the hot row is locked only from the guarded update
 to the commit and concurrent batches (other processes, or this one's) overlap everything else.
@@ -20,6 +23,8 @@ Guarantees:
   holder written meanwhile) it is split into one-request batches;
 - a batch is bounded by `timeout`: past it, it is rolled back and its requests get 503, and
   the next batch starts;
+- a keyed request whose claim a retry took over is answered 409 and the rest of its batch runs
+  again without it;
 - a request cancelled while queued is withdrawn before the gate or the database see it; once
   its batch has started, the batch finishes and settles the gate for it.
 """
@@ -32,10 +37,15 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain.allotment import Allotment, allot
+from ..domain.allotment import Allotment, allot, already_issued, refused_by_gate
 from ..domain.coupons import Admission, Coupon, IssuedCoupon
-from ..domain.errors import CouponAlreadyIssued, CouponSoldOut, DatabaseUnavailable
+from ..domain.errors import (
+    DatabaseUnavailable,
+    IdempotencyInProgress,
+)
+from ..domain.idempotency import Outcome
 from .ports import Clock, CouponGate, Store, Tx
+from .seals import Seal
 
 Result = IssuedCoupon | BaseException
 
@@ -49,10 +59,11 @@ class _State(enum.Enum):
 class _Ticket:
     """One request's place in its coupon's queue."""
 
-    __slots__ = ("future", "state", "user_id")
+    __slots__ = ("future", "seal", "state", "user_id")
 
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, seal: Seal | None) -> None:
         self.user_id = user_id
+        self.seal = seal
         self.future: asyncio.Future[IssuedCoupon] = asyncio.get_running_loop().create_future()
         self.state = _State.QUEUED
 
@@ -69,15 +80,16 @@ class _Collision(Exception):
     """The unique key refused the batch's insert: it was rolled back whole."""
 
 
+class _Taken(Exception):
+    """A keyed request's claim was taken over by a retry: the batch was rolled back whole."""
+
+    def __init__(self, ticket: _Ticket) -> None:
+        super().__init__(ticket.user_id)
+        self.ticket = ticket
+
+
 class _Shortfall(Exception):
     """Fewer units were left than the unlocked read said: rolled back, to run again locked."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    coupon: Coupon | None
-    allotment: Allotment
-    ids: dict[str, int]
 
 
 @dataclass(slots=True)
@@ -95,9 +107,9 @@ class CouponBatches:
         gate: CouponGate,
         clock: Clock,
         *,
-        max_batch: int,
-        parallel: int,
-        timeout: float,
+        max_batch: int = 100,
+        parallel: int = 4,
+        timeout: float = 5.0,
     ) -> None:
         self._store = store
         self._gate = gate
@@ -108,9 +120,12 @@ class CouponBatches:
         self._queues: dict[str, _Queue] = {}
         self._runners: set[asyncio.Task[None]] = set()
 
-    async def issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
-        """Issue with the next batch of this coupon; returns only once committed."""
-        ticket = self._submit(coupon_id, user_id)
+    async def issue(
+        self, coupon_id: str, user_id: str, *, seal: Seal | None = None
+    ) -> IssuedCoupon:
+        """Issue with the next batch of this coupon; returns only once committed (with the
+        request's outcome, when sealed)."""
+        ticket = self._submit(coupon_id, user_id, seal)
         try:
             # Shielded: a cancelled waiter must not cancel the answer its batch still gives.
             return await asyncio.shield(ticket.future)
@@ -129,8 +144,8 @@ class CouponBatches:
         while self._runners:
             await asyncio.gather(*self._runners, return_exceptions=True)
 
-    def _submit(self, coupon_id: str, user_id: str) -> _Ticket:
-        ticket = _Ticket(user_id)
+    def _submit(self, coupon_id: str, user_id: str, seal: Seal | None) -> _Ticket:
+        ticket = _Ticket(user_id, seal)
         queue = self._queues.get(coupon_id)
         if queue is None:
             queue = self._queues[coupon_id] = _Queue(deque())
@@ -167,17 +182,13 @@ class CouponBatches:
         users = [t.user_id for t in batch]
         admissions = await self._gate.admit_many(coupon_id, users)
         results: list[Result | None] = [
-            CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user}")
-            if admission is Admission.DUPLICATE
-            else CouponSoldOut(f"coupon {coupon_id} is sold out")
-            if admission is Admission.SOLD_OUT
-            else None
+            refused_by_gate(coupon_id, user, admission)
             for user, admission in zip(users, admissions, strict=True)
         ]
         ask = [i for i, r in enumerate(results) if r is None]
         if ask:
             for i, result in zip(
-                ask, await self._run(coupon_id, [users[i] for i in ask]), strict=True
+                ask, await self._run(coupon_id, [batch[i] for i in ask]), strict=True
             ):
                 results[i] = result
         refunds = [
@@ -191,53 +202,51 @@ class CouponBatches:
             assert answer is not None  # the gate or the transaction answered every request
             ticket.answer(answer)
 
-    async def _run(self, coupon_id: str, users: list[str], *, locked: bool = False) -> list[Result]:
+    async def _run(
+        self, coupon_id: str, tickets: list[_Ticket], *, locked: bool = False
+    ) -> list[Result]:
+        users = [t.user_id for t in tickets]
         now = self._clock()
 
-        async def work(tx: Tx) -> _Outcome:
-            return await _issue(tx, coupon_id, users, now, locked=locked)
+        async def work(tx: Tx) -> tuple[list[Result], list[tuple[Seal, Outcome]]]:
+            return await _issue(tx, coupon_id, tickets, now, locked=locked)
 
         try:
             async with asyncio.timeout(self._timeout):
-                outcome = await self._store.transaction(work)
+                results, sealed = await self._store.transaction(work)
         except _Shortfall:
-            return await self._run(coupon_id, users, locked=True)
+            return await self._run(coupon_id, tickets, locked=True)
         except _Collision:
-            if len(users) == 1:
-                return [CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {users[0]}")]
-            results: list[Result] = []
-            for user in users:  # each alone: its own answer, whatever the others hold
-                results += await self._run(coupon_id, [user])
+            if len(tickets) == 1:
+                return [already_issued(coupon_id, users[0])]
+            results = []
+            for ticket in tickets:  # each alone: its own answer, whatever the others hold
+                results += await self._run(coupon_id, [ticket])
+            return results
+        except _Taken as taken:
+            # A retry took this request's key over (the claim looked dead): the retry owns the
+            # effect, and the rest of the batch runs again without it.
+            rest = [t for t in tickets if t is not taken.ticket]
+            results = await self._run(coupon_id, rest, locked=locked) if rest else []
+            lost = IdempotencyInProgress("a retry with this key took over the request")
+            results.insert(tickets.index(taken.ticket), lost)
             return results
         except TimeoutError:
             late = DatabaseUnavailable(f"coupon issue took longer than {self._timeout:g}s")
-            return [late] * len(users)
+            return [late] * len(tickets)
         except Exception as exc:
-            return [exc] * len(users)
-        coupon, allotment = outcome.coupon, outcome.allotment
-        results = []
-        for user, refusal in zip(users, allotment.answers, strict=True):
-            if refusal is not None:
-                results.append(refusal)
-                continue
-            assert coupon is not None  # an unknown coupon refuses every request
-            results.append(
-                IssuedCoupon(
-                    user_coupon_id=outcome.ids[user],
-                    coupon_id=coupon_id,
-                    user_id=user,
-                    issued_at=now,
-                    expires_at=coupon.expires_at,
-                    remaining_quantity=allotment.remaining_after(coupon, user),
-                )
-            )
+            return [exc] * len(tickets)
+        for seal, outcome in sealed:
+            seal.stored = outcome
         return results
 
 
 async def _issue(
-    tx: Tx, coupon_id: str, users: list[str], now: datetime, *, locked: bool
-) -> _Outcome:
-    """The batch's transaction: read, one insert, one update guarded by the batch's size."""
+    tx: Tx, coupon_id: str, tickets: list[_Ticket], now: datetime, *, locked: bool
+) -> tuple[list[Result], list[tuple[Seal, Outcome]]]:
+    """The batch's transaction: read, one insert, the keyed requests' outcomes, one update
+    guarded by the batch's size (last: the hot row is locked from it to the commit)."""
+    users = [t.user_id for t in tickets]
     coupon = await (tx.coupons.lock(coupon_id) if locked else tx.coupons.get(coupon_id))
     known: set[str] = set()
     holders: set[str] = set()
@@ -249,9 +258,45 @@ async def _issue(
         granted = await tx.coupons.grant_many(coupon_id, allotment.winners, now=now)
         if granted is None:
             raise _Collision(coupon_id)
-        if not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
-            # Under the row lock the read was exact: only a writer outside the batches can
-            # have got in between; one request at a time then settles it.
-            raise _Collision(coupon_id) if locked else _Shortfall(coupon_id)
         ids = granted
-    return _Outcome(coupon, allotment, ids)
+    results = _results(coupon_id, users, coupon, allotment, ids, now)
+    sealed: list[tuple[Seal, Outcome]] = []
+    for ticket, result in zip(tickets, results, strict=True):
+        if ticket.seal is not None:  # a keyed request: its outcome commits with the batch
+            outcome = ticket.seal.outcome(result)
+            if not await ticket.seal.write(tx, outcome):
+                raise _Taken(ticket)
+            sealed.append((ticket.seal, outcome))
+    if allotment.winners and not await tx.coupons.take(coupon_id, len(allotment.winners), now=now):
+        # Under the row lock the read was exact: only a writer outside the batches can have
+        # got in between; one request at a time then settles it.
+        raise _Collision(coupon_id) if locked else _Shortfall(coupon_id)
+    return results, sealed
+
+
+def _results(
+    coupon_id: str,
+    users: list[str],
+    coupon: Coupon | None,
+    allotment: Allotment,
+    ids: dict[str, int],
+    now: datetime,
+) -> list[Result]:
+    """Each request's answer: its refusal, or its issued coupon."""
+    results: list[Result] = []
+    for user, refusal in zip(users, allotment.answers, strict=True):
+        if refusal is not None:
+            results.append(refusal)
+            continue
+        assert coupon is not None  # an unknown coupon refuses every request
+        results.append(
+            IssuedCoupon(
+                user_coupon_id=ids[user],
+                coupon_id=coupon_id,
+                user_id=user,
+                issued_at=now,
+                expires_at=coupon.expires_at,
+                remaining_quantity=allotment.remaining_after(coupon, user),
+            )
+        )
+    return results

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 
 from ..domain.coupons import (
-    Admission,
     Coupon,
     CouponCheck,
     DiscountType,
@@ -15,17 +13,11 @@ from ..domain.coupons import (
     UserCoupon,
     UserCouponStatus,
 )
-from ..domain.errors import (
-    CouponAlreadyIssued,
-    CouponExpired,
-    CouponNotFound,
-    CouponSoldOut,
-    InvalidInput,
-    ShopError,
-)
+from ..domain.errors import CouponNotFound, InvalidInput, ShopError
 from .balance import balance_of
 from .deps import Deps
 from .ports import Tx
+from .seals import Seal
 
 
 async def require_coupon(tx: Tx, coupon_id: str) -> Coupon:
@@ -34,10 +26,6 @@ async def require_coupon(tx: Tx, coupon_id: str) -> Coupon:
     if coupon is None:
         raise CouponNotFound(f"coupon {coupon_id} not found")
     return coupon
-
-
-def _sold_out(coupon_id: str) -> CouponSoldOut:
-    return CouponSoldOut(f"coupon {coupon_id} is sold out")
 
 
 async def create_coupon(
@@ -72,53 +60,11 @@ async def list_coupons(*, deps: Deps) -> list[Coupon]:
     return await deps.store.autocommit(lambda tx: tx.coupons.available(now=deps.clock()))
 
 
-async def issue_coupon(*, deps: Deps, coupon_id: str, user_id: str) -> IssuedCoupon:
+async def issue_coupon(
+    *, deps: Deps, coupon_id: str, user_id: str, seal: Seal | None = None
+) -> IssuedCoupon:
     """First come, first served: returns only once the user's coupon is committed."""
-    if deps.coupon_issues is not None:  # group commit (it asks the gate itself, per batch)
-        return await deps.coupon_issues.issue(coupon_id, user_id)
-    admission = await deps.coupon_gate.admit(coupon_id, user_id)
-    if admission is Admission.DUPLICATE:
-        raise CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user_id}")
-    if admission is Admission.SOLD_OUT:
-        raise _sold_out(coupon_id)
-    try:
-        return await _issue_in_mysql(deps=deps, coupon_id=coupon_id, user_id=user_id)
-    except BaseException:
-        if admission is Admission.ADMITTED:
-            await asyncio.shield(deps.coupon_gate.refund(coupon_id, user_id))
-        raise
-
-
-async def _issue_in_mysql(*, deps: Deps, coupon_id: str, user_id: str) -> IssuedCoupon:
-    now = deps.clock()
-    return await deps.store.transaction(lambda tx: _grant(tx, coupon_id, user_id, now))
-
-
-async def _grant(tx: Tx, coupon_id: str, user_id: str, now: datetime) -> IssuedCoupon:
-    """One issue's transaction: the user's copy first (unique key), then the guarded take."""
-    coupon = await require_coupon(tx, coupon_id)
-    if coupon.is_expired(now):
-        raise CouponExpired(f"coupon {coupon_id} has expired")
-    # Cheap early answer for the common sold-out case; take_one below is the real guard.
-    if coupon.remaining_quantity <= 0:
-        raise _sold_out(coupon_id)
-    await balance_of(tx, user_id)
-    # The unique key rejects a second copy before the hot coupon row is touched, so the
-    # row lock on it is held only from take_one to commit.
-    user_coupon_id = await tx.coupons.grant(coupon_id, user_id, now=now)
-    if user_coupon_id is None:
-        raise CouponAlreadyIssued(f"coupon {coupon_id} was already issued to {user_id}")
-    if not await tx.coupons.take_one(coupon_id, now=now):
-        raise _sold_out(coupon_id)
-    after = await require_coupon(tx, coupon_id)
-    return IssuedCoupon(
-        user_coupon_id=user_coupon_id,
-        coupon_id=coupon_id,
-        user_id=user_id,
-        issued_at=now,
-        expires_at=coupon.expires_at,
-        remaining_quantity=after.remaining_quantity,
-    )
+    return await deps.coupon_issues.issue(coupon_id, user_id, seal=seal)
 
 
 async def validate_coupon(*, deps: Deps, coupon_id: str, order_amount: int) -> CouponCheck:

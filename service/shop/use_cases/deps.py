@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .coupon_batches import CouponBatches
 from .ports import Clock, CouponGate, CouponIssues, DataSet, LockManager, NoGate, Store
 
 
@@ -16,6 +17,11 @@ class Deps:
     # Read on every order so that flipping the incident switch takes effect at once.
     order_lock_scope: Callable[[], str]
     coupon_gate: CouponGate = field(default_factory=NoGate)
-    # Group commit of coupon issues; None = one transaction per issue.
-    coupon_issues: CouponIssues | None = None
+    # Every coupon issue goes through it (group commit); built with its defaults when not given.
+    coupon_issues: CouponIssues = None  # type: ignore[assignment]  # set by __post_init__
     data_set: DataSet | None = None
+
+    def __post_init__(self) -> None:
+        if self.coupon_issues is None:
+            issues = CouponBatches(self.store, self.coupon_gate, self.clock)
+            object.__setattr__(self, "coupon_issues", issues)  # frozen: set once, here

@@ -1,31 +1,34 @@
-"""Idempotent retries: a keyed request has its effect at most once and one answer for good.
+"""Idempotent retries: a keyed request has its effect at most once and one outcome for good.
 
 A request with an `Idempotency-Key` first claims the key in a statement of its own, so every
 replica sees it in flight at once (a second request gets 409 IDEMPOTENCY_IN_PROGRESS, never a
-second effect). The effect's transaction then writes the answer into the claimed row before it
-commits: the effect and its answer commit together or not at all, so a crash between commit
-and answer leaves an answer for the retry to replay, never a second charge.
+second effect). The claim becomes a `Seal`, which the use case passes to the transaction of its
+effect: that transaction writes the request's outcome into the claimed row before it commits,
+so the effect and its outcome commit together or not at all, and a crash between commit and
+answer leaves the outcome for the retry to replay, never a second charge.
 
-Business rejections decided inside that transaction (MySQL's verdict, rolled back) are stored
-too and replayed; everything else (503s, lock waits, refusals made before the transaction)
-releases the claim so that a retry runs again. Why: docs/decisions/0009-idempotency-keys.md.
+What is stored is the use case's result (or refusal), not an HTTP answer: the API renders it
+after the use case returns, the first time and on every replay alike. Business rejections
+decided inside that transaction (MySQL's verdict, rolled back) are stored too and replayed;
+everything else (503s, lock waits, refusals made before the transaction) releases the claim so
+that a retry runs again. Why: docs/decisions/0009-idempotency-keys.md, 0026.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
-from ..domain.errors import IdempotencyInProgress, IdempotencyKeyReused, ShopError, Unavailable
-from ..domain.idempotency import Answer, KeyRecord, Verdict, judge
+from ..domain.errors import IdempotencyInProgress, IdempotencyKeyReused, ShopError
+from ..domain.idempotency import KeyRecord, Outcome, Verdict, judge
 from .deps import Deps
-from .ports import Lease, Store, Tx
+from .ports import Tx
+from .seals import KeyedRequest, Seal, read
 
 T = TypeVar("T")
 PURGE_BATCH = 500
@@ -41,86 +44,22 @@ class KeyPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyedRequest:
-    user_id: str
-    key: str
-    fingerprint: bytes
+class Reply(Generic[T]):
+    """A keyed request's outcome: the result or the refusal, and when it was decided."""
+
+    result: T | ShopError
+    at: datetime
+    replayed: bool = False
 
 
-def _recorded(error: ShopError) -> bool:
-    """A refusal worth replaying: a business verdict, not "try again later" nor a bug."""
-    return (
-        error.retry_after is None
-        and not isinstance(error, Unavailable)
-        and error.code != ShopError.code
-    )
-
-
-class _SealingStore:
-    """The effect's Store: its one transaction also writes the answer into the claimed key."""
-
-    def __init__(
-        self,
-        inner: Store,
-        *,
-        request: KeyedRequest,
-        token: str,
-        deps: Deps,
-        render: Callable[[Any], Answer],
-    ) -> None:
-        self._inner = inner
-        self._request = request
-        self._token = token
-        self._deps = deps
-        self._render = render
-        self._used = False
-        self.rejection: ShopError | None = None
-        self.answer: Answer | None = None
-
-    async def autocommit(self, work: Callable[[Tx], Awaitable[T]]) -> T:
-        return await self._inner.autocommit(work)
-
-    async def transaction(
-        self, work: Callable[[Tx], Awaitable[T]], *, fence: Lease | None = None
-    ) -> T:
-        if self._used:
-            raise RuntimeError("a keyed effect must run exactly one transaction")
-        self._used = True
-        request = self._request
-        sealed: list[Answer] = []
-
-        async def sealing(tx: Tx) -> T:
-            sealed.clear()  # a deadlock retry starts over
-            try:
-                result = await work(tx)
-            except ShopError as error:
-                self.rejection = error if _recorded(error) else None
-                raise
-            self.rejection = None
-            answer = self._render(result)
-            if not await tx.idempotency.seal(
-                request.user_id,
-                request.key,
-                token=self._token,
-                answer=answer,
-                now=self._deps.clock(),
-            ):
-                # Another retry took the claim over (ours looked dead): it owns the effect.
-                raise IdempotencyInProgress("a retry with this key took over the request")
-            sealed.append(answer)
-            return result
-
-        result = await self._inner.transaction(sealing, fence=fence)
-        self.answer = sealed[0]
-        return result
-
-
-async def _claim(deps: Deps, policy: KeyPolicy, request: KeyedRequest, token: str) -> Answer | None:
-    """None when the key is now ours; the stored answer when it was answered before."""
+async def _claim(
+    deps: Deps, policy: KeyPolicy, request: KeyedRequest, token: str
+) -> Outcome | None:
+    """None when the key is now ours; the stored outcome when it was answered before."""
     for _ in range(CLAIM_ATTEMPTS):
         outcome = await _try_claim(deps, policy, request, token)
         if outcome is not _AGAIN:
-            return outcome if isinstance(outcome, Answer) else None
+            return outcome if isinstance(outcome, Outcome) else None
     raise IdempotencyInProgress("a request with this Idempotency-Key is in progress; retry shortly")
 
 
@@ -129,7 +68,7 @@ _AGAIN = object()  # the stored key changed under us: look again
 
 async def _try_claim(
     deps: Deps, policy: KeyPolicy, request: KeyedRequest, token: str
-) -> Answer | object | None:
+) -> Outcome | object | None:
     now = deps.clock()
 
     async def claim(tx: Tx) -> tuple[bool, KeyRecord | None]:
@@ -151,8 +90,8 @@ async def _try_claim(
         ttl=policy.ttl,
         claim_timeout=policy.claim_timeout,
     )
-    if verdict is Verdict.REPLAY and record.answer is not None:
-        return dataclasses.replace(record.answer, replayed=True)
+    if verdict is Verdict.REPLAY and record.outcome is not None:
+        return record.outcome
     if verdict is Verdict.MISMATCH:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was used with another request; use a new key"
@@ -189,43 +128,39 @@ async def once(
     deps: Deps,
     policy: KeyPolicy,
     request: KeyedRequest,
-    effect: Callable[[Deps], Awaitable[object]],
-    render: Callable[[Any], Answer],
-    reject: Callable[[ShopError], Answer],
-) -> Answer:
-    """Run `effect` at most once per key; the answer of its first run, every time.
+    effect: Callable[[Seal], Awaitable[T]],
+    result_type: type[T],
+) -> Reply[T]:
+    """Run `effect` at most once per key; the outcome of its first run, every time.
 
-    `effect` must write through exactly one `deps.store.transaction`, whose result `render`
-    turns into the answer (charge, coupon issue and order all do).
+    `effect` is a use case given the seal: it must pass it to the one transaction that writes
+    its effect (charge, coupon issue and order all do).
     """
     token = uuid.uuid4().hex
-    replay = await _claim(deps, policy, request, token)
-    if replay is not None:
-        return replay
-    store = _SealingStore(deps.store, request=request, token=token, deps=deps, render=render)
+    stored = await _claim(deps, policy, request, token)
+    if stored is not None:
+        return Reply(read(stored, result_type), stored.at, replayed=True)
+    seal = Seal(request, token, deps.clock)
     try:
-        # Group commit is bypassed: the answer must commit in this request's own transaction.
-        await effect(dataclasses.replace(deps, store=store, coupon_issues=None))
+        result = await effect(seal)
     except ShopError as error:
-        if error is store.rejection:
-            answer = reject(error)
+        if seal.stored is not None:  # refused inside a committed transaction (coupon batches)
+            return Reply(error, seal.stored.at)
+        if error is seal.rejection:
+            outcome = seal.outcome(error)
             # Unrecorded when this fails: the claim times out and a retry runs again, which
             # is safe because the refused transaction changed nothing.
             with contextlib.suppress(ShopError):
-                await deps.store.autocommit(
-                    lambda tx: tx.idempotency.seal(
-                        request.user_id, request.key, token=token, answer=answer, now=deps.clock()
-                    )
-                )
-            return answer
+                await deps.store.autocommit(lambda tx: seal.write(tx, outcome))
+            return Reply(error, outcome.at)
         await asyncio.shield(_release(deps, request, token))
         raise
     except BaseException:
         await asyncio.shield(_release(deps, request, token))
         raise
-    if store.answer is None:
-        raise RuntimeError("the keyed effect ran no transaction")
-    return store.answer
+    if seal.stored is None:
+        raise RuntimeError("the keyed effect stored no outcome")
+    return Reply(result, seal.stored.at)
 
 
 async def purge_expired(*, deps: Deps, policy: KeyPolicy, pause: float = 0.05) -> int:

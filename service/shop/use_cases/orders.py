@@ -20,6 +20,7 @@ from ..domain.users import BalanceChange, BalanceReason
 from .balance import balance_of
 from .deps import Deps
 from .ports import Tx
+from .seals import Seal, transaction
 
 GLOBAL_SCOPE = "global"
 
@@ -29,13 +30,15 @@ def order_lock_key(scope: str, user_id: str) -> str:
     return "order:global" if scope == GLOBAL_SCOPE else f"order:user:{user_id}"
 
 
-async def place_order(*, deps: Deps, user_id: str, coupon_id: str | None) -> Order:
+async def place_order(
+    *, deps: Deps, user_id: str, coupon_id: str | None, seal: Seal | None = None
+) -> Order:
     """Turn the user's cart into a paid order in one transaction, or change nothing."""
     key = order_lock_key(deps.order_lock_scope(), user_id)
     async with deps.locks.hold(key, name="order") as lease:
         now = deps.clock()
-        return await deps.store.transaction(
-            lambda tx: _pay(tx, user_id, coupon_id, now), fence=lease
+        return await transaction(
+            deps.store, lambda tx: _pay(tx, user_id, coupon_id, now), fence=lease, seal=seal
         )
 
 

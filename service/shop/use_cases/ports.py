@@ -7,14 +7,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ..domain.carts import CartItem
 from ..domain.coupons import Admission, Coupon, IssuedCoupon, UserCoupon
-from ..domain.idempotency import Answer, KeyRecord
+from ..domain.idempotency import KeyRecord, Outcome
 from ..domain.orders import Order, OrderStatus, OrderSummary
 from ..domain.products import PopularProduct, Product, ProductSort
 from ..domain.users import BalanceChange
+
+if TYPE_CHECKING:  # seals.py builds on these ports
+    from .seals import Seal
 
 # Every lock name the use cases take (a bounded metric label): counters for each start at zero.
 LOCK_NAMES = ("charge", "order")
@@ -57,32 +60,17 @@ class LockManager(Protocol):
 class CouponGate(Protocol):
     """A fast first answer for coupon issuance; MySQL confirms every admission."""
 
-    async def admit(self, coupon_id: str, user_id: str) -> Admission:
-        """Take a unit for the user unless they have one or none is left."""
-        ...
-
-    async def refund(self, coupon_id: str, user_id: str) -> None:
-        """Give back a unit MySQL did not confirm."""
-        ...
-
     async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
-        """`admit` for several users in one call, in order."""
+        """Take a unit for each user, in order, unless they have one or none is left."""
         ...
 
     async def refund_many(self, coupon_id: str, user_ids: Sequence[str]) -> None:
-        """`refund` for several users in one call."""
+        """Give back units MySQL did not confirm."""
         ...
 
 
 class NoGate:
     """One process without Redis: every request goes to MySQL."""
-
-    async def admit(self, coupon_id: str, user_id: str) -> Admission:
-        """Always let MySQL decide."""
-        return Admission.BYPASSED
-
-    async def refund(self, coupon_id: str, user_id: str) -> None:
-        """Nothing was taken."""
 
     async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
         """Always let MySQL decide."""
@@ -95,8 +83,11 @@ class NoGate:
 class CouponIssues(Protocol):
     """Concurrent issues of one coupon coalesced into one transaction (group commit)."""
 
-    async def issue(self, coupon_id: str, user_id: str) -> IssuedCoupon:
-        """Issue with the next batch of the coupon; returns only once committed."""
+    async def issue(
+        self, coupon_id: str, user_id: str, *, seal: Seal | None = None
+    ) -> IssuedCoupon:
+        """Issue with the next batch of the coupon; returns only once committed (with the
+        request's outcome, when sealed)."""
         ...
 
 
@@ -218,14 +209,6 @@ class CouponsRepository(Protocol):
         """Coupons with units left that have not expired."""
         ...
 
-    async def take_one(self, coupon_id: str, *, now: datetime) -> bool:
-        """Count one more issue unless sold out or expired; False when nothing changed."""
-        ...
-
-    async def grant(self, coupon_id: str, user_id: str, *, now: datetime) -> int | None:
-        """Give the user the coupon; None when the user already has it."""
-        ...
-
     async def lock(self, coupon_id: str) -> Coupon | None:
         """The coupon with its row locked until the transaction ends (None when unknown)."""
         ...
@@ -307,10 +290,8 @@ class IdempotencyRepository(Protocol):
         """Move a stale claim (or, with `renew`, an expired key) to `token`; False if raced."""
         ...
 
-    async def seal(
-        self, user_id: str, key: str, *, token: str, answer: Answer, now: datetime
-    ) -> bool:
-        """Store the answer of the claim `token`; False when the claim is no longer ours."""
+    async def seal(self, user_id: str, key: str, *, token: str, outcome: Outcome) -> bool:
+        """Store the outcome of the claim `token`; False when the claim is no longer ours."""
         ...
 
     async def release(self, user_id: str, key: str, *, token: str) -> None:

@@ -85,28 +85,6 @@ class CouponsRepository:
         )
         return [_coupon(r) for r in rows]
 
-    async def take_one(self, coupon_id: str, *, now: datetime) -> bool:
-        changed = await self._s.execute(
-            "coupons.take_one",
-            "UPDATE coupons SET issued_quantity = issued_quantity + 1 WHERE coupon_id = %s"
-            " AND issued_quantity < total_quantity AND expires_at > %s",
-            (coupon_id, to_db(now)),
-        )
-        return changed == 1
-
-    async def grant(self, coupon_id: str, user_id: str, *, now: datetime) -> int | None:
-        try:
-            return await self._s.insert(
-                "user_coupons.insert",
-                "INSERT INTO user_coupons (coupon_id, user_id, status, issued_at)"
-                " VALUES (%s, %s, 'AVAILABLE', %s)",
-                (coupon_id, user_id, to_db(now)),
-            )
-        except pymysql.err.IntegrityError as exc:
-            if exc.args and exc.args[0] == DUPLICATE_KEY:
-                return None
-            raise
-
     async def lock(self, coupon_id: str) -> Coupon | None:
         """The coupon, its row locked: every batch of issues of one coupon queues here."""
         row = await self._s.fetch_one(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ...domain.idempotency import Answer, KeyRecord
+from ...domain.idempotency import KeyRecord, Outcome
 from .session import Session
 from .times import from_db, to_db
 
@@ -33,8 +33,8 @@ class IdempotencyRepository:
     async def get(self, user_id: str, key: str) -> KeyRecord | None:
         row = await self._s.fetch_one(
             "idempotency_keys.get",
-            "SELECT fingerprint, claim_token, claimed_at, created_at, status, body"
-            " FROM idempotency_keys WHERE user_id = %s AND idem_key = %s",
+            "SELECT fingerprint, claim_token, claimed_at, created_at, refused, outcome,"
+            " completed_at FROM idempotency_keys WHERE user_id = %s AND idem_key = %s",
             (user_id, key),
         )
         if row is None:
@@ -44,7 +44,9 @@ class IdempotencyRepository:
             claim_token=row[1],
             claimed_at=from_db(row[2]),
             created_at=from_db(row[3]),
-            answer=None if row[4] is None else Answer(status=int(row[4]), body=row[5].encode()),
+            outcome=None
+            if row[4] is None
+            else Outcome(refused=bool(row[4]), body=row[5].encode(), at=from_db(row[6])),
         )
 
     async def take_over(
@@ -61,14 +63,14 @@ class IdempotencyRepository:
         if renew:  # an expired key starts again as a new request
             sql = (
                 "UPDATE idempotency_keys SET fingerprint = %s, claim_token = %s, claimed_at = %s,"
-                " created_at = %s, status = NULL, body = NULL, completed_at = NULL " + _WHERE
+                " created_at = %s, refused = NULL, outcome = NULL, completed_at = NULL " + _WHERE
             )
             params: tuple[object, ...] = (fingerprint.hex(), token, to_db(now), to_db(now))
         else:  # only an unanswered claim can be taken over
             sql = (
                 "UPDATE idempotency_keys SET claim_token = %s, claimed_at = %s "
                 + _WHERE
-                + " AND status IS NULL"
+                + " AND refused IS NULL"
             )
             params = (token, to_db(now))
         changed = await self._s.execute(
@@ -76,15 +78,13 @@ class IdempotencyRepository:
         )
         return changed == 1
 
-    async def seal(
-        self, user_id: str, key: str, *, token: str, answer: Answer, now: datetime
-    ) -> bool:
+    async def seal(self, user_id: str, key: str, *, token: str, outcome: Outcome) -> bool:
         changed = await self._s.execute(
             "idempotency_keys.seal",
-            "UPDATE idempotency_keys SET status = %s, body = %s, completed_at = %s "
+            "UPDATE idempotency_keys SET refused = %s, outcome = %s, completed_at = %s "
             + _WHERE
-            + " AND status IS NULL",
-            (answer.status, answer.body.decode(), to_db(now), user_id, key, token),
+            + " AND refused IS NULL",
+            (outcome.refused, outcome.body.decode(), to_db(outcome.at), user_id, key, token),
         )
         return changed == 1
 
@@ -92,7 +92,7 @@ class IdempotencyRepository:
         # A sealed row is never released: if the effect did commit, its answer stays.
         await self._s.execute(
             "idempotency_keys.release",
-            "DELETE FROM idempotency_keys " + _WHERE + " AND status IS NULL",
+            "DELETE FROM idempotency_keys " + _WHERE + " AND refused IS NULL",
             (user_id, key, token),
         )
 

@@ -9,7 +9,8 @@ import aiomysql
 import pymysql
 
 from ...domain.errors import DatabaseUnavailable
-from .pool import parse_db_url
+from .pool import connect_failed, parse_db_url
+from .tls import require_tls
 
 _LOCK_NAME = "shop_schema_migrations"
 LOCK_TIMEOUT = 60
@@ -53,7 +54,9 @@ async def migrate(
     try:
         conn = await aiomysql.connect(**target.connect_args())
     except (pymysql.err.OperationalError, OSError) as exc:
-        raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+        raise connect_failed(exc) from exc
+    if target.tls is not None:
+        require_tls(conn)
     applied: list[str] = []
     try:
         async with conn.cursor() as cur:

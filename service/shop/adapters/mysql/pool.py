@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiomysql
 import pymysql
@@ -20,6 +20,7 @@ from ...telemetry.logging import get_logger
 from ...telemetry.tracing import exemplar
 from .limiter import Limiter
 from .session import Deadlock, QuietCursor, Session
+from .tls import TlsOptions, require_tls
 
 T = TypeVar("T")
 log = get_logger("shop.db")
@@ -39,10 +40,13 @@ class DbTarget:
     user: str
     password: str
     database: str
+    tls: TlsOptions | None = None
 
     def connect_args(self) -> dict[str, Any]:
         """What every connection of the shop is opened with (no database chosen yet)."""
+        tls = {} if self.tls is None else {"ssl": self.tls.context()}
         return {
+            **tls,
             "host": self.host,
             "port": self.port,
             "user": self.user,
@@ -54,7 +58,7 @@ class DbTarget:
 
 
 def parse_db_url(url: str) -> DbTarget:
-    """Read `mysql://user:password@host:port/database`."""
+    """Read `mysql://user:password@host:port/database[?ssl-mode=...&ssl-ca=...]` (tls.py)."""
     parts = urlsplit(url)
     if parts.scheme not in ("mysql", "mariadb", "mysql+aiomysql"):
         raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
@@ -67,7 +71,16 @@ def parse_db_url(url: str) -> DbTarget:
         user=unquote(parts.username or "root"),
         password=unquote(parts.password or ""),
         database=database,
+        tls=TlsOptions.from_query(parse_qs(parts.query, keep_blank_values=True)),
     )
+
+
+def connect_failed(exc: BaseException) -> DatabaseUnavailable:
+    """The error for a connection that could not be opened, with its root cause: aiomysql
+    reports a refused certificate as "Can't connect" and keeps the reason in the chain."""
+    cause = exc.__cause__ or exc.__context__
+    reason = f"{exc} ({cause})" if isinstance(cause, OSError) else str(exc)
+    return DatabaseUnavailable(f"cannot connect to the database: {reason}")
 
 
 @asynccontextmanager
@@ -88,9 +101,17 @@ class Database:
     """An aiomysql pool whose acquires wait at most `acquire_timeout` and never leak."""
 
     def __init__(
-        self, pool: Any, *, name: str, maxsize: int, acquire_timeout: float, telemetry: Telemetry
+        self,
+        pool: Any,
+        *,
+        name: str,
+        maxsize: int,
+        acquire_timeout: float,
+        telemetry: Telemetry,
+        tls: bool = False,
     ) -> None:
         self._pool = pool
+        self._tls = tls
         self.name = name
         self.acquire_timeout = acquire_timeout
         self._limiter = Limiter(maxsize)
@@ -129,14 +150,23 @@ class Database:
                 init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             )
         except (pymysql.err.OperationalError, OSError) as exc:
-            raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
-        return cls(
+            raise connect_failed(exc) from exc
+        database = cls(
             pool,
             name=name,
             maxsize=maxsize,
             acquire_timeout=acquire_timeout,
             telemetry=telemetry or Telemetry.disabled(),
+            tls=target.tls is not None,
         )
+        if target.tls is not None:
+            try:  # at start, not at the first request: a server without TLS is refused now
+                async with database.session():
+                    pass
+            except BaseException:
+                await database.close()
+                raise
+        return database
 
     @property
     def maxsize(self) -> int:
@@ -232,7 +262,14 @@ class Database:
                 try:
                     # aiomysql moves the connection to its used set and returns it with no
                     # await in between, so a cancellation here cannot strand a connection.
-                    return await self._pool.acquire()
+                    conn = await self._pool.acquire()
+                    if self._tls:
+                        try:
+                            require_tls(conn)
+                        except DatabaseUnavailable:
+                            self._pool.release(conn)
+                            raise
+                    return conn
                 except BaseException:
                     self._limiter.release()
                     raise
@@ -253,7 +290,7 @@ class Database:
         except (pymysql.err.OperationalError, OSError) as exc:
             if span is not None:
                 span.set_status(Status(StatusCode.ERROR, "connect failed"))
-            raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+            raise connect_failed(exc) from exc
         finally:
             self._wait.observe(
                 time.perf_counter() - started, exemplar() if span is not None else None

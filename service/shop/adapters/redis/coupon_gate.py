@@ -24,27 +24,8 @@ from ...telemetry.logging import get_logger
 log = get_logger("shop.coupon_gate")
 
 # KEYS: ready flag, remaining counter, issued-users set, pending admissions (user -> ms).
-# ARGV: user id. -3 not loaded (rebuild from MySQL first), -1 duplicate, -2 sold out, else
-# units left.
-_ADMIT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
-if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return -1 end
-local left = tonumber(redis.call('GET', KEYS[2]) or '0')
-if left <= 0 then return -2 end
-redis.call('SADD', KEYS[3], ARGV[1])
-local now = redis.call('TIME')
-redis.call('ZADD', KEYS[4], now[1] * 1000 + math.floor(now[2] / 1000), ARGV[1])
-return redis.call('DECR', KEYS[2])
-"""
-# Give back a unit the database did not confirm (only if this user's admission is still
-# pending: the reconciler may have given it back already).
-_REFUND = """
-if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 and redis.call('SREM', KEYS[3], ARGV[1]) == 1 then
-  redis.call('INCR', KEYS[2])
-end
-return 1
-"""
-# The same for every user of ARGV in order (a batch of requests): one answer each.
+# ARGV: the user ids of a batch of requests, in arrival order. {-3} not loaded (rebuild from
+# MySQL first); else one answer each: -1 duplicate, -2 sold out, else units left.
 _ADMIT_MANY = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-3} end
 local answers = {}
@@ -63,6 +44,8 @@ for i = 1, #ARGV do
 end
 return answers
 """
+# Give back units the database did not confirm (only a user whose admission is still pending:
+# the reconciler may have given it back already).
 _REFUND_MANY = """
 for i = 1, #ARGV do
   if redis.call('ZREM', KEYS[4], ARGV[i]) == 1 and redis.call('SREM', KEYS[3], ARGV[i]) == 1 then
@@ -134,8 +117,6 @@ class RedisCouponGate:
         self._telemetry = telemetry or Telemetry.disabled()
         self._snapshot = snapshot
         self._prefix = prefix
-        self._admit = client.register_script(_ADMIT)
-        self._refund = client.register_script(_REFUND)
         self._admit_many = client.register_script(_ADMIT_MANY)
         self._refund_many = client.register_script(_REFUND_MANY)
         self._load = client.register_script(_LOAD)
@@ -150,31 +131,9 @@ class RedisCouponGate:
         base = f"{self._prefix}{{{coupon_id}}}"  # one hash slot per coupon (cluster-safe)
         return [f"{base}:ready", f"{base}:left", f"{base}:users", f"{base}:pending"]
 
-    async def admit(self, coupon_id: str, user_id: str) -> Admission:
-        """Ask the gate; BYPASSED means "let MySQL decide" (Redis down or no such coupon)."""
-        with self._telemetry.redis_span("coupon_gate.admit"):
-            return await self._admit_once(coupon_id, user_id)
-
-    async def _admit_once(self, coupon_id: str, user_id: str) -> Admission:
-        keys = self._keys(coupon_id)
-        try:
-            if coupon_id in self._stale:
-                await self._client.delete(keys[0])
-                self._stale.discard(coupon_id)
-            answer = int(await self._admit(keys=keys, args=[user_id]))
-            if answer == -3:
-                if not await self.rebuild(coupon_id):
-                    return Admission.BYPASSED
-                answer = int(await self._admit(keys=keys, args=[user_id]))
-            self._seen.add(coupon_id)
-        except RedisError as exc:
-            self._stale.add(coupon_id)
-            log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
-            return Admission.BYPASSED
-        return _admission(answer)
-
     async def admit_many(self, coupon_id: str, user_ids: Sequence[str]) -> list[Admission]:
-        """`admit` for a batch of requests in one script call, answers in order."""
+        """Ask the gate for each user, in one script call, answers in order; BYPASSED means
+        "let MySQL decide" (Redis down or no such coupon)."""
         with self._telemetry.redis_span("coupon_gate.admit_many"):
             answers = await self._admit_many_once(coupon_id, list(user_ids))
         return [_admission(a) for a in answers]
@@ -203,15 +162,6 @@ class RedisCouponGate:
         try:
             with self._telemetry.redis_span("coupon_gate.refund_many"):
                 await self._refund_many(keys=self._keys(coupon_id), args=list(user_ids))
-        except RedisError as exc:
-            self._stale.add(coupon_id)
-            log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))
-
-    async def refund(self, coupon_id: str, user_id: str) -> None:
-        """Undo an admission MySQL did not confirm."""
-        try:
-            with self._telemetry.redis_span("coupon_gate.refund"):
-                await self._refund(keys=self._keys(coupon_id), args=[user_id])
         except RedisError as exc:
             self._stale.add(coupon_id)
             log.warning("coupon_gate_unavailable", coupon_id=coupon_id, error=str(exc))

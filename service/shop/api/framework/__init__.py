@@ -1,0 +1,1 @@
+"""The machinery of the HTTP layer: routing a typed call, decoding, problems, the server."""

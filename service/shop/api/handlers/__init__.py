@@ -1,0 +1,1 @@
+"""The handlers, one module per business noun: typed input, one use case, typed output."""

@@ -1,0 +1,1 @@
+"""The request and answer types of the HTTP contract, each declared once."""
