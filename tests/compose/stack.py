@@ -189,17 +189,20 @@ class Stack:
         }
 
     def audit(self) -> tuple[int, str]:
-        """loadtest.audit over the compose network as the app's user (exit code, report)."""
+        """The load test's consistency audit (`python -m loadtest audit`) over the compose network
+        as the app's user: (exit code, report). A run that printed no verdict is no audit."""
         db = f"mysql://shop:{self.secrets['SHOP_DB_PASSWORD']}@mariadb:3306/shop"
         result = subprocess.run(
             [
                 "docker", "run", "--rm", "--network", f"{self.project}_default",
-                "--entrypoint", "python", "shop-loadtest:local", "-m", "loadtest.audit",
+                "--entrypoint", "python", "shop-loadtest:local", "-m", "loadtest", "audit",
                 "--db-url", db,
             ],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
-        return result.returncode, result.stdout + result.stderr
+        report = result.stdout + result.stderr
+        assert "consistency audit" in report, report
+        return result.returncode, report
 
     def up(self, *services: str) -> float:
         """`up -d`; seconds until every replica is healthy behind a healthy load balancer."""
