@@ -7,6 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
+.PHONY: images up down test-compose bench-footprint
 .PHONY: slo alert-receiver
 .PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product
 
@@ -214,3 +215,31 @@ chart: chart-tools
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The container stack (compose.yaml). A Docker engine and docker-compose come from Debian's
+# packages when missing (deploy/docker.sh starts dockerd). With no image registry in reach,
+# LOCAL=1 (the default here) builds every image from Debian's packages (compose.local.yaml)
+# and leaves out Grafana, the OTel Collector and Jaeger; LOCAL=0 pulls the pinned images.
+LOCAL ?= 1
+COMPOSE = docker-compose -f compose.yaml $(if $(filter 1,$(LOCAL)),-f compose.local.yaml)
+COMPOSE_ENV = $(if $(filter 1,$(LOCAL)),COMPOSE_PROFILES= OTLP_ENDPOINT=)
+
+# The shop's and the load-test image (and, LOCAL=1, the Debian stand-ins); sizes in README.
+images: webui
+	deploy/docker.sh
+	$(if $(filter 1,$(LOCAL)),deploy/images/build.sh,deploy/env.sh && $(COMPOSE) build)
+
+# The whole stack in the background, .env (random secrets) written first: http://127.0.0.1:8080
+up: images
+	$(COMPOSE_ENV) $(COMPOSE) up -d
+
+down:
+	$(COMPOSE_ENV) $(COMPOSE) down -v
+
+# Builds the images, runs compose.yaml on this machine's dockerd and checks it (tests/compose).
+test-compose: install images
+	$(PY) -m pytest -m compose tests/compose $(PYTEST_ARGS)
+
+# Memory per container under the compose smoke load, start time to healthy: docs/benchmarks/footprint.md
+bench-footprint: install images
+	$(PY) -m tests.compose.footprint --out docs/benchmarks/footprint.md

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database, open_database
+from .adapters.mysql.probe import MySqlProbe
 from .adapters.mysql.revocations import MySqlRevocations
 from .adapters.mysql.seed import MySqlDataSet
 from .adapters.mysql.store import MySqlStore
@@ -42,6 +43,7 @@ from .keys import (
     DEPS,
     IDEMPOTENCY,
     KEYRING,
+    MYSQL_PROBE,
     OPENAPI,
     REDIS,
     SETTINGS,
@@ -179,6 +181,7 @@ class Root:
             telemetry=self.telemetry,
         ) as self._database:
             app[DATABASE] = self._database
+            app[MYSQL_PROBE] = MySqlProbe(s.db_url, self._database)
             yield
 
     async def token_revocations(self, app: web.Application) -> AsyncIterator[None]:

@@ -122,6 +122,14 @@ class Probe(Protocol):
         ...
 
 
+class DatabaseProbe(Probe, Protocol):
+    """The database's probe, which also tells how busy the request pool is."""
+
+    def pool(self) -> str:
+        """Occupancy of the request pool, in words (read, never waited on)."""
+        ...
+
+
 class Clock(Protocol):
     def __call__(self) -> datetime:
         """Now, timezone-aware UTC."""
