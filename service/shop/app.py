@@ -29,6 +29,7 @@ from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_cont
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.framework.middleware import problems, telemetry
 from .api.framework.openapi import build_document
+from .api.framework.responses import add_security_headers
 from .api.routes import ROUTES, add_routes
 from .auth.keyring import Keyring
 from .auth.revocations import Revocations
@@ -86,6 +87,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app = web.Application(
         middlewares=[telemetry, problems], client_max_size=settings.max_body_bytes
     )
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     app[TELEMETRY] = root.telemetry
     app[ACCESS_LOG] = get_logger("shop.http").bind()

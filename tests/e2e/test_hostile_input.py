@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import sys
 from dataclasses import replace
 
+import pytest
+
+from shop.api.framework.endpoint import Route
+from shop.api.framework.responses import SECURITY_HEADERS
 from shop.api.framework.server import MAX_HEADER_FIELD, MAX_HEADERS, MAX_REQUEST_LINE
+from shop.api.routes import ROUTES
+from shop.api.types.inputs import NoInput
 from shop.app import create_app
 from shop.settings import Settings
 
@@ -36,6 +44,8 @@ async def _raw(client, payload: bytes, *, pause_after: int | None = None) -> tup
     finally:
         writer.close()
     assert headers["content-type"].startswith("application/problem+json"), headers
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name.lower()] == value, headers
     problem_body = json.loads(body)
     assert problem_body["status"] == status
     return status, problem_body
@@ -133,3 +143,78 @@ async def test_405_names_the_allowed_methods(client) -> None:
     response = await client.put("/api/products")
     await problem(response, 405, "COMMON006")
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
+
+
+_DEEP = 3 * sys.getrecursionlimit()
+HOSTILE_BODIES = {
+    "deep array": b'{"userId": ' + b"[" * _DEEP + b"]" * _DEEP + b"}",
+    "deep object": b'{"x": ' + b'{"a":' * _DEEP + b"1" + b"}" * _DEEP + b"}",
+    "huge number": b'{"x": 1' + b"0" * 5000 + b"}",
+    "invalid UTF-8": b'{"x": "\xff\xfe"}',
+    "invalid UTF-8 key": b'{"\xff": 1}',
+    "duplicate key": b'{"x": 1, "x": 2}',
+}
+_PARAMS = {"cartItemId": "1", "switch": "slow_queries"}
+# Every body type's required fields, valid (undeclared ones are ignored): the hostile member
+# must get past the typed decoder to reach the checks behind it.
+_VALID = (
+    b'{"userId": "u1", "amount": 1, "quantity": 1, "value": "normal", "productId": "p1",'
+    b' "couponId": "c1", "orderAmount": 1, "name": "n", "discountType": "FIXED",'
+    b' "discountValue": 1, "totalQuantity": 1, "expiresAt": "2030-01-01T00:00:00Z", '
+)
+
+
+def _url(route: Route, value: str | None = None) -> str:
+    """The route's path with every parameter filled (with `value`, when given)."""
+    path = route.path
+    for name in re.findall(r"\{(\w+)\}", path):
+        path = path.replace(f"{{{name}}}", value or _PARAMS.get(name, "u1"))
+    return path
+
+
+@pytest.mark.parametrize(
+    "route",
+    [r for r in ROUTES if r.signature.body is not NoInput],
+    ids=lambda r: f"{r.method} {r.path}",
+)
+async def test_hostile_bodies_are_400_on_every_route_with_a_body(
+    client, admin_headers: dict[str, str], route: Route
+) -> None:
+    """Each hostile body, valid fields beside it, is a 400 problem (no decoder error escapes)."""
+    url = _url(route) + "?userId=u1"
+    for name, raw in HOSTILE_BODIES.items():
+        response = await client.request(
+            route.method, url, data=_VALID + raw[1:], headers={**JSON, **admin_headers}
+        )
+        body = await problem(response, 400, "COMMON002")
+        assert "JSON" in body["message"] or "twice" in body["message"], name
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if "{" in r.path], ids=lambda r: r.path)
+async def test_hostile_path_and_query_values_are_4xx(
+    client, admin_headers: dict[str, str], route: Route
+) -> None:
+    query = "?userId=%FF&limit=1e400&page=99999999999999999999&days=-0&cursor=%00"
+    for value in ("%FF%FE", "%00", "%C0%80", "9" * 30, "1e400", "-1", "%E2%80%8B"):
+        response = await client.request(
+            route.method, _url(route, value) + query, data=b"{}", headers={**JSON, **admin_headers}
+        )
+        assert 400 <= response.status < 500, (value, await response.text())
+        assert response.content_type == "application/problem+json"
+
+
+async def test_a_body_without_content_type_is_415_and_writes_nothing(
+    client, factory: Factory
+) -> None:
+    user = await factory.user(balance=0)
+    url = f"/api/users/{user}/balance/charge"
+    response = await client.post(url, data=b'{"amount": 5}', skip_auto_headers=["Content-Type"])
+    await problem(response, 415, "COMMON002")
+    for charset in ("latin-1", "utf-16"):
+        headers = {"Content-Type": f"application/json; charset={charset}"}
+        await problem(
+            await client.post(url, data=b'{"amount": 5}', headers=headers), 415, "COMMON002"
+        )
+    ok = {"Content-Type": "application/json; charset=UTF-8"}
+    assert (await client.post(url, data=b'{"amount": 5}', headers=ok)).status == 200
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 5

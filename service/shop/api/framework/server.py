@@ -24,6 +24,7 @@ from ...domain.errors import ShopError
 from ...telemetry.logging import get_logger
 from .http_errors import HeadersTooLarge, MalformedRequest, RequestTimeout
 from .problems import PROBLEM_JSON, problem_body, status_and_title
+from .responses import SECURITY_HEADERS
 
 log = get_logger("shop.http")
 
@@ -74,6 +75,7 @@ class ProblemRequestHandler(RequestHandler):
             status=status_and_title(error)[0],
             content_type=PROBLEM_JSON,
             charset="utf-8",
+            headers=SECURITY_HEADERS,
         )
         response.force_close()
         return response
@@ -114,7 +116,8 @@ class ProblemRequestHandler(RequestHandler):
             "HTTP/1.1 408 Request Timeout\r\n"
             f"Content-Type: {PROBLEM_JSON}; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS.items())
+            + "Connection: close\r\n\r\n"
         )
         self.transport.write(head.encode() + body)
         self.force_close()
