@@ -13,6 +13,7 @@ from aiohttp import web
 from structlog.typing import FilteringBoundLogger
 
 from .auth.keyring import Keyring
+from .domain.rate_limits import Decision, Policy, RateLimiter
 from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
@@ -33,6 +34,11 @@ IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)
 ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 # Signs and checks user tokens (keys, environment, lifetime, revocations).
 KEYRING = web.AppKey("keyring", Keyring)
+# Per-client limits: where budgets are kept (absent when SHOP_RATE_LIMITS=off), the policy of
+# each kind of client, and which kind each route limits by ("" = exempt: probes, admin).
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+RATE_POLICIES = web.AppKey("rate_policies", dict[str, Policy])
+ROUTE_LIMITS = web.AppKey("route_limits", dict[tuple[str, str], str])
 
 # Per-request storage.
 TRACE_ID = web.RequestKey("trace_id", str)
@@ -43,3 +49,5 @@ REPLAYED_ANSWER = web.RequestKey("replayed_answer", bool)
 DECIDED_AT = web.RequestKey("decided_at", datetime)
 # The user a valid bearer token names (absent when SHOP_AUTH=off).
 PRINCIPAL = web.RequestKey("principal", str)
+# The policy a request was counted under and its decision (for the RateLimit fields).
+RATE_LIMIT = web.RequestKey("rate_limit", tuple[Policy, Decision])

@@ -17,6 +17,7 @@ ENVIRONMENTS = ("dev", "test", "prod")
 LOCK_BACKENDS = ("local", "redis")
 EVENT_LOOPS = ("uvloop", "asyncio")
 AUTH_MODES = ("required", "off")
+SWITCH_MODES = ("on", "off")
 DEFAULT_AUTH_SECRET = "dev-auth-secret"
 DEFAULT_LOADTEST_SECRET = "dev-loadtest-secret"
 LOADTEST_KEY_ID = "loadtest"
@@ -98,6 +99,19 @@ class Settings:
     # update and the commit (the hot row's lock).
     coupon_batch_parallel: int = 4
     shutdown_timeout: float = 30.0
+    # Per-client limits, answered 429 (docs/security.md): "on" or "off"; empty = on in prod, off
+    # in a lab, whose load tests and game days send far more per client than anyone should.
+    rate_limits: str = ""
+    # Requests a second on average, per user on user routes (the token's user; the claimed
+    # userId with SHOP_AUTH=off) and per client address on the others; a client may spend
+    # SHOP_RATE_LIMIT_BURST_SECONDS of its rate at once. With SHOP_REDIS_URL every replica
+    # shares one budget per client; without, each replica keeps its own.
+    rate_limit_user: float = 20.0
+    rate_limit_address: float = 50.0
+    rate_limit_burst_seconds: float = 2.0
+    # Load balancers whose X-Forwarded-For names the client (comma-separated addresses); from
+    # anyone else the header is ignored, or a client could name a fresh address per request.
+    trusted_proxies: str = ""
     # Turns tracing on: spans go there by OTLP/HTTP (the OpenTelemetry variable names).
     otlp_endpoint: str | None = field(default=None, metadata={"env": "OTEL_EXPORTER_OTLP_ENDPOINT"})
     otlp_traces_endpoint: str | None = field(
@@ -107,10 +121,19 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "log_level", self.log_level.upper())
         object.__setattr__(self, "auth", self.auth.lower())
+        object.__setattr__(self, "rate_limits", self.rate_limits.lower())
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if not self.auth:
             object.__setattr__(self, "auth", "required" if self.env == "prod" else "off")
+        if not self.rate_limits:
+            object.__setattr__(self, "rate_limits", "on" if self.env == "prod" else "off")
+        if self.rate_limits not in SWITCH_MODES:
+            raise SettingsError("SHOP_RATE_LIMITS must be on or off")
+        if min(self.rate_limit_user, self.rate_limit_address) * self.rate_limit_burst_seconds < 1:
+            raise SettingsError(
+                "SHOP_RATE_LIMIT_USER and _ADDRESS times _BURST_SECONDS must allow a request"
+            )
         if self.auth not in AUTH_MODES:
             raise SettingsError(f"SHOP_AUTH must be one of {', '.join(AUTH_MODES)}")
         if self.env == "prod" and self.auth_secret in ("", DEFAULT_AUTH_SECRET):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..keys import SETTINGS
+from ..keys import ROUTE_LIMITS, SETTINGS
 from .framework.endpoint import Route, bind
 from .handlers import admin, balance, carts, coupons, incidents, ops, orders, products, tokens
 from .handlers.admin import admin_only
@@ -257,6 +257,15 @@ ROUTES: tuple[Route, ...] = (
 def add_routes(app: web.Application) -> None:
     """Register every route of the table."""
     user_auth = app[SETTINGS].auth == "required"
+    # Probes, the scraper and admins are not limited per client; users by user, others by address.
+    app[ROUTE_LIMITS] = {
+        (r.method, r.path): ""
+        if r.admin or r.tag == "operations"
+        else "user"
+        if r.user
+        else "address"
+        for r in ROUTES
+    }
     for route in ROUTES:
         handler = bind(route, user_auth=user_auth and route.user)
         if route.admin:

@@ -155,6 +155,17 @@ class Metrics:
         self.balance_charges = Counter(
             "shop_balance_charges", "Balance charges by outcome", ["outcome"], registry=r
         )
+        # Per-client limits (api/framework/rate_limits.py): requests refused with 429 per policy
+        # ("user" or "address"), and decisions Redis could not make (those requests were admitted).
+        self.rate_limited = Counter(
+            "shop_rate_limited", "Requests refused by a per-client limit", ["policy"], registry=r
+        )
+        self.rate_limit_errors = Counter(
+            "shop_rate_limit_errors",
+            "Limit decisions the shared store could not make (admitted)",
+            ["policy"],
+            registry=r,
+        )
         self.incident_switch = Gauge(
             "shop_incident_switch", "1 while an incident switch is on", ["switch"], registry=r
         )

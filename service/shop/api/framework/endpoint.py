@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ...domain.rate_limits import ADDRESS, USER
 from ...keys import DEPS
 from ...use_cases.deps import Deps
 from ...use_cases.seals import KeyedRequest
@@ -112,6 +113,14 @@ class Route:
     @property
     def signature(self) -> Signature:
         return Signature.of(self.handler)
+
+    @property
+    def limited_by(self) -> str:
+        """Whose budget a request spends (rate_limits.py): "user", "address", or "" for none
+        (probes and the scraper must always get through; admins hold the admin token)."""
+        if self.admin or self.tag == "operations":
+            return ""
+        return USER if self.user else ADDRESS
 
 
 def bind(route: Route, *, user_auth: bool = False) -> Handler:
