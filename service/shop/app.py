@@ -33,6 +33,7 @@ from .api.framework.openapi import build_document
 from .api.framework.rate_limits import add_rate_limit_fields, rate_limits
 from .api.framework.responses import add_security_headers
 from .api.routes import ROUTES, add_routes
+from .auth.admins import Admins
 from .auth.keyring import Keyring
 from .auth.revocations import Revocations
 from .background import running
@@ -48,6 +49,7 @@ from .incidents.slow_holds import SlowHolds
 from .incidents.switches import Changed, Switches
 from .keys import (
     ACCESS_LOG,
+    ADMINS,
     DATABASE,
     DEPS,
     IDEMPOTENCY,
@@ -56,6 +58,7 @@ from .keys import (
     RATE_LIMITER,
     RATE_POLICIES,
     REDIS,
+    REVOCATION_STORE,
     SETTINGS,
     SWITCHES,
     TELEMETRY,
@@ -106,6 +109,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[OPENAPI] = build_document(ROUTES, user_auth=settings.auth == "required")
     app[IDEMPOTENCY] = root.idempotency
     app[KEYRING] = root.keyring
+    app[ADMINS] = Admins.from_settings(settings)
     app[RATE_POLICIES] = root.rate_policies()
     add_routes(app)
     app.cleanup_ctx.extend(
@@ -197,8 +201,8 @@ class Root:
 
     async def token_revocations(self, app: web.Application) -> AsyncIterator[None]:
         # Loaded before the first request: a revoked token must not work while a process starts.
+        store = app[REVOCATION_STORE] = MySqlRevocations(self._database)
         if self.settings.auth == "required":
-            store = MySqlRevocations(self._database)
             await self.revocations.load(store, now=time.time(), max_ttl=self.keyring.max_ttl)
             self._revocation_store = store
         else:

@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 from structlog.typing import FilteringBoundLogger
 
+from .auth.admins import Admins
 from .auth.keyring import Keyring
+from .auth.revocations import RevocationStore
 from .domain.rate_limits import Decision, Policy, RateLimiter
 from .incidents.switches import Switches
 from .settings import Settings
@@ -34,6 +36,9 @@ IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)
 ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 # Signs and checks user tokens (keys, environment, lifetime, revocations).
 KEYRING = web.AppKey("keyring", Keyring)
+# The admin credentials and their scopes; where revocations are written.
+ADMINS = web.AppKey("admins", Admins)
+REVOCATION_STORE = web.AppKey("revocation_store", RevocationStore)
 # Per-client limits: where budgets are kept (absent when SHOP_RATE_LIMITS=off), the policy of
 # each kind of client, and which kind each route limits by ("" = exempt: probes, admin).
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -48,6 +48,12 @@ class Settings:
     db_pool_max: int = 64
     db_acquire_timeout: float = 5.0
     admin_token: str = DEFAULT_ADMIN_TOKEN
+    # Scoped admin credentials beside it, `actor:scope+scope:secret` separated by spaces
+    # (auth/admins.py); the payment service's holds `charges`.
+    admin_credentials: str = ""
+    # Incident switches (fault injection: drop an index, slow the database): empty = on in a
+    # lab, off in prod unless set to "on".
+    incidents: str = ""
     env: str = "dev"
     # User bearer tokens: "required" (each user acts only on their own resources) or "off"
     # (trusted load-test environments). Empty = "required" in prod, "off" elsewhere.
@@ -126,6 +132,9 @@ class Settings:
             raise SettingsError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if not self.auth:
             object.__setattr__(self, "auth", "required" if self.env == "prod" else "off")
+        object.__setattr__(self, "incidents", self.incidents.lower() or _lab_only(self.env))
+        if self.incidents not in SWITCH_MODES:
+            raise SettingsError("SHOP_INCIDENTS must be on or off")
         if not self.rate_limits:
             object.__setattr__(self, "rate_limits", "on" if self.env == "prod" else "off")
         if self.rate_limits not in SWITCH_MODES:
@@ -218,6 +227,10 @@ class Settings:
         env = os.environ if environ is None else environ
         values = {f.name: _parse(f, env[env_var(f)]) for f in fields(cls) if env_var(f) in env}
         return cls(**{k: v for k, v in values.items() if v is not _UNSET})
+
+
+def _lab_only(env: str) -> str:
+    return "off" if env == "prod" else "on"
 
 
 def env_var(f: Field[Any]) -> str:

@@ -95,7 +95,11 @@ class Route:
     tag: str
     status: int = 200
     errors: tuple[int, ...] = ()
-    admin: bool = False
+    # Admin routes: the scope of admin credential they need (auth/admins.py).
+    scope: str = ""
+    # In production this route needs an admin credential of this scope instead of the user's
+    # token (a balance charge: the payment service's `charges`).
+    prod_scope: str = ""
     # Acts on one user's data: with SHOP_AUTH=required, only that user's token may.
     user: bool = False
     # Honours `Idempotency-Key` (its handler runs the use case through `Call.once`).
@@ -113,6 +117,10 @@ class Route:
     @property
     def signature(self) -> Signature:
         return Signature.of(self.handler)
+
+    @property
+    def admin(self) -> bool:
+        return bool(self.scope)
 
     @property
     def limited_by(self) -> str:
@@ -148,7 +156,7 @@ def bind(route: Route, *, user_auth: bool = False) -> Handler:
         body = await decode_body(request, body_type)
         if user_id is None and (user_id := _user_of(body)) is not None:
             structlog.contextvars.bind_contextvars(user_id=user_id)
-        if user_id is not None and route.user:
+        if user_id is not None and user_auth:
             act_as(request, user_id)
         keyed = None
         if route.idempotent and user_id is not None and HEADER in request.headers:

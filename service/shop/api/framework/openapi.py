@@ -217,7 +217,7 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
         errors |= set(_BODY_REQUEST)
     if s.path is not NoInput or s.query is not NoInput:
         errors.add(400)
-    if route.admin or (route.user and user_auth):
+    if route.admin or route.prod_scope or (route.user and user_auth):
         errors |= {401, 403}
     if route.idempotent:
         errors |= {409, 422}

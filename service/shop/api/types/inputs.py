@@ -174,6 +174,10 @@ class MintToken(Input):
     ttl_seconds: Annotated[int, Meta(ge=1, le=MAX_TOKEN_TTL)] | None = None
 
 
+class RevokeTokens(Input):
+    user_id: Id
+
+
 class SeedRequest(Input):
     users: Annotated[int, Meta(ge=0, le=MAX_SEED_USERS)] = 100_000
     stock: Annotated[int, Meta(ge=0, le=MAX_SEED_STOCK)] = 1_000_000
