@@ -337,7 +337,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return record
         done = subprocess.run(
             ["bash", "-c", fix.command + " -f -o /dev/null -w '%{http_code}'"],
-            env={**os.environ, "SHOP": shops[-1], "TOKEN": token},
+            env={**os.environ, "SHOP": shops[-1], "ADMIN": shops[-1], "TOKEN": token},
             capture_output=True,
             text=True,
             check=False,

@@ -94,6 +94,12 @@ class Settings:
     # SHOP_WORKERS serves its metrics on this port + i: a scrape of the shared API port reaches
     # one worker at random, so several workers need it.
     metrics_port: int = 0
+    # A listener of its own for the admin routes and /metrics, which the load balancer does not
+    # route (0: none, they are on the API port). With it, the API port answers them 404.
+    admin_port: int = 0
+    # Seconds an idle kept-alive connection is held (aiohttp's default is about an hour; 75 s
+    # outlives the usual load balancer's idle timeout of 60 s, so the balancer closes first).
+    keepalive_timeout: float = 75.0
     # A coupon unit admitted by the Redis gate whose request died before commit is given back
     # after this long (checked against MySQL every interval).
     coupon_gate_grace: float = 30.0
@@ -189,6 +195,10 @@ class Settings:
             raise SettingsError("SHOP_COUPON_BATCH_PARALLEL must be between 1 and 64")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
+        if not 0 <= self.admin_port < 65536 or self.admin_port == self.port:
+            raise SettingsError("SHOP_ADMIN_PORT must be a TCP port other than SHOP_PORT")
+        if not 0 < self.keepalive_timeout <= 75:
+            raise SettingsError("SHOP_KEEPALIVE_TIMEOUT must be between 0 and 75 seconds")
 
     @property
     def max_token_ttl(self) -> int:

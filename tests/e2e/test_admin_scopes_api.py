@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from dataclasses import replace
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from shop.api.framework.server import ShopRunner
 from shop.app import create_app
 from shop.settings import Settings
 
@@ -20,6 +24,7 @@ SECRET = "test-auth-secret"
 COUPONS = "marketing-coupons-secret"
 PAYMENTS = "payment-service-secret!"
 CREDENTIALS = f"marketing:coupons:{COUPONS} payments:charges:{PAYMENTS}"
+PRIVATE = ("/api/admin/incidents", "/metrics")
 COUPON = {
     "name": "scoped",
     "discountType": "FIXED",
@@ -139,3 +144,32 @@ async def test_revocation_is_an_admin_route(
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the revoked token still works")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_admin_routes_and_metrics_live_on_the_admin_listener_alone(
+    settings: Settings, admin_headers: dict[str, str]
+) -> None:
+    public_port, admin_port = _free_port(), _free_port()
+    app = create_app(replace(settings, admin_port=admin_port))
+    runner = ShopRunner(app)
+    await runner.setup()
+    try:
+        for port in (public_port, admin_port):
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+        async with aiohttp.ClientSession(headers=admin_headers) as http:
+
+            async def status(port: int, path: str) -> int:
+                async with http.get(f"http://127.0.0.1:{port}{path}") as answer:
+                    return answer.status
+
+            assert [await status(public_port, p) for p in PRIVATE] == [404, 404]
+            assert [await status(admin_port, p) for p in PRIVATE] == [200, 200]
+            assert await status(public_port, "/api/products") == 200
+    finally:
+        await runner.cleanup()

@@ -218,3 +218,21 @@ async def test_a_body_without_content_type_is_415_and_writes_nothing(
     ok = {"Content-Type": "application/json; charset=UTF-8"}
     assert (await client.post(url, data=b'{"amount": 5}', headers=ok)).status == 200
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 5
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout(
+    aiohttp_client, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(replace(settings, keepalive_timeout=0.5)))
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+        assert b" 200 " in head.split(b"\r\n")[0]
+        length = int(re.search(rb"Content-Length: (\d+)", head)[1])
+        await reader.readexactly(length)
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), timeout=10) == b""  # closed by the server
+        assert asyncio.get_running_loop().time() - started < 5
+    finally:
+        writer.close()

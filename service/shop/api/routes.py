@@ -11,7 +11,7 @@ from aiohttp import web
 from ..keys import ROUTE_LIMITS, SETTINGS
 from .framework.endpoint import Route, bind
 from .handlers import admin, balance, carts, coupons, incidents, ops, orders, products, tokens
-from .handlers.admin import admin_only
+from .handlers.admin import admin_listener_only, admin_only
 from .types.outputs import Health
 
 _TEXT = {"type": "string"}
@@ -234,6 +234,7 @@ ROUTES: tuple[Route, ...] = (
         "Prometheus metrics (OpenMetrics on request)",
         "operations",
         content=METRICS_CONTENT,
+        private=True,
     ),
     Route(
         "POST",
@@ -273,6 +274,8 @@ def add_routes(app: web.Application) -> None:
         handler = bind(route, user_auth=user_auth and route.user and not scope)
         if scope:
             handler = admin_only(handler, scope)
+        if settings.admin_port and route.on_admin_listener:
+            handler = admin_listener_only(handler, settings.admin_port)
         # An admin credential's holder is not limited per client (nor is the payment service).
         app[ROUTE_LIMITS][route.method, route.path] = "" if scope else route.limited_by
         app.router.add_route(route.method, route.path, handler)

@@ -17,6 +17,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from .. import __version__
+from ..domain.rate_limits import ADDRESS, USER
 
 # prometheus-client's defaults, which are also the OTel HTTP semconv buckets.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -166,6 +167,9 @@ class Metrics:
             ["policy"],
             registry=r,
         )
+        for policy in (USER, ADDRESS):  # exposed at zero, so the alert's query has data
+            self.rate_limited.labels(policy)
+            self.rate_limit_errors.labels(policy)
         self.incident_switch = Gauge(
             "shop_incident_switch", "1 while an incident switch is on", ["switch"], registry=r
         )

@@ -100,6 +100,9 @@ class Route:
     # In production this route needs an admin credential of this scope instead of the user's
     # token (a balance charge: the payment service's `charges`).
     prod_scope: str = ""
+    # Not for the public (the scraper's /metrics): with SHOP_ADMIN_PORT, served there only, as
+    # are the admin routes.
+    private: bool = False
     # Acts on one user's data: with SHOP_AUTH=required, only that user's token may.
     user: bool = False
     # Honours `Idempotency-Key` (its handler runs the use case through `Call.once`).
@@ -121,6 +124,11 @@ class Route:
     @property
     def admin(self) -> bool:
         return bool(self.scope)
+
+    @property
+    def on_admin_listener(self) -> bool:
+        """Served on SHOP_ADMIN_PORT alone when there is one."""
+        return self.admin or self.private
 
     @property
     def limited_by(self) -> str:

@@ -228,6 +228,8 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
         errors.add(503)
     if route.limited_by:
         errors.add(429)
+    if route.on_admin_listener:  # on the API port when SHOP_ADMIN_PORT is set
+        errors.add(404)
     for status in sorted(errors):
         responses.setdefault(str(status), _problem(status))
     operation: Schema = {

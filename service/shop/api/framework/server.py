@@ -21,6 +21,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from ...domain.errors import ShopError
+from ...keys import SETTINGS
 from ...telemetry.logging import get_logger
 from .http_errors import HeadersTooLarge, MalformedRequest, RequestTimeout
 from .problems import PROBLEM_JSON, problem_body, status_and_title
@@ -138,6 +139,7 @@ class ShopRunner(web.AppRunner):
     def __init__(
         self, app: web.Application, *, header_timeout: float = HEADER_TIMEOUT, **kwargs: Any
     ) -> None:
+        kwargs.setdefault("keepalive_timeout", app[SETTINGS].keepalive_timeout)
         kwargs.setdefault("max_line_size", MAX_REQUEST_LINE)
         kwargs.setdefault("max_field_size", MAX_HEADER_FIELD)
         kwargs.setdefault("max_headers", MAX_HEADERS)
@@ -161,6 +163,7 @@ def run(
     shutdown_timeout: float,
     header_timeout: float = HEADER_TIMEOUT,
     reuse_port: bool = False,
+    admin_port: int = 0,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully (what `web.run_app` does)."""
 
@@ -175,6 +178,8 @@ def run(
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+            if admin_port:
+                await web.TCPSite(runner, host, admin_port, reuse_port=reuse_port).start()
             await asyncio.Event().wait()  # a signal raises GracefulExit here
         finally:
             await runner.cleanup()

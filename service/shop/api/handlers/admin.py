@@ -12,7 +12,7 @@ from ...keys import ADMINS, DEPS, SETTINGS
 from ...telemetry.logging import get_logger
 from ...use_cases.seed import seed_data
 from ..framework.endpoint import Call
-from ..framework.http_errors import Forbidden, Unauthorized
+from ..framework.http_errors import Forbidden, RouteNotFound, Unauthorized
 from ..types.inputs import NoInput, SeedRequest
 from ..types.outputs import SeedReport
 
@@ -47,6 +47,19 @@ def admin_only(handler: Handler, scope: str) -> Handler:
             raise
         log.warning("admin_action", scope=scope, method=request.method, status=response.status)
         return response
+
+    return guarded
+
+
+def admin_listener_only(handler: Handler, port: int) -> Handler:
+    """Answer only on the admin listener (`port`); elsewhere the route does not exist."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        where = request.transport.get_extra_info("sockname") if request.transport else None
+        if not where or where[1] != port:
+            raise RouteNotFound(f"no resource at {request.path}")
+        return await handler(request)
 
     return guarded
 
