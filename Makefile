@@ -7,6 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
+.PHONY: slo alert-receiver
 .PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
@@ -30,8 +31,9 @@ lock: install
 lock-check: install
 	$(UV) lock --check
 
-services:
-	service/scripts/ensure-services.sh
+# MariaDB and Redis answering on 127.0.0.1, started (as root with apt: installed) when not.
+services: install
+	$(PY) -m loadtest services
 
 migrate: install services
 	$(PY) -m shop migrate
@@ -47,7 +49,7 @@ run: migrate
 N ?= 3
 run-replicas: migrate
 	$(PY) -m shop seed --if-empty
-	PY=$(PY) service/scripts/run-replicas.sh $(N)
+	$(PY) -m loadtest replicas $(N)
 
 # A user bearer token signed with SHOP_AUTH_SECRET: make token USER_ID=test-user-1
 USER_ID ?= test-user-1
@@ -59,14 +61,14 @@ revoke: migrate
 	@$(PY) -m shop revoke $(USER_ID)
 
 lint: install lock-check
-	$(VENV)/bin/ruff check service tests loadtest grafana lab
-	$(VENV)/bin/ruff format --check service tests loadtest grafana lab
+	$(VENV)/bin/ruff check service tests loadtest grafana observability
+	$(VENV)/bin/ruff format --check service tests loadtest grafana observability
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: install
-	$(VENV)/bin/ruff format service tests loadtest grafana lab
-	$(VENV)/bin/ruff check --fix service tests loadtest grafana lab
+	$(VENV)/bin/ruff format service tests loadtest grafana observability
+	$(VENV)/bin/ruff check --fix service tests loadtest grafana observability
 
 test: install services observability-tools chart-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -102,33 +104,43 @@ fuzz: install services
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
 bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(PY) loadtest/bench_ceiling.py --out docs/benchmarks/ceiling.md
-	$(PY) loadtest/bench.py runtime --out docs/benchmarks/runtime.md
-	$(PY) loadtest/bench.py observability --out docs/benchmarks/observability.md
-	$(PY) loadtest/bench_codec.py --out docs/benchmarks/codec.md
+	$(PY) -m loadtest bench ceiling --out docs/benchmarks/ceiling.md
+	$(PY) -m loadtest bench suite runtime --out docs/benchmarks/runtime.md
+	$(PY) -m loadtest bench suite observability --out docs/benchmarks/observability.md
+	$(PY) -m loadtest bench codec --out docs/benchmarks/codec.md
 
 # Endurance: one shop process under full mixed load for 10 minutes, RSS and throughput per minute.
 bench-soak: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(PY) loadtest/bench_soak.py --minutes 10 --out docs/benchmarks/soak.md
+	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.
-observe:
-	observability/local/observe.sh up
+observe: install
+	$(PY) -m loadtest observe up
 
 # promtool, amtool, Prometheus, Alertmanager and the exporters for the tests (apt when missing).
-observability-tools:
-	observability/local/observe.sh install
+observability-tools: install
+	$(PY) -m loadtest observe install
 
-observe-down:
-	observability/local/observe.sh down
+observe-down: install
+	$(PY) -m loadtest observe down
+
+# Regenerate what the SLO spec (observability/slo/slos.yml) gives: rules/slo.yml, the locust
+# gate's thresholds and the OpenSLO export (a test fails when they differ); then the dashboards.
+slo: install
+	$(PY) observability/slo/build.py
+	$(PY) grafana/generate.py
+
+# An example Alertmanager receiver on :9095 that prints every notification (alertmanager.yml).
+alert-receiver:
+	python3 observability/alertmanager/receiver.py
 
 # Rebuild grafana/dashboards/*.json from the dashboard code (a test fails when they differ).
 dashboards: install
 	$(PY) grafana/generate.py
 
-# Load tests (loadtest/): make loadtest SCENARIO=order [HEADLESS=1] [WORKERS=N] [SCALE=f]
+# Load tests (loadtest/traffic/): make loadtest SCENARIO=order [HEADLESS=1] [WORKERS=N] [SCALE=f]
 # [SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082]. Starts a seeded shop when none answers,
 # records into Prometheus, serves locust's UI with the Shop tab on :8089, audits and gates.
 SCENARIO ?= order
@@ -136,38 +148,39 @@ SCALE ?= 1
 WORKERS ?= 0
 SHOP_URL ?= http://127.0.0.1:8081
 loadtest: migrate webui
-	$(PY) -m loadtest.run --scenario $(SCENARIO) --scale $(SCALE) --workers $(WORKERS) \
+	$(PY) -m loadtest run --scenario $(SCENARIO) --scale $(SCALE) --workers $(WORKERS) \
 		--shop-url $(SHOP_URL) $(if $(HEADLESS),--headless)
 
 loadtest-audit: install services
-	$(PY) -m loadtest.audit
+	$(PY) -m loadtest audit
 
 # make loadtest-report RUN=.run/loadtest/order-20260101-120000 -> docs/loadtest/<run>/README.md
 loadtest-report: install
-	$(PY) -m loadtest.report $(RUN)
+	$(PY) -m loadtest report $(RUN)
 
 # The original's three fixes undone and redone under one steady order load, in one run:
 # writes docs/loadtest/before-after/README.md (commit it with its charts).
 loadtest-before-after: migrate webui
-	$(PY) -m loadtest.run --scenario before-after --headless --scale $(SCALE) \
+	$(PY) -m loadtest run --scenario before-after --headless --scale $(SCALE) \
 		--shop-url $(SHOP_URL) --run-dir .run/loadtest/before-after; \
-	status=$$?; $(PY) -m loadtest.before_after .run/loadtest/before-after && exit $$status
+	status=$$?; $(PY) -m loadtest before-after .run/loadtest/before-after && exit $$status
 
-# An incident drill (lab/gameday.py): make gameday SCENARIO=global-lock [SCALE=f]. Two replicas,
+# An incident drill (loadtest/gameday/): make gameday SCENARIO=global-lock [SCALE=f]. Two replicas,
 # Prometheus + Alertmanager (free ports, lab rules: windows x SCALE, 1/10 unless given; SCALE=1
 # is the production rules), locust, flip, alerts, the runbook's mitigation, recovery, audit;
-# writes docs/incidents/gameday-<scenario>.md. Scenarios: docs/operations.md. AMBIENT=1 on a
-# starved shared machine: alerts that never go quiet before the flip are recorded, not fatal.
+# the report and its chart stay in .run/gameday/<run>/report/ unless BLESS=1 (the run to commit:
+# docs/incidents/gameday-<scenario>.md). Scenarios: docs/operations.md. AMBIENT=1 on a starved
+# shared machine: alerts that never go quiet before the flip are recorded, not fatal.
 gameday: migrate observability-tools
-	$(PY) -m lab.gameday --scenario $(SCENARIO) $(if $(filter command line,$(origin SCALE)),--scale $(SCALE)) \
-		$(if $(AMBIENT),--ambient)
+	$(PY) -m loadtest gameday --scenario $(SCENARIO) $(if $(filter command line,$(origin SCALE)),--scale $(SCALE)) \
+		$(if $(AMBIENT),--ambient) $(if $(BLESS),--bless)
 
-# CI's short drill: the global lock at lab speed, end to end, report left in .run/gameday/ only.
+# CI's short drill: the global lock at lab speed, end to end (its report stays in .run/gameday/).
 gameday-ci: migrate observability-tools
-	$(PY) -m lab.gameday --scenario global-lock --no-report --ambient
+	$(PY) -m loadtest gameday --scenario global-lock --ambient
 
 # Locust's web UI with the Shop tab (locust-ui + our tab, bundled by esbuild into dist/).
-WEBUI := loadtest/webui
+WEBUI := loadtest/traffic/webui
 $(WEBUI)/dist/index.html: $(WEBUI)/package.json $(WEBUI)/package-lock.json $(wildcard $(WEBUI)/src/*) $(WEBUI)/build.mjs
 	cd $(WEBUI) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 webui: $(WEBUI)/dist/index.html

@@ -1,20 +1,26 @@
-"""Runtime: which targets answer, event-loop lag, in-flight requests, builds and switches."""
+"""Runtime: which targets answer and which switches are on, then one row per replica with its
+saturation (CPU, memory, file descriptors, garbage collection, event-loop lag, load)."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph, states
+from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, row, states
+
+ONE = 'job="shop", instance=~"$instance"'
 
 
 def dashboard() -> Dashboard:
-    """shop-runtime; alerts link to 1 (targets) and 2 (event-loop lag)."""
+    """shop-runtime; alerts link to 1 (targets), 2 (event-loop lag), 6 (switches), 7 (CPU)."""
     return (
         board(
             "shop-runtime",
             "Shop: runtime",
-            "Scrape targets, event-loop lag and load per replica, builds and incident switches.",
+            "Scrape targets and incident switches; per replica: CPU, memory, file "
+            "descriptors, garbage collection, event-loop lag and load; builds.",
+            (INSTANCE,),
         )
+        .with_row(row(100, "Targets and switches"))
         .with_panel(
             states(
                 1,
@@ -24,7 +30,74 @@ def dashboard() -> Dashboard:
                     ("mysql_up", "MySQL"),
                     ("redis_up", "Redis"),
                 ],
-                description="1 = scraped (and, for the exporters, the datastore answers).",
+                description="up = scraped (and, for the exporters, the datastore answers); "
+                "down = not.",
+                mapping=UP_DOWN,
+                width=12,
+                height=8,
+            )
+        )
+        .with_panel(
+            states(
+                6,
+                "Incident switches",
+                [("max by (switch, value) (shop_incident_switch)", "{{switch}} = {{value}}")],
+                description="normal, or on (away from the normal value) on any replica; the "
+                "legend names the value.",
+                mapping=SWITCH,
+                width=12,
+                height=8,
+            )
+        )
+        .with_row(row(101, "Replica $instance", repeat="instance"))
+        .with_panel(
+            graph(
+                7,
+                "CPU (share of one core)",
+                "percentunit",
+                [(f"rate(process_cpu_seconds_total{{{ONE}}}[{RATE}])", "{{instance}}")],
+                description="One process runs one event loop on one core: at 100 % it has no "
+                "headroom. The line is ShopCpuSaturated's 90 %.",
+                lines=[(0.9, "red")],
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                8,
+                "Memory (resident)",
+                "bytes",
+                [("process_resident_memory_bytes{" + ONE + "}", "{{instance}}")],
+                description="Resident set size of the process; a steady climb is a leak.",
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                9,
+                "Open file descriptors",
+                "short",
+                [("process_open_fds{" + ONE + "}", "{{instance}}")],
+                description="Sockets and files the process holds (pools, clients, Redis "
+                "subscriptions); the limit is process_max_fds.",
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                10,
+                "Garbage collections",
+                "ops",
+                [
+                    (
+                        f"sum by (instance, generation) "
+                        f"(rate(python_gc_collections_total{{{ONE}}}[{RATE}]))",
+                        "{{instance}} gen {{generation}}",
+                    )
+                ],
+                description="Collections per second by generation: rising with memory means "
+                "allocation pressure, which the event loop pays for.",
+                width=8,
             )
         )
         .with_panel(
@@ -35,11 +108,14 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"histogram_quantile(0.99, sum by (instance, le) "
-                        f'(rate(shop_event_loop_lag_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        f"(rate(shop_event_loop_lag_seconds_bucket{{{ONE}}}[{RATE}])))",
                         "{{instance}} p99",
                     )
                 ],
-                description="How late each replica's loop runs a timer: blocking code shows here.",
+                description="How late the loop runs a timer: blocking code shows here. Lines: "
+                "ShopEventLoopLagRising (25 ms) and ShopEventLoopLag (100 ms).",
+                lines=[(0.025, "orange"), (0.1, "red")],
+                width=8,
             )
         )
         .with_panel(
@@ -47,8 +123,20 @@ def dashboard() -> Dashboard:
                 3,
                 "Requests in flight",
                 "short",
-                [("sum by (instance) (http_server_active_requests)", "{{instance}}")],
-                description="Requests each replica is serving.",
+                [("sum by (instance) (http_server_active_requests{" + ONE + "})", "{{instance}}")],
+                description="Requests the replica is serving.",
+                width=8,
+            )
+        )
+        .with_row(row(102, "Builds and scrapes"))
+        .with_panel(
+            graph(
+                5,
+                "Builds",
+                "short",
+                [("count by (version) (shop_build_info)", "{{version}}")],
+                description="Replicas per version (two lines during a rollout; deploys are "
+                "marked on every board).",
             )
         )
         .with_panel(
@@ -58,23 +146,6 @@ def dashboard() -> Dashboard:
                 "s",
                 [('scrape_duration_seconds{job=~"shop|mysqld|redis"}', "{{job}} {{instance}}")],
                 description="Time to collect each target's metrics.",
-            )
-        )
-        .with_panel(
-            graph(
-                5,
-                "Builds",
-                "short",
-                [("count by (version) (shop_build_info)", "{{version}}")],
-                description="Replicas per version (two lines during a rollout).",
-            )
-        )
-        .with_panel(
-            states(
-                6,
-                "Incident switches",
-                [("max by (switch) (shop_incident_switch)", "{{switch}}")],
-                description="1 while a switch is away from its normal value on any replica.",
             )
         )
     )

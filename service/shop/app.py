@@ -369,7 +369,7 @@ class Root:
 
 def _announce(tel: Telemetry) -> Changed:
     def changed(name: str, value: Any, on: bool, changed: bool) -> None:
-        tel.metrics.child(tel.metrics.incident_switch, name).set(1 if on else 0)
+        tel.metrics.switch_changed(name, value, on)
         if changed:
             log.warning("incident_switch_changed", switch=name, value=value, on=on)
 

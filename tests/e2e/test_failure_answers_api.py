@@ -14,6 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from loadtest.harness.ports import free_port
+from loadtest.harness.waiting import until
 from shop.adapters.mysql.pool import parse_db_url
 from shop.app import Overrides, create_app
 from shop.keys import TELEMETRY
@@ -22,8 +24,6 @@ from shop.settings import Settings
 
 from ..conftest import TEST_DB_URL
 from ..factories import Factory
-from ..faults.polling import until
-from ..faults.servers import free_port
 from .conftest import problem
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -5,7 +5,6 @@ Drills kill and restart these, never the shared servers on 3306 and 6379.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
@@ -15,20 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """In a child before exec: the kernel kills it when the test process dies, however it
-    dies (a killed test run must not leave servers behind)."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from loadtest.harness.ports import free_port
+from loadtest.harness.processes import die_with_parent
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:

@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from loadtest.harness.waiting import until
 from shop.app import create_app
 from shop.settings import Settings
 
 from ..conftest import ADMIN_TOKEN, REDIS_PREFIX
 from ..factories import Factory
-from ..faults.polling import until
 from .replicas import REDIS_URL, RUNNING, replicas
 
 

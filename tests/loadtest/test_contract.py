@@ -1,9 +1,28 @@
-"""Contract checks: a success must carry the promised fields; rejections are told apart."""
+"""Contract checks: a success must have the shape the served OpenAPI document declares and add
+up; rejections are told apart."""
 
 from __future__ import annotations
 
-from loadtest import contract
-from loadtest.contract import judge
+from typing import Any
+
+import pytest
+
+from loadtest.harness.shop import serving
+from loadtest.traffic import contract
+from loadtest.traffic.contract import judge
+
+
+@pytest.fixture(scope="module")
+def document(test_database: str) -> dict[str, Any]:
+    """What a real shop serves (no service module is read: the load test sees what it sees)."""
+    with serving({"SHOP_DB_URL": test_database, "SHOP_LOG_LEVEL": "WARNING"}) as shop:
+        return contract.served(shop.url)
+
+
+@pytest.fixture(autouse=True)
+def _shapes(document: dict[str, Any]) -> None:
+    contract.load(document)
+
 
 PROBLEM = {
     "type": "about:blank",
@@ -30,7 +49,8 @@ def test_the_originals_false_errors_would_be_caught_here() -> None:
     """A field the API never returned is a failure of the answer, named as such."""
     missing = {k: v for k, v in CHARGED.items() if k != "currentBalance"}
     verdict = judge(contract.CHARGE, 200, missing, {"amount": 50})
-    assert (verdict.kind, verdict.reason) == ("failed", "contract: missing field 'currentBalance'")
+    assert verdict.kind == "failed"
+    assert "'currentBalance' is a required property" in verdict.reason
     wrong = {**CHARGED, "currentBalance": 151}
     assert judge(contract.CHARGE, 200, wrong, {"amount": 50}).kind == "failed"
 
@@ -69,3 +89,18 @@ def test_order_arithmetic_and_status() -> None:
     assert judge(contract.ORDER, 200, {**order, "status": "PENDING"}).kind == "failed"
     assert judge(contract.ORDER, 200, {**order, "finalAmount": 20}).kind == "failed"
     assert judge(contract.ORDER, 200, {**order, "totalAmount": True}).kind == "failed"
+    # Shapes come from the document: a nullable string is not a number, a status is an enum.
+    assert judge(contract.ORDER, 200, {**order, "couponId": 7}).kind == "failed"
+    assert judge(contract.ORDER, 200, {**order, "status": "LOST"}).kind == "failed"
+
+
+def test_a_route_the_document_does_not_serve_fails_loudly(document: dict[str, Any]) -> None:
+    paths = {k: v for k, v in document["paths"].items() if k != contract.ORDER}
+    with pytest.raises(ValueError, match="no POST /api/orders"):
+        contract.load({**document, "paths": paths})
+
+
+def test_an_undeclared_status_is_a_failure() -> None:
+    verdict = judge(contract.PRODUCTS, 418, {"code": "TEAPOT"})
+    assert verdict.kind == "failed"
+    assert "HTTP 418 is not an answer the document declares" in verdict.reason

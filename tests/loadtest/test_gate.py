@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from loadtest.gate import THRESHOLDS, evaluate, read_stats, thresholds_for
-from loadtest.scenarios import SCENARIOS
+from loadtest.slo.gate import THRESHOLDS, evaluate, read_stats, thresholds_for
+from loadtest.traffic.scenarios import SCENARIOS
 
 HEADER = "Type,Name,Request Count,Failure Count,Requests/s,95%,99%"
 

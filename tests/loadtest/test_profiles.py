@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.profiles import PROFILES, Profile, Stage
-from loadtest.scenarios import SCENARIOS
+from loadtest.traffic.profiles import PROFILES, Profile, Stage
+from loadtest.traffic.scenarios import SCENARIOS
 
 
 def test_ramp_is_linear_and_holds() -> None:

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from loadtest import report
+from loadtest.slo import report
 
 RECORDED = Path(__file__).parent / "data" / "order-run"
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.run import ROOT, free_port
+from loadtest import ROOT
+from loadtest.harness.database import fresh_dataset
+from loadtest.harness.ports import free_port
+from loadtest.harness.shop import serving
 
-from .databases import derived_url, fresh_dataset
-from .shop import shop
+from .databases import derived_url
 
 DB = derived_url("lt_runs")
 USERS = 2_000
@@ -33,8 +35,8 @@ SCALES = {
 @pytest.fixture(scope="module")
 def shop_url() -> Iterator[str]:
     fresh_dataset(DB, users=USERS, stock=1_000_000, coupon_quantity=100_000)
-    with shop(DB) as url:
-        yield url
+    with serving({"SHOP_DB_URL": DB, "SHOP_LOG_LEVEL": "WARNING"}) as shop:
+        yield shop.url
 
 
 def _run(
@@ -47,7 +49,7 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            sys.executable, "-m", "loadtest.run", "--scenario", scenario,
+            sys.executable, "-m", "loadtest", "run", "--scenario", scenario,
             "--scale", str(scale or SCALES[scenario]), "--headless", "--shop-url", url,
             "--db-url", DB, "--seed-users", str(USERS), "--web-port", str(free_port()),
             "--prometheus", "off", "--run-dir", str(run_dir), *extra,
@@ -105,6 +107,7 @@ def test_users_carry_tokens_for_a_shop_that_requires_them(tmp_path: Path) -> Non
     """With SHOP_AUTH=required every user request needs its own bearer token: a run with the
     shop's secret gets no 401 or 403 (those would be failures)."""
     secret = "load-test-secret-0123456789abcdef"
-    with shop(DB, SHOP_AUTH="required", SHOP_AUTH_SECRET=secret) as url:
-        done = _run(tmp_path, "order", url, env={"SHOP_AUTH_SECRET": secret})
+    settings = {"SHOP_DB_URL": DB, "SHOP_AUTH": "required", "SHOP_AUTH_SECRET": secret}
+    with serving(settings) as shop:
+        done = _run(tmp_path, "order", shop.url, env={"SHOP_AUTH_SECRET": secret})
     _check(done, tmp_path)

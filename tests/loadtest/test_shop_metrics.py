@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.exporter import buckets
-from loadtest.shop_metrics import Watch, flatten, quantile
+from loadtest.traffic.exporter import buckets
+from loadtest.traffic.shop_metrics import Watch, flatten, quantile
 
 BEFORE = """
 # TYPE shop_lock_wait_duration_seconds histogram

@@ -18,10 +18,15 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from loadtest.run import ROOT, WEBUI_DIST, _wait_until, answers, free_port
+from loadtest import ROOT
+from loadtest.harness.database import fresh_dataset
+from loadtest.harness.ports import free_port
+from loadtest.harness.processes import stop
+from loadtest.harness.shop import answers, serving
+from loadtest.harness.waiting import wait_until
+from loadtest.traffic.run import WEBUI_DIST
 
-from .databases import derived_url, fresh_dataset
-from .shop import shop
+from .databases import derived_url
 
 DB = derived_url("lt_tab")
 CHARTS = ("lock-wait", "lock-waiters", "pools", "errors", "loop-lag", "switches")
@@ -51,11 +56,12 @@ def locust_ui(tmp_path: Path) -> Iterator[str]:
         pytest.fail("the Shop tab is not built: `make webui`")
     fresh_dataset(DB, users=200, stock=1_000_000, coupon_quantity=1_000)
     port = free_port()
-    with shop(DB, SHOP_DB_POOL_MAX="8") as url, (tmp_path / "locust.log").open("wb") as log:
+    settings = {"SHOP_DB_URL": DB, "SHOP_LOG_LEVEL": "WARNING", "SHOP_DB_POOL_MAX": "8"}
+    with serving(settings) as shop, (tmp_path / "locust.log").open("wb") as log:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"),
-                "--host", url, "--scenario", "order", "--scale", "0.4", "--shop-users", "200",
+                "--host", shop.url, "--scenario", "order", "--scale", "0.4", "--shop-users", "200",
                 "--web-host", "127.0.0.1", "--web-port", str(port), "--autostart",
                 "--quit-when-done", "--build-path", str(WEBUI_DIST), "--only-summary",
             ],
@@ -65,11 +71,10 @@ def locust_ui(tmp_path: Path) -> Iterator[str]:
         )  # fmt: skip
         ui = f"http://127.0.0.1:{port}"
         try:
-            _wait_until(lambda: answers(ui, "/"), 30, "locust", proc)
+            wait_until(lambda: answers(ui, "/"), within=30, what="locust", process=proc)
             yield ui
         finally:
-            proc.send_signal(signal.SIGTERM)  # locust's graceful stop
-            proc.wait(timeout=30)
+            stop(proc, timeout=30, how=signal.SIGTERM)  # locust's graceful stop
 
 
 def _points(browser: webdriver.Chrome) -> dict[str, int]:

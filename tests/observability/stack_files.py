@@ -17,7 +17,6 @@ ALERTMANAGER_CONFIG = ROOT / "observability" / "alertmanager" / "alertmanager.ym
 COMPOSE_TARGETS = ROOT / "observability" / "compose" / "targets"
 DASHBOARDS = ROOT / "grafana" / "dashboards"
 RUNBOOKS = ROOT / "runbooks"
-OBSERVE = ROOT / "observability" / "local" / "observe.sh"
 
 
 def load_yaml(path: Path) -> Any:
@@ -26,15 +25,20 @@ def load_yaml(path: Path) -> Any:
 
 
 @functools.cache
-def alert_rules() -> list[dict[str, Any]]:
-    """Every alerting rule of every rule file (an alert name may have several, one per window)."""
+def rules_of(kind: str) -> list[dict[str, Any]]:
+    """Every rule of every rule file that is of `kind` ("alert" or "record")."""
     return [
         rule
         for path in RULES
         for group in load_yaml(path)["groups"]
         for rule in group["rules"]
-        if "alert" in rule
+        if kind in rule
     ]
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    """Every alerting rule (an alert name may have several, one per window)."""
+    return rules_of("alert")
 
 
 def alert_names() -> list[str]:
@@ -48,11 +52,16 @@ def dashboards() -> dict[str, dict[str, Any]]:
     return {board["uid"]: board for board in boards}
 
 
+def panels(board: dict[str, Any]) -> list[dict[str, Any]]:
+    """The board's panels that draw something (rows only head them)."""
+    return [p for p in board["panels"] if p["type"] != "row"]
+
+
 def panel_queries() -> list[tuple[str, int, str, str]]:
     """(dashboard uid, panel id, panel title, PromQL) for every panel target."""
     return [
         (uid, panel["id"], panel["title"], target["expr"])
         for uid, board in dashboards().items()
-        for panel in board["panels"]
+        for panel in panels(board)
         for target in panel.get("targets", [])
     ]

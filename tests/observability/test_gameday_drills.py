@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from lab.drills import DRILLS, Drill
-from lab.runbooks import mitigation_for
+from loadtest.gameday.drills import DRILLS, Drill
+from loadtest.gameday.runbooks import mitigation_for
 
 from .stack_files import ROOT, alert_names
 

@@ -10,11 +10,19 @@ import re
 
 import pytest
 
-from lab.runbooks import mitigations
+from loadtest.gameday.runbooks import mitigations
+from shop.incidents.switches import NORMAL
 from shop.settings import Settings, env_var
 
 from .promql_names import metric_names
-from .stack_files import ROOT, RULES, RUNBOOKS, alert_names, alert_rules, load_yaml, panel_queries
+from .stack_files import (
+    ROOT,
+    RUNBOOKS,
+    alert_names,
+    alert_rules,
+    panel_queries,
+    rules_of,
+)
 
 SECTIONS = ("## What it means", "## Confirm", "## Mitigate", "## Verify recovery", "## Escalate")
 
@@ -28,7 +36,10 @@ def _switches() -> dict[str, str]:
 
 
 def _accepts(values: str, value: object) -> bool:
-    """`values` is `a`|`b` (a choice) or lo–hi (a whole-number range)."""
+    """`values` is `a`|`b` (a choice) or lo–hi (a whole-number range); every switch also
+    accepts "normal", its way back whatever its normal value is."""
+    if value == NORMAL:
+        return True
     choices = re.findall(r"`([^`]+)`", values)
     if choices:
         return value in choices
@@ -48,20 +59,10 @@ def _known_metrics() -> set[str]:
     text = (ROOT / "service" / "shop" / "telemetry" / "metrics.py").read_text()
     names = set(re.findall(r'"((?:http|db|shop)_[a-z_]+)"', text))
     suffixed = {n + s for n in names for s in ("", "_bucket", "_count", "_sum", "_total")}
-    rules = {r["record"] for r in _rule_records()}
+    rules = {r["record"] for r in rules_of("record")}
     used = {n for *_, expr in panel_queries() for n in metric_names(expr)}
     used |= {n for rule in alert_rules() for n in metric_names(rule["expr"])}
     return suffixed | rules | used | {"up", "ALERTS"}
-
-
-def _rule_records() -> list[dict[str, str]]:
-    return [
-        rule
-        for path in RULES
-        for group in load_yaml(path)["groups"]
-        for rule in group["rules"]
-        if "record" in rule
-    ]
 
 
 def _runbook(name: str) -> str:
@@ -130,3 +131,39 @@ def test_every_switch_has_a_mitigation_a_game_day_can_run() -> None:
     """Each switch is flipped back by a ```sh line under some runbook's `## Mitigate`."""
     runnable = {m.switch for name in alert_names() for m in mitigations(name)}
     assert runnable == set(_switches())
+
+
+def test_every_switch_back_to_normal_says_normal() -> None:
+    """A runbook that restores a switch sends "normal", never a copy of today's normal value
+    (a pool of 64 on one fleet is 128 on the next)."""
+    back = [m for name in alert_names() for m in mitigations(name)]
+    assert back
+    assert {m.value for m in back} == {NORMAL}
+
+
+def _indexes_by_table() -> dict[str, set[str]]:
+    """table → index names, from the schema migrations."""
+    sql = "".join(
+        p.read_text()
+        for p in sorted((ROOT / "service/shop/adapters/mysql/migrations").glob("*.sql"))
+    )
+    tables: dict[str, set[str]] = {}
+    for table, body in re.findall(
+        r"CREATE TABLE (?:IF NOT EXISTS )?`?(\w+)`?\s*\((.*?)\)\s*ENGINE", sql, re.S
+    ):
+        tables[table] = set(re.findall(r"\bKEY `?(\w+)`?", body))
+    for index, table in re.findall(r"CREATE (?:UNIQUE )?INDEX `?(\w+)`? ON `?(\w+)`?", sql):
+        tables.setdefault(table, set()).add(index)
+    return tables
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_runbook_index_checks_name_the_table_that_holds_the_index(name: str) -> None:
+    tables = _indexes_by_table()
+    for table, index in re.findall(
+        r"SHOW INDEX FROM (\w+) WHERE Key_name = '(\w+)'", _runbook(name)
+    ):
+        assert index in tables.get(table, set()), (table, index)
+    for line in _runbook(name).splitlines():
+        if "SHOW INDEX FROM" in line:
+            assert "Key_name" in line, "name the index the switch drops: " + line

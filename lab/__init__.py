@@ -1,1 +1,0 @@
-"""The incident lab: lab-speed rules generated from the production ones, and game days."""

@@ -1,0 +1,22 @@
+"""Benchmarks, each a module with `main(argv)`: `python -m loadtest bench <name> [options]`.
+
+ceiling: the endpoints against the database's own ceiling (with floor.py, HTTP alone);
+suite: side-by-side HTTP suites, interleaved (suites.py's SUITES: runtime, observability, ...);
+codec: request and answer coding; soak: one shop under load for minutes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+MODULES = {"ceiling": "ceiling", "suite": "suites", "codec": "codec", "soak": "soak"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in MODULES:
+        print(f"usage: python -m loadtest bench {{{','.join(MODULES)}}} ...", file=sys.stderr)
+        return 2
+    return int(importlib.import_module(f"loadtest.bench.{MODULES[args[0]]}").main(args[1:]))

@@ -1,0 +1,164 @@
+"""The harness every tool stands on, against real processes, MariaDB and Redis: a shop served
+and stopped, its admin API, a fleet's verdict from its logs, waiting, /proc readings, the
+database helpers, the monitoring stack and the `python -m loadtest` entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadtest import ROOT
+from loadtest.harness import admin, database
+from loadtest.harness.ports import free_port
+from loadtest.harness.processes import cpu_seconds, rss_mib, stop
+from loadtest.harness.shop import Replica, answers, problems, serving
+from loadtest.harness.stack import Stack, running
+from loadtest.harness.waiting import wait_until
+
+from ..conftest import ADMIN_TOKEN
+from .databases import derived_url
+
+DB = derived_url("harness")
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[str]:
+    database.fresh_dataset(DB, users=5, stock=100, coupon_quantity=10)
+    yield DB
+    database.drop(DB)
+
+
+def test_a_free_port_can_be_bound() -> None:
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_wait_until_returns_once_the_check_holds_and_times_out_otherwise() -> None:
+    calls = iter([False, False, True])
+    assert wait_until(lambda: next(calls), within=5, what="third call", poll=0.01) <= time.time()
+    with pytest.raises(TimeoutError, match="never"):
+        wait_until(lambda: False, within=0.1, what="never", poll=0.01)
+
+
+def test_wait_until_stops_when_the_process_that_should_bring_it_about_exits() -> None:
+    process = subprocess.Popen(["true"])
+    with pytest.raises(RuntimeError, match="exited with 0"):
+        wait_until(lambda: False, within=30, what="a state", process=process, poll=0.01)
+
+
+def test_a_served_shop_answers_takes_admin_calls_and_stops(seeded: str) -> None:
+    env = {"SHOP_DB_URL": seeded, "SHOP_ADMIN_TOKEN": ADMIN_TOKEN, "SHOP_LOG_LEVEL": "WARNING"}
+    with serving(env) as shop:
+        assert answers(shop.url)
+        admin.flip(shop.url, ADMIN_TOKEN, "db_latency_ms", 3)
+        assert admin.switches(shop.url, ADMIN_TOKEN)["db_latency_ms"] == 3
+        assert cpu_seconds(shop.process.pid) > 0
+        assert rss_mib(shop.process.pid) > 10
+    assert shop.process.returncode == 0
+    assert not answers(shop.url)
+    assert cpu_seconds(shop.process.pid) == 0.0  # gone: nothing to read
+
+
+def test_a_fleet_is_judged_by_its_exit_codes_and_logs(tmp_path: Path) -> None:
+    log = tmp_path / "replica.log"
+    lines = [
+        {"event": "request", "status": 200, "route": "/api/orders"},
+        {"event": "request", "status": 503, "route": "/api/orders"},
+        {"event": "request", "status": 500, "route": "/api/cart/items"},
+        {"event": "unhandled_error", "error": "boom"},
+    ]
+    log.write_text("\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
+    failed = subprocess.Popen(["false"])
+    failed.wait()
+    found = problems(Replica("http://x", failed, log), frozenset({"/api/orders"}))
+    assert len(found) == 4, found
+    assert "exited with 1" in found[0]
+    assert "answered 500" in found[1]
+    assert "boom" in found[2]
+    assert "not JSON" in found[3]
+    clean = subprocess.Popen(["true"])
+    clean.wait()
+    log.write_text(json.dumps(lines[1]) + "\n")
+    assert problems(Replica("http://x", clean, log), frozenset({"/api/orders"})) == []
+
+
+def test_database_helpers_count_users_and_abandon_carts(seeded: str) -> None:
+    assert database.seeded_users(seeded) == 5
+    rows = database.abandon_carts(seeded, shoppers=3, count=4)
+    assert database.seeded_users(seeded) == 7
+    with database.connect(seeded) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT c.user_id, COUNT(*) = (SELECT COUNT(*) FROM products) FROM cart_items i"
+            " JOIN carts c ON c.cart_id = i.cart_id GROUP BY c.user_id"
+        )
+        full = {user for user, every_product in cur.fetchall() if every_product}
+        cur.execute("SELECT COUNT(*) FROM cart_items")
+        ((total,),) = cur.fetchall()
+    # Users 4 to 7 hold every product; the shoppers (1 to 3) are left alone.
+    assert {f"test-user-{n}" for n in range(4, 8)} <= full
+    assert not {f"test-user-{n}" for n in range(1, 4)} & full
+    assert rows == total
+    assert database.abandon_carts(seeded, shoppers=3, count=4) == rows  # idempotent
+    copy = derived_url("harness_copy")
+    database.clone(seeded, copy)
+    try:
+        assert database.seeded_users(copy) == 7
+    finally:
+        database.drop(copy)
+
+
+def test_the_stack_starts_scrapes_its_targets_and_stops(tmp_path: Path) -> None:
+    stack = Stack(
+        dir=tmp_path,
+        shop_urls=["http://127.0.0.1:1", "http://127.0.0.1:2/"],
+        prometheus_port=free_port(),
+        alertmanager_port=free_port(),
+        mysqld_exporter_port=free_port(),
+        redis_exporter_port=free_port(),
+        interval="1s",
+    )
+    with running(stack):
+        pids = stack.pids()
+        assert len(pids) == 4
+        assert "scrape_interval: 1s" in (tmp_path / "prometheus.yml").read_text()
+        shops = json.loads((tmp_path / "targets" / "shop.json").read_text())
+        assert shops == [{"targets": ["127.0.0.1:1"]}, {"targets": ["127.0.0.1:2"]}]
+        assert all(state.endswith("answering") for state in stack.status().splitlines())
+    assert stack.pids() == []
+    assert not answers(stack.prometheus_url, "/-/ready")
+
+
+def test_the_entry_point_names_its_verbs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert all(verb in done.stderr for verb in ("services", "replicas", "run", "gameday", "bench"))
+
+
+def test_replicas_verb_serves_consecutive_ports_until_interrupted(seeded: str) -> None:
+    base = free_port()
+    env = {**os.environ, "SHOP_DB_URL": seeded, "SHOP_PORT": str(base), "SHOP_LOG_LEVEL": "WARNING"}
+    fleet = subprocess.Popen(
+        [sys.executable, "-m", "loadtest", "replicas", "2"],
+        cwd=ROOT,
+        env={**env, "SHOP_REDIS_PREFIX": f"harness:{os.getpid()}:"},
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        urls = [f"http://127.0.0.1:{base + n}" for n in range(2)]
+        wait_until(lambda: all(answers(u) for u in urls), within=60, what="both", process=fleet)
+    finally:
+        stop(fleet, how=signal.SIGINT)
+    assert fleet.returncode == 0
+    assert not any(answers(u) for u in urls)
