@@ -23,6 +23,7 @@ from shop.app import create_app
 from shop.settings import Settings
 
 from ..factories import Factory
+from ..metrics_text import metric_sum
 from .conftest import problem
 
 JSON = {"Content-Type": "application/json"}
@@ -236,3 +237,14 @@ async def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeo
         assert asyncio.get_running_loop().time() - started < 5
     finally:
         writer.close()
+
+
+async def test_an_invented_method_is_405_and_labelled_other(client) -> None:
+    """The method is a metric label: aiohttp's parser accepts dozens (WebDAV, RTSP...); the
+    label set stays the nine of RFC 9110 and _OTHER."""
+    for method in ("PURGE", "PROPFIND", "MKCOL"):
+        await problem(await client.request(method, "/api/products"), 405, "COMMON006")
+    exposed = await (await client.get("/metrics")).text()
+    sample = "http_server_request_duration_seconds_count"
+    assert metric_sum(exposed, sample, http_request_method="_OTHER") == 3
+    assert "PROPFIND" not in exposed
