@@ -165,8 +165,9 @@ class PlaceOrder(Input):
 
 
 class SetIncidentSwitch(Input):
-    # Any JSON value: each switch parses its own (a whole number, or one of some words).
-    value: Any
+    # Any JSON value but null (the handler refuses a null as missing: the document says so):
+    # each switch parses its own (a whole number, or one of some words).
+    value: Annotated[Any, Meta(extra_json_schema={"not": {"type": "null"}})]
 
 
 class MintToken(Input):
