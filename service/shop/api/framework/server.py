@@ -33,6 +33,8 @@ log = get_logger("shop.http")
 MAX_REQUEST_LINE = 8190
 MAX_HEADER_FIELD = 8190
 MAX_HEADERS = 100
+# Seconds an idle kept-alive connection is held, unless the app's settings say otherwise.
+KEEPALIVE_TIMEOUT = 75.0
 # Seconds a client gets to send a request's headers once it has started one.
 HEADER_TIMEOUT = 10.0
 
@@ -139,7 +141,11 @@ class ShopRunner(web.AppRunner):
     def __init__(
         self, app: web.Application, *, header_timeout: float = HEADER_TIMEOUT, **kwargs: Any
     ) -> None:
-        kwargs.setdefault("keepalive_timeout", app[SETTINGS].keepalive_timeout)
+        settings = app.get(SETTINGS)
+        kwargs.setdefault(
+            "keepalive_timeout",
+            KEEPALIVE_TIMEOUT if settings is None else settings.keepalive_timeout,
+        )
         kwargs.setdefault("max_line_size", MAX_REQUEST_LINE)
         kwargs.setdefault("max_field_size", MAX_HEADER_FIELD)
         kwargs.setdefault("max_headers", MAX_HEADERS)
