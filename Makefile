@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
+.PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration test-hostile
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: images up down test-compose bench-footprint
 .PHONY: slo alert-receiver
@@ -77,6 +77,11 @@ test: install services observability-tools chart-tools lint webui browser
 # Fault drills under load on private mariadbd/redis-server processes (figures in .run/drills/).
 test-faults: install services
 	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# Hostile clients: the decoder's property test, every hostile input over HTTP, the per-client
+# limits (the flood's figures in .run/rate-limits/flood.json); all part of `make test` too.
+test-hostile: install services
+	$(PY) -m pytest tests/unit/test_decoding_properties.py tests/e2e/test_hostile_input.py tests/e2e/test_rate_limits_api.py tests/e2e/test_admin_scopes_api.py tests/integration/test_rate_limits.py -s $(PYTEST_ARGS)
 
 # TLS to MariaDB: a private mariadbd with a generated certificate, verified or refused.
 test-db-tls: install services

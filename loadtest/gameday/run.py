@@ -338,7 +338,12 @@ class GameDay:
             return None
         done = subprocess.run(
             ["bash", "-c", fix.command + " -f -o /dev/null -w '%{http_code}'"],
-            env={**os.environ, "SHOP": self.shops[-1], "TOKEN": self.token},
+            env={
+                **os.environ,
+                "SHOP": self.shops[-1],
+                "ADMIN": self.shops[-1],
+                "TOKEN": self.token,
+            },
             capture_output=True,
             text=True,
             check=False,

@@ -1,7 +1,7 @@
 """Mitigations read from the runbooks, so a game day does what the on-call engineer would.
 
 The format (runbooks/README.md): under `## Mitigate`, each switch flip an engineer may run is
-one line of a ```sh block, `curl -s -XPUT $SHOP/api/admin/incidents/<switch> ... -d '{...}'`.
+one line of a ```sh block, `curl -s -XPUT $ADMIN/api/admin/incidents/<switch> ... -d '{...}'`.
 Inline commands in the prose are alternatives for other causes and are not run.
 """
 

@@ -120,6 +120,7 @@ def _serve(settings: Settings) -> None:
             shutdown_timeout=settings.shutdown_timeout,
             header_timeout=settings.client_timeout,
             reuse_port=settings.workers > 1 or WORKER in os.environ,
+            admin_port=settings.admin_port,
         )
     finally:
         for worker in workers:

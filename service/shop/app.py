@@ -27,25 +27,40 @@ from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
 from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_control, open_redis
+from .adapters.redis.rate_limits import RedisRateLimiter
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.framework.middleware import problems, telemetry
 from .api.framework.openapi import build_document
+from .api.framework.rate_limits import add_rate_limit_fields, rate_limits
+from .api.framework.responses import add_security_headers
 from .api.routes import ROUTES, add_routes
+from .auth.admins import Admins
 from .auth.keyring import Keyring
 from .auth.revocations import Revocations
 from .background import running
+from .domain.rate_limits import (
+    ADDRESS,
+    USER,
+    InProcessRateLimiter,
+    Policy,
+    RememberedRefusals,
+)
 from .incidents.catalogue import Targets, register_switches
 from .incidents.slow_holds import SlowHolds
 from .incidents.switches import Changed, Switches
 from .keys import (
     ACCESS_LOG,
+    ADMINS,
     DATABASE,
     DEPS,
     IDEMPOTENCY,
     KEYRING,
     MYSQL_PROBE,
     OPENAPI,
+    RATE_LIMITER,
+    RATE_POLICIES,
     REDIS,
+    REVOCATION_STORE,
     SETTINGS,
     SWITCHES,
     TELEMETRY,
@@ -87,8 +102,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     """Build the application; resources open on startup in list order and close in reverse."""
     root = Root(settings, overrides or Overrides())
     app = web.Application(
-        middlewares=[telemetry, problems], client_max_size=settings.max_body_bytes
+        middlewares=[telemetry, problems, rate_limits], client_max_size=settings.max_body_bytes
     )
+    app.on_response_prepare.extend([add_security_headers, add_rate_limit_fields])
     app[SETTINGS] = settings
     app[TELEMETRY] = root.telemetry
     app[ACCESS_LOG] = get_logger("shop.http").bind()
@@ -96,6 +112,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app[OPENAPI] = build_document(ROUTES, user_auth=settings.auth == "required")
     app[IDEMPOTENCY] = root.idempotency
     app[KEYRING] = root.keyring
+    app[ADMINS] = Admins.from_settings(settings)
+    app[RATE_POLICIES] = root.rate_policies()
     add_routes(app)
     app.cleanup_ctx.extend(
         [
@@ -104,6 +122,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
             root.database,
             root.token_revocations,
             root.redis,
+            root.rate_limiter,
             root.locks,
             root.incident_switches,
             root.use_cases,
@@ -186,8 +205,8 @@ class Root:
 
     async def token_revocations(self, app: web.Application) -> AsyncIterator[None]:
         # Loaded before the first request: a revoked token must not work while a process starts.
+        store = app[REVOCATION_STORE] = MySqlRevocations(self._database)
         if self.settings.auth == "required":
-            store = MySqlRevocations(self._database)
             await self.revocations.load(store, now=time.time(), max_ttl=self.keyring.max_ttl)
             self._revocation_store = store
         else:
@@ -215,6 +234,29 @@ class Root:
                 yield
             finally:
                 await control.aclose()
+
+    def rate_policies(self) -> dict[str, Policy]:
+        s = self.settings
+        return {
+            kind: Policy(kind, rate, max(1, round(rate * s.rate_limit_burst_seconds)))
+            for kind, rate in ((USER, s.rate_limit_user), (ADDRESS, s.rate_limit_address))
+        }
+
+    async def rate_limiter(self, app: web.Application) -> AsyncIterator[None]:
+        # Shared by every replica through Redis when there is one; else this process's own.
+        if self.settings.rate_limits == "on":
+            app[RATE_LIMITER] = (
+                InProcessRateLimiter()
+                if self._redis is None
+                else RememberedRefusals(
+                    RedisRateLimiter(
+                        self._redis,
+                        prefix=f"{self.settings.redis_prefix}rate:",
+                        telemetry=self.telemetry,
+                    )
+                )
+            )
+        yield
 
     async def locks(self, app: web.Application) -> AsyncIterator[None]:
         s, tel = self.settings, self.telemetry

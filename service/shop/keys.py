@@ -12,7 +12,10 @@ from typing import Any
 from aiohttp import web
 from structlog.typing import FilteringBoundLogger
 
+from .auth.admins import Admins
 from .auth.keyring import Keyring
+from .auth.revocations import RevocationStore
+from .domain.rate_limits import Decision, Policy, RateLimiter
 from .incidents.switches import Switches
 from .settings import Settings
 from .telemetry import Telemetry
@@ -35,6 +38,14 @@ IDEMPOTENCY = web.AppKey("idempotency", KeyPolicy)
 ACCESS_LOG = web.AppKey("access_log", FilteringBoundLogger)
 # Signs and checks user tokens (keys, environment, lifetime, revocations).
 KEYRING = web.AppKey("keyring", Keyring)
+# The admin credentials and their scopes; where revocations are written.
+ADMINS = web.AppKey("admins", Admins)
+REVOCATION_STORE = web.AppKey("revocation_store", RevocationStore)
+# Per-client limits: where budgets are kept (absent when SHOP_RATE_LIMITS=off), the policy of
+# each kind of client, and which kind each route limits by ("" = exempt: probes, admin).
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+RATE_POLICIES = web.AppKey("rate_policies", dict[str, Policy])
+ROUTE_LIMITS = web.AppKey("route_limits", dict[tuple[str, str], str])
 
 # Per-request storage.
 TRACE_ID = web.RequestKey("trace_id", str)
@@ -45,3 +56,5 @@ REPLAYED_ANSWER = web.RequestKey("replayed_answer", bool)
 DECIDED_AT = web.RequestKey("decided_at", datetime)
 # The user a valid bearer token names (absent when SHOP_AUTH=off).
 PRINCIPAL = web.RequestKey("principal", str)
+# The policy a request was counted under and its decision (for the RateLimit fields).
+RATE_LIMIT = web.RequestKey("rate_limit", tuple[Policy, Decision])

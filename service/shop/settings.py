@@ -17,6 +17,7 @@ ENVIRONMENTS = ("dev", "test", "prod")
 LOCK_BACKENDS = ("local", "redis")
 EVENT_LOOPS = ("uvloop", "asyncio")
 AUTH_MODES = ("required", "off")
+SWITCH_MODES = ("on", "off")
 DEFAULT_AUTH_SECRET = "dev-auth-secret"
 DEFAULT_LOADTEST_SECRET = "dev-loadtest-secret"
 LOADTEST_KEY_ID = "loadtest"
@@ -47,6 +48,12 @@ class Settings:
     db_pool_max: int = 64
     db_acquire_timeout: float = 5.0
     admin_token: str = DEFAULT_ADMIN_TOKEN
+    # Scoped admin credentials beside it, `actor:scope+scope:secret` separated by spaces
+    # (auth/admins.py); the payment service's holds `charges`.
+    admin_credentials: str = ""
+    # Incident switches (fault injection: drop an index, slow the database): empty = on in a
+    # lab, off in prod unless set to "on".
+    incidents: str = ""
     env: str = "dev"
     # User bearer tokens: "required" (each user acts only on their own resources) or "off"
     # (trusted load-test environments). Empty = "required" in prod, "off" elsewhere.
@@ -87,6 +94,12 @@ class Settings:
     # SHOP_WORKERS serves its metrics on this port + i: a scrape of the shared API port reaches
     # one worker at random, so several workers need it.
     metrics_port: int = 0
+    # A listener of its own for the admin routes and /metrics, which the load balancer does not
+    # route (0: none, they are on the API port). With it, the API port answers them 404.
+    admin_port: int = 0
+    # Seconds an idle kept-alive connection is held (aiohttp's default is about an hour; 75 s
+    # outlives the usual load balancer's idle timeout of 60 s, so the balancer closes first).
+    keepalive_timeout: float = 75.0
     # A coupon unit admitted by the Redis gate whose request died before commit is given back
     # after this long (checked against MySQL every interval).
     coupon_gate_grace: float = 30.0
@@ -104,6 +117,19 @@ class Settings:
     # and the commit.
     order_batch_parallel: int = 4
     shutdown_timeout: float = 30.0
+    # Per-client limits, answered 429 (docs/security.md): "on" or "off"; empty = on in prod, off
+    # in a lab, whose load tests and game days send far more per client than anyone should.
+    rate_limits: str = ""
+    # Requests a second on average, per user on user routes (the token's user; the claimed
+    # userId with SHOP_AUTH=off) and per client address on the others; a client may spend
+    # SHOP_RATE_LIMIT_BURST_SECONDS of its rate at once. With SHOP_REDIS_URL every replica
+    # shares one budget per client; without, each replica keeps its own.
+    rate_limit_user: float = 20.0
+    rate_limit_address: float = 50.0
+    rate_limit_burst_seconds: float = 2.0
+    # Load balancers whose X-Forwarded-For names the client (comma-separated addresses); from
+    # anyone else the header is ignored, or a client could name a fresh address per request.
+    trusted_proxies: str = ""
     # Turns tracing on: spans go there by OTLP/HTTP (the OpenTelemetry variable names).
     otlp_endpoint: str | None = field(default=None, metadata={"env": "OTEL_EXPORTER_OTLP_ENDPOINT"})
     otlp_traces_endpoint: str | None = field(
@@ -113,10 +139,22 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "log_level", self.log_level.upper())
         object.__setattr__(self, "auth", self.auth.lower())
+        object.__setattr__(self, "rate_limits", self.rate_limits.lower())
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if not self.auth:
             object.__setattr__(self, "auth", "required" if self.env == "prod" else "off")
+        object.__setattr__(self, "incidents", self.incidents.lower() or _lab_only(self.env))
+        if self.incidents not in SWITCH_MODES:
+            raise SettingsError("SHOP_INCIDENTS must be on or off")
+        if not self.rate_limits:
+            object.__setattr__(self, "rate_limits", "on" if self.env == "prod" else "off")
+        if self.rate_limits not in SWITCH_MODES:
+            raise SettingsError("SHOP_RATE_LIMITS must be on or off")
+        if min(self.rate_limit_user, self.rate_limit_address) * self.rate_limit_burst_seconds < 1:
+            raise SettingsError(
+                "SHOP_RATE_LIMIT_USER and _ADDRESS times _BURST_SECONDS must allow a request"
+            )
         if self.auth not in AUTH_MODES:
             raise SettingsError(f"SHOP_AUTH must be one of {', '.join(AUTH_MODES)}")
         if self.env == "prod" and self.auth_secret in ("", DEFAULT_AUTH_SECRET):
@@ -167,6 +205,10 @@ class Settings:
             raise SettingsError("SHOP_COUPON_BATCH_PARALLEL must be between 1 and 64")
         if not 0 < self.port < 65536:
             raise SettingsError("SHOP_PORT must be a TCP port")
+        if not 0 <= self.admin_port < 65536 or self.admin_port == self.port:
+            raise SettingsError("SHOP_ADMIN_PORT must be a TCP port other than SHOP_PORT")
+        if not 0 < self.keepalive_timeout <= 75:
+            raise SettingsError("SHOP_KEEPALIVE_TIMEOUT must be between 0 and 75 seconds")
 
     @property
     def max_token_ttl(self) -> int:
@@ -205,6 +247,10 @@ class Settings:
         env = os.environ if environ is None else environ
         values = {f.name: _parse(f, env[env_var(f)]) for f in fields(cls) if env_var(f) in env}
         return cls(**{k: v for k, v in values.items() if v is not _UNSET})
+
+
+def _lab_only(env: str) -> str:
+    return "off" if env == "prod" else "on"
 
 
 def env_var(f: Field[Any]) -> str:

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestServer
 
+from shop.api.framework.responses import SECURITY_HEADERS
 from shop.api.framework.server import ShopRunner
 from shop.keys import OPENAPI, SETTINGS
 
@@ -24,7 +25,8 @@ class ShopTestServer(TestServer):
 
 @pytest.fixture
 def aiohttp_client(aiohttp_client: Any) -> Any:
-    """pytest-aiohttp's client factory, with every answer validated against the served document."""
+    """pytest-aiohttp's client factory: every answer is validated against the served document
+    and must carry the security headers (no-store, nosniff)."""
 
     async def make(app: web.Application, **kwargs: Any) -> Any:
         client = await aiohttp_client(ShopTestServer(app), **kwargs)
@@ -35,6 +37,8 @@ def aiohttp_client(aiohttp_client: Any) -> Any:
             response: ClientResponse = await request(method, path, **options)
             body = await response.read()
             contract.check(method, response.url.path, response.status, response.headers, body)
+            for name, value in SECURITY_HEADERS.items():
+                assert response.headers.get(name) == value, (method, path, name)
             return response
 
         client._request = checked

@@ -89,7 +89,16 @@ async def test_another_users_token_is_403_and_changes_nothing(
     intruder = _bearer(await factory.user())
     for method, path, body in _user_routes(user, product, coupon, item, order):
         response = await guarded.request(method, path, json=body, headers=intruder)
-        await problem(response, 403, "COMMON003")
+        if path == f"/api/orders/{order}":
+            # Exactly what an order that does not exist gets: no existence oracle.
+            theirs = await problem(response, 404, "O002")
+            none = await problem(await guarded.get(path + "0", headers=intruder), 404, "O002")
+            assert (theirs["message"], none["message"]) == (
+                f"order {order} not found",
+                f"order {order}0 not found",
+            )
+        else:
+            await problem(response, 403, "COMMON003")
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 99_000
     assert (
         await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)

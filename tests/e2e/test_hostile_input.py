@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import sys
 from dataclasses import replace
 
+import pytest
+
+from shop.api.framework.endpoint import Route
+from shop.api.framework.responses import SECURITY_HEADERS
 from shop.api.framework.server import MAX_HEADER_FIELD, MAX_HEADERS, MAX_REQUEST_LINE
+from shop.api.routes import ROUTES
+from shop.api.types.inputs import NoInput
 from shop.app import create_app
 from shop.settings import Settings
 
 from ..factories import Factory
+from ..metrics_text import metric_sum
 from .conftest import problem
 
 JSON = {"Content-Type": "application/json"}
@@ -36,6 +45,8 @@ async def _raw(client, payload: bytes, *, pause_after: int | None = None) -> tup
     finally:
         writer.close()
     assert headers["content-type"].startswith("application/problem+json"), headers
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name.lower()] == value, headers
     problem_body = json.loads(body)
     assert problem_body["status"] == status
     return status, problem_body
@@ -133,3 +144,107 @@ async def test_405_names_the_allowed_methods(client) -> None:
     response = await client.put("/api/products")
     await problem(response, 405, "COMMON006")
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
+
+
+_DEEP = 3 * sys.getrecursionlimit()
+HOSTILE_BODIES = {
+    "deep array": b'{"userId": ' + b"[" * _DEEP + b"]" * _DEEP + b"}",
+    "deep object": b'{"x": ' + b'{"a":' * _DEEP + b"1" + b"}" * _DEEP + b"}",
+    "huge number": b'{"x": 1' + b"0" * 5000 + b"}",
+    "invalid UTF-8": b'{"x": "\xff\xfe"}',
+    "invalid UTF-8 key": b'{"\xff": 1}',
+    "duplicate key": b'{"x": 1, "x": 2}',
+}
+_PARAMS = {"cartItemId": "1", "switch": "slow_queries"}
+# Every body type's required fields, valid (undeclared ones are ignored): the hostile member
+# must get past the typed decoder to reach the checks behind it.
+_VALID = (
+    b'{"userId": "u1", "amount": 1, "quantity": 1, "value": "normal", "productId": "p1",'
+    b' "couponId": "c1", "orderAmount": 1, "name": "n", "discountType": "FIXED",'
+    b' "discountValue": 1, "totalQuantity": 1, "expiresAt": "2030-01-01T00:00:00Z", '
+)
+
+
+def _url(route: Route, value: str | None = None) -> str:
+    """The route's path with every parameter filled (with `value`, when given)."""
+    path = route.path
+    for name in re.findall(r"\{(\w+)\}", path):
+        path = path.replace(f"{{{name}}}", value or _PARAMS.get(name, "u1"))
+    return path
+
+
+@pytest.mark.parametrize(
+    "route",
+    [r for r in ROUTES if r.signature.body is not NoInput],
+    ids=lambda r: f"{r.method} {r.path}",
+)
+async def test_hostile_bodies_are_400_on_every_route_with_a_body(
+    client, admin_headers: dict[str, str], route: Route
+) -> None:
+    """Each hostile body, valid fields beside it, is a 400 problem (no decoder error escapes)."""
+    url = _url(route) + "?userId=u1"
+    for name, raw in HOSTILE_BODIES.items():
+        response = await client.request(
+            route.method, url, data=_VALID + raw[1:], headers={**JSON, **admin_headers}
+        )
+        body = await problem(response, 400, "COMMON002")
+        assert "JSON" in body["message"] or "twice" in body["message"], name
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if "{" in r.path], ids=lambda r: r.path)
+async def test_hostile_path_and_query_values_are_4xx(
+    client, admin_headers: dict[str, str], route: Route
+) -> None:
+    query = "?userId=%FF&limit=1e400&page=99999999999999999999&days=-0&cursor=%00"
+    for value in ("%FF%FE", "%00", "%C0%80", "9" * 30, "1e400", "-1", "%E2%80%8B"):
+        response = await client.request(
+            route.method, _url(route, value) + query, data=b"{}", headers={**JSON, **admin_headers}
+        )
+        assert 400 <= response.status < 500, (value, await response.text())
+        assert response.content_type == "application/problem+json"
+
+
+async def test_a_body_without_content_type_is_415_and_writes_nothing(
+    client, factory: Factory
+) -> None:
+    user = await factory.user(balance=0)
+    url = f"/api/users/{user}/balance/charge"
+    response = await client.post(url, data=b'{"amount": 5}', skip_auto_headers=["Content-Type"])
+    await problem(response, 415, "COMMON002")
+    for charset in ("latin-1", "utf-16"):
+        headers = {"Content-Type": f"application/json; charset={charset}"}
+        await problem(
+            await client.post(url, data=b'{"amount": 5}', headers=headers), 415, "COMMON002"
+        )
+    ok = {"Content-Type": "application/json; charset=UTF-8"}
+    assert (await client.post(url, data=b'{"amount": 5}', headers=ok)).status == 200
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 5
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout(
+    aiohttp_client, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(replace(settings, keepalive_timeout=0.5)))
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+        assert b" 200 " in head.split(b"\r\n")[0]
+        length = int(re.search(rb"Content-Length: (\d+)", head)[1])
+        await reader.readexactly(length)
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), timeout=10) == b""  # closed by the server
+        assert asyncio.get_running_loop().time() - started < 5
+    finally:
+        writer.close()
+
+
+async def test_an_invented_method_is_405_and_labelled_other(client) -> None:
+    """The method is a metric label: aiohttp's parser accepts dozens (WebDAV, RTSP...); the
+    label set stays the nine of RFC 9110 and _OTHER."""
+    for method in ("PURGE", "PROPFIND", "MKCOL"):
+        await problem(await client.request(method, "/api/products"), 405, "COMMON006")
+    exposed = await (await client.get("/metrics")).text()
+    sample = "http_server_request_duration_seconds_count"
+    assert metric_sum(exposed, sample, http_request_method="_OTHER") == 3
+    assert "PROPFIND" not in exposed

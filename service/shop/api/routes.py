@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..keys import SETTINGS
+from ..keys import ROUTE_LIMITS, SETTINGS
 from .framework.endpoint import Route, bind
 from .handlers import admin, balance, carts, coupons, incidents, ops, orders, products, tokens
-from .handlers.admin import admin_only
+from .handlers.admin import admin_listener_only, admin_only
 from .types.outputs import Health
 
 _TEXT = {"type": "string"}
@@ -59,11 +59,12 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/users/{userId}/balance/charge",
         balance.charge,
-        "Charge a balance",
+        "Charge a balance (in production: the payment service's `charges` credential)",
         "balance",
         errors=(400, 404, 409, 503),
         user=True,
         idempotent=True,
+        prod_scope="charges",
     ),
     Route(
         "GET",
@@ -150,7 +151,7 @@ ROUTES: tuple[Route, ...] = (
         "coupons",
         status=201,
         links={"Issue": _link("coupons.issue", couponId="$response.body#/couponId")},
-        admin=True,
+        scope="coupons",
     ),
     Route("GET", "/api/coupons", coupons.list_coupons, "Coupons still available", "coupons"),
     Route(
@@ -215,7 +216,7 @@ ROUTES: tuple[Route, ...] = (
         incidents.list_switches,
         "Incident switches (admin)",
         "admin",
-        admin=True,
+        scope="incidents",
     ),
     Route(
         "PUT",
@@ -224,7 +225,7 @@ ROUTES: tuple[Route, ...] = (
         "Flip an incident switch (admin)",
         "admin",
         errors=(404, 503),
-        admin=True,
+        scope="incidents",
     ),
     Route(
         "GET",
@@ -233,6 +234,7 @@ ROUTES: tuple[Route, ...] = (
         "Prometheus metrics (OpenMetrics on request)",
         "operations",
         content=METRICS_CONTENT,
+        private=True,
     ),
     Route(
         "POST",
@@ -241,7 +243,15 @@ ROUTES: tuple[Route, ...] = (
         "Mint a user bearer token (admin)",
         "admin",
         status=201,
-        admin=True,
+        scope="tokens",
+    ),
+    Route(
+        "POST",
+        "/api/admin/revocations",
+        tokens.revoke,
+        "Refuse every token of a user issued until now (admin)",
+        "admin",
+        scope="tokens",
     ),
     Route(
         "POST",
@@ -249,16 +259,23 @@ ROUTES: tuple[Route, ...] = (
         admin.seed,
         "Seed the load-test data set (admin)",
         "admin",
-        admin=True,
+        scope="seed",
     ),
 )
 
 
 def add_routes(app: web.Application) -> None:
     """Register every route of the table."""
-    user_auth = app[SETTINGS].auth == "required"
+    settings = app[SETTINGS]
+    user_auth = settings.auth == "required"
+    app[ROUTE_LIMITS] = {}
     for route in ROUTES:
-        handler = bind(route, user_auth=user_auth and route.user)
-        if route.admin:
-            handler = admin_only(handler)
+        scope = route.prod_scope if settings.env == "prod" and route.prod_scope else route.scope
+        handler = bind(route, user_auth=user_auth and route.user and not scope)
+        if scope:
+            handler = admin_only(handler, scope)
+        if settings.admin_port and route.on_admin_listener:
+            handler = admin_listener_only(handler, settings.admin_port)
+        # An admin credential's holder is not limited per client (nor is the payment service).
+        app[ROUTE_LIMITS][route.method, route.path] = "" if scope else route.limited_by
         app.router.add_route(route.method, route.path, handler)

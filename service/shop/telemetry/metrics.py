@@ -25,6 +25,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from .. import __version__
+from ..domain.rate_limits import ADDRESS, USER
 
 # prometheus-client's defaults, which are also the OTel HTTP semconv buckets.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -163,6 +164,20 @@ class Metrics:
         self.balance_charges = Counter(
             "shop_balance_charges", "Balance charges by outcome", ["outcome"], registry=r
         )
+        # Per-client limits (api/framework/rate_limits.py): requests refused with 429 per policy
+        # ("user" or "address"), and decisions Redis could not make (those requests were admitted).
+        self.rate_limited = Counter(
+            "shop_rate_limited", "Requests refused by a per-client limit", ["policy"], registry=r
+        )
+        self.rate_limit_errors = Counter(
+            "shop_rate_limit_errors",
+            "Limit decisions the shared store could not make (admitted)",
+            ["policy"],
+            registry=r,
+        )
+        for policy in (USER, ADDRESS):  # exposed at zero, so the alert's query has data
+            self.rate_limited.labels(policy)
+            self.rate_limit_errors.labels(policy)
         # One series per switch, labelled with its current value (1 while away from normal),
         # so an annotation or an alert says what the switch was set to, not only that it was.
         self.incident_switch = Gauge(

@@ -89,25 +89,49 @@ def check_no_duplicate_keys(raw: bytes) -> None:
     _PAIRS.decode(raw.decode())
 
 
+def parse_body(raw: bytes, kind: type[T]) -> T:
+    """A JSON body as `kind`, or a 4xx ShopError: never anything else, whatever the bytes.
+
+    The typed decoder skips undeclared fields without looking inside them, so invalid UTF-8,
+    an out-of-range number or a deep nest there first meets the duplicate-key check's decoders;
+    both kinds of refusal are mapped here (tests/unit/test_decoding_properties.py holds it).
+    """
+    if not raw.strip():
+        raise MissingField("a JSON body is required")
+    try:
+        value: T = _decoder(kind).decode(raw)
+        check_no_duplicate_keys(raw)
+    except msgspec.MsgspecError as error:
+        raise refusal("body", error) from None
+    except RecursionError:
+        raise InvalidInput("malformed JSON: nested too deeply") from None
+    except ValueError as error:  # the standard library's decoder: bad UTF-8, 4300+ digit ints
+        raise InvalidInput(f"malformed JSON: {error}") from None
+    return value
+
+
 async def decode_body(request: web.Request, kind: type[T]) -> T:
     """The request's JSON body as `kind`; NoInput reads nothing."""
     if kind is NoInput:
         return kind()
     header = request.headers.get("Content-Type")
-    if header is not None and header != JSON and request.content_type != JSON:
-        raise UnsupportedMediaType(f"the body must be application/json, not {header}")
+    if header is not None and not _is_json(request):
+        raise UnsupportedMediaType(f"the body must be UTF-8 application/json, not {header}")
     if request.content.is_eof():  # arrived with the headers (the usual case): no timer needed
         raw = await request.read()
     else:
         raw = await _read_in_time(request)
-    if not raw.strip():
-        raise MissingField("a JSON body is required")
-    try:
-        value: T = _decoder(kind).decode(raw)
-    except msgspec.MsgspecError as error:
-        raise refusal("body", error) from None
-    check_no_duplicate_keys(raw)
-    return value
+    if header is None and raw.strip():  # never guess what an unlabelled body is
+        raise UnsupportedMediaType("a body needs 'Content-Type: application/json'")
+    return parse_body(raw, kind)
+
+
+def _is_json(request: web.Request) -> bool:
+    # JSON is UTF-8 (RFC 8259 section 8.1): a body labelled with another charset is not read.
+    if request.content_type != JSON:
+        return False
+    charset = request.charset
+    return charset is None or charset.lower() in ("utf-8", "utf8")
 
 
 async def _read_in_time(request: web.Request) -> bytes:

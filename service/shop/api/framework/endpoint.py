@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ...domain.rate_limits import ADDRESS, USER
 from ...keys import DEPS
 from ...use_cases.deps import Deps
 from ...use_cases.seals import KeyedRequest
@@ -94,7 +95,14 @@ class Route:
     tag: str
     status: int = 200
     errors: tuple[int, ...] = ()
-    admin: bool = False
+    # Admin routes: the scope of admin credential they need (auth/admins.py).
+    scope: str = ""
+    # In production this route needs an admin credential of this scope instead of the user's
+    # token (a balance charge: the payment service's `charges`).
+    prod_scope: str = ""
+    # Not for the public (the scraper's /metrics): with SHOP_ADMIN_PORT, served there only, as
+    # are the admin routes.
+    private: bool = False
     # Acts on one user's data: with SHOP_AUTH=required, only that user's token may.
     user: bool = False
     # Honours `Idempotency-Key` (its handler runs the use case through `Call.once`).
@@ -112,6 +120,23 @@ class Route:
     @property
     def signature(self) -> Signature:
         return Signature.of(self.handler)
+
+    @property
+    def admin(self) -> bool:
+        return bool(self.scope)
+
+    @property
+    def on_admin_listener(self) -> bool:
+        """Served on SHOP_ADMIN_PORT alone when there is one."""
+        return self.admin or self.private
+
+    @property
+    def limited_by(self) -> str:
+        """Whose budget a request spends (rate_limits.py): "user", "address", or "" for none
+        (probes and the scraper must always get through; admins hold the admin token)."""
+        if self.admin or self.tag == "operations":
+            return ""
+        return USER if self.user else ADDRESS
 
 
 def bind(route: Route, *, user_auth: bool = False) -> Handler:
@@ -139,7 +164,7 @@ def bind(route: Route, *, user_auth: bool = False) -> Handler:
         body = await decode_body(request, body_type)
         if user_id is None and (user_id := _user_of(body)) is not None:
             structlog.contextvars.bind_contextvars(user_id=user_id)
-        if user_id is not None and route.user:
+        if user_id is not None and user_auth:
             act_as(request, user_id)
         keyed = None
         if route.idempotent and user_id is not None and HEADER in request.headers:

@@ -31,6 +31,16 @@ class UnsupportedMediaType(ShopError):
     code = "COMMON002"
 
 
+class TooManyRequests(ShopError):
+    """A client over its per-client limit (api/framework/rate_limits.py)."""
+
+    code = "COMMON007"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class RequestTimeout(ShopError):
     code = "COMMON002"
 

@@ -19,6 +19,10 @@ from .idempotency import replay_headers
 from .problems import problem_response
 
 log = get_logger("shop.http")
+# The methods HTTP defines (RFC 9110); anything else is counted as `_OTHER` (OpenTelemetry's name).
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 # Business outcomes per route: "success" or the error code (a bounded set).
 _OUTCOMES = {
     ("POST", "/api/orders"): "orders",
@@ -50,7 +54,8 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
         structlog.contextvars.bind_contextvars(route=route, trace_id=trace_id)
         return await handler(request)
     metrics = tel.metrics
-    method = request.method
+    # A label from a bounded set: aiohttp's parser accepts any token as a method.
+    method = request.method if request.method in METHODS else "_OTHER"
     started = time.perf_counter()
     metrics.active[method] += 1
     status = 500

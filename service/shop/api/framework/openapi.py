@@ -68,6 +68,19 @@ HEADERS: Schema = {
         "required": True,
         "schema": {"type": "string"},
     },
+    # draft-ietf-httpapi-ratelimit-headers: the client's policy and what is left of it.
+    "RateLimit-Policy": {
+        "description": 'the limit this answer was counted under: `"<user|address>";q=<requests'
+        " at once>;w=<seconds to earn them back>`",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'what is left: `"<policy>";r=<requests left>;t=<seconds until all are'
+        " back>`",
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored answer of an earlier request with the"
         " same Idempotency-Key",
@@ -86,6 +99,8 @@ _STATUS_TEXT = {
     413: "Request body too large",
     415: "The body is not JSON",
     422: "The Idempotency-Key was first used with another request",
+    429: "Over this client's limit (per user, or per address without a user): retry after"
+    " Retry-After seconds",
     431: "Request headers too large",
     500: "A bug: the body carries the trace id it was logged with",
     503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
@@ -97,12 +112,17 @@ _ANY_REQUEST = (405, 408, 413, 431, 500)
 OPERATIONS = "operations"
 _BODY_REQUEST = (400, 415)
 _EMPTY: Schema = {"type": "string", "maxLength": 0}
-# status -> (header, its component)
+# status -> its headers, as (header, its component)
 _HEADERS_OF = {
-    401: ("WWW-Authenticate", "WWW-Authenticate"),
-    405: ("Allow", "Allow"),
-    409: ("Retry-After", "Retry-After-If-Busy"),
-    503: ("Retry-After", "Retry-After"),
+    401: (("WWW-Authenticate", "WWW-Authenticate"),),
+    405: (("Allow", "Allow"),),
+    409: (("Retry-After", "Retry-After-If-Busy"),),
+    429: (
+        ("Retry-After", "Retry-After"),
+        ("RateLimit-Policy", "RateLimit-Policy"),
+        ("RateLimit", "RateLimit"),
+    ),
+    503: (("Retry-After", "Retry-After"),),
 }
 
 
@@ -116,8 +136,10 @@ def _problem(status: int) -> Schema:
         "content": {PROBLEM_JSON: {"schema": _ref(Problem.__name__)}},
     }
     if status in _HEADERS_OF:
-        name, component = _HEADERS_OF[status]
-        answer["headers"] = {name: {"$ref": f"#/components/headers/{component}"}}
+        answer["headers"] = {
+            name: {"$ref": f"#/components/headers/{component}"}
+            for name, component in _HEADERS_OF[status]
+        }
     return answer
 
 
@@ -195,7 +217,7 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
         errors |= set(_BODY_REQUEST)
     if s.path is not NoInput or s.query is not NoInput:
         errors.add(400)
-    if route.admin or (route.user and user_auth):
+    if route.admin or route.prod_scope or (route.user and user_auth):
         errors |= {401, 403}
     if route.idempotent:
         errors |= {409, 422}
@@ -204,6 +226,10 @@ def _operation(route: Route, schemas: _Schemas, *, user_auth: bool) -> Schema:
         }
     if route.tag != OPERATIONS:  # everything else reads or writes the database (DB001)
         errors.add(503)
+    if route.limited_by:
+        errors.add(429)
+    if route.on_admin_listener:  # on the API port when SHOP_ADMIN_PORT is set
+        errors.add(404)
     for status in sorted(errors):
         responses.setdefault(str(status), _problem(status))
     operation: Schema = {

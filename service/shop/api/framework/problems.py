@@ -51,6 +51,7 @@ STATUS_AND_TITLE: dict[type[e.ShopError], tuple[int, str]] = {
     h.HeadersTooLarge: (431, "Request header fields too large"),
     h.UnsupportedMediaType: (415, "Unsupported media type"),
     h.RequestTimeout: (408, "Request not received in time"),
+    h.TooManyRequests: (429, "Too many requests"),
     h.MalformedRequest: (400, "Malformed request"),
     h.Unauthorized: (401, "Admin token required"),
     h.Forbidden: (403, "Admin token rejected"),

@@ -8,6 +8,9 @@ import msgspec
 from aiohttp import web
 
 JSON = "application/json"
+# On every answer: user data (balances, orders, tokens) must not stay in a shared or browser
+# cache, and no browser may read an answer as anything but its declared type.
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _encoder = msgspec.json.Encoder()
 
 
@@ -22,3 +25,9 @@ def json_response(
         charset="utf-8",
         headers=headers or None,
     )
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: the security headers on every answer the application gives."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)

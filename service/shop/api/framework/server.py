@@ -21,9 +21,11 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from ...domain.errors import ShopError
+from ...keys import SETTINGS
 from ...telemetry.logging import get_logger
 from .http_errors import HeadersTooLarge, MalformedRequest, RequestTimeout
 from .problems import PROBLEM_JSON, problem_body, status_and_title
+from .responses import SECURITY_HEADERS
 
 log = get_logger("shop.http")
 
@@ -31,6 +33,8 @@ log = get_logger("shop.http")
 MAX_REQUEST_LINE = 8190
 MAX_HEADER_FIELD = 8190
 MAX_HEADERS = 100
+# Seconds an idle kept-alive connection is held, unless the app's settings say otherwise.
+KEEPALIVE_TIMEOUT = 75.0
 # Seconds a client gets to send a request's headers once it has started one.
 HEADER_TIMEOUT = 10.0
 
@@ -74,6 +78,7 @@ class ProblemRequestHandler(RequestHandler):
             status=status_and_title(error)[0],
             content_type=PROBLEM_JSON,
             charset="utf-8",
+            headers=SECURITY_HEADERS,
         )
         response.force_close()
         return response
@@ -114,7 +119,8 @@ class ProblemRequestHandler(RequestHandler):
             "HTTP/1.1 408 Request Timeout\r\n"
             f"Content-Type: {PROBLEM_JSON}; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS.items())
+            + "Connection: close\r\n\r\n"
         )
         self.transport.write(head.encode() + body)
         self.force_close()
@@ -135,6 +141,11 @@ class ShopRunner(web.AppRunner):
     def __init__(
         self, app: web.Application, *, header_timeout: float = HEADER_TIMEOUT, **kwargs: Any
     ) -> None:
+        settings = app.get(SETTINGS)
+        kwargs.setdefault(
+            "keepalive_timeout",
+            KEEPALIVE_TIMEOUT if settings is None else settings.keepalive_timeout,
+        )
         kwargs.setdefault("max_line_size", MAX_REQUEST_LINE)
         kwargs.setdefault("max_field_size", MAX_HEADER_FIELD)
         kwargs.setdefault("max_headers", MAX_HEADERS)
@@ -158,6 +169,7 @@ def run(
     shutdown_timeout: float,
     header_timeout: float = HEADER_TIMEOUT,
     reuse_port: bool = False,
+    admin_port: int = 0,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully (what `web.run_app` does)."""
 
@@ -172,6 +184,8 @@ def run(
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+            if admin_port:
+                await web.TCPSite(runner, host, admin_port, reuse_port=reuse_port).start()
             await asyncio.Event().wait()  # a signal raises GracefulExit here
         finally:
             await runner.cleanup()

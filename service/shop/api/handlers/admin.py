@@ -3,34 +3,62 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 
+import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ...keys import DEPS, SETTINGS
+from ...keys import ADMINS, DEPS, SETTINGS
+from ...telemetry.logging import get_logger
 from ...use_cases.seed import seed_data
 from ..framework.endpoint import Call
-from ..framework.http_errors import Forbidden, Unauthorized
+from ..framework.http_errors import Forbidden, RouteNotFound, Unauthorized
 from ..types.inputs import NoInput, SeedRequest
 from ..types.outputs import SeedReport
 
+log = get_logger("shop.admin")
 
-def admin_only(handler: Handler) -> Handler:
-    """Let the request through only with `Authorization: Bearer <admin token>`."""
+
+def admin_only(handler: Handler, scope: str) -> Handler:
+    """Let the request through only with `Authorization: Bearer <credential>` holding `scope`;
+    log every attempt past the token check with its actor and outcome."""
 
     @functools.wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("this endpoint needs 'Authorization: Bearer <admin token>'")
-        expected = request.app[SETTINGS].admin_token
-        # Digests first: compare_digest on equal lengths does not even leak the token's length.
-        given = hashlib.sha256(token.strip().encode()).digest()
-        if not hmac.compare_digest(given, hashlib.sha256(expected.encode()).digest()):
-            raise Forbidden("the admin token is wrong")
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("this endpoint needs 'Authorization: Bearer <admin credential>'")
+        admin = request.app[ADMINS].identify(token)
+        if admin is None:
+            raise Forbidden("the admin credential is wrong")
+        structlog.contextvars.bind_contextvars(actor=admin.actor)
+        if scope not in admin.scopes:
+            log.warning("admin_refused", scope=scope, method=request.method)
+            raise Forbidden(f"the credential of {admin.actor} does not hold the {scope} scope")
+        if scope == "incidents" and request.app[SETTINGS].incidents == "off":
+            log.warning("admin_refused", scope=scope, method=request.method)
+            raise Forbidden("incident switches are off here (SHOP_INCIDENTS=on enables them)")
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            log.warning(
+                "admin_action", scope=scope, method=request.method, outcome=type(exc).__name__
+            )
+            raise
+        log.warning("admin_action", scope=scope, method=request.method, status=response.status)
+        return response
+
+    return guarded
+
+
+def admin_listener_only(handler: Handler, port: int) -> Handler:
+    """Answer only on the admin listener (`port`); elsewhere the route does not exist."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        where = request.transport.get_extra_info("sockname") if request.transport else None
+        if not where or where[1] != port:
+            raise RouteNotFound(f"no resource at {request.path}")
         return await handler(request)
 
     return guarded

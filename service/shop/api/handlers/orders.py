@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from ...domain import orders as domain_orders
-from ...domain.errors import OrderNotFound
+from ...domain.errors import NotYourResource, OrderNotFound
 from ...use_cases import orders
 from ..framework.auth import act_as
 from ..framework.endpoint import Call
@@ -39,5 +39,9 @@ async def list_orders(call: Call[NoInput, OrderQuery, NoInput]) -> OrderPage:
 async def get_order(call: Call[OrderPath, NoInput, NoInput]) -> Order:
     order_id = number(call.path.order_id, OrderNotFound("order not found"))
     order = await orders.get_order(deps=call.deps, order_id=order_id)
-    act_as(call.request, order.user_id)  # read before the check: refused, it is never sent
+    try:
+        act_as(call.request, order.user_id)  # read before the check: refused, it is never sent
+    except NotYourResource:
+        # What a missing order gets, word for word: a 403 would say that this one exists.
+        raise OrderNotFound(f"order {order_id} not found") from None
     return Order.of(order)

@@ -40,8 +40,12 @@ from ...domain.products import (
 from ...domain.users import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
 from ...settings import MAX_TOKEN_TTL
 
-# An id: not blank, at most MAX_ID_LENGTH characters (`\S`: at least one non-space).
-Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]
+# At least one character that is not white space, with white space spelt out as ECMA-262's `\s`:
+# Python's `\s` also counts U+001C-U+001F and U+0085, so the document's `\S` (read by clients
+# with ECMA rules) and the server's disagreed on those.
+NOT_BLANK = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+# An id: not blank, at most MAX_ID_LENGTH characters.
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH, pattern=NOT_BLANK)]
 Quantity = Annotated[int, Meta(ge=MIN_QUANTITY, le=MAX_QUANTITY)]
 Amount = Annotated[int, Meta(ge=0, le=MAX_BALANCE)]
 MAX_SEED_USERS = 1_000_000
@@ -131,7 +135,7 @@ class ChangeCartItem(Input):
 
 
 class CreateCoupon(Input):
-    name: Annotated[str, Meta(min_length=1, max_length=MAX_COUPON_NAME, pattern=r"\S")]
+    name: Annotated[str, Meta(min_length=1, max_length=MAX_COUPON_NAME, pattern=NOT_BLANK)]
     discount_type: DiscountType
     discount_value: Annotated[int, Meta(ge=1, le=MAX_BALANCE)]
     total_quantity: Annotated[int, Meta(ge=1, le=MAX_COUPON_QUANTITY)]
@@ -165,13 +169,18 @@ class PlaceOrder(Input):
 
 
 class SetIncidentSwitch(Input):
-    # Any JSON value: each switch parses its own (a whole number, or one of some words).
-    value: Any
+    # Any JSON value but null (the handler refuses a null as missing: the document says so):
+    # each switch parses its own (a whole number, or one of some words).
+    value: Annotated[Any, Meta(extra_json_schema={"not": {"type": "null"}})]
 
 
 class MintToken(Input):
     user_id: Id
     ttl_seconds: Annotated[int, Meta(ge=1, le=MAX_TOKEN_TTL)] | None = None
+
+
+class RevokeTokens(Input):
+    user_id: Id
 
 
 class SeedRequest(Input):

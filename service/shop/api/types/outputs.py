@@ -310,6 +310,13 @@ class UserToken(Output):
     expires_at: Instant
 
 
+class TokensRevoked(Output):
+    user_id: str
+    # Tokens of the user issued before this moment are refused (on every replica within
+    # SHOP_TOKEN_REVOCATION_REFRESH seconds).
+    not_before: Instant
+
+
 class SeedReport(Output):
     users: int
     products: int
