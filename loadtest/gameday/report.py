@@ -107,6 +107,11 @@ def _marks(record: dict[str, Any]) -> list[tuple[str, float, str]]:
     return marks
 
 
+def _fault(summary: dict[str, Any]) -> str:
+    """What the drill broke (summaries written before faults name only their switch)."""
+    return summary.get("fault") or f"{summary['switch']}={json.dumps(summary['value'])}"
+
+
 def _s(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} s"
 
@@ -147,7 +152,7 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(record['started']))}."
         f" **Verdict: {verdict}.**",
         "",
-        f"The switch `{record['switch']}` went to `{json.dumps(record['value'])}` under"
+        f"The drill broke `{_fault(record)}` under"
         f" {record['users']} locust users of the `{scenario}` traffic (orders) against"
         f" {record['replicas']} replicas on the Redis lock backend, with the database"
         f" {record['db_distance_ms']} ms away per statement for the whole drill.",
@@ -188,7 +193,10 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
             text += f" `{detail['alert']}` ([runbook](../../runbooks/{detail['alert']}.md))"
         elif "command" in detail:
             text += f" from [{detail['runbook']}](../../{detail['runbook']}): `{detail['command']}`"
-            text += f" → HTTP {detail.get('status')}"
+            if detail.get("status"):
+                text += f" → HTTP {detail['status']}"
+        elif "process" in detail:
+            text += f": {detail['process']} {detail['how']}"
         elif "switch" in detail:
             text += f" `{detail['switch']}` → `{json.dumps(detail['value'])}`"
         elif "throughput" in detail and detail["throughput"] is not None:
@@ -229,7 +237,7 @@ def write(record: dict[str, Any], run_dir: Path, out: Path) -> Path:
     page.write_text(render(record, f"{name}/timeline.png" if has_chart else None))
     summary = {
         k: record.get(k)
-        for k in ("scenario", "switch", "value", "expected", "tolerated", "scale", "rules",
+        for k in ("scenario", "switch", "value", "fault", "expected", "tolerated", "scale", "rules",
                   "ttd", "ttn", "ttm", "ttr", "failures", "started", "users")
     }  # fmt: skip
     (out / f"{name}.json").write_text(
@@ -242,7 +250,7 @@ def write(record: dict[str, Any], run_dir: Path, out: Path) -> Path:
 def write_index(out: Path) -> None:
     """The table between the markers of docs/incidents/README.md, from every summary."""
     rows = [
-        "| scenario | switch | expected alerts (TTD each) | TTD (first) | TTN | TTR | rules"
+        "| scenario | fault | expected alerts (TTD each) | TTD (first) | TTN | TTR | rules"
         " | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -253,7 +261,7 @@ def write_index(out: Path) -> None:
         ttn = min(((s.get("ttn") or {})[a] for a in s["expected"] if a in (s.get("ttn") or {})),
                   default=None)  # fmt: skip
         detected = ", ".join(f"{a} {_s(ttd.get(a))}" for a in s["expected"])
-        flip = f"`{s['switch']}={json.dumps(s['value'])}`"
+        flip = f"`{_fault(s)}`"
         rows.append(
             f"| [{s['scenario']}]({s.get('page', 'gameday-' + s['scenario'] + '.md')}) | {flip}"
             f" | {detected} | {_s(first)} | {_s(ttn)} | {_s(s.get('ttr'))} | {s['rules']}"
