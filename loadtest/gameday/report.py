@@ -23,6 +23,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from loadtest import ROOT
+from loadtest.gameday import history
 
 TIMELINE = ROOT / "grafana" / "dashboards" / "shop-incident-timeline.json"
 INDEX_START = "<!-- gameday-table -->"
@@ -228,7 +229,7 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write(record: dict[str, Any], run_dir: Path, out: Path) -> Path:
+def write(record: dict[str, Any], run_dir: Path, out: Path, runs: Path = history.HISTORY) -> Path:
     # A run on the production rules is kept beside the lab one, not over it.
     name = f"gameday-{record['scenario']}" + ("-production-rules" if record["scale"] == "1" else "")
     image = out / name / "timeline.png"
@@ -243,16 +244,17 @@ def write(record: dict[str, Any], run_dir: Path, out: Path) -> Path:
     (out / f"{name}.json").write_text(
         json.dumps({**summary, "page": f"{name}.md"}, indent=2, default=str)
     )
-    write_index(out)
+    write_index(out, history.read(runs))
     return page
 
 
-def write_index(out: Path) -> None:
-    """The table between the markers of docs/incidents/README.md, from every summary."""
+def write_index(out: Path, runs: list[dict[str, Any]]) -> None:
+    """The table between the markers of docs/incidents/README.md, from every summary, with
+    each scenario's TTD trend from the history."""
     rows = [
         "| scenario | fault | expected alerts (TTD each) | TTD (first) | TTN | TTR | rules"
-        " | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        " | verdict | TTD trend (oldest → newest) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(out.glob("gameday-*.json")):
         s = json.loads(path.read_text())
@@ -265,7 +267,8 @@ def write_index(out: Path) -> None:
         rows.append(
             f"| [{s['scenario']}]({s.get('page', 'gameday-' + s['scenario'] + '.md')}) | {flip}"
             f" | {detected} | {_s(first)} | {_s(ttn)} | {_s(s.get('ttr'))} | {s['rules']}"
-            f" | {'passed' if not s['failures'] else 'failed: ' + '; '.join(s['failures'])} |"
+            f" | {'passed' if not s['failures'] else 'failed: ' + '; '.join(s['failures'])}"
+            f" | {history.trend(runs, s['scenario'], s['scale'])} |"
         )
     index = out / "README.md"
     text = index.read_text() if index.exists() else f"# Incidents\n\n{INDEX_START}\n{INDEX_END}\n"

@@ -10,7 +10,11 @@ within 10 % of the baseline, the consistency audit, and the report
 (`docs/incidents/gameday-<scenario>.md`, report.py). SCALE=1 runs the production rules with the
 production scrape interval; the default is the lab's 1/10.
 
-Exit status: 0 when every expected alert fired, nothing unexpected fired and the audit is clean.
+Every run appends its figures to `docs/incidents/history.jsonl` (history.py); its time to
+detect past the scenario's bound (`docs/incidents/history-bounds.toml`) fails it.
+
+Exit status: 0 when every expected alert fired, nothing unexpected fired, the audit is clean and
+detection did not regress.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any
 import yaml
 
 from loadtest import ROOT, audit
-from loadtest.gameday import report, rules
+from loadtest.gameday import history, report, rules
 from loadtest.gameday.drills import DB_DISTANCE_MS, SHARED_MACHINE, Drill, drill
 from loadtest.gameday.faults import Breaker
 from loadtest.gameday.receiver import Receiver
@@ -42,6 +46,7 @@ from loadtest.harness.processes import Processes
 from loadtest.harness.stack import Stack
 from loadtest.harness.waiting import wait_until
 from loadtest.traffic.run import start_shop
+from loadtest.traffic.scenarios import SCENARIOS
 
 DEFAULT_DB = "mysql://root:@127.0.0.1:3306/shop_gameday"
 ALERTMANAGER = ROOT / "observability" / "alertmanager" / "alertmanager.yml"
@@ -149,9 +154,11 @@ def start_locust(
     log: Path,
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # Drills of a process fault have no traffic of their own: the order traffic.
+    traffic = d.scenario if d.scenario in SCENARIOS else "order"
     command = [
         sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "gameday" / "locustfile.py"),
-        "--host", ",".join(shops), "--scenario", "order", "--gameday-traffic", d.scenario,
+        "--host", ",".join(shops), "--scenario", "order", "--gameday-traffic", traffic,
         "--gameday-users", str(users), "--shop-users", str(seeded),
         "--admin-token", token, "--web-host", "127.0.0.1", "--web-port", str(port),
         "--autostart", "--only-summary",
@@ -499,6 +506,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "incidents")
     parser.add_argument(
+        "--history",
+        type=Path,
+        default=history.HISTORY,
+        help="where every run, blessed or not, appends its figures (committed)",
+    )
+    parser.add_argument(
         "--ambient",
         action="store_true",
         help="a shared, starved machine: alerts that never go quiet on the baseline are"
@@ -511,10 +524,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     record = run(args)
     run_dir = Path(record["run_dir"])
+    line = history.entry(record, history.commit())
+    regressed = history.regression(history.read(args.history), line, history.bounds())
+    if regressed:
+        record["failures"].append(regressed)
+        line = history.entry(record, line["commit"])
+    history.append(line, args.history)
     (run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
     out = args.out if args.bless else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    print(f"gameday: report {report.write(record, run_dir, out)}")
+    print(f"gameday: report {report.write(record, run_dir, out, args.history)}")
     for failure in record["failures"]:
         print(f"gameday: FAILED: {failure}", file=sys.stderr)
     print(f"gameday: run directory {run_dir}")
