@@ -36,7 +36,11 @@ class Bound:
 
 def _first(times: dict[str, float] | None, alerts: list[str]) -> float | None:
     times = times or {}
-    return min((times[a] for a in alerts if a in times), default=None)
+    return min((round(times[a], 1) for a in alerts if a in times), default=None)
+
+
+def _tenths(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def commit() -> str:
@@ -78,8 +82,8 @@ def entry(record: dict[str, Any], revision: str) -> dict[str, Any]:
         "users": record["users"],
         "ttd": _first(record.get("ttd"), expected),
         "ttn": _first(record.get("ttn"), expected),
-        "ttr": record.get("ttr"),
-        "ttd_by_alert": record.get("ttd") or {},
+        "ttr": _tenths(record.get("ttr")),
+        "ttd_by_alert": {a: round(t, 1) for a, t in (record.get("ttd") or {}).items()},
         "verdict": "passed" if not record["failures"] else "failed",
         "failures": list(record["failures"]),
     }
