@@ -61,12 +61,15 @@ class Drill:
 
 # The database server and the host are shared with other suites: alerts on their server-wide
 # counters (row-lock time, deadlocks) or on the host's CPU (event-loop lag, exporters timing
-# out) say more about the neighbours than about the drill, so every drill tolerates them.
+# out, the saturation tickets) say more about the neighbours than about the drill, so every
+# drill tolerates them, and recovery does not wait for them to clear.
 SHARED_MACHINE = (
     "ShopInnodbRowLockWaits",
     "ShopInnodbDeadlocks",
     "ShopEventLoopLag",
     "ShopScrapeTargetDown",
+    "ShopEventLoopLagRising",
+    "ShopCpuSaturated",
 )
 LATENCY = "ShopLatencyBudgetBurn"
 AVAILABILITY = "ShopAvailabilityBudgetBurn"
@@ -151,6 +154,17 @@ DRILLS: dict[str, Drill] = {
 # tolerated; the page that names the cause is expected.
 CHECKOUT = "ShopCheckoutBudgetBurn"
 SLO_PAGES = (AVAILABILITY, LATENCY, CHECKOUT)
+# Requests waiting on a database that is gone or starved: its pools, statements and the user
+# locks held meanwhile.
+DATABASE_STARVED = (
+    *SLO_PAGES,
+    "ShopDbPoolAcquireSlow",
+    "ShopDbPoolSaturated",
+    "ShopDbStatementsSlow",
+    "ShopLockHeldLong",
+    "ShopLockContention",
+)
+REDIS_GONE = (*SLO_PAGES, "ShopLockBackendErrors", "ShopRedisPoolAcquireTimeouts")
 DRILLS.update(
     (d.scenario, d)
     for d in (
@@ -161,15 +175,7 @@ DRILLS.update(
             "",
             None,
             ("ShopMysqlDown",),
-            tolerated=(
-                *SLO_PAGES,
-                "ShopDbPoolAcquireTimeouts",
-                "ShopDbPoolAcquireSlow",
-                "ShopDbPoolSaturated",
-                "ShopDbStatementsSlow",
-                "ShopLockHeldLong",
-                "ShopLockContention",
-            ),
+            tolerated=(*DATABASE_STARVED, "ShopDbPoolAcquireTimeouts"),
             fault=Fault("mariadb", "stopped"),
         ),
         Drill(
@@ -177,7 +183,7 @@ DRILLS.update(
             "",
             None,
             ("ShopRedisDown",),
-            tolerated=(*SLO_PAGES, "ShopLockBackendErrors", "ShopRedisPoolAcquireTimeouts"),
+            tolerated=REDIS_GONE,
             fault=Fault("redis", "stopped"),
         ),
         # Holders linger (half a second: not ShopLockHeldLong's second) so that leases are held
@@ -187,7 +193,7 @@ DRILLS.update(
             "lock_hold_ms",
             500,
             ("ShopLockLeaseLost",),
-            tolerated=(*SLO_PAGES, "ShopLockBackendErrors", "ShopRedisPoolAcquireTimeouts"),
+            tolerated=REDIS_GONE,
             fault=Fault("redis", "restarted"),
         ),
         # One lock for every order, each held half a second longer: 20 users queue ~11 s for it,
@@ -208,14 +214,7 @@ DRILLS.update(
             "db_pool_max",
             1,
             ("ShopDbPoolAcquireTimeouts",),
-            tolerated=(
-                *SLO_PAGES,
-                "ShopDbPoolSaturated",
-                "ShopDbPoolAcquireSlow",
-                "ShopDbStatementsSlow",
-                "ShopLockHeldLong",
-                "ShopLockContention",
-            ),
+            tolerated=DATABASE_STARVED,
             also=(("db_latency_ms", 200),),
         ),
     )

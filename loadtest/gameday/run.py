@@ -108,8 +108,13 @@ class Prometheus:
         return {a["labels"]["alertname"] for a in self._firing() if _budget_ticket(a)}
 
     def unresolved(self) -> set[str]:
-        """Firing alerts a recovered service must have cleared: all but the SLO tickets."""
-        return {a["labels"]["alertname"] for a in self._firing() if not _budget_ticket(a)}
+        """Firing alerts a recovered service must have cleared: all but the SLO tickets and
+        the shared machine's."""
+        return {
+            a["labels"]["alertname"]
+            for a in self._firing()
+            if not _budget_ticket(a) and a["labels"]["alertname"] not in SHARED_MACHINE
+        }
 
     def _firing(self) -> list[dict[str, Any]]:
         """Firing alerts, less the heartbeat: it fires always, by design, and says nothing."""
