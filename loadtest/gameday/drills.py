@@ -62,7 +62,7 @@ class Drill:
 # The database server and the host are shared with other suites: alerts on their server-wide
 # counters (row-lock time, deadlocks) or on the host's CPU (event-loop lag, exporters timing
 # out, the saturation tickets) say more about the neighbours than about the drill, so every
-# drill tolerates them, and recovery does not wait for them to clear.
+# drill tolerates them.
 SHARED_MACHINE = (
     "ShopInnodbRowLockWaits",
     "ShopInnodbDeadlocks",
@@ -71,6 +71,10 @@ SHARED_MACHINE = (
     "ShopEventLoopLagRising",
     "ShopCpuSaturated",
 )
+# Every drill keeps the database DB_DISTANCE_MS away through the db_latency_ms switch: past
+# ShopIncidentSwitchOn's hour (6 minutes at lab speed) that alert says so, rightly. With the
+# shared machine's, alerts any drill tolerates and recovery does not wait for.
+BACKGROUND = (*SHARED_MACHINE, "ShopIncidentSwitchOn")
 LATENCY = "ShopLatencyBudgetBurn"
 AVAILABILITY = "ShopAvailabilityBudgetBurn"
 

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 
 from loadtest import ROOT
 from loadtest.gameday import history
-from loadtest.gameday.drills import SHARED_MACHINE
+from loadtest.gameday.drills import BACKGROUND
 
 TIMELINE = ROOT / "grafana" / "dashboards" / "shop-incident-timeline.json"
 INDEX_START = "<!-- gameday-table -->"
@@ -169,7 +169,7 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f"| baseline p99 | {(base.get('p99') or 0) * 1000:.0f} ms |",
         f"| expected alerts | {', '.join(record['expected'])} |",
         f"| tolerated alerts | {', '.join(record['tolerated']) or '–'}; on any drill, the"
-        f" shared machine's {', '.join(SHARED_MACHINE)} |",
+        f" shared machine's and the database distance switch's {', '.join(BACKGROUND)} |",
         f"| ambient alerts (firing on the baseline, not counted) |"
         f" {', '.join(record.get('ambient') or []) or '–'} |",
     ]

@@ -36,7 +36,7 @@ import yaml
 
 from loadtest import ROOT, audit
 from loadtest.gameday import history, report, rules
-from loadtest.gameday.drills import DB_DISTANCE_MS, SHARED_MACHINE, Drill, drill
+from loadtest.gameday.drills import BACKGROUND, DB_DISTANCE_MS, Drill, drill
 from loadtest.gameday.faults import Breaker
 from loadtest.gameday.receiver import Receiver
 from loadtest.gameday.runbooks import mitigation_for
@@ -109,11 +109,11 @@ class Prometheus:
 
     def unresolved(self) -> set[str]:
         """Firing alerts a recovered service must have cleared: all but the SLO tickets and
-        the shared machine's."""
+        the BACKGROUND ones."""
         return {
             a["labels"]["alertname"]
             for a in self._firing()
-            if not _budget_ticket(a) and a["labels"]["alertname"] not in SHARED_MACHINE
+            if not _budget_ticket(a) and a["labels"]["alertname"] not in BACKGROUND
         }
 
     def _firing(self) -> list[dict[str, Any]]:
@@ -446,7 +446,7 @@ class GameDay:
         record["notified"] = notified
         record["resolved"] = self.resolved
         record["recovered"] = self.recovered
-        allowed = set(self.d.expected) | set(self.d.tolerated) | set(SHARED_MACHINE)
+        allowed = set(self.d.expected) | set(self.d.tolerated) | set(BACKGROUND)
         unexpected = sorted(set(fired) - allowed)
         if unexpected:
             self.fail(f"unexpected alerts: {', '.join(unexpected)}")
