@@ -155,7 +155,8 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f" **Verdict: {verdict}.**",
         "",
         f"The drill broke `{_fault(record)}` under"
-        f" {record['users']} locust users of the `{scenario}` traffic (orders) against"
+        f" {record['users']} locust users of the `{record.get('traffic', scenario)}` traffic"
+        " (orders) against"
         f" {record['replicas']} replicas on the Redis lock backend, with the database"
         f" {record['db_distance_ms']} ms away per statement for the whole drill.",
         "",

@@ -148,6 +148,12 @@ def alertmanager_config(webhook: str, out: Path) -> Path:
     return out
 
 
+def traffic(d: Drill) -> str:
+    """The load test scenario whose users the drill runs: drills of a process fault or of two
+    switches have none of their own, and run the order traffic."""
+    return d.scenario if d.scenario in SCENARIOS else "order"
+
+
 def start_locust(
     procs: Processes,
     d: Drill,
@@ -159,11 +165,9 @@ def start_locust(
     log: Path,
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    # Drills of a process fault have no traffic of their own: the order traffic.
-    traffic = d.scenario if d.scenario in SCENARIOS else "order"
     command = [
         sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "gameday" / "locustfile.py"),
-        "--host", ",".join(shops), "--scenario", "order", "--gameday-traffic", traffic,
+        "--host", ",".join(shops), "--scenario", "order", "--gameday-traffic", traffic(d),
         "--gameday-users", str(users), "--shop-users", str(seeded),
         "--admin-token", token, "--web-host", "127.0.0.1", "--web-port", str(port),
         "--autostart", "--only-summary",
@@ -227,6 +231,7 @@ class GameDay:
             "switch": d.switch,
             "value": d.value,
             "fault": d.describe(),
+            "traffic": traffic(d),
             "expected": list(d.expected),
             "tolerated": list(d.tolerated),
             "scale": str(args.scale),
