@@ -153,7 +153,7 @@ DRILLS: dict[str, Drill] = {
 }
 
 
-# The pages no single switch reproduces (issue 21): a process of the drill's own killed or
+# The pages no single switch reproduces: a process of the drill's own killed or
 # stopped, and switches that page only together. Alerts a broken datastore causes downstream are
 # tolerated; the page that names the cause is expected.
 CHECKOUT = "ShopCheckoutBudgetBurn"
