@@ -183,12 +183,15 @@ loadtest-before-after: migrate webui
 # is the production rules), locust, flip, alerts, the runbook's mitigation, recovery, audit;
 # the report and its chart stay in .run/gameday/<run>/report/ unless BLESS=1 (the run to commit:
 # docs/incidents/gameday-<scenario>.md). Scenarios: docs/operations.md. AMBIENT=1 on a starved
-# shared machine: alerts that never go quiet before the flip are recorded, not fatal.
+# shared machine: alerts that never go quiet before the flip are recorded, not fatal. Every run
+# appends to docs/incidents/history.jsonl and fails when its TTD regresses past the scenario's
+# bound (docs/incidents/history-bounds.toml).
 gameday: migrate observability-tools
 	$(PY) -m loadtest gameday --scenario $(SCENARIO) $(if $(filter command line,$(origin SCALE)),--scale $(SCALE)) \
 		$(if $(AMBIENT),--ambient) $(if $(BLESS),--bless)
 
-# CI's short drill: the global lock at lab speed, end to end (its report stays in .run/gameday/).
+# CI's short drill: the global lock at lab speed, end to end (its report stays in .run/gameday/),
+# failing when its time to detect regressed against the history.
 gameday-ci: migrate observability-tools
 	$(PY) -m loadtest gameday --scenario global-lock --ambient
 

@@ -23,6 +23,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from loadtest import ROOT
+from loadtest.gameday import history
+from loadtest.gameday.drills import BACKGROUND
 
 TIMELINE = ROOT / "grafana" / "dashboards" / "shop-incident-timeline.json"
 INDEX_START = "<!-- gameday-table -->"
@@ -107,6 +109,11 @@ def _marks(record: dict[str, Any]) -> list[tuple[str, float, str]]:
     return marks
 
 
+def _fault(summary: dict[str, Any]) -> str:
+    """What the drill broke (summaries written before faults name only their switch)."""
+    return summary.get("fault") or f"{summary['switch']}={json.dumps(summary['value'])}"
+
+
 def _s(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} s"
 
@@ -147,8 +154,9 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(record['started']))}."
         f" **Verdict: {verdict}.**",
         "",
-        f"The switch `{record['switch']}` went to `{json.dumps(record['value'])}` under"
-        f" {record['users']} locust users of the `{scenario}` traffic (orders) against"
+        f"The drill broke `{_fault(record)}` under"
+        f" {record['users']} locust users of the `{record.get('traffic', scenario)}` traffic"
+        " (orders) against"
         f" {record['replicas']} replicas on the Redis lock backend, with the database"
         f" {record['db_distance_ms']} ms away per statement for the whole drill.",
         "",
@@ -162,8 +170,7 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f"| baseline p99 | {(base.get('p99') or 0) * 1000:.0f} ms |",
         f"| expected alerts | {', '.join(record['expected'])} |",
         f"| tolerated alerts | {', '.join(record['tolerated']) or '–'}; on any drill, the"
-        " shared machine's ShopInnodbRowLockWaits, ShopInnodbDeadlocks, ShopEventLoopLag,"
-        " ShopScrapeTargetDown |",
+        f" shared machine's and the database distance switch's {', '.join(BACKGROUND)} |",
         f"| ambient alerts (firing on the baseline, not counted) |"
         f" {', '.join(record.get('ambient') or []) or '–'} |",
     ]
@@ -188,7 +195,10 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
             text += f" `{detail['alert']}` ([runbook](../../runbooks/{detail['alert']}.md))"
         elif "command" in detail:
             text += f" from [{detail['runbook']}](../../{detail['runbook']}): `{detail['command']}`"
-            text += f" → HTTP {detail.get('status')}"
+            if detail.get("status"):
+                text += f" → HTTP {detail['status']}"
+        elif "process" in detail:
+            text += f": {detail['process']} {detail['how']}"
         elif "switch" in detail:
             text += f" `{detail['switch']}` → `{json.dumps(detail['value'])}`"
         elif "throughput" in detail and detail["throughput"] is not None:
@@ -220,7 +230,7 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write(record: dict[str, Any], run_dir: Path, out: Path) -> Path:
+def write(record: dict[str, Any], run_dir: Path, out: Path, runs: Path = history.HISTORY) -> Path:
     # A run on the production rules is kept beside the lab one, not over it.
     name = f"gameday-{record['scenario']}" + ("-production-rules" if record["scale"] == "1" else "")
     image = out / name / "timeline.png"
@@ -229,22 +239,23 @@ def write(record: dict[str, Any], run_dir: Path, out: Path) -> Path:
     page.write_text(render(record, f"{name}/timeline.png" if has_chart else None))
     summary = {
         k: record.get(k)
-        for k in ("scenario", "switch", "value", "expected", "tolerated", "scale", "rules",
+        for k in ("scenario", "switch", "value", "fault", "expected", "tolerated", "scale", "rules",
                   "ttd", "ttn", "ttm", "ttr", "failures", "started", "users")
     }  # fmt: skip
     (out / f"{name}.json").write_text(
         json.dumps({**summary, "page": f"{name}.md"}, indent=2, default=str)
     )
-    write_index(out)
+    write_index(out, history.read(runs))
     return page
 
 
-def write_index(out: Path) -> None:
-    """The table between the markers of docs/incidents/README.md, from every summary."""
+def write_index(out: Path, runs: list[dict[str, Any]]) -> None:
+    """The table between the markers of docs/incidents/README.md, from every summary, with
+    each scenario's TTD trend from the history."""
     rows = [
-        "| scenario | switch | expected alerts (TTD each) | TTD (first) | TTN | TTR | rules"
-        " | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | fault | expected alerts (TTD each) | TTD (first) | TTN | TTR | rules"
+        " | verdict | TTD trend (oldest → newest) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(out.glob("gameday-*.json")):
         s = json.loads(path.read_text())
@@ -253,11 +264,12 @@ def write_index(out: Path) -> None:
         ttn = min(((s.get("ttn") or {})[a] for a in s["expected"] if a in (s.get("ttn") or {})),
                   default=None)  # fmt: skip
         detected = ", ".join(f"{a} {_s(ttd.get(a))}" for a in s["expected"])
-        flip = f"`{s['switch']}={json.dumps(s['value'])}`"
+        flip = f"`{_fault(s)}`"
         rows.append(
             f"| [{s['scenario']}]({s.get('page', 'gameday-' + s['scenario'] + '.md')}) | {flip}"
             f" | {detected} | {_s(first)} | {_s(ttn)} | {_s(s.get('ttr'))} | {s['rules']}"
-            f" | {'passed' if not s['failures'] else 'failed: ' + '; '.join(s['failures'])} |"
+            f" | {'passed' if not s['failures'] else 'failed: ' + '; '.join(s['failures'])}"
+            f" | {history.trend(runs, s['scenario'], s['scale'])} |"
         )
     index = out / "README.md"
     text = index.read_text() if index.exists() else f"# Incidents\n\n{INDEX_START}\n{INDEX_END}\n"

@@ -10,7 +10,11 @@ within 10 % of the baseline, the consistency audit, and the report
 (`docs/incidents/gameday-<scenario>.md`, report.py). SCALE=1 runs the production rules with the
 production scrape interval; the default is the lab's 1/10.
 
-Exit status: 0 when every expected alert fired, nothing unexpected fired and the audit is clean.
+Every run appends its figures to `docs/incidents/history.jsonl` (history.py); its time to
+detect past the scenario's bound (`docs/incidents/history-bounds.toml`) fails it.
+
+Exit status: 0 when every expected alert fired, nothing unexpected fired, the audit is clean and
+detection did not regress.
 """
 
 from __future__ import annotations
@@ -31,16 +35,18 @@ from typing import Any
 import yaml
 
 from loadtest import ROOT, audit
-from loadtest.gameday import report, rules
-from loadtest.gameday.drills import DB_DISTANCE_MS, SHARED_MACHINE, Drill, drill
+from loadtest.gameday import history, report, rules
+from loadtest.gameday.drills import BACKGROUND, DB_DISTANCE_MS, Drill, drill
+from loadtest.gameday.faults import Breaker
 from loadtest.gameday.receiver import Receiver
 from loadtest.gameday.runbooks import mitigation_for
-from loadtest.harness import admin, database
+from loadtest.harness import admin, database, shop
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import Processes
 from loadtest.harness.stack import Stack
 from loadtest.harness.waiting import wait_until
 from loadtest.traffic.run import start_shop
+from loadtest.traffic.scenarios import SCENARIOS
 
 DEFAULT_DB = "mysql://root:@127.0.0.1:3306/shop_gameday"
 ALERTMANAGER = ROOT / "observability" / "alertmanager" / "alertmanager.yml"
@@ -102,8 +108,13 @@ class Prometheus:
         return {a["labels"]["alertname"] for a in self._firing() if _budget_ticket(a)}
 
     def unresolved(self) -> set[str]:
-        """Firing alerts a recovered service must have cleared: all but the SLO tickets."""
-        return {a["labels"]["alertname"] for a in self._firing() if not _budget_ticket(a)}
+        """Firing alerts a recovered service must have cleared: all but the SLO tickets and
+        the BACKGROUND ones."""
+        return {
+            a["labels"]["alertname"]
+            for a in self._firing()
+            if not _budget_ticket(a) and a["labels"]["alertname"] not in BACKGROUND
+        }
 
     def _firing(self) -> list[dict[str, Any]]:
         """Firing alerts, less the heartbeat: it fires always, by design, and says nothing."""
@@ -137,6 +148,12 @@ def alertmanager_config(webhook: str, out: Path) -> Path:
     return out
 
 
+def traffic(d: Drill) -> str:
+    """The load test scenario whose users the drill runs: drills of a process fault or of two
+    switches have none of their own, and run the order traffic."""
+    return d.scenario if d.scenario in SCENARIOS else "order"
+
+
 def start_locust(
     procs: Processes,
     d: Drill,
@@ -150,7 +167,7 @@ def start_locust(
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [
         sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "gameday" / "locustfile.py"),
-        "--host", ",".join(shops), "--scenario", "order", "--gameday-traffic", d.scenario,
+        "--host", ",".join(shops), "--scenario", "order", "--gameday-traffic", traffic(d),
         "--gameday-users", str(users), "--shop-users", str(seeded),
         "--admin-token", token, "--web-host", "127.0.0.1", "--web-port", str(port),
         "--autostart", "--only-summary",
@@ -181,6 +198,15 @@ class GameDay:
         self.locust_port = free_port()
         self.procs = Processes()
         self.receiver = Receiver()
+        self.breaker = Breaker(self.d.fault)
+        self.db_url = self.breaker.db_url(args.db_url)
+        # This drill's own switch namespace: its flips never reach another shop on the same Redis.
+        self.shop_env = {
+            "SHOP_REDIS_URL": os.environ.get("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "SHOP_REDIS_PREFIX": f"gameday:{self.d.scenario}:{os.getpid()}:",
+            "SHOP_LOCK_BACKEND": "redis",
+            **self.breaker.shop_env(),
+        }
         rule_dir = self.run_dir / "rules"
         rules.write_rules(rule_dir, args.scale)
         self.stack = Stack(
@@ -196,6 +222,7 @@ class GameDay:
             alertmanager_config=alertmanager_config(
                 self.receiver.url, self.run_dir / "alertmanager.yml"
             ),
+            **self.breaker.stack(),
         )
         self.prom = Prometheus(self.stack.prometheus_url)
         d = self.d
@@ -203,6 +230,8 @@ class GameDay:
             "scenario": d.scenario,
             "switch": d.switch,
             "value": d.value,
+            "fault": d.describe(),
+            "traffic": traffic(d),
             "expected": list(d.expected),
             "tolerated": list(d.tolerated),
             "scale": str(args.scale),
@@ -236,17 +265,13 @@ class GameDay:
     def start(self) -> None:
         """Replicas, the monitoring stack and the load, the database DB_DISTANCE_MS away."""
         args = self.args
-        # This drill's own switch namespace: its flips never reach another shop on the same Redis.
-        shop_env = {
-            "SHOP_REDIS_PREFIX": f"gameday:{self.d.scenario}:{os.getpid()}:",
-            "SHOP_LOCK_BACKEND": "redis",
-        }
+        self.breaker.start()
         log = self.run_dir / "shop.log"
-        start_shop(self.shops, args.db_url, args.seed_users, self.procs, log, **shop_env)
+        start_shop(self.shops, self.db_url, args.seed_users, self.procs, log, **self.shop_env)
         # The shoppers: never the users of abandoned carts beyond them.
-        seeded = min(database.seeded_users(args.db_url), args.seed_users)
+        seeded = min(database.seeded_users(self.db_url), args.seed_users)
         if self.d.switch == "cart_index":  # a missing index only hurts on a large table
-            database.abandon_carts(args.db_url, shoppers=args.seed_users)
+            database.abandon_carts(self.db_url, shoppers=args.seed_users)
         self.stack.up()
         admin.flip(self.shops[0], self.token, "db_latency_ms", DB_DISTANCE_MS)
         start_locust(
@@ -313,10 +338,20 @@ class GameDay:
         return all(a in self.fired and a in self.notified for a in expected)
 
     def detect(self) -> float:
-        """Flip the switch and wait for the expected alerts; returns when it was flipped."""
+        """Flip the switches, break the process, and wait for the expected alerts; returns when
+        the incident began (the last of these)."""
         d = self.d
-        admin.flip(self.shops[0], self.token, d.switch, d.value)
-        flip = self.record["flip"] = self.event("flip", switch=d.switch, value=d.value)
+        flip = 0.0
+        for switch, value in d.flips:
+            admin.flip(self.shops[0], self.token, switch, value)
+            flip = self.event("flip", switch=switch, value=value)
+        if d.fault is not None:
+            if d.flips:  # every replica takes the flips on (twice a second) before the fault
+                time.sleep(3)
+            # A replica killed is the last one: it comes back on its port (relaunch).
+            self.breaker.break_(self.procs.started[len(self.shops) - 1])
+            flip = self.event("fault", process=d.fault.process, how=d.fault.how)
+        self.record["flip"] = flip
         try:
             wait_until(self.watch, within=self.clock.detect, what="expected alerts", poll=0.5)
         except TimeoutError:
@@ -329,33 +364,53 @@ class GameDay:
         return flip
 
     def mitigate(self) -> float | None:
-        """Run the first firing alert's runbook line that flips the switch back, as written."""
+        """Run, for each switch flipped, the first firing alert's runbook line that flips it
+        back, as written; then start again what was broken, as the expected alert's runbook
+        says."""
         d = self.d
         order = sorted(self.fired, key=self.fired.__getitem__)
-        fix = mitigation_for([a for a in order if a in d.expected] or list(d.expected), d.switch)
-        if fix is None:
-            self.fail(f"no runbook of {', '.join(d.expected)} flips {d.switch}")
-            return None
-        done = subprocess.run(
-            ["bash", "-c", fix.command + " -f -o /dev/null -w '%{http_code}'"],
-            env={
-                **os.environ,
-                "SHOP": self.shops[-1],
-                "ADMIN": self.shops[-1],
-                "TOKEN": self.token,
-            },
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        mitigated = self.record["mitigated"] = self.event(
-            "mitigation", runbook=f"runbooks/{fix.alert}.md", command=fix.command,
-            status=done.stdout.strip(),
-        )  # fmt: skip
-        if done.returncode != 0:
-            self.fail(f"the runbook's command failed: {done.stdout} {done.stderr}")
-            return None
+        alerts = [a for a in order if a in d.expected] or list(d.expected)
+        mitigated = None
+        for switch, _ in d.flips:
+            fix = mitigation_for(alerts, switch)
+            if fix is None:
+                self.fail(f"no runbook of {', '.join(d.expected)} flips {switch}")
+                return None
+            done = subprocess.run(
+                ["bash", "-c", fix.command + " -f -o /dev/null -w '%{http_code}'"],
+                env={
+                    **os.environ,
+                    "SHOP": self.shops[-1],
+                    "ADMIN": self.shops[-1],
+                    "TOKEN": self.token,
+                },
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            mitigated = self.event(
+                "mitigation", runbook=f"runbooks/{fix.alert}.md", command=fix.command,
+                status=done.stdout.strip(),
+            )  # fmt: skip
+            if done.returncode != 0:
+                self.fail(f"the runbook's command failed: {done.stdout} {done.stderr}")
+                return None
+        if d.fault is not None and self.breaker.mend(self.relaunch):
+            mitigated = self.event(
+                "mitigation", runbook=f"runbooks/{alerts[0]}.md",
+                command=f"start the {d.fault.process} again", status=None,
+            )  # fmt: skip
+        if mitigated is None:  # a fault over at once: nothing to do but watch it clear
+            mitigated = self.record["flip"]
+        self.record["mitigated"] = mitigated
         return mitigated
+
+    def relaunch(self) -> None:
+        """The killed replica started again on its port with the same settings."""
+        settings = {"SHOP_DB_URL": self.db_url, "SHOP_LOG_LEVEL": "WARNING", **self.shop_env}
+        replica = shop.launch(self.shops[-1], settings, log=self.run_dir / "shop.log")
+        self.procs.started.append(replica.process)
+        replica.wait_ready()
 
     def recover(self, mitigated: float) -> None:
         """Wait until alerts resolve and throughput and p99 are within 10 % of the baseline."""
@@ -401,7 +456,7 @@ class GameDay:
         record["notified"] = notified
         record["resolved"] = self.resolved
         record["recovered"] = self.recovered
-        allowed = set(self.d.expected) | set(self.d.tolerated) | set(SHARED_MACHINE)
+        allowed = set(self.d.expected) | set(self.d.tolerated) | set(BACKGROUND)
         unexpected = sorted(set(fired) - allowed)
         if unexpected:
             self.fail(f"unexpected alerts: {', '.join(unexpected)}")
@@ -422,6 +477,14 @@ class GameDay:
         self.procs.stop()
         self.receiver.close()
         self.stack.down()
+        try:
+            found = audit.audit(self.db_url)
+            record["audit"] = found.describe()
+            if not found.ok:
+                self.fail(f"the audit found {len(found.discrepancies)} discrepancies")
+        finally:
+            self.breaker.close()
+        print(record["audit"])
         (self.run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
         record["run_dir"] = str(self.run_dir)
 
@@ -458,6 +521,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "incidents")
     parser.add_argument(
+        "--history",
+        type=Path,
+        default=history.HISTORY,
+        help="where every run, blessed or not, appends its figures (committed)",
+    )
+    parser.add_argument(
         "--ambient",
         action="store_true",
         help="a shared, starved machine: alerts that never go quiet on the baseline are"
@@ -469,16 +538,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     record = run(args)
-    found = audit.audit(args.db_url)
-    record["audit"] = found.describe()
-    if not found.ok:
-        record["failures"].append(f"the audit found {len(found.discrepancies)} discrepancies")
-    print(record["audit"])
     run_dir = Path(record["run_dir"])
+    line = history.entry(record, history.commit())
+    regressed = history.regression(history.read(args.history), line, history.bounds())
+    if regressed:
+        record["failures"].append(regressed)
+        line = history.entry(record, line["commit"])
+    history.append(line, args.history)
     (run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
     out = args.out if args.bless else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    print(f"gameday: report {report.write(record, run_dir, out)}")
+    print(f"gameday: report {report.write(record, run_dir, out, args.history)}")
     for failure in record["failures"]:
         print(f"gameday: FAILED: {failure}", file=sys.stderr)
     print(f"gameday: run directory {run_dir}")

@@ -27,13 +27,13 @@ import redis.asyncio as aioredis
 
 from loadtest.audit import Scope, audit
 from loadtest.harness.database import seed
+from loadtest.harness.servers import MariaDbServer, RedisServer
 from loadtest.harness.waiting import until
 from shop.adapters.mysql.pool import parse_db_url
 
 from ..conftest import ADMIN_TOKEN
 from ..integration.replicas import RUNNING, replicas
 from .load import LOCKED, Load
-from .servers import MariaDbServer, RedisServer
 
 pytestmark = pytest.mark.faults
 

@@ -9,11 +9,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from loadtest.harness.servers import MariaDbServer
 from shop.adapters.mysql.migrations import migrate
 from shop.adapters.mysql.pool import Database, parse_db_url
 from shop.domain.errors import DatabaseUnavailable
-
-from ..faults.servers import MariaDbServer
 
 
 def _openssl(*args: str | Path) -> None:

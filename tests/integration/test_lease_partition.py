@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio as aioredis
 
+from loadtest.harness.servers import RedisServer
 from shop.adapters.redis.locks import RedisLockManager
 from shop.domain.errors import LeaseLost
 
 from ..faults.link import TcpLink
-from ..faults.servers import RedisServer
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The harness every tool stands on, against real processes, MariaDB and Redis: a shop served
 and stopped, its admin API, a fleet's verdict from its logs, waiting, /proc readings, the
-database helpers, the monitoring stack and the `python -m loadtest` entry point."""
+database helpers, the monitoring stack, private servers and the `python -m loadtest` entry
+point."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from loadtest import ROOT
+from loadtest.gameday.drills import Fault
+from loadtest.gameday.faults import Breaker
 from loadtest.harness import admin, database
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
+from loadtest.harness.servers import RedisServer
 from loadtest.harness.shop import Replica, answers, problems, serving
 from loadtest.harness.stack import Stack, running
 from loadtest.harness.waiting import wait_until
@@ -162,3 +167,40 @@ def test_replicas_verb_serves_consecutive_ports_until_interrupted(seeded: str) -
         stop(fleet, how=signal.SIGINT)
     assert fleet.returncode == 0
     assert not any(answers(u) for u in urls)
+
+
+def test_a_private_redis_stops_and_comes_back_on_its_port_without_its_keys() -> None:
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url, socket_connect_timeout=1)
+        client.set("k", "v")
+        port = server.port
+        server.kill()
+        with pytest.raises(redis.ConnectionError):
+            client.ping()
+        server.start()
+        assert server.port == port
+        assert client.get("k") is None  # no persistence: a crash loses every key
+    assert server.proc is None
+
+
+def test_a_game_days_fault_breaks_and_mends_its_own_redis() -> None:
+    stopped, restarted = Breaker(Fault("redis", "stopped")), Breaker(Fault("redis", "restarted"))
+    try:
+        for breaker in (stopped, restarted):
+            breaker.start()
+            assert breaker.stack()["redis_addr"] == breaker.shop_env()["SHOP_REDIS_URL"]
+            assert breaker.db_url("mysql://shared") == "mysql://shared"
+        client = redis.Redis.from_url(stopped.shop_env()["SHOP_REDIS_URL"])
+        stopped.break_(None)
+        with pytest.raises(redis.ConnectionError):
+            client.ping()
+        assert stopped.mend(lambda: None)
+        assert client.ping()
+        client = redis.Redis.from_url(restarted.shop_env()["SHOP_REDIS_URL"])
+        client.set("lease", "held")
+        restarted.break_(None)
+        assert client.get("lease") is None
+        assert not restarted.mend(lambda: None)  # over at once: nothing to mend
+    finally:
+        stopped.close()
+        restarted.close()

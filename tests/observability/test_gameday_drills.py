@@ -32,8 +32,21 @@ def test_drill_names_real_alerts(drill: Drill) -> None:
 
 
 @pytest.mark.parametrize("drill", DRILLS.values(), ids=lambda d: d.scenario)
-def test_an_expected_alerts_runbook_flips_the_switch_back(drill: Drill) -> None:
-    fix = mitigation_for(list(drill.expected), drill.switch)
-    assert fix is not None, f"no runbook of {drill.expected} flips {drill.switch} back"
-    assert fix.value != drill.value
-    assert fix.command.startswith("curl ")
+def test_an_expected_alerts_runbook_flips_each_switch_back(drill: Drill) -> None:
+    assert drill.flips or drill.fault
+    for switch, value in drill.flips:
+        fix = mitigation_for(list(drill.expected), switch)
+        assert fix is not None, f"no runbook of {drill.expected} flips {switch} back"
+        assert fix.value != value
+        assert fix.command.startswith("curl ")
+
+
+@pytest.mark.parametrize(
+    "drill",
+    [d for d in DRILLS.values() if d.fault and d.fault.how != "restarted"],
+    ids=lambda d: d.scenario,
+)
+def test_a_broken_process_is_started_again_as_the_runbook_says(drill: Drill) -> None:
+    text = (ROOT / "runbooks" / f"{drill.expected[0]}.md").read_text()
+    mitigate = text.split("## Mitigate", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"\b(start|restart)\b", mitigate, re.I), mitigate

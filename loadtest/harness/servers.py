@@ -1,6 +1,7 @@
 """Private `redis-server` and `mariadbd` processes on free ports with their own data dirs.
 
-Drills kill and restart these, never the shared servers on 3306 and 6379.
+Fault drills and game days kill, stop and restart these, never the shared servers on 3306 and
+6379.
 """
 
 from __future__ import annotations
