@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak loadtest-compare
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -146,6 +146,13 @@ loadtest-audit: install services
 # make loadtest-report RUN=.run/loadtest/order-20260101-120000 -> docs/loadtest/<run>/README.md
 loadtest-report: install
 	$(PY) -m loadtest report $(RUN)
+
+# make loadtest-compare A=<run dir> B=<run dir> [THRESHOLD=0.25]: a verdict per figure (faster,
+# slower, no difference at 99 %), a chart and <B>/compare/README.{md,html}; exit 1 when a figure
+# of B is worse than A's by more than THRESHOLD.
+THRESHOLD ?= 0.25
+loadtest-compare: install
+	$(PY) -m loadtest compare $(A) $(B) --threshold $(THRESHOLD)
 
 # The original's three fixes undone and redone under one steady order load, in one run:
 # writes docs/loadtest/before-after/README.md (commit it with its charts).

@@ -17,6 +17,7 @@ VERBS = {
     "run": ("loadtest.traffic.run", "a load test: locust, Prometheus, audit and SLO gate"),
     "audit": ("loadtest.audit", "the consistency audit over the seeded data set"),
     "report": ("loadtest.slo.report", "a load-test run directory turned into a report"),
+    "compare": ("loadtest.slo.compare", "two runs compared: a verdict per figure"),
     "before-after": ("loadtest.slo.before_after", "the before/after comparison's report"),
     "gameday": ("loadtest.gameday.run", "an incident drill with alerts and the runbook's fix"),
     "bench": ("loadtest.bench", "the benchmarks (make bench, make bench-soak)"),

@@ -57,6 +57,10 @@ QUERIES = {
     "pool_pending": "sum by (pool) (db_client_connection_pending_requests)",
     "pool_used": 'sum by (pool) (db_client_connection_count{state="used"})',
     "pool_max": "sum by (pool) (db_client_connection_max)",
+    "pool_wait_p99": "histogram_quantile(0.99, sum by (pool, le)"
+    " (rate(db_client_connection_wait_time_seconds_bucket[5s])))",
+    "statement_p99": "histogram_quantile(0.99, sum by (le)"
+    " (rate(db_client_operation_duration_seconds_bucket[5s])))",
     "loop_lag_p99": "histogram_quantile(0.99, sum by (le)"
     " (rate(shop_event_loop_lag_seconds_bucket[5s])))",
     "orders_paid_rps": 'sum(rate(shop_orders_total{outcome="success"}[5s]))',

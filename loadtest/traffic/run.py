@@ -86,6 +86,11 @@ def run_locust(
         coupon_id,
         "--admin-token",
         args.admin_token,
+        # Every process (workers too) logs its requests there (loadtest/traffic/samples.py).
+        "--run-dir",
+        str(run_dir),
+        "--trace-sample",
+        str(args.trace_sample),
     ]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     master = [
@@ -95,8 +100,6 @@ def run_locust(
         "--web-port",
         str(args.web_port),
         "--autostart",
-        "--run-dir",
-        str(run_dir),
         "--csv",
         str(run_dir / "locust"),
         "--csv-full-history",
@@ -180,6 +183,27 @@ def run_locust(
     }
 
 
+def provenance() -> dict[str, Any]:
+    """What a comparison needs to know of where a run ran: the commit and the machine."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "commit": commit + ("+dirty" if dirty else ""),
+        "machine": {
+            "host": os.uname().nodename,
+            "system": f"{os.uname().sysname} {os.uname().release}",
+            "cores": os.cpu_count() or 1,
+            # Busy before the run started: a shared machine's load is part of the figures.
+            "load": round(os.getloadavg()[0], 2),
+        },
+    }
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="loadtest", description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", default="order")
@@ -195,6 +219,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--web-host", default="127.0.0.1")
     parser.add_argument("--web-port", type=int, default=8089)
     parser.add_argument("--run-dir", default="")
+    parser.add_argument(
+        "--trace-sample", type=float, default=0.1, help="share of requests sent as sampled traces"
+    )
     parser.add_argument("--initial-stock", type=int, default=audit.SEED_STOCK)
     parser.add_argument(
         "--prometheus", choices=("auto", "off"), default="auto", help="record into Prometheus"
@@ -216,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     urls = [u.strip().rstrip("/") for u in args.shop_url.split(",") if u.strip()]
     procs = Processes()
+    where = provenance()
     try:
         if not any(shop.answers(u) for u in urls):
             start_shop(urls, args.db_url, args.seed_users, procs, run_dir / "shop.log")
@@ -282,7 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = {
         "scenario": chosen.name,
         "profile": chosen.profile.name,
+        "shape": [[st.seconds, st.users] for st in chosen.profile.stages],
+        # Closed model: a fixed number of users, each waiting for its answer before the next.
+        "model": "closed",
         "scale": args.scale,
+        **where,
         "shop_urls": urls,
         "db_url": args.db_url,
         "coupon_id": coupon_id,
