@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak loadtest-compare
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak loadtest-compare loadtest-regress
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -153,6 +153,12 @@ loadtest-report: install
 THRESHOLD ?= 0.25
 loadtest-compare: install
 	$(PY) -m loadtest compare $(A) $(B) --threshold $(THRESHOLD)
+
+# make loadtest-regress [SCENARIO=order|coupon|charge|browse] [BLESS=1]: the scenario's smoke (~30 s)
+# on a shop of its own, compared with loadtest/slo/baselines/<scenario>/; exit 1 when a majority
+# of up to three runs is twice as slow. BLESS=1 makes the run the baseline (commit it).
+loadtest-regress: install services
+	$(PY) -m loadtest regress --scenario $(SCENARIO) $(if $(BLESS),--bless)
 
 # The original's three fixes undone and redone under one steady order load, in one run:
 # writes docs/loadtest/before-after/README.md (commit it with its charts).

@@ -18,6 +18,7 @@ VERBS = {
     "audit": ("loadtest.audit", "the consistency audit over the seeded data set"),
     "report": ("loadtest.slo.report", "a load-test run directory turned into a report"),
     "compare": ("loadtest.slo.compare", "two runs compared: a verdict per figure"),
+    "regress": ("loadtest.slo.regress", "a smoke run against its committed baseline"),
     "before-after": ("loadtest.slo.before_after", "the before/after comparison's report"),
     "gameday": ("loadtest.gameday.run", "an incident drill with alerts and the runbook's fix"),
     "bench": ("loadtest.bench", "the benchmarks (make bench, make bench-soak)"),

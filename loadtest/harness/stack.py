@@ -69,6 +69,7 @@ QUERIES = {
     "locust_failures_rps": "sum(rate(locust_failures_total[5s]))",
     "locust_rejections_rps": "sum by (code) (rate(locust_rejections_total[5s]))",
     "switches_on": "shop_incident_switch == 1",
+    "alerts": 'ALERTS{alertstate="firing"}',
 }
 
 

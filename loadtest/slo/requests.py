@@ -99,4 +99,4 @@ def trace_link(request: Request, jaeger_url: str | None) -> str:
         return "–"
     if jaeger_url and request.sampled:
         return f"[`{request.trace_id}`]({jaeger_url.rstrip('/')}/trace/{request.trace_id})"
-    return f"`{request.trace_id}`" + ("" if request.sampled else " (not sampled)")
+    return f"`{request.trace_id}`"

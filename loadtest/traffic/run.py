@@ -30,7 +30,13 @@ from loadtest.harness import admin, database, shop, stack
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import Processes, cpu_seconds, machine_jiffies
 from loadtest.slo import gate
-from loadtest.traffic.scenarios import scenario
+from loadtest.traffic.scenarios import (
+    drawn_schedule,
+    format_schedule,
+    parse_schedule,
+    scenario,
+    with_schedule,
+)
 
 WEBUI_DIST = ROOT / "loadtest" / "traffic" / "webui" / "dist"
 DEFAULT_SHOP = "http://127.0.0.1:8081"
@@ -91,6 +97,8 @@ def run_locust(
         str(run_dir),
         "--trace-sample",
         str(args.trace_sample),
+        "--flips",
+        args.flips,
     ]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     master = [
@@ -222,6 +230,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--trace-sample", type=float, default=0.1, help="share of requests sent as sampled traces"
     )
+    parser.add_argument(
+        "--flips", default="", help="switch flips beside the scenario's: 10:db_latency_ms=50,..."
+    )
+    parser.add_argument("--flip-seed", type=int, default=None, help="flips drawn from this seed")
+    parser.add_argument(
+        "--replay", type=Path, default=None, help="a run dir: its scenario, scale and flips again"
+    )
     parser.add_argument("--initial-stock", type=int, default=audit.SEED_STOCK)
     parser.add_argument(
         "--prometheus", choices=("auto", "off"), default="auto", help="record into Prometheus"
@@ -237,7 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # A terminated run (SIGTERM) ends like Ctrl-C: locust stops, then audit and gate.
     signal.signal(signal.SIGTERM, _interrupt)
-    chosen = scenario(args.scenario)
+    if args.replay is not None:
+        before = json.loads((args.replay / "run.json").read_text())
+        args.scenario, args.scale = before["scenario"], before["scale"]
+        args.flips = before.get("schedule", "")
+    elif args.flip_seed is not None:
+        duration = scenario(args.scenario).profile.duration()
+        args.flips = format_schedule(drawn_schedule(args.flip_seed, duration))
+    chosen = with_schedule(scenario(args.scenario), parse_schedule(args.flips))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.run_dir or ROOT / ".run" / "loadtest" / f"{chosen.name}-{stamp}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -314,6 +336,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Closed model: a fixed number of users, each waiting for its answer before the next.
         "model": "closed",
         "scale": args.scale,
+        # The flips beyond the scenario's own (`--replay` runs them again) and all of them.
+        "schedule": args.flips,
+        "flips": format_schedule(chosen.flips),
+        "flip_seed": args.flip_seed,
+        "replay_of": str(args.replay) if args.replay else None,
         **where,
         "shop_urls": urls,
         "db_url": args.db_url,
