@@ -15,6 +15,7 @@ VERBS = {
     "replicas": ("loadtest.harness.shop", "N shop processes on consecutive ports"),
     "observe": ("loadtest.harness.stack", "the local Prometheus/Alertmanager/exporters stack"),
     "run": ("loadtest.traffic.run", "a load test: locust, Prometheus, audit and SLO gate"),
+    "k6": ("loadtest.k6.run", "the original's k6 scripts against the shop"),
     "audit": ("loadtest.audit", "the consistency audit over the seeded data set"),
     "report": ("loadtest.slo.report", "a load-test run directory turned into a report"),
     "compare": ("loadtest.slo.compare", "two runs compared: a verdict per figure"),

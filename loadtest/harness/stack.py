@@ -70,6 +70,7 @@ QUERIES = {
     "locust_rejections_rps": "sum by (code) (rate(locust_rejections_total[5s]))",
     "switches_on": "shop_incident_switch == 1",
     "alerts": 'ALERTS{alertstate="firing"}',
+    "k6_rps": "sum(rate(k6_http_reqs_total[5s]))",
 }
 
 
@@ -140,6 +141,8 @@ class Stack:
                 f"--storage.tsdb.path={d / 'prometheus-data'}",
                 f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
                 "--web.enable-lifecycle", "--enable-feature=exemplar-storage",
+                # k6's Prometheus remote-write output (make k6) lands in the run's Prometheus.
+                "--web.enable-remote-write-receiver",
             ],
             "alertmanager": [
                 "prometheus-alertmanager", f"--config.file={d / 'alertmanager.yml'}",

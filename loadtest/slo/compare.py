@@ -85,8 +85,15 @@ def _internals(run: Path) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def figures(a: Path, b: Path) -> list[Figure]:
-    """The samples of every figure both runs have."""
+def machine_factor(a: Path, b: Path) -> float:
+    """How much slower the machine was for B than for A (probe times' ratio; 1.0 unknown)."""
+    probe_a, probe_b = _meta(a).get("probe_ms"), _meta(b).get("probe_ms")
+    return float(probe_b) / float(probe_a) if probe_a and probe_b else 1.0
+
+
+def figures(a: Path, b: Path, factor: float = 1.0) -> list[Figure]:
+    """The samples of every figure both runs have; B's times divided by `factor` and its rates
+    multiplied by it (the machine's slowdown for B taken out)."""
     sec_a = requests.per_second(requests.read(a))
     sec_b = requests.per_second(requests.read(b))
     out: list[Figure] = []
@@ -94,12 +101,9 @@ def figures(a: Path, b: Path) -> list[Figure]:
     for name in names:
         x, y = sec_a[name], sec_b[name]
         for label in ("p50", "p95", "p99"):
-            out.append(
-                Figure(
-                    name, label, "ms", True, _clean(getattr(x, label)), _clean(getattr(y, label))
-                )
-            )
-        out.append(Figure(name, "requests/s", "/s", False, x.count, y.count))
+            times_b = _clean(getattr(y, label)) / factor
+            out.append(Figure(name, label, "ms", True, _clean(getattr(x, label)), times_b))
+        out.append(Figure(name, "requests/s", "/s", False, x.count, y.count * factor))
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(
                 Figure(
@@ -115,7 +119,7 @@ def figures(a: Path, b: Path) -> list[Figure]:
     for key in sorted(set(int_a) & set(int_b)):
         query, which = key
         label = f"{query} {which}".strip()
-        out.append(Figure("shop", label, "ms", True, int_a[key], int_b[key]))
+        out.append(Figure("shop", label, "ms", True, int_a[key], int_b[key] / factor))
     return out
 
 
@@ -150,9 +154,9 @@ def judge(figure: Figure, confidence: float, min_effect: float) -> Outcome:
 
 
 def compare(
-    a: Path, b: Path, *, confidence: float = 0.99, min_effect: float = 0.10
+    a: Path, b: Path, *, confidence: float = 0.99, min_effect: float = 0.10, factor: float = 1.0
 ) -> list[Outcome]:
-    return [judge(f, confidence, min_effect) for f in figures(a, b)]
+    return [judge(f, confidence, min_effect) for f in figures(a, b, factor)]
 
 
 def _shown(value: float, unit: str) -> str:
@@ -225,6 +229,7 @@ def write(
     confidence: float,
     min_effect: float,
     threshold: float,
+    factor: float = 1.0,
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     picture = chart(a, b, out)
@@ -235,6 +240,12 @@ def write(
         if regressions
         else f"No figure of B is worse than A by more than {threshold:.0%}."
     )
+    normalized = (
+        f" B's times are divided (its rates multiplied) by {factor:.2f}: how much slower the"
+        " machine's speed probe ran during B than during A."
+        if factor != 1.0
+        else ""
+    )
     text = f"""# Load-test comparison: {b.name} against {a.name}
 
 {_describe("A", a)}
@@ -242,7 +253,7 @@ def write(
 
 Each figure's per-second samples of A and B through a two-sided Mann-Whitney U test; a figure
 differs when p < {1 - confidence:.2g} ({confidence:.0%} confidence) and the medians (means for
-failures) differ by at least {min_effect:.0%}.
+failures) differ by at least {min_effect:.0%}.{normalized}
 
 {summary}
 
@@ -264,12 +275,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--confidence", type=float, default=0.99)
     parser.add_argument("--min-effect", type=float, default=0.10)
     parser.add_argument("--threshold", type=float, default=0.25, help="regression: exit 1")
+    parser.add_argument(
+        "--normalize", action="store_true", help="take the machine's speed (probe) out of B"
+    )
     args = parser.parse_args(argv)
     for run in (args.a, args.b):
         if not any((run / "requests").glob("*.csv*")):
             print(f"{run} holds no request log (requests/*.csv)", file=sys.stderr)
             return 2
-    outcomes = compare(args.a, args.b, confidence=args.confidence, min_effect=args.min_effect)
+    factor = machine_factor(args.a, args.b) if args.normalize else 1.0
+    outcomes = compare(
+        args.a, args.b, confidence=args.confidence, min_effect=args.min_effect, factor=factor
+    )
     readme = write(
         args.a,
         args.b,
@@ -278,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         confidence=args.confidence,
         min_effect=args.min_effect,
         threshold=args.threshold,
+        factor=factor,
     )
     print(table(outcomes))
     print(f"compare: {readme}")

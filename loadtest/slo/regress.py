@@ -105,7 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = attempt_dir / "compare"
         limit = str(args.threshold)
         verdicts.append(
-            compare.main([str(baseline), str(attempt_dir), "--threshold", limit, "--out", str(out)])
+            compare.main(
+                [
+                    str(baseline),
+                    str(attempt_dir),
+                    "--threshold",
+                    limit,
+                    "--out",
+                    str(out),
+                    "--normalize",
+                ]
+            )
         )
         regressed = verdicts.count(1)
         print(f"regress: run {attempt + 1}: {'REGRESSION' if verdicts[-1] else 'pass'}")

@@ -26,11 +26,12 @@ from typing import Any
 import pymysql
 
 from loadtest import ROOT, audit
-from loadtest.harness import admin, database, shop, stack
+from loadtest.harness import admin, database, shop, speed, stack
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import Processes, cpu_seconds, machine_jiffies
 from loadtest.slo import gate
 from loadtest.traffic.scenarios import (
+    Scenario,
     drawn_schedule,
     format_schedule,
     parse_schedule,
@@ -63,6 +64,28 @@ def start_shop(
         procs.started.append(replica.process)
         replica.wait_ready()
         print(f"loadtest: started the shop on {url} (log: {log})")
+
+
+def run_coupon(chosen: Scenario, url: str, token: str, stamp: str) -> str:
+    """A fresh coupon of the scenario's quantity for the run, or the seeded one."""
+    if not chosen.coupon_quantity:
+        return "test-coupon-1"
+    expires = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86_400))
+    created = admin.call(
+        url,
+        token,
+        "POST",
+        "/api/coupons",
+        {
+            "name": f"load test {chosen.name} {stamp}",
+            "discountType": "FIXED",
+            "discountValue": 1000,
+            "minOrderAmount": 0,
+            "totalQuantity": chosen.coupon_quantity,
+            "expiresAt": expires,
+        },
+    )
+    return str(created["couponId"])
 
 
 def run_locust(
@@ -151,16 +174,17 @@ def run_locust(
         print("loadtest: Ctrl-C ends the run (then audit and gate)")
     generators = [master_proc, *workers]
     cpu: dict[int, float] = {}
-    try:
-        while master_proc.poll() is None:
-            for proc in generators:  # last reading before each exits
-                seconds = cpu_seconds(proc.pid)
-                cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), seconds)
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        # SIGTERM: locust's graceful stop (stats written), whatever it does with SIGINT.
-        master_proc.send_signal(signal.SIGTERM)
-        master_proc.wait(timeout=60)
+    with speed.probing() as probes:
+        try:
+            while master_proc.poll() is None:
+                for proc in generators:  # last reading before each exits
+                    seconds = cpu_seconds(proc.pid)
+                    cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), seconds)
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            # SIGTERM: locust's graceful stop (stats written), whatever it does with SIGINT.
+            master_proc.send_signal(signal.SIGTERM)
+            master_proc.wait(timeout=60)
     for proc in workers:
         try:
             proc.wait(timeout=30)
@@ -188,6 +212,8 @@ def run_locust(
         else 0.0,
         "machine_cpu_share": (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0,
         "cores": cores,
+        # The machine's speed for us during the run (loadtest/harness/speed.py).
+        "probe_ms": speed.median(probes),
     }
 
 
@@ -275,25 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             database.abandon_carts(args.db_url, shoppers=args.seed_users)
         if users == 0:
             raise SystemExit(f"no seeded users in {args.db_url}: run `make seed`")
-        coupon_id = "test-coupon-1"
-        if chosen.coupon_quantity:
-            created = admin.call(
-                urls[0],
-                args.admin_token,
-                "POST",
-                "/api/coupons",
-                {
-                    "name": f"load test {chosen.name} {stamp}",
-                    "discountType": "FIXED",
-                    "discountValue": 1000,
-                    "minOrderAmount": 0,
-                    "totalQuantity": chosen.coupon_quantity,
-                    "expiresAt": time.strftime(
-                        "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86_400)
-                    ),
-                },
-            )
-            coupon_id = created["couponId"]
+        coupon_id = run_coupon(chosen, urls[0], args.admin_token, stamp)
         recording: dict[str, Any] | None = None
         if args.prometheus == "auto":
             locust_url = f"http://{args.web_host}:{args.web_port}"

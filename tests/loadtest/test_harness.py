@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from loadtest import ROOT
-from loadtest.harness import admin, database
+from loadtest.harness import admin, database, speed
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 from loadtest.harness.shop import Replica, answers, problems, serving
@@ -162,3 +162,15 @@ def test_replicas_verb_serves_consecutive_ports_until_interrupted(seeded: str) -
         stop(fleet, how=signal.SIGINT)
     assert fleet.returncode == 0
     assert not any(answers(u) for u in urls)
+
+
+def test_the_speed_probe_reads_while_the_block_runs() -> None:
+    with speed.probing(interval=0.05) as readings:
+        time.sleep(0.6)
+    count = len(readings)
+    assert count >= 3
+    assert all(r > 0 for r in readings)
+    time.sleep(0.2)
+    assert len(readings) == count  # stopped with the block
+    assert speed.median([3.0, 1.0, 2.0]) == 2.0
+    assert speed.median([]) is None
