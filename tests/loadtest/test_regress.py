@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from loadtest.__main__ import main as loadtest
 from loadtest.slo import regress
 
@@ -23,16 +25,33 @@ def _regress(tmp_path: Path, name: str, *extra: str) -> int:
     )  # fmt: skip
 
 
+@pytest.mark.timeout(400)  # three runs of about 10 s each, slower on a busy machine
 def test_baseline_then_unchanged_then_planted_slowdown(tmp_path: Path) -> None:
     assert _regress(tmp_path, "blessed", "--bless") == 0
     baseline = tmp_path / "baselines" / "order"
     assert json.loads((baseline / "run.json").read_text())["scale"] == float(SCALE)
     assert (baseline / "requests" / "recorded.csv.gz").stat().st_size > 1_000
-    assert _regress(tmp_path, "unchanged") == 0
-    assert _regress(tmp_path, "slower", "--flips", "0:db_latency_ms=40") == 1
+    # One run each (--confirm 0): the majority rule is test_reruns_until_a_majority's.
+    assert _regress(tmp_path, "unchanged", "--confirm", "0") == 0
+    assert _regress(tmp_path, "slower", "--confirm", "0", "--flips", "0:db_latency_ms=40") == 1
     assert "**slower**" in (tmp_path / "slower" / "compare" / "README.md").read_text()
     schedule = json.loads((tmp_path / "slower" / "run.json").read_text())["schedule"]
     assert schedule == "0:db_latency_ms=40"
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "done"),
+    [
+        ([0], True),
+        ([1], False),
+        ([1, 1], True),
+        ([1, 0], False),
+        ([1, 0, 0], True),
+        ([1, 0, 1], True),
+    ],
+)
+def test_reruns_until_a_majority(verdicts: list[int], done: bool) -> None:
+    assert regress.decided(verdicts, 3) is done
 
 
 def test_no_baseline_or_another_scale_is_refused(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_metadata_percentiles_by_request_and_slowest_traces(tmp_path: Path) -> N
     run = _with_request_log(tmp_path)
     text = report.write(run, tmp_path / "report", "http://jaeger:16686").read_text()
     assert "| commit | `0123456789ab` |" in text
-    assert "| machine | box, Linux, 2 cores, load 1.5 at the start |" in text
+    assert "| machine | box, Linux, 2 cores, load 1.5 at the start, speed probe ? ms |" in text
     assert "| shape | 50 users in 30 s → 100 users in 60 s |" in text
     assert "| switch flips | `10:db_latency_ms=50` |" in text
     assert "![by request](latency_by_request.png)" in text
