@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak loadtest-compare loadtest-regress k6
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -150,6 +150,7 @@ loadtest-report: install
 # make loadtest-compare A=<run dir> B=<run dir> [THRESHOLD=0.25]: a verdict per figure (faster,
 # slower, no difference at 99 %), a chart and <B>/compare/README.{md,html}; exit 1 when a figure
 # of B is worse than A's by more than THRESHOLD.
+.PHONY: loadtest-compare loadtest-regress k6
 THRESHOLD ?= 0.25
 loadtest-compare: install
 	$(PY) -m loadtest compare $(A) $(B) --threshold $(THRESHOLD)
