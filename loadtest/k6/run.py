@@ -28,7 +28,7 @@ from loadtest.harness.processes import Processes
 from loadtest.slo import gate
 from loadtest.traffic import contract
 from loadtest.traffic.profiles import Profile
-from loadtest.traffic.run import DEFAULT_DB, DEFAULT_SHOP, run_coupon, start_shop
+from loadtest.traffic.run import run_coupon, start_shop, target_options
 from loadtest.traffic.scenarios import scenario
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -132,12 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loadtest k6", description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", choices=SCENARIOS, default="order")
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--shop-url", default=DEFAULT_SHOP)
-    parser.add_argument("--db-url", default=os.environ.get("SHOP_DB_URL", DEFAULT_DB))
-    parser.add_argument("--seed-users", type=int, default=100_000)
-    parser.add_argument(
-        "--admin-token", default=os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
-    )
+    target_options(parser)
     parser.add_argument("--run-dir", type=Path, default=None)
     parser.add_argument("--prometheus", choices=("auto", "off"), default="auto")
     args = parser.parse_args(argv)

@@ -232,6 +232,7 @@ def write(
     confidence: float,
     min_effect: float,
     threshold: float,
+    note: str = "",
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     picture = chart(a, b, out)
@@ -244,6 +245,7 @@ def write(
     )
     text = f"""# Load-test comparison: {b.name} against {a.name}
 
+{note + chr(10) if note else ""}
 {_describe("A", a)}
 {_describe("B", b)}
 
@@ -272,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--confidence", type=float, default=0.99)
     parser.add_argument("--min-effect", type=float, default=0.10)
     parser.add_argument("--threshold", type=float, default=0.25, help="regression: exit 1")
+    parser.add_argument("--note", default="", help="what was compared, for the report's reader")
     args = parser.parse_args(argv)
     for run in (args.a, args.b):
         if not any((run / "requests").glob("*.csv*")):
@@ -286,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         confidence=args.confidence,
         min_effect=args.min_effect,
         threshold=args.threshold,
+        note=args.note,
     )
     print(table(outcomes))
     print(f"compare: {readme}")

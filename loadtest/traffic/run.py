@@ -238,18 +238,23 @@ def provenance() -> dict[str, Any]:
     }
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="loadtest", description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", default="order")
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--headless", action="store_true")
-    parser.add_argument("--workers", type=int, default=0)
+def target_options(parser: argparse.ArgumentParser) -> None:
+    """The shop a load tool aims at (started, seeded, when none answers) and its admin token."""
     parser.add_argument("--shop-url", default=DEFAULT_SHOP)
     parser.add_argument("--db-url", default=os.environ.get("SHOP_DB_URL", DEFAULT_DB))
     parser.add_argument("--seed-users", type=int, default=100_000)
     parser.add_argument(
         "--admin-token", default=os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
     )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="loadtest", description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", default="order")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--headless", action="store_true")
+    parser.add_argument("--workers", type=int, default=0)
+    target_options(parser)
     parser.add_argument("--web-host", default="127.0.0.1")
     parser.add_argument("--web-port", type=int, default=8089)
     parser.add_argument("--run-dir", default="")
