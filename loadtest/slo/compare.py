@@ -178,7 +178,7 @@ def table(outcomes: list[Outcome]) -> str:
         f = o.figure
         change = "–" if math.isnan(o.change) else f"{o.change:+.0%}"
         p = "–" if math.isnan(o.p_value) else f"{o.p_value:.3g}"
-        verdict = f"**{o.verdict}**" if o.verdict not in ("no difference",) else o.verdict
+        verdict = o.verdict if o.verdict == "no difference" else f"**{o.verdict}**"
         lines.append(
             f"| `{f.name}` | {f.figure} | {_shown(o.median_a, f.unit)} |"
             f" {_shown(o.median_b, f.unit)} | {change} | {p} | {verdict} |"
