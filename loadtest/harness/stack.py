@@ -57,6 +57,10 @@ QUERIES = {
     "pool_pending": "sum by (pool) (db_client_connection_pending_requests)",
     "pool_used": 'sum by (pool) (db_client_connection_count{state="used"})',
     "pool_max": "sum by (pool) (db_client_connection_max)",
+    "pool_wait_p99": "histogram_quantile(0.99, sum by (pool, le)"
+    " (rate(db_client_connection_wait_time_seconds_bucket[5s])))",
+    "statement_p99": "histogram_quantile(0.99, sum by (le)"
+    " (rate(db_client_operation_duration_seconds_bucket[5s])))",
     "loop_lag_p99": "histogram_quantile(0.99, sum by (le)"
     " (rate(shop_event_loop_lag_seconds_bucket[5s])))",
     "orders_paid_rps": 'sum(rate(shop_orders_total{outcome="success"}[5s]))',
@@ -65,6 +69,8 @@ QUERIES = {
     "locust_failures_rps": "sum(rate(locust_failures_total[5s]))",
     "locust_rejections_rps": "sum by (code) (rate(locust_rejections_total[5s]))",
     "switches_on": "shop_incident_switch == 1",
+    "alerts": 'ALERTS{alertstate="firing"}',
+    "k6_rps": "sum(rate(k6_http_reqs_total[5s]))",
 }
 
 
@@ -136,6 +142,8 @@ class Stack:
                 f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
                 f"--web.external-url={self.prometheus_url}",
                 "--web.enable-lifecycle", "--enable-feature=exemplar-storage",
+                # k6's Prometheus remote-write output (make k6) lands in the run's Prometheus.
+                "--web.enable-remote-write-receiver",
             ],
             "alertmanager": [
                 "prometheus-alertmanager", f"--config.file={d / 'alertmanager.yml'}",

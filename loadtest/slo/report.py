@@ -1,10 +1,14 @@
-"""`make loadtest-report RUN=<run dir>`: a run turned into `docs/loadtest/<run>/README.md`.
+"""`make loadtest-report RUN=<run dir>`: a run turned into `docs/loadtest/<run>/README.md` and
+its self-contained twin `README.html`.
 
-Charts (PNG, matplotlib): throughput and users; p50/p95/p99; failures and business rejections
+Charts (PNG, matplotlib), switch flips and firing alerts marked on each: throughput and users;
+p50/p95/p99, of all requests and of each request name (from the run's request log);
+failures and business rejections
 by class over time; what the shop felt (lock wait p99, pool pending and used) from the recorded
 Prometheus series (`prometheus_series.json`), or from the Shop tab's own readings
-(`shop_series.json`) when the run was not recorded. Then the original's results table (TPS,
-p95, error rate, consistency) with the original's published figures beside ours, the gate's
+(`shop_series.json`) when the run was not recorded. Then the run's metadata, the original's
+results table (TPS, p95, error rate, consistency) with the original's published figures beside
+ours, the slowest requests with their trace ids (Jaeger links with `--jaeger-url`), the gate's
 verdict and the audit.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +31,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from loadtest import ROOT
+from loadtest.slo import html, requests
 from loadtest.traffic import contract
 
 # The original's published figures (8-core laptop, Spring Boot, MySQL 8, Redis 7; k6).
@@ -71,17 +77,55 @@ def _seconds(times: Sequence[float], start: float) -> list[float]:
 
 
 def _mark_switches(ax: Axes, events: list[dict[str, Any]], start: float) -> None:
+    """Switch flips (grey) and alerts starting to fire (red) as marked events."""
     for event in events:
         if "value" in event:
-            ax.axvline(event["t"] - start, color="grey", linestyle="--", linewidth=0.8)
-            ax.annotate(
-                f"{event['switch']}={event['value']}",
-                (event["t"] - start, 1),
-                xycoords=("data", "axes fraction"),
-                fontsize=7,
-                rotation=90,
-                va="top",
-            )
+            label, color = f"{event['switch']}={event['value']}", "grey"
+        elif "alert" in event:
+            label, color = f"{event['alert']} firing", "red"
+        else:
+            continue
+        ax.axvline(event["t"] - start, color=color, linestyle="--", linewidth=0.8)
+        ax.annotate(
+            label,
+            (event["t"] - start, 1),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            rotation=90,
+            va="top",
+            color=color,
+        )
+
+
+def alert_events(series: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """When each alert recorded by the run's Prometheus started firing (first sample)."""
+    result = (series or {}).get("series", {}).get("alerts")
+    if not isinstance(result, list):
+        return []
+    return [
+        {"t": float(item["values"][0][0]), "alert": item["metric"].get("alertname", "?")}
+        for item in result
+        if item.get("values")
+    ]
+
+
+def request_percentiles(run: Path, out: Path, start: float, events: list[dict[str, Any]]) -> str:
+    """p50/p95/p99 per second of each request name, from the run's request log ("" if none)."""
+    by_name = requests.per_second(requests.read(run), start)
+    names = sorted(n for n in by_name if n != requests.TOTAL)
+    if not names:
+        return ""
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.4 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        seconds = by_name[name]
+        for label in ("p50", "p95", "p99"):
+            ax.plot(seconds.second, getattr(seconds, label), label=label)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("ms")
+        ax.legend(fontsize=7, loc="upper left")
+        _mark_switches(ax, events, start)
+    axes[-1, 0].set_xlabel("seconds")
+    return save(fig, out / "latency_by_request.png")
 
 
 def save(fig: Any, path: Path) -> str:
@@ -130,9 +174,9 @@ def _shop_lines(
 def charts(run: Path, out: Path, meta: dict[str, Any]) -> dict[str, str]:
     history = [r for r in read_csv(run / "locust_stats_history.csv") if r["Name"] == "Aggregated"]
     summary = read_json(run / "locust_summary.json") or {}
-    events = summary.get("switch_events", [])
-    start = float(meta.get("started") or (num(history[0]["Timestamp"]) if history else 0) or 0)
     prom = read_json(run / "prometheus_series.json")
+    events = summary.get("switch_events", []) + alert_events(prom)
+    start = float(meta.get("started") or (num(history[0]["Timestamp"]) if history else 0) or 0)
     shop = read_json(run / "shop_series.json")
     t = _seconds([num(r["Timestamp"]) or 0 for r in history], start)
     made: dict[str, str] = {}
@@ -159,6 +203,8 @@ def charts(run: Path, out: Path, meta: dict[str, Any]) -> dict[str, str]:
     ax.legend()
     _mark_switches(ax, events, start)
     made["latency"] = save(fig, out / "latency.png")
+    if by_request := request_percentiles(run, out, start, events):
+        made["by_request"] = by_request
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
     ax.plot(t, column(history, "Failures/s"), label="failures", color="red")
@@ -241,7 +287,46 @@ def rejections_table(run: Path) -> str:
     return "\n".join(lines)
 
 
-def write(run: Path, out: Path | None = None) -> Path:
+def metadata(meta: dict[str, Any]) -> str:
+    """Where and how the run ran: what a reader needs before comparing it with another."""
+    machine = meta.get("machine") or {}
+    rows = {
+        "commit": f"`{meta.get('commit', 'unknown')}`",
+        "machine": f"{machine.get('host', '?')}, {machine.get('system', '?')},"
+        f" {machine.get('cores', meta.get('cores', '?'))} cores, load {machine.get('load', '?')}"
+        f" at the start, speed probe {meta.get('probe_ms', '?')} ms",
+        "scenario": f"`{meta.get('scenario')}` (profile `{meta.get('profile')}`)",
+        "shape": " → ".join(f"{u} users in {s:g} s" for s, u in meta.get("shape", [])) or "?",
+        "scale": str(meta.get("scale")),
+        "model": str(meta.get("model", "closed")),
+        "switch flips": f"`{meta.get('flips')}`" if meta.get("flips") else "none",
+    }
+    return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows.items())])
+
+
+def slowest_table(run: Path, jaeger_url: str | None, n: int = 10) -> str:
+    """The slowest requests sent as sampled traces (the ones the shop traced, when it traces)."""
+    logged = requests.read(run)
+    if not logged:
+        return "No request log in this run."
+    sampled = [r for r in logged if r.sampled]
+    worst = requests.slowest(logged, 1)[0]
+    lines = [
+        f"{len(sampled)} of {len(logged)} requests were sent as sampled traces; the slowest of"
+        f" all took {worst.ms:.0f} ms (`{worst.name}`).",
+        "",
+        "| request | ms | outcome | trace |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{r.name}` | {r.ms:.0f} | {'ok' if r.ok else 'failed'} |"
+        f" {requests.trace_link(r, jaeger_url)} |"
+        for r in requests.slowest(sampled, n)
+    ]
+    return "\n".join(lines)
+
+
+def write(run: Path, out: Path | None = None, jaeger_url: str | None = None) -> Path:
     meta = read_json(run / "run.json") or {}
     out = out or ROOT / "docs" / "loadtest" / run.name
     out.mkdir(parents=True, exist_ok=True)
@@ -259,12 +344,17 @@ def write(run: Path, out: Path | None = None) -> Path:
         if cpu is not None
         else ""
     )
+    by_request = (
+        f"\n### By request\n![by request]({made['by_request']})\n" if "by_request" in made else ""
+    )
     text = f"""# Load test: {meta.get("scenario", run.name)} ({when} UTC)
 
 Scenario `{meta.get("scenario")}` (profile `{meta.get("profile")}`) at time scale
 {meta.get("scale")}, against {", ".join(meta.get("shop_urls", []))}, {meta.get("seeded_users")}
 seeded users, {meta.get("wall_seconds", 0):.0f} s. {cpu_line}
 Shop-side charts from {recorded}.
+
+{metadata(meta)}
 
 ## Results beside the original's
 
@@ -275,6 +365,10 @@ Shop-side charts from {recorded}.
 
 ## Response times
 ![latency]({made["latency"]})
+{by_request}
+## Slowest requests
+
+{slowest_table(run, jaeger_url)}
 
 ## Failures and business rejections
 ![outcomes]({made["outcomes"]})
@@ -295,6 +389,7 @@ Shop-side charts from {recorded}.
 ```
 """
     (out / "README.md").write_text(text)
+    html.write(out / "README.md")
     return out / "README.md"
 
 
@@ -302,9 +397,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loadtest.slo.report", description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="a run directory (.run/loadtest/<scenario>-<time>)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--jaeger-url",
+        default=os.environ.get("JAEGER_URL"),
+        help="link trace ids to this Jaeger UI (e.g. http://localhost:16686)",
+    )
     args = parser.parse_args(argv)
     if not (args.run / "locust_stats.csv").exists():
         print(f"{args.run} holds no locust results", file=sys.stderr)
         return 2
-    print(f"report: {write(args.run, args.out)}")
+    print(f"report: {write(args.run, args.out, args.jaeger_url)}")
     return 0

@@ -20,8 +20,8 @@ from locust import LoadTestShape, argument_parser, events
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.harness import admin
-from loadtest.traffic import contract, exporter, rejections
-from loadtest.traffic.scenarios import scenario
+from loadtest.traffic import contract, exporter, rejections, samples
+from loadtest.traffic.scenarios import parse_schedule, scenario, with_schedule
 from loadtest.traffic.users import BrowseUser, ChargeUser, CouponUser, HotChargeUser, OrderUser
 
 __all__ = ["BrowseUser", "ChargeUser", "CouponUser", "HotChargeUser", "OrderUser", "ScenarioShape"]
@@ -48,6 +48,10 @@ def _options(parser: Any) -> None:
     parser.add_argument("--watch", default="", help="replica URLs for the Shop tab (default: host)")
     parser.add_argument("--run-dir", default="", help="where the run's results are written")
     parser.add_argument("--quit-when-done", action="store_true", help="quit when the shape ends")
+    parser.add_argument("--flips", default="", help="extra switch flips: 10:db_latency_ms=50,...")
+    parser.add_argument(
+        "--trace-sample", type=float, default=0.1, help="share of requests sent as sampled traces"
+    )
 
 
 def _options_of(environment: Any) -> Any:
@@ -86,7 +90,7 @@ def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
     """Flip the scenario's switches on schedule (scaled like the profile); a flip back to
     NORMAL restores the value the switch had when the run started."""
     options = _options_of(environment)
-    chosen = scenario(options.scenario)
+    chosen = with_schedule(scenario(options.scenario), parse_schedule(options.flips))
     if not chosen.flips:
         return
     url = options.host.split(",")[0]
@@ -113,12 +117,14 @@ def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
 def _init(environment: Any, **_: Any) -> None:
     rejections.setup(environment)
     # Every process judges answers, by the shapes the shop's own OpenAPI document declares.
-    contract.fetch(_options_of(environment).host.split(",")[0])
+    options = _options_of(environment)
+    contract.fetch(options.host.split(",")[0])
+    run_dir = Path(options.run_dir) if options.run_dir else None
+    if run_dir is not None:
+        samples.install(environment, run_dir)
     if isinstance(environment.runner, WorkerRunner):
         return
-    options = _options_of(environment)
     chosen = scenario(options.scenario)
-    run_dir = Path(options.run_dir) if options.run_dir else None
     switch_log: list[dict[str, Any]] = []
     watcher = None
     if environment.web_ui is not None:

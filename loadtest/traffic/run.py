@@ -26,11 +26,18 @@ from typing import Any
 import pymysql
 
 from loadtest import ROOT, audit
-from loadtest.harness import admin, database, shop, stack
+from loadtest.harness import admin, database, shop, speed, stack
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import Processes, cpu_seconds, machine_jiffies
 from loadtest.slo import gate
-from loadtest.traffic.scenarios import scenario
+from loadtest.traffic.scenarios import (
+    Scenario,
+    drawn_schedule,
+    format_schedule,
+    parse_schedule,
+    scenario,
+    with_schedule,
+)
 
 WEBUI_DIST = ROOT / "loadtest" / "traffic" / "webui" / "dist"
 DEFAULT_SHOP = "http://127.0.0.1:8081"
@@ -57,6 +64,28 @@ def start_shop(
         procs.started.append(replica.process)
         replica.wait_ready()
         print(f"loadtest: started the shop on {url} (log: {log})")
+
+
+def run_coupon(chosen: Scenario, url: str, token: str, stamp: str) -> str:
+    """A fresh coupon of the scenario's quantity for the run, or the seeded one."""
+    if not chosen.coupon_quantity:
+        return "test-coupon-1"
+    expires = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86_400))
+    created = admin.call(
+        url,
+        token,
+        "POST",
+        "/api/coupons",
+        {
+            "name": f"load test {chosen.name} {stamp}",
+            "discountType": "FIXED",
+            "discountValue": 1000,
+            "minOrderAmount": 0,
+            "totalQuantity": chosen.coupon_quantity,
+            "expiresAt": expires,
+        },
+    )
+    return str(created["couponId"])
 
 
 def run_locust(
@@ -86,6 +115,13 @@ def run_locust(
         coupon_id,
         "--admin-token",
         args.admin_token,
+        # Every process (workers too) logs its requests there (loadtest/traffic/samples.py).
+        "--run-dir",
+        str(run_dir),
+        "--trace-sample",
+        str(args.trace_sample),
+        "--flips",
+        args.flips,
     ]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     master = [
@@ -95,8 +131,6 @@ def run_locust(
         "--web-port",
         str(args.web_port),
         "--autostart",
-        "--run-dir",
-        str(run_dir),
         "--csv",
         str(run_dir / "locust"),
         "--csv-full-history",
@@ -140,16 +174,17 @@ def run_locust(
         print("loadtest: Ctrl-C ends the run (then audit and gate)")
     generators = [master_proc, *workers]
     cpu: dict[int, float] = {}
-    try:
-        while master_proc.poll() is None:
-            for proc in generators:  # last reading before each exits
-                seconds = cpu_seconds(proc.pid)
-                cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), seconds)
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        # SIGTERM: locust's graceful stop (stats written), whatever it does with SIGINT.
-        master_proc.send_signal(signal.SIGTERM)
-        master_proc.wait(timeout=60)
+    with speed.probing() as probes:
+        try:
+            while master_proc.poll() is None:
+                for proc in generators:  # last reading before each exits
+                    seconds = cpu_seconds(proc.pid)
+                    cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), seconds)
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            # SIGTERM: locust's graceful stop (stats written), whatever it does with SIGINT.
+            master_proc.send_signal(signal.SIGTERM)
+            master_proc.wait(timeout=60)
     for proc in workers:
         try:
             proc.wait(timeout=30)
@@ -177,7 +212,40 @@ def run_locust(
         else 0.0,
         "machine_cpu_share": (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0,
         "cores": cores,
+        # The machine's speed for us during the run (loadtest/harness/speed.py).
+        "probe_ms": speed.median(probes),
     }
+
+
+def provenance() -> dict[str, Any]:
+    """What a comparison needs to know of where a run ran: the commit and the machine."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "commit": commit + ("+dirty" if dirty else ""),
+        "machine": {
+            "host": os.uname().nodename,
+            "system": f"{os.uname().sysname} {os.uname().release}",
+            "cores": os.cpu_count() or 1,
+            # Busy before the run started: a shared machine's load is part of the figures.
+            "load": round(os.getloadavg()[0], 2),
+        },
+    }
+
+
+def target_options(parser: argparse.ArgumentParser) -> None:
+    """The shop a load tool aims at (started, seeded, when none answers) and its admin token."""
+    parser.add_argument("--shop-url", default=DEFAULT_SHOP)
+    parser.add_argument("--db-url", default=os.environ.get("SHOP_DB_URL", DEFAULT_DB))
+    parser.add_argument("--seed-users", type=int, default=100_000)
+    parser.add_argument(
+        "--admin-token", default=os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -186,15 +254,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--headless", action="store_true")
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--shop-url", default=DEFAULT_SHOP)
-    parser.add_argument("--db-url", default=os.environ.get("SHOP_DB_URL", DEFAULT_DB))
-    parser.add_argument("--seed-users", type=int, default=100_000)
-    parser.add_argument(
-        "--admin-token", default=os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
-    )
+    target_options(parser)
     parser.add_argument("--web-host", default="127.0.0.1")
     parser.add_argument("--web-port", type=int, default=8089)
     parser.add_argument("--run-dir", default="")
+    parser.add_argument(
+        "--trace-sample", type=float, default=0.1, help="share of requests sent as sampled traces"
+    )
+    parser.add_argument(
+        "--flips", default="", help="switch flips beside the scenario's: 10:db_latency_ms=50,..."
+    )
+    parser.add_argument("--flip-seed", type=int, default=None, help="flips drawn from this seed")
+    parser.add_argument(
+        "--replay", type=Path, default=None, help="a run dir: its scenario, scale and flips again"
+    )
     parser.add_argument("--initial-stock", type=int, default=audit.SEED_STOCK)
     parser.add_argument(
         "--prometheus", choices=("auto", "off"), default="auto", help="record into Prometheus"
@@ -210,12 +283,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # A terminated run (SIGTERM) ends like Ctrl-C: locust stops, then audit and gate.
     signal.signal(signal.SIGTERM, _interrupt)
-    chosen = scenario(args.scenario)
+    if args.replay is not None:
+        before = json.loads((args.replay / "run.json").read_text())
+        args.scenario, args.scale = before["scenario"], before["scale"]
+        args.flips = before.get("schedule", "")
+    elif args.flip_seed is not None:
+        duration = scenario(args.scenario).profile.duration()
+        args.flips = format_schedule(drawn_schedule(args.flip_seed, duration))
+    chosen = with_schedule(scenario(args.scenario), parse_schedule(args.flips))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.run_dir or ROOT / ".run" / "loadtest" / f"{chosen.name}-{stamp}")
     run_dir.mkdir(parents=True, exist_ok=True)
     urls = [u.strip().rstrip("/") for u in args.shop_url.split(",") if u.strip()]
     procs = Processes()
+    where = provenance()
     try:
         if not any(shop.answers(u) for u in urls):
             start_shop(urls, args.db_url, args.seed_users, procs, run_dir / "shop.log")
@@ -225,25 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             database.abandon_carts(args.db_url, shoppers=args.seed_users)
         if users == 0:
             raise SystemExit(f"no seeded users in {args.db_url}: run `make seed`")
-        coupon_id = "test-coupon-1"
-        if chosen.coupon_quantity:
-            created = admin.call(
-                urls[0],
-                args.admin_token,
-                "POST",
-                "/api/coupons",
-                {
-                    "name": f"load test {chosen.name} {stamp}",
-                    "discountType": "FIXED",
-                    "discountValue": 1000,
-                    "minOrderAmount": 0,
-                    "totalQuantity": chosen.coupon_quantity,
-                    "expiresAt": time.strftime(
-                        "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86_400)
-                    ),
-                },
-            )
-            coupon_id = created["couponId"]
+        coupon_id = run_coupon(chosen, urls[0], args.admin_token, stamp)
         recording: dict[str, Any] | None = None
         if args.prometheus == "auto":
             locust_url = f"http://{args.web_host}:{args.web_port}"
@@ -282,7 +345,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = {
         "scenario": chosen.name,
         "profile": chosen.profile.name,
+        "shape": [[st.seconds, st.users] for st in chosen.profile.stages],
+        # Closed model: a fixed number of users, each waiting for its answer before the next.
+        "model": "closed",
         "scale": args.scale,
+        # The flips beyond the scenario's own (`--replay` runs them again) and all of them.
+        "schedule": args.flips,
+        "flips": format_schedule(chosen.flips),
+        "flip_seed": args.flip_seed,
+        "replay_of": str(args.replay) if args.replay else None,
+        **where,
         "shop_urls": urls,
         "db_url": args.db_url,
         "coupon_id": coupon_id,

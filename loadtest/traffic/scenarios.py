@@ -3,7 +3,8 @@ which incident switches (docs/operations.md) are flipped when."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, replace
 
 from loadtest.traffic.profiles import PROFILES, Profile, Stage
 
@@ -89,6 +90,64 @@ SCENARIOS: dict[str, Scenario] = {
         BEFORE_AFTER,
     )
 }
+
+
+# What a drawn schedule may flip, and to what: each incident scenario's bad value.
+DRAWABLE: tuple[tuple[str, object], ...] = (
+    ("order_lock_scope", "global"),
+    ("db_pool_max", 10),
+    ("db_latency_ms", 50),
+    ("cart_index", "off"),
+    ("lock_hold_ms", 200),
+)
+
+
+def _value(text: str) -> object:
+    if text == "normal":
+        return NORMAL
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def parse_schedule(text: str) -> tuple[Flip, ...]:
+    """`"10:db_latency_ms=50,20:db_latency_ms=normal"` (unscaled seconds) as flips."""
+    flips = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            when, _, assignment = item.partition(":")
+            switch, _, value = assignment.partition("=")
+            if not switch or not value:
+                raise ValueError(item)
+            flips.append(Flip(float(when), switch, _value(value)))
+        except ValueError:
+            raise SystemExit(f"bad flip {item!r}: want <seconds>:<switch>=<value|normal>") from None
+    return tuple(sorted(flips, key=lambda f: f.seconds))
+
+
+def format_schedule(flips: tuple[Flip, ...]) -> str:
+    """The inverse of parse_schedule: what a run records and a replay reads."""
+    return ",".join(
+        f"{f.seconds:g}:{f.switch}={'normal' if f.value is NORMAL else f.value}" for f in flips
+    )
+
+
+def drawn_schedule(seed: int, duration: float, incidents: int = 1) -> tuple[Flip, ...]:
+    """`incidents` switches, each on for a stretch of the run and then back, drawn from `seed`:
+    the same seed and duration give the same schedule, so a run can be replayed."""
+    rng = random.Random(seed)
+    flips = []
+    for _ in range(incidents):
+        switch, bad = rng.choice(DRAWABLE)
+        on = round(rng.uniform(0.1, 0.6) * duration, 1)
+        off = round(on + rng.uniform(0.1, 0.3) * duration, 1)
+        flips += [Flip(on, switch, bad), Flip(off, switch, NORMAL)]
+    return tuple(sorted(flips, key=lambda f: f.seconds))
+
+
+def with_schedule(chosen: Scenario, extra: tuple[Flip, ...]) -> Scenario:
+    """The scenario with `extra` flips merged into its own, in time order."""
+    if not extra:
+        return chosen
+    return replace(chosen, flips=tuple(sorted((*chosen.flips, *extra), key=lambda f: f.seconds)))
 
 
 def scenario(name: str) -> Scenario:

@@ -17,7 +17,7 @@ from typing import Any
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtest.traffic import contract, rejections
+from loadtest.traffic import contract, rejections, samples
 from loadtest.traffic.contract import Verdict
 from shop.auth.tokens import bearer_headers
 
@@ -48,6 +48,7 @@ class ShopUser(FastHttpUser):
         super().__init__(environment)
         self.users = int(getattr(options, "shop_users", 100_000) or 100_000)
         self.coupon_id = str(getattr(options, "coupon_id", "") or "test-coupon-1")
+        self.trace_sample = float(getattr(options, "trace_sample", 0.0) or 0.0)
         self.last: Verdict = contract.OK  # the verdict of the latest call
 
     def any_user(self) -> str:
@@ -67,10 +68,17 @@ class ShopUser(FastHttpUser):
 
         `idempotent` sends a fresh Idempotency-Key, as a careful client does for a payment.
         """
-        headers = dict(_token(user)) if user else {}
+        headers, trace_id, sampled = samples.trace_headers(self.trace_sample)
+        if user:
+            headers.update(_token(user))
         if idempotent:
             headers["Idempotency-Key"] = str(uuid.uuid4())
-        kwargs: dict[str, Any] = {"name": name, "catch_response": True, "headers": headers}
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "catch_response": True,
+            "headers": headers,
+            "context": {"trace_id": trace_id, "sampled": sampled},
+        }
         if payload is not None:
             kwargs["json"] = payload
         with self.client.request(method, path, **kwargs) as response:

@@ -21,7 +21,7 @@ import redis
 from loadtest import ROOT
 from loadtest.gameday.drills import Fault
 from loadtest.gameday.faults import Breaker
-from loadtest.harness import admin, database
+from loadtest.harness import admin, database, speed
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 from loadtest.harness.servers import RedisServer
@@ -204,3 +204,15 @@ def test_a_game_days_fault_breaks_and_mends_its_own_redis() -> None:
     finally:
         stopped.close()
         restarted.close()
+
+
+def test_the_speed_probe_reads_while_the_block_runs() -> None:
+    with speed.probing(interval=0.05) as readings:
+        time.sleep(0.6)
+    count = len(readings)
+    assert count >= 3
+    assert all(r > 0 for r in readings)
+    time.sleep(0.2)
+    assert len(readings) == count  # stopped with the block
+    assert speed.median([3.0, 1.0, 2.0]) == 2.0
+    assert speed.median([]) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from loadtest.traffic import scenarios
 from loadtest.traffic.profiles import PROFILES, Profile, Stage
 from loadtest.traffic.scenarios import SCENARIOS
 
@@ -72,3 +73,28 @@ def test_every_scenario_names_existing_user_classes() -> None:
     assert {"global-lock", "small-pool", "slow-db", "no-cart-index", "redis-down", "slow-lock"} <= (
         set(SCENARIOS)
     )
+
+
+def test_schedules_parse_format_and_draw_reproducibly() -> None:
+    text = "20:db_latency_ms=normal,10:db_latency_ms=50,15:order_lock_scope=global"
+    flips = scenarios.parse_schedule(text)
+    assert [f.seconds for f in flips] == [10, 15, 20]  # in time order
+    assert flips[0].value == 50
+    assert flips[2].value is scenarios.NORMAL
+    assert scenarios.parse_schedule(scenarios.format_schedule(flips)) == flips
+    assert scenarios.parse_schedule("") == ()
+    with pytest.raises(SystemExit, match="bad flip"):
+        scenarios.parse_schedule("soon:db_latency_ms=50")
+    with pytest.raises(SystemExit, match="bad flip"):
+        scenarios.parse_schedule("10:db_latency_ms")
+    drawn = scenarios.drawn_schedule(7, 120)
+    assert drawn == scenarios.drawn_schedule(7, 120)
+    assert drawn != scenarios.drawn_schedule(8, 120) or drawn != scenarios.drawn_schedule(9, 120)
+    on, off = drawn
+    assert on.switch == off.switch
+    assert (on.switch, on.value) in scenarios.DRAWABLE
+    assert off.value is scenarios.NORMAL
+    assert 0 < on.seconds < off.seconds < 120
+    merged = scenarios.with_schedule(scenarios.scenario("global-lock"), drawn)
+    assert len(merged.flips) == 4
+    assert [f.seconds for f in merged.flips] == sorted(f.seconds for f in merged.flips)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from loadtest import ROOT
 from loadtest.harness.database import fresh_dataset
 from loadtest.harness.ports import free_port
 from loadtest.harness.shop import serving
+from loadtest.slo import compare, requests
+from loadtest.traffic import scenarios
 
 from .databases import derived_url
 
@@ -67,7 +70,15 @@ def _check(done: subprocess.CompletedProcess[str], run_dir: Path) -> dict[str, o
     assert "SLO gate: PASS" in (run_dir / "verdict.txt").read_text()
     assert "clean" in (run_dir / "audit.txt").read_text()
     assert (run_dir / "locust_stats_history.csv").exists()
+    # Every request in the run's log, each with its own trace id.
+    logged = requests.read(run_dir)
+    assert logged
+    assert all(re.fullmatch(r"[0-9a-f]{32}", r.trace_id) for r in logged)
+    assert len({r.trace_id for r in logged}) == len(logged)
     meta: dict[str, object] = json.loads((run_dir / "run.json").read_text())
+    assert meta["commit"]
+    assert meta["machine"]
+    assert meta["model"] == "closed"
     return meta
 
 
@@ -94,6 +105,9 @@ def test_distributed_run_with_workers(shop_url: str, tmp_path: Path) -> None:
     assert meta["workers"] == 1
     summary = json.loads((tmp_path / "locust_summary.json").read_text())
     assert summary["workers"] == 1
+    # The worker logs its own requests (the master sends none).
+    logs = [p for p in (tmp_path / "requests").glob("*.csv") if len(p.read_text().splitlines()) > 1]
+    assert len(logs) == 1
 
 
 def test_starts_a_seeded_shop_when_none_answers(shop_url: str, tmp_path: Path) -> None:
@@ -111,3 +125,22 @@ def test_users_carry_tokens_for_a_shop_that_requires_them(tmp_path: Path) -> Non
     with serving(settings) as shop:
         done = _run(tmp_path, "order", shop.url, env={"SHOP_AUTH_SECRET": secret})
     _check(done, tmp_path)
+
+
+def test_a_drawn_schedule_is_recorded_and_replayed(shop_url: str, tmp_path: Path) -> None:
+    """Flips drawn from a seed land in run.json; `--replay` runs the same flips again, and the
+    two runs can be compared."""
+    first, again = tmp_path / "first", tmp_path / "again"
+    _run(first, "order", shop_url, "--flip-seed", "7")
+    meta = json.loads((first / "run.json").read_text())
+    drawn = scenarios.drawn_schedule(7, scenarios.scenario("order").profile.duration())
+    assert meta["schedule"] == scenarios.format_schedule(drawn)
+    assert meta["flip_seed"] == 7
+    _run(again, "order", shop_url, "--replay", str(first), scale=1.0)  # scale from the run
+    replayed = json.loads((again / "run.json").read_text())
+    assert (replayed["schedule"], replayed["scale"]) == (meta["schedule"], meta["scale"])
+    assert replayed["replay_of"] == str(first)
+    for run in (first, again):
+        flipped = json.loads((run / "locust_summary.json").read_text())["switch_events"]
+        assert [(e["switch"], "error" in e) for e in flipped] == [(f.switch, False) for f in drawn]
+    assert compare.main([str(first), str(again), "--out", str(tmp_path / "compare")]) in (0, 1)

@@ -1,0 +1,1 @@
+"""The original's k6 path: the scripts (*.js) and their runner (run.py)."""
