@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
@@ -27,6 +28,7 @@ from .adapters.redis.coupon_gate import RedisCouponGate
 from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_control, open_redis
 from .adapters.redis.switch_values import RedisSwitchValues
+from .api.framework.admission import admission, build_gate, priorities
 from .api.framework.middleware import problems, telemetry
 from .api.framework.openapi import build_document
 from .api.routes import ROUTES, add_routes
@@ -83,9 +85,11 @@ class Overrides:
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
     """Build the application; resources open on startup in list order and close in reverse."""
     root = Root(settings, overrides or Overrides())
-    app = web.Application(
-        middlewares=[telemetry, problems], client_max_size=settings.max_body_bytes
-    )
+    middlewares: list[Middleware] = [telemetry, problems]
+    gate = build_gate(settings)
+    if gate is not None:
+        middlewares.append(admission(gate, priorities(ROUTES), root.telemetry))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[TELEMETRY] = root.telemetry
     app[ACCESS_LOG] = get_logger("shop.http").bind()

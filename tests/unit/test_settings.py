@@ -114,6 +114,9 @@ def test_auth_is_required_in_production_unless_turned_off(
         {"SHOP_AUTH_ACCEPT_SECRET": "dev-auth-secret", "SHOP_AUTH_ACCEPT_KEY_ID": "k0"},
         {"SHOP_TOKEN_REVOCATION_REFRESH": "0"},
         {"SHOP_IDEMPOTENCY_TTL": "0"},
+        {"SHOP_ADMISSION": "maybe"},
+        {"SHOP_ADMISSION_MIN_LIMIT": "64"},
+        {"SHOP_ADMISSION_QUEUE_TARGET": "1"},
     ],
 )
 def test_refuses_bad_configuration(environ: dict[str, str]) -> None:
