@@ -20,9 +20,9 @@ from typing import Any
 import msgspec
 import orjson
 
-from shop.api.decoding import check_no_duplicate_keys
-from shop.api.inputs import AddCartItem, ChargeRequest
-from shop.api.outputs import Order, Product
+from shop.api.framework.decoding import check_no_duplicate_keys
+from shop.api.types.inputs import AddCartItem, ChargeRequest
+from shop.api.types.outputs import Order, Product
 from shop.domain import orders, products
 from shop.domain.money import MAX_CHARGE, MIN_CHARGE
 from shop.domain.orders import MAX_QUANTITY, MIN_QUANTITY, OrderStatus
