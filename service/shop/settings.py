@@ -104,9 +104,9 @@ class Settings:
     # they ask). The limit adapts between min and max; a request waits at most the queue
     # interval for a slot, and only the target once the queue has not emptied for an interval.
     admission: str = ""
-    admission_initial_limit: int = 32
-    admission_min_limit: int = 4
-    admission_max_limit: int = 256
+    admission_initial_limit: int = 64
+    admission_min_limit: int = 32
+    admission_max_limit: int = 512
     admission_queue_interval: float = 0.1
     admission_queue_target: float = 0.005
     # Turns tracing on: spans go there by OTLP/HTTP (the OpenTelemetry variable names).
