@@ -115,7 +115,7 @@ def test_auth_is_required_in_production_unless_turned_off(
         {"SHOP_TOKEN_REVOCATION_REFRESH": "0"},
         {"SHOP_IDEMPOTENCY_TTL": "0"},
         {"SHOP_ADMISSION": "maybe"},
-        {"SHOP_ADMISSION_MIN_LIMIT": "64"},
+        {"SHOP_ADMISSION_MIN_LIMIT": "65"},
         {"SHOP_ADMISSION_QUEUE_TARGET": "1"},
     ],
 )
