@@ -7,8 +7,21 @@ from loadtest.traffic.locustfile import (
     ChargeUser,
     CouponUser,
     HotChargeUser,
+    OpenChargeUser,
+    OpenCouponUser,
+    OpenOrderUser,
     OrderUser,
     ScenarioShape,
 )
 
-__all__ = ["BrowseUser", "ChargeUser", "CouponUser", "HotChargeUser", "OrderUser", "ScenarioShape"]
+__all__ = [
+    "BrowseUser",
+    "ChargeUser",
+    "CouponUser",
+    "HotChargeUser",
+    "OpenChargeUser",
+    "OpenCouponUser",
+    "OpenOrderUser",
+    "OrderUser",
+    "ScenarioShape",
+]

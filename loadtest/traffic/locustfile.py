@@ -20,11 +20,22 @@ from locust import LoadTestShape, argument_parser, events
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.harness import admin
-from loadtest.traffic import contract, exporter, rejections
+from loadtest.traffic import contract, exporter, open_users, rejections
+from loadtest.traffic.open_users import OpenChargeUser, OpenCouponUser, OpenOrderUser
 from loadtest.traffic.scenarios import scenario
 from loadtest.traffic.users import BrowseUser, ChargeUser, CouponUser, HotChargeUser, OrderUser
 
-__all__ = ["BrowseUser", "ChargeUser", "CouponUser", "HotChargeUser", "OrderUser", "ScenarioShape"]
+__all__ = [
+    "BrowseUser",
+    "ChargeUser",
+    "CouponUser",
+    "HotChargeUser",
+    "OpenChargeUser",
+    "OpenCouponUser",
+    "OpenOrderUser",
+    "OrderUser",
+    "ScenarioShape",
+]
 
 # Locust drops a worker after 3 missed one-second heartbeats; on a busy 2-core machine a worker
 # starved for a few seconds is slow, not gone (locust reads this module global at each beat).
@@ -34,7 +45,19 @@ locust.runners.HEARTBEAT_LIVENESS = 15
 # for every message of a ramp. The defaults never change within a process: build them once.
 argument_parser.default_args_dict = functools.cache(argument_parser.default_args_dict)
 
-CLASSES = {c.__name__: c for c in (BrowseUser, ChargeUser, CouponUser, HotChargeUser, OrderUser)}
+CLASSES = {
+    c.__name__: c
+    for c in (
+        BrowseUser,
+        ChargeUser,
+        CouponUser,
+        HotChargeUser,
+        OrderUser,
+        OpenChargeUser,
+        OpenCouponUser,
+        OpenOrderUser,
+    )
+}
 log = logging.getLogger("loadtest")
 
 
@@ -48,6 +71,12 @@ def _options(parser: Any) -> None:
     parser.add_argument("--watch", default="", help="replica URLs for the Shop tab (default: host)")
     parser.add_argument("--run-dir", default="", help="where the run's results are written")
     parser.add_argument("--quit-when-done", action="store_true", help="quit when the shape ends")
+    parser.add_argument(
+        "--capacity", type=float, default=200.0, help="open model: arrivals/s at 1x the capacity"
+    )
+    parser.add_argument(
+        "--open-share", default="0/1", help="open model: this process's part i/n of the schedule"
+    )
 
 
 def _options_of(environment: Any) -> Any:
@@ -112,6 +141,7 @@ def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
 @events.init.add_listener
 def _init(environment: Any, **_: Any) -> None:
     rejections.setup(environment)
+    open_users.setup(environment)
     # Every process judges answers, by the shapes the shop's own OpenAPI document declares.
     contract.fetch(_options_of(environment).host.split(",")[0])
     if isinstance(environment.runner, WorkerRunner):

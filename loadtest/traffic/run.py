@@ -86,6 +86,8 @@ def run_locust(
         coupon_id,
         "--admin-token",
         args.admin_token,
+        "--capacity",
+        str(args.capacity),
     ]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     master = [
@@ -126,13 +128,14 @@ def run_locust(
     master_proc = procs.start(master, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     workers = [
         procs.start(
-            [*base, "--worker", "--master-port", str(master_port)],
+            [*base, "--worker", "--master-port", str(master_port), "--open-share", f"{i}/{n}"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
-        for _ in range(args.workers)
+        for n in [args.workers]
+        for i in range(n)
     ]
     ui = f"http://{args.web_host}:{args.web_port}"
     print(f"loadtest: {args.scenario} running; web UI and Shop tab at {ui} (log {log.name})")
@@ -186,6 +189,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--headless", action="store_true")
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument(
+        "--capacity", type=float, default=200.0, help="open-model scenarios: arrivals/s at 1x"
+    )
     parser.add_argument("--shop-url", default=DEFAULT_SHOP)
     parser.add_argument("--db-url", default=os.environ.get("SHOP_DB_URL", DEFAULT_DB))
     parser.add_argument("--seed-users", type=int, default=100_000)
@@ -276,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gate.thresholds_for(chosen.name, smoke=args.scale < gate.SMOKE_SCALE),
         audit_ok=found == 0,
         audit_detail=audit_detail,
+        tallies=gate.read_tallies(run_dir / "locust_summary.json"),
     )
     print(verdict.table())
     (run_dir / "verdict.txt").write_text(verdict.table() + "\n")

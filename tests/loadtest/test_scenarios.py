@@ -16,6 +16,7 @@ from loadtest import ROOT
 from loadtest.harness.database import fresh_dataset
 from loadtest.harness.ports import free_port
 from loadtest.harness.shop import serving
+from loadtest.slo.gate import read_stats
 
 from .databases import derived_url
 
@@ -111,3 +112,36 @@ def test_users_carry_tokens_for_a_shop_that_requires_them(tmp_path: Path) -> Non
     with serving(settings) as shop:
         done = _run(tmp_path, "order", shop.url, env={"SHOP_AUTH_SECRET": secret})
     _check(done, tmp_path)
+
+
+def test_open_model_overload_is_timed_from_intended_starts_and_shed_apart(
+    tmp_path: Path,
+) -> None:
+    """`overload` on a shop whose gate admits one request and queues for a millisecond: the
+    refusals are their own class (not failures), every arrival has a row timed from its
+    intended start beside locust's own, and the gate passes."""
+    gate = {
+        "SHOP_ADMISSION": "on",
+        **dict.fromkeys(
+            (
+                "SHOP_ADMISSION_MIN_LIMIT",
+                "SHOP_ADMISSION_INITIAL_LIMIT",
+                "SHOP_ADMISSION_MAX_LIMIT",
+            ),
+            "1",
+        ),
+        "SHOP_ADMISSION_QUEUE_INTERVAL": "0.001",
+        "SHOP_ADMISSION_QUEUE_TARGET": "0.001",
+    }
+    fresh_dataset(DB, users=USERS, stock=1_000_000, coupon_quantity=100_000)
+    with serving({"SHOP_DB_URL": DB, "SHOP_LOG_LEVEL": "WARNING", **gate}) as shop:
+        done = _run(tmp_path, "overload", shop.url, "--capacity", "40", scale=0.1)
+    _check(done, tmp_path)
+    summary = json.loads((tmp_path / "locust_summary.json").read_text())
+    assert {row["code"] for row in summary["rejections"]} >= {"OVERLOADED"}
+    charge = "/api/users/{userId}/balance/charge"
+    stats = read_stats(tmp_path / "locust_stats.csv")
+    own, intended = stats[charge], stats[f"{charge} @intended"]
+    assert own["Request Count"] == intended["Request Count"]
+    assert float(intended["99%"]) >= float(own["99%"])
+    assert "shed ratio" in (tmp_path / "verdict.txt").read_text()
