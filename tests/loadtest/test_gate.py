@@ -107,10 +107,14 @@ def test_shed_answers_are_their_own_class_not_failures(tmp_path: Path) -> None:
 
 def test_open_model_arrivals_not_started_are_counted(tmp_path: Path) -> None:
     stats = _stats(
-        tmp_path, "OPEN,/api/orders @intended,990,0,20,45,95", ",Aggregated,990,0,20,1,1"
+        tmp_path,
+        "POST,/api/orders,990,0,20,40,90",
+        "OPEN,/api/orders @intended,990,0,20,45,95",
+        ",Aggregated,1980,0,40,45,95",
     )
     late = [{"method": "OPEN", "name": "OpenOrderUser", "code": "NOT_STARTED", "count": 10}]
     verdict = evaluate(stats, {"min_rps": 1, "max_not_started_ratio": 0.05}, tallies=late)
     assert verdict.ok
+    assert verdict.rows[0].measured == "20.0 req/s"  # each arrival once, not twice
     assert verdict.rows[-1].measured == "1.00% (10/1000)"
     assert not evaluate(stats, {"min_rps": 1}, tallies=late).ok
