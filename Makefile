@@ -136,9 +136,11 @@ SCENARIO ?= order
 SCALE ?= 1
 WORKERS ?= 0
 SHOP_URL ?= http://127.0.0.1:8081
+# Open-model scenarios (overload, spike-open): arrivals/s at 1x.
+CAPACITY ?= 200
 loadtest: migrate webui
 	$(PY) -m loadtest run --scenario $(SCENARIO) --scale $(SCALE) --workers $(WORKERS) \
-		--shop-url $(SHOP_URL) $(if $(HEADLESS),--headless)
+		--capacity $(CAPACITY) --shop-url $(SHOP_URL) $(if $(HEADLESS),--headless)
 
 loadtest-audit: install services
 	$(PY) -m loadtest audit
