@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-overload
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -109,6 +109,10 @@ bench: install services
 	$(PY) -m loadtest bench codec --out docs/benchmarks/codec.md
 
 # Endurance: one shop process under full mixed load for 10 minutes, RSS and throughput per minute.
+# The open model at 0.8x-4x the measured capacity, admission control on and off (issue 19).
+bench-overload: install services
+	$(PY) -m loadtest bench overload --out docs/benchmarks/overload.md
+
 bench-soak: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md

@@ -2,7 +2,8 @@
 
 ceiling: the endpoints against the database's own ceiling (with floor.py, HTTP alone);
 suite: side-by-side HTTP suites, interleaved (suites.py's SUITES: runtime, observability, ...);
-codec: request and answer coding; soak: one shop under load for minutes.
+codec: request and answer coding; soak: one shop under load for minutes; overload: the open
+model past capacity with admission control on and off.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-MODULES = {"ceiling": "ceiling", "suite": "suites", "codec": "codec", "soak": "soak"}
+MODULES = {
+    "ceiling": "ceiling",
+    "suite": "suites",
+    "codec": "codec",
+    "soak": "soak",
+    "overload": "overload",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

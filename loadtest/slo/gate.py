@@ -119,15 +119,15 @@ def evaluate(
     """The run against its limits. `tallies` are the locust summary's counted classes: shed
     answers (503 OVERLOADED, failures in locust's stats) are checked against `max_shed_ratio`
     instead of `max_failure_ratio`; open-model arrivals never started against
-    `max_not_started_ratio`. Rows named `<name> @intended` are the open model's latencies from
-    each arrival's intended start, checked like any other."""
+    `max_not_started_ratio`. Rows named `<name> @intended` (and `@shed`) are the open model's
+    latencies from each arrival's intended start, checked like any other."""
     rows: list[Row] = []
     shed = _tally(tallies or [], SHED)
     not_started = sum(_tally(tallies or [], NOT_STARTED).values())
     total = stats.get(TOTAL, {})
-    # locust's total counts each open-model arrival twice (its request, and its @intended row)
+    # locust's total counts each open-model arrival twice (its request, and its @ row)
     rps = (_number(total.get("Requests/s", "")) or 0.0) - sum(
-        _number(row.get("Requests/s", "")) or 0.0 for n, row in stats.items() if INTENDED in n
+        _number(row.get("Requests/s", "")) or 0.0 for n, row in stats.items() if " @" in n
     )
     if "min_rps" in limits:
         rows.append(
@@ -161,8 +161,10 @@ def evaluate(
                     )
                 )
         count = _number(row.get("Request Count", "")) or 0.0
-        refused = shed.get(name.removesuffix(f" {INTENDED}"), 0.0)  # its arrivals: the same
-        if "max_shed_ratio" in rule or refused:
+        # Only locust's own rows mix the classes: the open model's `@intended` rows hold the
+        # arrivals not shed, its `@shed` rows the shed ones (timed, not failed).
+        refused = 0.0 if "@" in name else shed.get(name, 0.0)
+        if "@" not in name and ("max_shed_ratio" in rule or refused):
             allowed = rule.get("max_shed_ratio", 0.0)
             ratio = refused / count if count else 0.0
             rows.append(
@@ -189,7 +191,7 @@ def evaluate(
     if "max_not_started_ratio" in limits or not_started:
         allowed = limits.get("max_not_started_ratio", 0.0)
         arrivals = not_started + sum(
-            _number(stats[n].get("Request Count", "")) or 0.0 for n in names if INTENDED in n
+            _number(stats[n].get("Request Count", "")) or 0.0 for n in names if " @" in n
         )
         ratio = not_started / arrivals if arrivals else 0.0
         rows.append(

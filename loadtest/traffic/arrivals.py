@@ -71,7 +71,8 @@ def share(times: Iterator[float], index: int, count: int) -> Iterator[float]:
 
 
 # Capacity multiples: `overload` steps to 4x and back; `spike-open` ramps to 4x in 5 s for the
-# middle third, then back to the baseline (the `spike` game day's shape in the open model).
+# middle third, then back to the baseline (the `spike` game day's shape in the open model);
+# `steady` holds 1x (`--capacity` is then the offered rate: the overload benchmark's steps).
 ARRIVALS: dict[str, Arrivals] = {
     a.name: a
     for a in (
@@ -95,5 +96,6 @@ ARRIVALS: dict[str, Arrivals] = {
                 RateStage(25, 1),
             ),
         ),
+        Arrivals("steady", (RateStage(20, 1),)),
     )
 }

@@ -3,8 +3,9 @@
 Each locust process runs a pool of these users and takes its share of the scenario's
 schedule (`--open-share i/n`, one part per worker). A user takes the next arrival, sleeps until
 its intended start and sends it; the arrival's latency is recorded from the intended start
-(corrected for coordinated omission) as a request named `<name> @intended`, beside locust's own
-row for the same request, which starts its clock only when the request is sent. An arrival no
+(corrected for coordinated omission) as a request named `<name> @intended` (`<name> @shed` for
+the arrivals refused 503 OVERLOADED, so each class has its own percentiles), beside locust's
+own row for the same request, which starts its clock only when the request is sent. An arrival no
 user could start within LATE_AFTER of its time is not sent and is counted as NOT_STARTED: the
 generator fell behind (too small a pool, or a starved process), not the shop.
 """
@@ -25,6 +26,7 @@ from loadtest.traffic.scenarios import scenario
 from loadtest.traffic.users import ShopUser
 
 INTENDED = "@intended"
+SHED = "@shed"
 NOT_STARTED = "NOT_STARTED"
 _schedule: dict[str, Iterator[float]] = {}
 _started: list[float] = []
@@ -77,12 +79,13 @@ class OpenUser(ShopUser):
             return
         name = self.arrive()
         took = time.monotonic() - intended
+        kind = self.last.kind
         self.environment.events.request.fire(
             request_type="OPEN",
-            name=f"{name} {INTENDED}",
+            name=f"{name} {SHED if kind == 'shed' else INTENDED}",
             response_time=took * 1000,
             response_length=0,
-            exception=None if self.last.kind in ("ok", "rejected") else Exception(self.last.kind),
+            exception=Exception(self.last.reason) if kind == "failed" else None,
             context={},
         )
 

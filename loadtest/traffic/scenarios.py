@@ -79,9 +79,9 @@ BEFORE_AFTER = Scenario(
 OPEN_POOL = 400
 
 
-def _open(name: str, users: tuple[str, ...]) -> Scenario:
+def _open(name: str, users: tuple[str, ...], arrivals_name: str = "") -> Scenario:
     """An open-model scenario: a pool of users held for the arrival profile's length."""
-    arrivals = ARRIVALS[name]
+    arrivals = ARRIVALS[arrivals_name or name]
     held = Profile(name, (Stage(2, OPEN_POOL), Stage(arrivals.duration(), OPEN_POOL)))
     return Scenario(name, held, users, arrivals=arrivals, coupon_quantity=1_000_000)
 
@@ -104,6 +104,10 @@ SCENARIOS: dict[str, Scenario] = {
         BEFORE_AFTER,
         _open("overload", ("OpenChargeUser",)),
         _open("spike-open", ("OpenChargeUser", "OpenCouponUser", "OpenOrderUser")),
+        # One endpoint at a constant rate each (`make bench-overload`'s steps).
+        _open("open-charge", ("OpenChargeUser",), "steady"),
+        _open("open-coupon", ("OpenCouponUser",), "steady"),
+        _open("open-order", ("OpenOrderUser",), "steady"),
     )
 }
 

@@ -87,17 +87,18 @@ def test_shed_answers_are_their_own_class_not_failures(tmp_path: Path) -> None:
     stats = _stats(
         tmp_path,
         "POST,/api/orders,1000,300,20,40,90",
-        "OPEN,/api/orders @intended,1000,300,20,45,95",
-        ",Aggregated,2000,600,40,45,95",
+        "OPEN,/api/orders @intended,700,0,14,45,95",
+        "OPEN,/api/orders @shed,300,0,6,2,5",
+        ",Aggregated,2000,300,40,45,95",
     )
     limits = {"min_rps": 1, "*": {"max_failure_ratio": 0.01, "max_shed_ratio": 0.5}}
     shed = [{"method": "POST", "name": "/api/orders", "code": "OVERLOADED", "count": 300}]
     verdict = evaluate(stats, limits, tallies=shed)
     shed_rows = [r for r in verdict.rows if r.check == "shed ratio"]
     assert [(r.name, r.measured, r.ok) for r in shed_rows] == [
-        ("/api/orders", "30.00% (300/1000)", True),
-        ("/api/orders @intended", "30.00% (300/1000)", True),
+        ("/api/orders", "30.00% (300/1000)", True)
     ]
+    assert verdict.rows[0].measured == "20.0 req/s"  # each arrival once, not twice
     failures = [r for r in verdict.rows if r.check == "failure ratio" and r.name == "/api/orders"]
     assert failures[0].ok
     assert failures[0].measured.startswith("0.00%")
