@@ -74,9 +74,6 @@ def _options(parser: Any) -> None:
     parser.add_argument(
         "--capacity", type=float, default=200.0, help="open model: arrivals/s at 1x the capacity"
     )
-    parser.add_argument(
-        "--open-share", default="0/1", help="open model: this process's part i/n of the schedule"
-    )
 
 
 def _options_of(environment: Any) -> Any:

@@ -1,13 +1,13 @@
 """Open-model users: requests start on the arrival schedule, whatever the shop answers.
 
-Each locust process runs a pool of these users and takes its share of the scenario's
-schedule (`--open-share i/n`, one part per worker). A user takes the next arrival, sleeps until
-its intended start and sends it; the arrival's latency is recorded from the intended start
-(corrected for coordinated omission) as a request named `<name> @intended` (`<name> @shed` for
-the arrivals refused 503 OVERLOADED, so each class has its own percentiles), beside locust's
-own row for the same request, which starts its clock only when the request is sent. An arrival no
-user could start within LATE_AFTER of its time is not sent and is counted as NOT_STARTED: the
-generator fell behind (too small a pool, or a starved process), not the shop.
+Each locust process runs a pool of these users and takes its share of the scenario's schedule
+(every n-th arrival from its worker index, so workers add up to the rate). A user takes the
+next arrival, sleeps until its intended start and sends it. The arrival's latency is recorded
+from the intended start (corrected for coordinated omission) as a request named
+`<name> @intended`, or `<name> @shed` for arrivals refused 503 OVERLOADED (each class its own
+percentiles), beside locust's own row for the request, whose clock starts only at sending.
+An arrival no user could start within LATE_AFTER of its time is not sent and is counted as
+NOT_STARTED: the generator fell behind (too small a pool, or a starved process), not the shop.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import gevent
 from locust import constant, task
+from locust.runners import WorkerRunner
 
 from loadtest.traffic import contract, rejections
 from loadtest.traffic.arrivals import LATE_AFTER, share
@@ -42,7 +43,12 @@ def _start(environment: Any) -> None:
     arrivals = scenario(options.scenario).arrivals
     if arrivals is None:
         return
-    index, count = (int(x) for x in (options.open_share or "0/1").split("/"))
+    # Each worker takes every n-th arrival from its index; the master sends the workers its
+    # options, `expect_workers` among them, and each its index when it joins.
+    runner = environment.runner
+    index, count = 0, 1
+    if isinstance(runner, WorkerRunner):
+        index, count = runner.worker_index, int(options.expect_workers)
     times = arrivals.schedule(float(options.capacity), float(options.scale))
     _schedule["times"] = share(times, index, count)
     _started[:] = [time.monotonic()]

@@ -128,14 +128,13 @@ def run_locust(
     master_proc = procs.start(master, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     workers = [
         procs.start(
-            [*base, "--worker", "--master-port", str(master_port), "--open-share", f"{i}/{n}"],
+            [*base, "--worker", "--master-port", str(master_port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
-        for n in [args.workers]
-        for i in range(n)
+        for _ in range(args.workers)
     ]
     ui = f"http://{args.web_host}:{args.web_port}"
     print(f"loadtest: {args.scenario} running; web UI and Shop tab at {ui} (log {log.name})")
