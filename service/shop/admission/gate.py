@@ -13,6 +13,7 @@ the gate (a busy event loop) is refused at once, before any work is spent on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,7 +102,7 @@ class Gate:
                 await ticket
         except TimeoutError:
             if not _admitted(ticket):
-                self._forget()
+                self._forget(priority, ticket)
                 raise Shed(QUEUE_TIMEOUT, waited + self.clock() - now) from None
             # admitted in the same loop turn as the deadline passed: the slot is ours
         except asyncio.CancelledError:  # the client left while waiting
@@ -109,7 +110,7 @@ class Gate:
                 self.in_flight -= 1
                 self._wake(self.clock())
             else:
-                self._forget()
+                self._forget(priority, ticket)
             raise
         return waited + self.clock() - now
 
@@ -123,9 +124,11 @@ class Gate:
     def _room(self, priority: Priority) -> bool:
         return self.in_flight < max(1, int(self.limit.current * SHARE[priority]))
 
-    def _forget(self) -> None:
-        # A waiter that gave up (deadline, or its client left): its cancelled future stays in
-        # the deque and is skipped when reached.
+    def _forget(self, priority: Priority, ticket: asyncio.Future[None]) -> None:
+        # A waiter that gave up (deadline, or its client left) leaves its queue at once (a
+        # queue is at most as long as the limit), so `enter` never queues behind the dead.
+        with contextlib.suppress(ValueError):  # already popped by `_wake`, skipped as done
+            self._queues[priority].remove(ticket)
         self._waiting -= 1
         if self._waiting == 0:
             self._last_empty = self.clock()
@@ -136,7 +139,7 @@ class Gate:
             queue = self._queues[priority]
             while queue and self._room(priority):
                 ticket = queue.pop() if lifo else queue.popleft()
-                if ticket.done():  # given up, already counted out
+                if ticket.done():  # cancelled, its task not yet resumed: `_forget` counts it out
                     continue
                 ticket.set_result(None)
                 self.in_flight += 1
