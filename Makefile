@@ -7,7 +7,9 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-overload
+.PHONY: images up down test-compose bench-footprint
+.PHONY: slo alert-receiver
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -60,14 +62,14 @@ revoke: migrate
 	@$(PY) -m shop revoke $(USER_ID)
 
 lint: install lock-check
-	$(VENV)/bin/ruff check service tests loadtest grafana
-	$(VENV)/bin/ruff format --check service tests loadtest grafana
+	$(VENV)/bin/ruff check service tests loadtest grafana observability
+	$(VENV)/bin/ruff format --check service tests loadtest grafana observability
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: install
-	$(VENV)/bin/ruff format service tests loadtest grafana
-	$(VENV)/bin/ruff check --fix service tests loadtest grafana
+	$(VENV)/bin/ruff format service tests loadtest grafana observability
+	$(VENV)/bin/ruff check --fix service tests loadtest grafana observability
 
 test: install services observability-tools chart-tools lint webui browser
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -117,6 +119,13 @@ bench-soak: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md
 
+# 100 buyers of one product, the database near and 5 ms away: group commit against one order per
+# transaction (docs/decisions/0035-order-group-commit.md); its own database, not make bench's.
+bench-hot-product: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	SHOP_BENCH_DB_URL=mysql://root:@127.0.0.1:3306/shop_bench_hot \
+		$(PY) -m loadtest bench hot-product --out docs/benchmarks/hot-product.md
+
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.
 observe: install
@@ -128,6 +137,16 @@ observability-tools: install
 
 observe-down: install
 	$(PY) -m loadtest observe down
+
+# Regenerate what the SLO spec (observability/slo/slos.yml) gives: rules/slo.yml, the locust
+# gate's thresholds and the OpenSLO export (a test fails when they differ); then the dashboards.
+slo: install
+	$(PY) observability/slo/build.py
+	$(PY) grafana/generate.py
+
+# An example Alertmanager receiver on :9095 that prints every notification (alertmanager.yml).
+alert-receiver:
+	python3 observability/alertmanager/receiver.py
 
 # Rebuild grafana/dashboards/*.json from the dashboard code (a test fails when they differ).
 dashboards: install
@@ -202,3 +221,31 @@ chart: chart-tools
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The container stack (compose.yaml). A Docker engine and docker-compose come from Debian's
+# packages when missing (deploy/docker.sh starts dockerd). With no image registry in reach,
+# LOCAL=1 (the default here) builds every image from Debian's packages (compose.local.yaml)
+# and leaves out Grafana, the OTel Collector and Jaeger; LOCAL=0 pulls the pinned images.
+LOCAL ?= 1
+COMPOSE = docker-compose -f compose.yaml $(if $(filter 1,$(LOCAL)),-f compose.local.yaml)
+COMPOSE_ENV = $(if $(filter 1,$(LOCAL)),COMPOSE_PROFILES= OTLP_ENDPOINT=)
+
+# The shop's and the load-test image (and, LOCAL=1, the Debian stand-ins); sizes in README.
+images: webui
+	deploy/docker.sh
+	$(if $(filter 1,$(LOCAL)),deploy/images/build.sh,deploy/env.sh && $(COMPOSE) build)
+
+# The whole stack in the background, .env (random secrets) written first: http://127.0.0.1:8080
+up: images
+	$(COMPOSE_ENV) $(COMPOSE) up -d
+
+down:
+	$(COMPOSE_ENV) $(COMPOSE) down -v
+
+# Builds the images, runs compose.yaml on this machine's dockerd and checks it (tests/compose).
+test-compose: install images
+	$(PY) -m pytest -m compose tests/compose $(PYTEST_ARGS)
+
+# Memory per container under the compose smoke load, start time to healthy: docs/benchmarks/footprint.md
+bench-footprint: install images
+	$(PY) -m tests.compose.footprint --out docs/benchmarks/footprint.md

@@ -3,24 +3,57 @@
 Every query names the Prometheus datasource by its fixed uid, so the provisioned dashboards work
 in any Grafana that provisions `provisioning/datasources/`. Panel ids are explicit: alerts link
 to `/d/<uid>?viewPanel=<id>` and must keep pointing at the same panel.
+
+Panels tell the truth at a glance: a state timeline always maps its values to words and
+colours (Grafana's default scheme paints 0 green once a 0 is in range), a stat always has
+threshold colours, a graph may draw the lines its alerts fire at, and a second unit gets its
+own axis on the right (`units`), never shares one with the first.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import prometheus, stat, statetimeline, timeseries
-from grafana_foundation_sdk.builders.common import VizLegendOptions
+from grafana_foundation_sdk.builders.common import GraphThresholdsStyleConfig, VizLegendOptions
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
-from grafana_foundation_sdk.models.common import BigValueGraphMode, LegendDisplayMode
-from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.common import (
+    BigValueColorMode,
+    BigValueGraphMode,
+    GraphTresholdsStyleMode,
+    LegendDisplayMode,
+)
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DashboardLinkType,
+    DataSourceRef,
+    DynamicConfigValue,
+    Threshold,
+    ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
+    VariableRefresh,
+)
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 # Grafana picks a window of at least four scrapes for each rate.
 RATE = "$__rate_interval"
+# Where the runbooks and Grafana are served: the one base of every absolute link, the same as
+# observability/alertmanager/templates/shop.tmpl's `shop.base_url` (a test compares them).
+BASE_URL = "https://ops.shop.example"
 
 # (expr, legend); the legend may use {{label}} templates.
 Query = tuple[str, str]
+# Threshold steps above the base colour: (from this value, colour).
+Steps = list[tuple[float, str]]
+# Value → (text, colour) of a state timeline.
+States = dict[str, tuple[str, str]]
+
+UP_DOWN: States = {"1": ("up", "green"), "0": ("down", "red")}
+SWITCH: States = {"0": ("normal", "green"), "1": ("on", "orange")}
 
 
 def _targets(
@@ -38,6 +71,15 @@ def _targets(
     ]
 
 
+def thresholds(base: str, steps: Steps) -> db.ThresholdsConfig:
+    """Colour `base` below the first step, then each step's colour from its value up."""
+    return (
+        db.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(None, base), *(Threshold(v, c) for v, c in steps)])
+    )
+
+
 def graph(
     pid: int,
     title: str,
@@ -48,9 +90,13 @@ def graph(
     width: int = 12,
     height: int = 8,
     exemplars: bool = False,
+    units: dict[str, str] | None = None,
+    lines: Steps | None = None,
 ) -> timeseries.Panel:
-    """A time series panel; `exemplars` shows the traces behind histogram points."""
-    return (
+    """A time series panel; `exemplars` shows the traces behind histogram points, `units`
+    gives the queries of another unit (by ref id: "B") their own axis on the right, `lines`
+    draws dashed threshold lines (where alerts fire)."""
+    panel = (
         timeseries.Panel()
         .id(pid)
         .title(title)
@@ -62,12 +108,34 @@ def graph(
         .height(height)
         .legend(VizLegendOptions().display_mode(LegendDisplayMode.LIST).show_legend(True))
     )
+    for ref, other in (units or {}).items():
+        panel = panel.override_by_query(
+            ref,
+            [
+                DynamicConfigValue("unit", other),
+                DynamicConfigValue("custom.axisPlacement", "right"),
+            ],
+        )
+    if lines:
+        panel = panel.thresholds(thresholds("transparent", lines)).thresholds_style(
+            GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED)
+        )
+    return panel
 
 
 def number(
-    pid: int, title: str, unit: str, queries: list[Query], *, description: str, width: int = 6
+    pid: int,
+    title: str,
+    unit: str,
+    queries: list[Query],
+    *,
+    description: str,
+    colours: tuple[str, Steps],
+    width: int = 6,
+    height: int = 5,
 ) -> stat.Panel:
-    """A single figure with its recent trend."""
+    """A single figure with its recent trend, coloured by `colours` (base, steps)."""
+    base, steps = colours
     return (
         stat.Panel()
         .id(pid)
@@ -77,15 +145,26 @@ def number(
         .targets(_targets(queries, False))
         .unit(unit)
         .span(width)
-        .height(5)
+        .height(height)
         .graph_mode(BigValueGraphMode.AREA)
+        .color_mode(BigValueColorMode.BACKGROUND)
+        .thresholds(thresholds(base, steps))
     )
 
 
 def states(
-    pid: int, title: str, queries: list[Query], *, description: str, width: int = 24
+    pid: int,
+    title: str,
+    queries: list[Query],
+    *,
+    description: str,
+    mapping: States,
+    width: int = 24,
+    height: int = 5,
 ) -> statetimeline.Panel:
-    """On/off bands over time (incident switches, targets up)."""
+    """Bands over time whose values read as words in fixed colours (up/down, normal/on)."""
+    options = {value: ValueMappingResult(text=text, color=colour) for value, (text, colour) in
+               mapping.items()}  # fmt: skip
     return (
         statetimeline.Panel()
         .id(pid)
@@ -94,13 +173,105 @@ def states(
         .datasource(PROMETHEUS)
         .targets(_targets(queries, False))
         .span(width)
-        .height(5)
+        .height(height)
+        .mappings([ValueMap(options)])
+        .thresholds(thresholds("text", []))
     )
 
 
-def board(uid: str, title: str, description: str) -> db.Dashboard:
-    """A dashboard with the shop's defaults: last 30 minutes, 10 s refresh, shared crosshair."""
+def row(pid: int, title: str, *, repeat: str | None = None) -> db.Row:
+    """A row heading the panels added after it; `repeat` draws it once per variable value."""
+    built = db.Row(title).id(pid)
+    return built.repeat(repeat) if repeat else built
+
+
+def variable(name: str, label: str, query: str) -> db.QueryVariable:
+    """A multi-value filter over one label's values ("All" matches every value, even none)."""
     return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(PROMETHEUS)
+        .query({"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"})
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(model.VariableOption(text="All", value="$__all"))
+    )
+
+
+INSTANCE = variable("instance", "Replica", 'label_values(up{job="shop"}, instance)')
+ROUTE = variable(
+    "route",
+    "Route",
+    'label_values(http_server_request_duration_seconds_count{job="shop"}, http_route)',
+)
+POOL = variable("pool", "Pool", 'label_values(db_client_connection_max{job="shop"}, pool)')
+LOCK = variable("lock", "Lock", 'label_values(shop_lock_waiters{job="shop"}, lock_name)')
+
+
+class Marks(cogbuilder.Builder[model.AnnotationQuery]):
+    """Annotations from a Prometheus query, titled and tagged by the series' labels, so a mark
+    says which alert or which switch value (the SDK has no fields for Prometheus' formats)."""
+
+    def __init__(self, name: str, expr: str, color: str, title: str, tags: str) -> None:
+        self.query = _Marks(name, expr, color, title, tags)
+
+    def build(self) -> model.AnnotationQuery:
+        return self.query
+
+
+class _Marks(model.AnnotationQuery):
+    def __init__(self, name: str, expr: str, color: str, title: str, tags: str) -> None:
+        super().__init__(name=name, datasource=PROMETHEUS, enable=True, icon_color=color)
+        self.expr = expr
+        self.formats = {"titleFormat": title, "tagKeys": tags, "step": "30s"}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), **self.formats}
+
+
+# On every board: what fired, what was switched, what was deployed, what load ran.
+MARKS = (
+    Marks(
+        "Alerts firing",
+        'ALERTS{alertstate="firing", severity!="heartbeat"}',
+        "red",
+        "{{alertname}} ({{severity}})",
+        "alertname,severity,instance,pool,lock_name,slo,window",
+    ),
+    Marks(
+        "Incident switches",
+        "max by (switch, value) (shop_incident_switch) > 0",
+        "orange",
+        "{{switch}} = {{value}}",
+        "switch,value",
+    ),
+    # A version's first minutes: its replicas appeared, and were absent two minutes before.
+    Marks(
+        "Deploys",
+        "count by (version) (shop_build_info) unless count by (version) "
+        "(shop_build_info offset 2m)",
+        "blue",
+        "deploy {{version}}",
+        "version",
+    ),
+    Marks(
+        "Load tests",
+        "max by (scenario, shape) (locust_scenario_info) > 0",
+        "purple",
+        "load test {{scenario}} ({{shape}})",
+        "scenario,shape",
+    ),
+)
+
+
+def board(
+    uid: str, title: str, description: str, variables: tuple[db.QueryVariable, ...] = ()
+) -> db.Dashboard:
+    """A dashboard with the shop's defaults: last 30 minutes, 10 s refresh, shared crosshair,
+    links to the other boards (keeping time and filters), and the common marks."""
+    built = (
         db.Dashboard(title)
         .uid(uid)
         .description(description)
@@ -110,16 +281,35 @@ def board(uid: str, title: str, description: str) -> db.Dashboard:
         .tooltip(DashboardCursorSync.CROSSHAIR)
         .timezone("utc")
         .editable()
+        .link(
+            db.DashboardLink("Shop dashboards")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags(["shop"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
+        .link(
+            db.DashboardLink("Runbooks")
+            .type(DashboardLinkType.LINK)
+            .url(f"{BASE_URL}/runbooks/")
+            .target_blank(True)
+        )
+        .variables(list(variables))
     )
+    for marks in MARKS:
+        built = built.annotation(marks)
+    return built
 
 
-def annotation(name: str, expr: str, color: str) -> db.AnnotationQuery:
-    """Marks on every panel of a dashboard where `expr` has a value (alerts, switches)."""
-    return (
-        db.AnnotationQuery()
-        .name(name)
-        .datasource(PROMETHEUS)
-        .expr(expr)
-        .enable(True)
-        .icon_color(color)
+def runbook_link(alert: str, runbook_path: str) -> model.DashboardLink:
+    """A panel link to the runbook of an alert that opens the panel."""
+    return model.DashboardLink(
+        title=f"Runbook: {alert}",
+        type_val=DashboardLinkType.LINK,
+        url=f"{BASE_URL}/{runbook_path}",
+        target_blank=True,
+        icon="doc",
+        tooltip=f"What to do when {alert} fires",
+        tags=[],
     )

@@ -89,6 +89,20 @@ class Factory:
             )
         return coupon_id
 
+    async def cart(self, user: str, product: str, quantity: int = 1) -> int:
+        """The user's new cart, holding `quantity` of `product`."""
+        async with self.db.session() as s:
+            cart = await s.insert(
+                "test.cart", "INSERT INTO carts (user_id, created_at) VALUES (%s, NOW())", (user,)
+            )
+            await s.execute(
+                "test.cart_item",
+                "INSERT INTO cart_items (cart_id, product_id, quantity, created_at)"
+                " VALUES (%s, %s, %s, NOW())",
+                (cart, product, quantity),
+            )
+        return cart
+
     async def scalar(self, sql: str, *params: object) -> object:
         async with self.db.session() as s:
             row = await s.fetch_one("test.scalar", sql, params)

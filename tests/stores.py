@@ -1,4 +1,4 @@
-"""A MySQL store with a pause point inside every transaction, to stage what happens there."""
+"""Stores that stage what happens in a transaction: a pause point inside each, a count of them."""
 
 from __future__ import annotations
 
@@ -50,3 +50,20 @@ class InterceptingStore(MySqlStore):
             return await work(tx)
 
         return await super().transaction(intercepted, fence=fence)
+
+
+class CountingStore:
+    """A store (the real one, or a staged one) counting the transactions it runs."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.transactions = 0
+
+    async def autocommit(self, work: Callable[[MySqlTx], Awaitable[Any]]) -> Any:
+        return await self.inner.autocommit(work)
+
+    async def transaction(
+        self, work: Callable[[MySqlTx], Awaitable[Any]], *, fence: Lease | None = None
+    ) -> Any:
+        self.transactions += 1
+        return await self.inner.transaction(work, fence=fence)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph
+from panels import RATE, board, graph, row
 
 H = "http_server_request_duration_seconds"
 
@@ -18,6 +18,7 @@ def dashboard() -> Dashboard:
             "Shop: load test",
             "What locust sends and sees, per request name, beside what the shop measured.",
         )
+        .with_row(row(100, "What locust sends and sees"))
         .with_panel(
             graph(
                 1,
@@ -55,6 +56,7 @@ def dashboard() -> Dashboard:
                 "LOCK001 ...).",
             )
         )
+        .with_row(row(101, "Latency (locust beside the shop) and the scenario"))
         .with_panel(
             graph(
                 5,

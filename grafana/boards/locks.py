@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph
+from panels import INSTANCE, LOCK, RATE, board, graph, row
 
-SHOP = 'job="shop"'
+SHOP = 'job="shop", instance=~"$instance", lock_name=~"$lock"'
+BACKEND = 'job="shop", instance=~"$instance"'
 
 
 def dashboard() -> Dashboard:
@@ -16,14 +17,18 @@ def dashboard() -> Dashboard:
             "shop-locks",
             "Shop: locks",
             "Per-lock waiters, wait and hold times, outcomes, lease losses and backend errors.",
+            (INSTANCE, LOCK),
         )
+        .with_row(row(100, "Queues: waiters, wait time and how acquires end"))
         .with_panel(
             graph(
                 1,
                 "Waiters by lock",
                 "short",
                 [(f"sum by (lock_name) (shop_lock_waiters{{{SHOP}}})", "{{lock_name}}")],
-                description="Requests queued for each lock across the replicas.",
+                description="Requests queued for each lock across the replicas; the line is "
+                "ShopLockWaitersPiling's 10.",
+                lines=[(10, "red")],
             )
         )
         .with_panel(
@@ -52,8 +57,10 @@ def dashboard() -> Dashboard:
                         "{{lock_name}} p50",
                     ),
                 ],
-                description="Time to get each lock; points link to the waiting traces.",
+                description="Time to get each lock; points link to the waiting traces. The "
+                "line is ShopLockContention's 250 ms.",
                 exemplars=True,
+                lines=[(0.25, "orange")],
             )
         )
         .with_panel(
@@ -71,6 +78,7 @@ def dashboard() -> Dashboard:
                 description="acquired, timeout (409 LOCK001), error (503 LOCK002), cancelled.",
             )
         )
+        .with_row(row(101, "Holders, leases and the backend"))
         .with_panel(
             graph(
                 5,
@@ -83,8 +91,10 @@ def dashboard() -> Dashboard:
                         "{{lock_name}}",
                     )
                 ],
-                description="How long holders keep each lock: everyone behind waits this long.",
+                description="How long holders keep each lock: everyone behind waits this long. "
+                "The line is ShopLockHeldLong's second.",
                 exemplars=True,
+                lines=[(1, "orange")],
             )
         )
         .with_panel(
@@ -110,7 +120,7 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"sum by (backend, op) "
-                        f"(rate(shop_lock_backend_errors_total{{{SHOP}}}[{RATE}]))",
+                        f"(rate(shop_lock_backend_errors_total{{{BACKEND}}}[{RATE}]))",
                         "{{backend}} {{op}}",
                     )
                 ],
@@ -124,7 +134,7 @@ def dashboard() -> Dashboard:
                 "ops",
                 [
                     (
-                        f"sum by (source) (rate(shop_lock_wakeups_total{{{SHOP}}}[{RATE}]))",
+                        f"sum by (source) (rate(shop_lock_wakeups_total{{{BACKEND}}}[{RATE}]))",
                         "{{source}}",
                     )
                 ],
@@ -136,8 +146,9 @@ def dashboard() -> Dashboard:
                 9,
                 "Keys tracked per replica",
                 "short",
-                [(f"sum by (instance) (shop_lock_keys{{{SHOP}}})", "{{instance}}")],
+                [(f"sum by (instance) (shop_lock_keys{{{BACKEND}}})", "{{instance}}")],
                 description="Keys with a holder or waiter; grows only on a leak.",
+                width=24,
             )
         )
     )

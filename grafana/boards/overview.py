@@ -1,32 +1,84 @@
-"""Service overview: RED per route, and the SLOs' budget and burn rates."""
+"""Service overview: the SLOs' 30-day budgets and burn rates first (from the SLO spec,
+observability/slo/slos.yml), then RED per route, then business outcomes."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph, number
+import spec
+from panels import INSTANCE, RATE, ROUTE, board, graph, number, row
 
 H = "http_server_request_duration_seconds"
-SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
-WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz", http_route=~"$route"'
+BY_INSTANCE = 'instance=~"$instance"'
+# Budget left: red when overspent, then orange, yellow, green as more is left.
+BUDGET = ("red", [(0.0, "orange"), (0.25, "yellow"), (0.5, "green")])
 
 
 def dashboard() -> Dashboard:
-    """shop-overview; panels 5 and 6 are the SLO alerts' links."""
-    errors_5xx = f'{SHOP}, http_response_status_code=~"5.."'
-    return (
-        board(
-            "shop-overview",
-            "Shop: service overview",
-            "Requests, errors and duration per route; SLO budgets (99.9 % available, "
-            "99 % within 500 ms) and their burn rates.",
+    """shop-overview; each SLO's alerts link to its burn-rate panel (5, 6 and 13)."""
+    slos = spec.load()
+    errors_5xx = f'{SHOP}, {BY_INSTANCE}, http_response_status_code=~"5.."'
+    scoped = f"{SHOP}, {BY_INSTANCE}"
+    built = board(
+        "shop-overview",
+        "Shop: service overview",
+        "; ".join(s.description for s in slos.slos)
+        + " Budgets over 30 days, burn rates, then requests, errors and duration per route.",
+        (INSTANCE, ROUTE),
+    ).with_row(row(100, "Error budgets (30 days): what is left of each SLO's budget"))
+    for slo in slos.slos:
+        built = built.with_panel(
+            number(
+                slo.budget_panel,
+                f"{slo.name.capitalize()} budget left (30d)",
+                "percentunit",
+                [(slo.budget_left(slos.period), "budget left")],
+                description=f"{slo.description} Share of the {spec.number(slo.budget)} error "
+                "budget of the last 30 days not spent: 100 % = untouched, 0 = spent, below 0 = "
+                "overspent (stop releases).",
+                colours=BUDGET,
+                width=4,
+                height=6,
+            )
         )
+    built = built.with_panel(
+        graph(
+            15,
+            "Error budget burn-down (30 days)",
+            "percentunit",
+            [(s.budget_left(slos.period), s.name) for s in slos.slos],
+            description="Budget left of each SLO over time: a steady slope spends it in 30 "
+            "days; a cliff is an incident. Below the red line the budget is overspent.",
+            lines=[(0, "red")],
+            height=6,
+        )
+    ).with_row(row(101, "Burn rates (1 = spends the budget in 30 days; pages at 14.4 and 6)"))
+    # The burn rates the alerts fire at: pages in red, tickets in orange.
+    burns = sorted(
+        (float(w.burn), "red" if w.severity == "page" else "orange") for w in slos.windows
+    )
+    for slo in slos.slos:
+        built = built.with_panel(
+            graph(
+                slo.panel,
+                f"{slo.name.capitalize()} burn rate",
+                "x",
+                [(f"{slo.ratio(w)} / {spec.number(slo.budget)}", w) for w in slos.record_windows],
+                description=f"{slo.description} Burn rate per window (1 = the budget lasts 30 "
+                "days); pages at 14.4 (1h and 5m) and 6 (6h and 30m), ticket at 1 (3d and 6h).",
+                lines=burns,
+                width=8,
+            )
+        )
+    return (
+        built.with_row(row(102, "Traffic by route (rate, errors, duration)"))
         .with_panel(
             graph(
                 1,
                 "Requests per second by route",
                 "reqps",
-                [(f"sum by (http_route) (rate({H}_count{{{SHOP}}}[{RATE}]))", "{{http_route}}")],
+                [(f"sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}]))", "{{http_route}}")],
                 description="Rate of answered requests per route template.",
             )
         )
@@ -38,12 +90,14 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"(sum by (http_route) (rate({H}_count{{{errors_5xx}}}[{RATE}]))"
-                        f" or sum by (http_route) (rate({H}_count{{{SHOP}}}[{RATE}])) * 0)"
-                        f" / sum by (http_route) (rate({H}_count{{{SHOP}}}[{RATE}]))",
+                        f" or sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}])) * 0)"
+                        f" / sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}]))",
                         "{{http_route}}",
                     )
                 ],
-                description="Share of requests answered 5xx (503 overload, DB001, LOCK002 ...).",
+                description="Share of requests answered 5xx (503 overload, DB001, LOCK002 ...); "
+                "the line is the availability objective's 0.1 %.",
+                lines=[(0.001, "red")],
             )
         )
         .with_panel(
@@ -54,12 +108,14 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"histogram_quantile(0.99, sum by (http_route, le) "
-                        f"(rate({H}_bucket{{{SHOP}}}[{RATE}])))",
+                        f"(rate({H}_bucket{{{scoped}}}[{RATE}])))",
                         "{{http_route}}",
                     )
                 ],
-                description="99th percentile of request duration; points link to slow traces.",
+                description="99th percentile of request duration; points link to slow traces. "
+                "The line is the latency objective's 500 ms.",
                 exemplars=True,
+                lines=[(0.5, "red")],
             )
         )
         .with_panel(
@@ -69,67 +125,37 @@ def dashboard() -> Dashboard:
                 "reqps",
                 [
                     (
-                        f"sum by (http_response_status_code) (rate({H}_count{{{SHOP}}}[{RATE}]))",
+                        f"sum by (http_response_status_code) (rate({H}_count{{{scoped}}}[{RATE}]))",
                         "{{http_response_status_code}}",
                     )
                 ],
                 description="409 and 4xx are business rejections; 5xx spend the error budget.",
             )
         )
-        .with_panel(
-            graph(
-                5,
-                "Availability burn rate",
-                "x",
-                [(f"job:shop_http_errors:ratio_rate{w} / 0.001", w) for w in WINDOWS],
-                description="Error budget burn rate per window (1 = the budget lasts 30 days); "
-                "pages at 14.4 (1h and 5m) and 6 (6h and 30m), ticket at 1 (3d and 6h).",
-            )
-        )
-        .with_panel(
-            graph(
-                6,
-                "Latency burn rate",
-                "x",
-                [(f"job:shop_http_slow:ratio_rate{w} / 0.01", w) for w in WINDOWS],
-                description="Burn rate of the 99 % < 500 ms budget per window; same thresholds.",
-            )
-        )
-        .with_panel(
-            number(
-                7,
-                "Availability budget left (3d)",
-                "percentunit",
-                [("1 - job:shop_http_errors:ratio_rate3d / 0.001", "budget")],
-                description="Share of the 0.1 % error budget not spent over the last 3 days.",
-            )
-        )
-        .with_panel(
-            number(
-                8,
-                "Latency budget left (3d)",
-                "percentunit",
-                [("1 - job:shop_http_slow:ratio_rate3d / 0.01", "budget")],
-                description="Share of the 1 % slow-request budget not spent over the last 3 days.",
-            )
-        )
+        .with_row(row(103, "Business outcomes and load"))
         .with_panel(
             graph(
                 9,
                 "Business outcomes",
                 "ops",
                 [
-                    (f"sum by (outcome) (rate(shop_orders_total[{RATE}]))", "order {{outcome}}"),
                     (
-                        f"sum by (outcome) (rate(shop_coupon_issues_total[{RATE}]))",
+                        f"sum by (outcome) (rate(shop_orders_total{{{BY_INSTANCE}}}[{RATE}]))",
+                        "order {{outcome}}",
+                    ),
+                    (
+                        f"sum by (outcome) "
+                        f"(rate(shop_coupon_issues_total{{{BY_INSTANCE}}}[{RATE}]))",
                         "coupon {{outcome}}",
                     ),
                     (
-                        f"sum by (outcome) (rate(shop_balance_charges_total[{RATE}]))",
+                        f"sum by (outcome) "
+                        f"(rate(shop_balance_charges_total{{{BY_INSTANCE}}}[{RATE}]))",
                         "charge {{outcome}}",
                     ),
                 ],
-                description="Orders, coupon issues and charges by outcome (success or error code).",
+                description="Orders, coupon issues and charges by outcome (success or error "
+                "code); order LOCK001 spends the checkout budget.",
             )
         )
         .with_panel(
@@ -137,7 +163,12 @@ def dashboard() -> Dashboard:
                 10,
                 "Requests in flight",
                 "short",
-                [("sum by (instance) (http_server_active_requests)", "{{instance}}")],
+                [
+                    (
+                        f"sum by (instance) (http_server_active_requests{{{BY_INSTANCE}}})",
+                        "{{instance}}",
+                    )
+                ],
                 description="Requests being served per replica right now.",
             )
         )

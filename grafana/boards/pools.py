@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph
+from panels import INSTANCE, POOL, RATE, board, graph, row
 
-POOL = 'job="shop"'
+SCOPE = 'job="shop", instance=~"$instance", pool=~"$pool"'
+STATEMENTS = 'job="shop", instance=~"$instance"'
 
 
 def dashboard() -> Dashboard:
@@ -17,6 +18,14 @@ def dashboard() -> Dashboard:
             "Shop: DB and Redis pools",
             "Utilisation, saturation and errors of the connection pools; statements; "
             "InnoDB row locks and deadlocks; MySQL threads; Redis clients and commands.",
+            (INSTANCE, POOL),
+        )
+        .with_row(
+            row(
+                100,
+                "Connection pools: utilisation, saturation, errors (pool=main is the "
+                "database, pool=redis the Redis client)",
+            )
         )
         .with_panel(
             graph(
@@ -25,10 +34,10 @@ def dashboard() -> Dashboard:
                 "short",
                 [
                     (
-                        f'sum by (pool) (db_client_connection_count{{{POOL}, state="used"}})',
+                        f'sum by (pool) (db_client_connection_count{{{SCOPE}, state="used"}})',
                         "{{pool}} used",
                     ),
-                    (f"sum by (pool) (db_client_connection_max{{{POOL}}})", "{{pool}} max"),
+                    (f"sum by (pool) (db_client_connection_max{{{SCOPE}}})", "{{pool}} max"),
                 ],
                 description="Connections lent out against what the pools may lend, all replicas.",
             )
@@ -41,12 +50,14 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"sum by (instance, pool) "
-                        f'(db_client_connection_count{{{POOL}, state="used"}})'
-                        f" / sum by (instance, pool) (db_client_connection_max{{{POOL}}})",
+                        f'(db_client_connection_count{{{SCOPE}, state="used"}})'
+                        f" / sum by (instance, pool) (db_client_connection_max{{{SCOPE}}})",
                         "{{instance}} {{pool}}",
                     )
                 ],
-                description="Share of each replica's pool in use.",
+                description="Share of each replica's pool in use; the line is "
+                "ShopPoolNearlyFull's 80 %.",
+                lines=[(0.8, "orange")],
             )
         )
         .with_panel(
@@ -57,7 +68,7 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"sum by (instance, pool) "
-                        f"(db_client_connection_pending_requests{{{POOL}}})",
+                        f"(db_client_connection_pending_requests{{{SCOPE}}})",
                         "{{instance}} {{pool}}",
                     )
                 ],
@@ -72,17 +83,19 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"histogram_quantile(0.99, sum by (pool, le) "
-                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{SCOPE}}}[{RATE}])))",
                         "{{pool}} p99",
                     ),
                     (
                         f"histogram_quantile(0.5, sum by (pool, le) "
-                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{SCOPE}}}[{RATE}])))",
                         "{{pool}} p50",
                     ),
                 ],
-                description="Time to obtain a connection; points link to the waiting traces.",
+                description="Time to obtain a connection; points link to the waiting traces. "
+                "The line is ShopDbPoolAcquireSlow's 100 ms.",
                 exemplars=True,
+                lines=[(0.1, "orange")],
             )
         )
         .with_panel(
@@ -93,11 +106,13 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"sum by (pool) "
-                        f"(rate(db_client_connection_timeouts_total{{{POOL}}}[{RATE}]))",
+                        f"(rate(db_client_connection_timeouts_total{{{SCOPE}}}[{RATE}]))",
                         "{{pool}}",
                     )
                 ],
-                description="Acquires that gave up (503 DB001 to the client).",
+                description="Acquires that gave up (main: 503 DB001; redis: LOCK002). The "
+                "line is the timeout alerts' 0.02/s.",
+                lines=[(0.02, "red")],
             )
         )
         .with_panel(
@@ -108,13 +123,14 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"histogram_quantile(0.99, sum by (pool, le) "
-                        f"(rate(db_client_connection_use_time_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        f"(rate(db_client_connection_use_time_seconds_bucket{{{SCOPE}}}[{RATE}])))",
                         "{{pool}}",
                     )
                 ],
                 description="How long a request keeps its connection: long holds starve the pool.",
             )
         )
+        .with_row(row(101, "Statements"))
         .with_panel(
             graph(
                 7,
@@ -123,13 +139,14 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"histogram_quantile(0.99, sum by (db_operation, le) "
-                        f"(rate(db_client_operation_duration_seconds_bucket{{{POOL}}}[{RATE}])))",
+                        f"(rate(db_client_operation_duration_seconds_bucket{{{STATEMENTS}}}[{RATE}])))",
                         "{{db_operation}}",
                     )
                 ],
                 description="Duration of each static query; a missing index or a slow database "
-                "shows here first.",
+                "shows here first. The line is ShopDbStatementsSlow's 250 ms.",
                 exemplars=True,
+                lines=[(0.25, "orange")],
             )
         )
         .with_panel(
@@ -140,7 +157,7 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"sum by (error_code) "
-                        f"(rate(db_client_operation_duration_seconds_count{{{POOL}}}[{RATE}]))",
+                        f"(rate(db_client_operation_duration_seconds_count{{{STATEMENTS}}}[{RATE}]))",
                         "{{error_code}}",
                     )
                 ],
@@ -148,6 +165,7 @@ def dashboard() -> Dashboard:
                 "timeout, 1213 deadlock).",
             )
         )
+        .with_row(row(102, "MySQL (mysqld_exporter)"))
         .with_panel(
             graph(
                 9,
@@ -164,7 +182,9 @@ def dashboard() -> Dashboard:
                     ),
                     ("mysql_global_status_innodb_row_lock_current_waits", "waiting now"),
                 ],
-                description="From mysqld_exporter: how many sessions wait for row locks.",
+                description="From mysqld_exporter: how many sessions wait for row locks "
+                "(left axis), and how often (right).",
+                units={"B": "ops"},
             )
         )
         .with_panel(
@@ -189,6 +209,7 @@ def dashboard() -> Dashboard:
                 description="Connections of every replica's pool together, against the limit.",
             )
         )
+        .with_row(row(103, "Redis (redis_exporter)"))
         .with_panel(
             graph(
                 12,
@@ -199,7 +220,9 @@ def dashboard() -> Dashboard:
                     ("redis_blocked_clients", "blocked"),
                     (f"rate(redis_rejected_connections_total[{RATE}])", "rejected/s"),
                 ],
-                description="From redis_exporter: lock waiters' subscriptions count as clients.",
+                description="From redis_exporter: lock waiters' subscriptions count as "
+                "clients; rejections per second on the right.",
+                units={"C": "ops"},
             )
         )
         .with_panel(
@@ -218,6 +241,7 @@ def dashboard() -> Dashboard:
                 "bytes",
                 [("redis_memory_used_bytes", "used")],
                 description="Memory Redis uses (locks, coupon gate, switch values).",
+                width=24,
             )
         )
     )

@@ -1,21 +1,29 @@
-"""Runtime: targets, event-loop lag, in-flight requests, builds, switches, admission control."""
+"""Runtime: which targets answer and which switches are on, then one row per replica with its
+saturation (CPU, memory, file descriptors, garbage collection, event-loop lag, load); the
+admission gate last (limit, queue, refusals)."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph, states
+from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, row, states
+
+ONE = 'job="shop", instance=~"$instance"'
 
 
 def dashboard() -> Dashboard:
-    """shop-runtime; alerts link to 1 (targets), 2 (event-loop lag) and 8 (shedding)."""
+    """shop-runtime; alerts link to 1 (targets), 2 (event-loop lag), 6 (switches), 7 (CPU),
+    12 (shedding)."""
     return (
         board(
             "shop-runtime",
             "Shop: runtime",
-            "Scrape targets, event-loop lag and load per replica, builds, incident switches and"
-            " the admission gate (limit, queue, refusals).",
+            "Scrape targets and incident switches; per replica: CPU, memory, file "
+            "descriptors, garbage collection, event-loop lag and load; builds; the admission"
+            " gate (limit, queue, refusals).",
+            (INSTANCE,),
         )
+        .with_row(row(100, "Targets and switches"))
         .with_panel(
             states(
                 1,
@@ -25,7 +33,74 @@ def dashboard() -> Dashboard:
                     ("mysql_up", "MySQL"),
                     ("redis_up", "Redis"),
                 ],
-                description="1 = scraped (and, for the exporters, the datastore answers).",
+                description="up = scraped (and, for the exporters, the datastore answers); "
+                "down = not.",
+                mapping=UP_DOWN,
+                width=12,
+                height=8,
+            )
+        )
+        .with_panel(
+            states(
+                6,
+                "Incident switches",
+                [("max by (switch, value) (shop_incident_switch)", "{{switch}} = {{value}}")],
+                description="normal, or on (away from the normal value) on any replica; the "
+                "legend names the value.",
+                mapping=SWITCH,
+                width=12,
+                height=8,
+            )
+        )
+        .with_row(row(101, "Replica $instance", repeat="instance"))
+        .with_panel(
+            graph(
+                7,
+                "CPU (share of one core)",
+                "percentunit",
+                [(f"rate(process_cpu_seconds_total{{{ONE}}}[{RATE}])", "{{instance}}")],
+                description="One process runs one event loop on one core: at 100 % it has no "
+                "headroom. The line is ShopCpuSaturated's 90 %.",
+                lines=[(0.9, "red")],
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                8,
+                "Memory (resident)",
+                "bytes",
+                [("process_resident_memory_bytes{" + ONE + "}", "{{instance}}")],
+                description="Resident set size of the process; a steady climb is a leak.",
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                9,
+                "Open file descriptors",
+                "short",
+                [("process_open_fds{" + ONE + "}", "{{instance}}")],
+                description="Sockets and files the process holds (pools, clients, Redis "
+                "subscriptions); the limit is process_max_fds.",
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                10,
+                "Garbage collections",
+                "ops",
+                [
+                    (
+                        f"sum by (instance, generation) "
+                        f"(rate(python_gc_collections_total{{{ONE}}}[{RATE}]))",
+                        "{{instance}} gen {{generation}}",
+                    )
+                ],
+                description="Collections per second by generation: rising with memory means "
+                "allocation pressure, which the event loop pays for.",
+                width=8,
             )
         )
         .with_panel(
@@ -36,11 +111,14 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"histogram_quantile(0.99, sum by (instance, le) "
-                        f'(rate(shop_event_loop_lag_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        f"(rate(shop_event_loop_lag_seconds_bucket{{{ONE}}}[{RATE}])))",
                         "{{instance}} p99",
                     )
                 ],
-                description="How late each replica's loop runs a timer: blocking code shows here.",
+                description="How late the loop runs a timer: blocking code shows here. Lines: "
+                "ShopEventLoopLagRising (25 ms) and ShopEventLoopLag (100 ms).",
+                lines=[(0.025, "orange"), (0.1, "red")],
+                width=8,
             )
         )
         .with_panel(
@@ -48,8 +126,20 @@ def dashboard() -> Dashboard:
                 3,
                 "Requests in flight",
                 "short",
-                [("sum by (instance) (http_server_active_requests)", "{{instance}}")],
-                description="Requests each replica is serving.",
+                [("sum by (instance) (http_server_active_requests{" + ONE + "})", "{{instance}}")],
+                description="Requests the replica is serving.",
+                width=8,
+            )
+        )
+        .with_row(row(102, "Builds and scrapes"))
+        .with_panel(
+            graph(
+                5,
+                "Builds",
+                "short",
+                [("count by (version) (shop_build_info)", "{{version}}")],
+                description="Replicas per version (two lines during a rollout; deploys are "
+                "marked on every board).",
             )
         )
         .with_panel(
@@ -61,26 +151,10 @@ def dashboard() -> Dashboard:
                 description="Time to collect each target's metrics.",
             )
         )
+        .with_row(row(103, "Admission control"))
         .with_panel(
             graph(
-                5,
-                "Builds",
-                "short",
-                [("count by (version) (shop_build_info)", "{{version}}")],
-                description="Replicas per version (two lines during a rollout).",
-            )
-        )
-        .with_panel(
-            states(
-                6,
-                "Incident switches",
-                [("max by (switch) (shop_incident_switch)", "{{switch}}")],
-                description="1 while a switch is away from its normal value on any replica.",
-            )
-        )
-        .with_panel(
-            graph(
-                7,
+                11,
                 "Admission: limit, in flight, queued",
                 "short",
                 [
@@ -90,11 +164,12 @@ def dashboard() -> Dashboard:
                 ],
                 description="The adaptive concurrency limit and what fills it (SHOP_ADMISSION=on):"
                 " in flight pinned at the limit with a queue is a shop at capacity.",
+                width=8,
             )
         )
         .with_panel(
             graph(
-                8,
+                12,
                 "Admission: refusals (503 OVERLOADED) by reason and route",
                 "reqps",
                 [
@@ -107,11 +182,12 @@ def dashboard() -> Dashboard:
                 description="Requests shed at the front door: queue_full (the queue is as long"
                 " as the limit), queue_timeout (waited past the deadline), late (waited past it"
                 " before reaching the gate: a busy event loop).",
+                width=8,
             )
         )
         .with_panel(
             graph(
-                9,
+                13,
                 "Admission: p99 queue time by priority",
                 "s",
                 [
@@ -123,6 +199,7 @@ def dashboard() -> Dashboard:
                 ],
                 description="Time before the gate decided: 100 ms at most while the queue drains,"
                 " 5 ms once it has not emptied for 100 ms.",
+                width=8,
             )
         )
     )

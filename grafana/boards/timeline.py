@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, annotation, board, graph, states
+from panels import RATE, SWITCH, board, graph, row, states
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
@@ -17,15 +17,10 @@ def dashboard() -> Dashboard:
         board(
             "shop-incident-timeline",
             "Shop: incident timeline",
-            "One time axis from the load generator down to the event loop; alerts and "
-            "incident switches are marked on every panel.",
+            "One time axis from the load generator down to the event loop; alerts, incident "
+            "switches, deploys and load tests are marked on every panel.",
         )
-        .annotation(annotation("Alerts firing", 'ALERTS{alertstate="firing"}', "red"))
-        .annotation(
-            annotation(
-                "Incident switches on", "max by (switch) (shop_incident_switch) > 0", "orange"
-            )
-        )
+        .with_row(row(100, "Load and what the shop answered"))
         .with_panel(
             graph(
                 1,
@@ -35,7 +30,9 @@ def dashboard() -> Dashboard:
                     ("sum(locust_users)", "users"),
                     (f"sum(rate(locust_requests_total[{RATE}]))", "requests/s sent"),
                 ],
-                description="What the load generator does (empty outside a load test).",
+                description="What the load generator does (empty outside a load test): users "
+                "on the left, requests per second on the right.",
+                units={"B": "reqps"},
                 width=24,
                 height=6,
             )
@@ -63,6 +60,7 @@ def dashboard() -> Dashboard:
                 height=6,
             )
         )
+        .with_row(row(101, "Latency, then its causes: locks, pools, timeouts, the event loop"))
         .with_panel(
             graph(
                 3,
@@ -94,7 +92,9 @@ def dashboard() -> Dashboard:
                         "{{lock_name}} wait p99 (s)",
                     ),
                 ],
-                description="Requests queued per lock, and how long the slowest waited (seconds).",
+                description="Requests queued per lock (left), and how long the slowest waited "
+                "(right).",
+                units={"B": "s"},
                 width=24,
                 height=6,
                 exemplars=True,
@@ -116,7 +116,9 @@ def dashboard() -> Dashboard:
                         "{{pool}} used / max",
                     ),
                 ],
-                description="Requests queued for a connection, and the share of the pool lent out.",
+                description="Requests queued for a connection (left), and the share of the "
+                "pool lent out (right).",
+                units={"B": "percentunit"},
                 width=24,
                 height=6,
             )
@@ -163,8 +165,9 @@ def dashboard() -> Dashboard:
             states(
                 8,
                 "Incident switches",
-                [("max by (switch) (shop_incident_switch)", "{{switch}}")],
-                description="Which failure was switched on, and when.",
+                [("max by (switch, value) (shop_incident_switch)", "{{switch}} = {{value}}")],
+                description="Which failure was switched on, to which value, and when.",
+                mapping=SWITCH,
             )
         )
     )

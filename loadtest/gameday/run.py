@@ -106,7 +106,12 @@ class Prometheus:
         return {a["labels"]["alertname"] for a in self._firing() if not _budget_ticket(a)}
 
     def _firing(self) -> list[dict[str, Any]]:
-        return [a for a in self.alerts() if a["state"] == "firing"]
+        """Firing alerts, less the heartbeat: it fires always, by design, and says nothing."""
+        return [
+            a
+            for a in self.alerts()
+            if a["state"] == "firing" and a["labels"].get("severity") != "heartbeat"
+        ]
 
 
 def _budget_ticket(alert: dict[str, Any]) -> bool:

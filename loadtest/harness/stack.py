@@ -134,12 +134,14 @@ class Stack:
                 "prometheus", f"--config.file={d / 'prometheus.yml'}",
                 f"--storage.tsdb.path={d / 'prometheus-data'}",
                 f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
+                f"--web.external-url={self.prometheus_url}",
                 "--web.enable-lifecycle", "--enable-feature=exemplar-storage",
             ],
             "alertmanager": [
                 "prometheus-alertmanager", f"--config.file={d / 'alertmanager.yml'}",
                 f"--storage.path={d / 'alertmanager-data'}",
                 f"--web.listen-address=127.0.0.1:{self.alertmanager_port}",
+                f"--web.external-url=http://127.0.0.1:{self.alertmanager_port}",
                 "--cluster.listen-address=",
             ],
             "mysqld-exporter": [
@@ -183,6 +185,10 @@ class Stack:
         rules.unlink(missing_ok=True)
         rules.symlink_to(self.rules.resolve(), target_is_directory=True)
         shutil.copyfile(self.alertmanager_config, self.dir / "alertmanager.yml")
+        # alertmanager.yml names its notification templates relative to itself.
+        templates = self.alertmanager_config.parent / "templates"
+        if templates.is_dir():
+            shutil.copytree(templates, self.dir / "templates", dirs_exist_ok=True)
         self.write_targets()
         for job, port in (
             ("mysqld", self.mysqld_exporter_port),

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from .adapters.mysql.indexes import set_cart_index
 from .adapters.mysql.pool import POOL_CEILING, Database, open_database
+from .adapters.mysql.probe import MySqlProbe
 from .adapters.mysql.revocations import MySqlRevocations
 from .adapters.mysql.seed import MySqlDataSet
 from .adapters.mysql.store import MySqlStore
@@ -44,6 +45,7 @@ from .keys import (
     DEPS,
     IDEMPOTENCY,
     KEYRING,
+    MYSQL_PROBE,
     OPENAPI,
     REDIS,
     SETTINGS,
@@ -61,6 +63,7 @@ from .telemetry.tracing import build_tracer_provider, tracer_from
 from .use_cases.coupon_batches import CouponBatches
 from .use_cases.deps import Deps
 from .use_cases.idempotency import KeyPolicy, purge_periodically
+from .use_cases.order_batches import OrderBatches
 from .use_cases.ports import Clock, CouponGate, LockManager, NoGate
 
 log = get_logger("shop.app")
@@ -182,6 +185,7 @@ class Root:
             telemetry=self.telemetry,
         ) as self._database:
             app[DATABASE] = self._database
+            app[MYSQL_PROBE] = MySqlProbe(s.db_url, self._database)
             yield
 
     async def token_revocations(self, app: web.Application) -> AsyncIterator[None]:
@@ -269,6 +273,14 @@ class Root:
             parallel=s.coupon_batch_parallel,
             timeout=s.lock_wait,
         )
+        # Every order, in group commits of at most order_batch_max (1: one by one).
+        orders = OrderBatches(
+            store,
+            clock,
+            max_batch=s.order_batch_max,
+            parallel=s.order_batch_parallel,
+            timeout=s.lock_wait,
+        )
         self._deps = app[DEPS] = Deps(
             store=store,
             locks=SlowHolds(
@@ -279,10 +291,12 @@ class Root:
             order_lock_scope=lambda: str(self.switches.value("order_lock_scope")),
             coupon_gate=gate,
             coupon_issues=batches,
+            order_placements=orders,
             data_set=MySqlDataSet(self._database),
         )
         yield
         await batches.aclose()
+        await orders.aclose()
 
     def _coupon_gate(self, client: Redis, store: MySqlStore) -> RedisCouponGate:
         return RedisCouponGate(
@@ -331,7 +345,7 @@ class Root:
 
 def _announce(tel: Telemetry) -> Changed:
     def changed(name: str, value: Any, on: bool, changed: bool) -> None:
-        tel.metrics.child(tel.metrics.incident_switch, name).set(1 if on else 0)
+        tel.metrics.switch_changed(name, value, on)
         if changed:
             log.warning("incident_switch_changed", switch=name, value=value, on=on)
 

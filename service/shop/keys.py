@@ -18,13 +18,15 @@ from .settings import Settings
 from .telemetry import Telemetry
 from .use_cases.deps import Deps
 from .use_cases.idempotency import KeyPolicy
-from .use_cases.ports import Probe
+from .use_cases.ports import DatabaseProbe, Probe
 
 SETTINGS = web.AppKey("settings", Settings)
 DEPS = web.AppKey("deps", Deps)
 SWITCHES = web.AppKey("switches", Switches)
-# What /readyz asks after: the database always, Redis when it is configured.
+# The request pool (tests reach it here), and what /readyz asks after: MySQL always, on a
+# connection of its own (adapters/mysql/probe.py), Redis when it is configured.
 DATABASE = web.AppKey("database", Probe)
+MYSQL_PROBE = web.AppKey("mysql_probe", DatabaseProbe)
 REDIS = web.AppKey("redis", Probe)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 TELEMETRY = web.AppKey("telemetry", Telemetry)

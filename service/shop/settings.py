@@ -98,6 +98,12 @@ class Settings:
     # Batches of one coupon in flight at once per process: they overlap all but the guarded
     # update and the commit (the hot row's lock).
     coupon_batch_parallel: int = 4
+    # Concurrent orders share a transaction of at most this many (group commit; the hot
+    # product row is locked once per batch); 1 = one transaction per order.
+    order_batch_max: int = 100
+    # Order batches in flight at once per process: they overlap all but the stock update
+    # and the commit.
+    order_batch_parallel: int = 4
     shutdown_timeout: float = 30.0
     # Admission control at the front door (docs/decisions/0041-admission-control.md): "on" or
     # "off"; empty = on in prod, off elsewhere (the labs measure the shop without it unless
@@ -179,6 +185,10 @@ class Settings:
             raise SettingsError("SHOP_METRICS_PORT must leave room for a port per worker")
         if not 1 <= self.coupon_batch_max <= 1000:
             raise SettingsError("SHOP_COUPON_BATCH_MAX must be between 1 and 1000")
+        if not 1 <= self.order_batch_max <= 1000:
+            raise SettingsError("SHOP_ORDER_BATCH_MAX must be between 1 and 1000")
+        if not 1 <= self.order_batch_parallel <= 64:
+            raise SettingsError("SHOP_ORDER_BATCH_PARALLEL must be between 1 and 64")
         if not 1 <= self.coupon_batch_parallel <= 64:
             raise SettingsError("SHOP_COUPON_BATCH_PARALLEL must be between 1 and 64")
         if not 0 < self.port < 65536:

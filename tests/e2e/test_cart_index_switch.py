@@ -78,7 +78,7 @@ async def test_cart_index_switch_drops_and_recreates_on_every_replica(
         assert cart.status == 200  # slower, never broken
         assert (await cart.json())["items"][0]["productId"] == "test-product-1"
         metrics = await (await two.get("/metrics")).text()
-        assert 'shop_incident_switch{switch="cart_index"} 1.0' in metrics
+        assert 'shop_incident_switch{switch="cart_index",value="off"} 1.0' in metrics
         bad = await one.put(url, json={"value": "maybe"}, headers=admin_headers)
         assert bad.status == 400
     finally:

@@ -58,7 +58,8 @@ async def test_redis_down_fails_locks_closed_on_every_replica_and_comes_back(
     assert (await flipped.json())["on"] is True
 
     async def two_is_cut() -> bool:
-        return (await two.get("/readyz")).status == 503
+        ready = await two.get("/readyz")  # degraded, still ready: it serves all else
+        return ready.status == 200 and (await ready.json())["status"] == "degraded"
 
     await _until(two_is_cut, "the other replica did not take redis=down")
     for replica in (one, two):
@@ -76,7 +77,7 @@ async def test_redis_down_fails_locks_closed_on_every_replica_and_comes_back(
     assert (await back.json())["on"] is False
 
     async def one_is_back() -> bool:
-        return (await one.get("/readyz")).status == 200
+        return (await (await one.get("/readyz")).json())["status"] == "ready"
 
     await _until(one_is_back, "the first replica did not take redis=up")
     for replica in (one, two):

@@ -52,7 +52,7 @@ DOCUMENTED = {
     "shop_orders": ("counter", {"outcome"}),
     "shop_coupon_issues": ("counter", {"outcome"}),
     "shop_balance_charges": ("counter", {"outcome"}),
-    "shop_incident_switch": ("gauge", {"switch"}),
+    "shop_incident_switch": ("gauge", {"switch", "value"}),
     "shop_build_info": ("gauge", {"version"}),
 }
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -169,12 +169,12 @@ async def test_spans_nest_as_documented(
     statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system")]
     names = {s.name for s in statements}
     assert {
-        "carts.by_user",
-        "cart_items.by_cart",
-        "products.take_stock",
-        "users.debit",
+        "users.lock",
+        "carts.by_users",
         "orders.insert",
+        "users.debit",
         "cart_items.clear",
+        "products.take_stock",
     } <= names
     for statement in statements:
         assert by_id[statement.parent.span_id].name == "lock.held order"
@@ -323,9 +323,12 @@ async def test_incident_switches(client, admin_headers, factory: Factory) -> Non
     assert (await changed.json())["on"] is True
     assert client.app[DATABASE].maxsize == 10
     families = await _families(client)
-    switch = {s.labels["switch"]: s.value for s in families["shop_incident_switch"].samples}
-    assert switch["db_pool_max"] == 1
-    assert switch["order_lock_scope"] == 0
+    switch = {
+        s.labels["switch"]: (s.labels["value"], s.value)
+        for s in families["shop_incident_switch"].samples
+    }
+    assert switch["db_pool_max"] == ("10", 1)
+    assert switch["order_lock_scope"] == ("user", 0)
     await problem(await client.put(url, json={"value": 0}, headers=admin_headers), 400, "COMMON002")
     await problem(await client.put(url, json={}, headers=admin_headers), 400, "COMMON001")
     await problem(await client.put(url, json={"value": 5}), 401, "COMMON003")
@@ -335,8 +338,14 @@ async def test_incident_switches(client, admin_headers, factory: Factory) -> Non
         "INC001",
     )
     assert client.app[DATABASE].maxsize == 10
-    back = await client.put(url, json={"value": 20}, headers=admin_headers)
-    assert (await back.json())["on"] is False
+    # "normal" is every switch's way back, whatever its normal value is.
+    back = await client.put(url, json={"value": "normal"}, headers=admin_headers)
+    assert await back.json() == {**await changed.json(), "value": 20, "on": False}
+    assert client.app[DATABASE].maxsize == 20
+    samples = (await _families(client))["shop_incident_switch"].samples
+    assert [
+        (s.labels["value"], s.value) for s in samples if s.labels["switch"] == "db_pool_max"
+    ] == [("20", 0)], "one series per switch: the previous value's is gone"
 
 
 async def test_global_order_lock_scope_serialises_every_order(

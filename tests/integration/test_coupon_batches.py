@@ -38,6 +38,7 @@ from shop.use_cases.seals import KeyedRequest
 
 from ..factories import Factory
 from ..polling import until
+from ..stores import CountingStore
 from .replicas import replicas
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -45,21 +46,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class CountingStore:
-    """The real store, counting the transactions it runs."""
-
-    def __init__(self, inner: MySqlStore) -> None:
-        self.inner = inner
-        self.transactions = 0
-
-    async def autocommit(self, work: Callable[[MySqlTx], Awaitable[Any]]) -> Any:
-        return await self.inner.autocommit(work)
-
-    async def transaction(self, work: Callable[[MySqlTx], Awaitable[Any]]) -> Any:
-        self.transactions += 1
-        return await self.inner.transaction(work)
 
 
 def _batches(store: Any) -> CouponBatches:

@@ -30,19 +30,6 @@ def _deps(store: MySqlStore, *, lease: float = 10) -> Deps:
     )
 
 
-async def _fill_cart(database: Database, user: str, product: str) -> None:
-    async with database.session() as s:
-        cart = await s.insert(
-            "t", "INSERT INTO carts (user_id, created_at) VALUES (%s, NOW())", (user,)
-        )
-        await s.execute(
-            "t",
-            "INSERT INTO cart_items (cart_id, product_id, quantity, created_at)"
-            " VALUES (%s, %s, 2, NOW())",
-            (cart, product),
-        )
-
-
 class _WatchedStore(MySqlStore):
     """Counts the transactions a cancellation interrupted after they began; every other one is
     cancelled a moment after its BEGIN, so some surely land inside however busy the machine."""
@@ -74,7 +61,7 @@ async def test_cancelled_orders_commit_whole_or_not_at_all(
     product = await factory.product(price=1_000, stock=1_000)
     users = await factory.users(40, balance=10_000)
     for user in users:
-        await _fill_cart(database, user, product)
+        await factory.cart(user, product, 2)
     tasks = [asyncio.create_task(place_order(deps=deps, user_id=u, coupon_id=None)) for u in users]
     # Half are cancelled at staggered points (0 to 60 ms, wherever they are by then); the store
     # cancels every other transaction a moment after its BEGIN, so some land mid-transaction.
@@ -117,7 +104,7 @@ async def test_order_cancelled_after_its_debit_rolls_back_whole(
     deps = _deps(InterceptingStore(database, "orders", "add_payment", cancel_here))
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
-    await _fill_cart(database, user, product)
+    await factory.cart(user, product, 2)
     with pytest.raises(asyncio.CancelledError):
         await place_order(deps=deps, user_id=user, coupon_id=None)
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000
@@ -165,7 +152,7 @@ async def test_an_order_whose_lease_lapsed_rolls_back(database: Database, factor
     deps = _deps(store, lease=0.1)
     user = await factory.user(balance=10_000)
     product = await factory.product(price=1_000, stock=10)
-    await _fill_cart(database, user, product)
+    await factory.cart(user, product, 2)
     with pytest.raises(LeaseLost):
         await place_order(deps=deps, user_id=user, coupon_id=None)
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 10_000

@@ -60,12 +60,12 @@ async def test_credit_and_debit_refuse_and_change_nothing(rows: _Rows) -> None:
 
     async def work(tx: Any) -> None:
         assert await tx.users.credit(user, 51, limit=150) is None
-        assert await tx.users.debit(user, 101) is None
+        assert not await tx.users.debit_many({user: 101})
         assert await tx.users.credit("nobody", 1, limit=150) is None
-        assert await tx.users.debit("nobody", 1) is None
+        assert not await tx.users.debit_many({"nobody": 1})
         assert await tx.users.balance(user) == 100
         assert await tx.users.credit(user, 50, limit=150) == 150
-        assert await tx.users.debit(user, 150) == 0
+        assert await tx.users.debit_many({user: 150})
         assert await tx.users.balance(user) == 0
 
     await rows.store.transaction(work)
@@ -105,8 +105,8 @@ async def test_coupon_takes_and_grants_are_guarded(rows: _Rows) -> None:
         assert ids is not None
         granted = ids[user]
         assert await tx.coupons.gate_snapshot(coupon) == (0, [user])
-        assert await tx.coupons.mark_used(granted, order_id=1, now=now)
-        assert not await tx.coupons.mark_used(granted, order_id=2, now=now)
+        assert await tx.coupons.mark_used_many({granted: 1}, now=now)
+        assert not await tx.coupons.mark_used_many({granted: 2}, now=now)
 
     await rows.store.transaction(work)
 
@@ -135,7 +135,7 @@ async def test_a_transaction_that_raises_leaves_nothing(rows: _Rows) -> None:
     user = await rows.user(balance=100)
 
     async def work(tx: Any) -> None:
-        await tx.users.debit(user, 60)
+        await tx.users.debit_many({user: 60})
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):

@@ -31,9 +31,9 @@ async def test_users_credit_debit_are_guarded(store: MySqlStore, factory: Factor
         assert await tx.users.balance(user) == 100
         assert await tx.users.credit(user, 50, limit=150) == 150
         assert await tx.users.credit(user, 1, limit=150) is None
-        assert await tx.users.debit(user, 151) is None
-        assert await tx.users.debit(user, 150) == 0
-        assert await tx.users.balance(user, lock=True) == 0
+        assert not await tx.users.debit_many({user: 151})
+        assert await tx.users.debit_many({user: 150})
+        assert await tx.users.lock_balances([user, "nobody"]) == {user: 0}
         assert await tx.users.balance("nobody") is None
 
     await store.transaction(work)
@@ -46,7 +46,7 @@ async def test_transaction_rolls_back_whole(store: MySqlStore, factory: Factory)
     user = await factory.user(balance=100)
 
     async def work(tx: MySqlTx) -> None:
-        await tx.users.debit(user, 60)
+        await tx.users.debit_many({user: 60})
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -89,7 +89,7 @@ async def test_carts(store: MySqlStore, factory: Factory) -> None:
         assert await tx.carts.set_quantity(cart, item, 2)
         assert not await tx.carts.set_quantity(cart + 1, item, 2)
         assert not await tx.carts.remove(cart + 1, item)
-        await tx.carts.clear(cart)
+        await tx.carts.clear([cart])
         assert await tx.carts.items(cart) == []
 
     await store.autocommit(work)
@@ -108,11 +108,13 @@ async def test_coupons(store: MySqlStore, factory: Factory) -> None:
         granted = ids[user]
         assert await tx.coupons.take(coupon.coupon_id, 1, now=NOW)
         assert not await tx.coupons.take(coupon.coupon_id, 1, now=NOW)  # sold out
-        mine = await tx.coupons.lock_user_coupon(user, coupon.coupon_id)
-        assert mine is not None
-        assert mine.status is UserCouponStatus.AVAILABLE
-        assert await tx.coupons.mark_used(granted, order_id=1, now=NOW)
-        assert not await tx.coupons.mark_used(granted, order_id=2, now=NOW)
+        asked = (user, coupon.coupon_id)
+        mine = await tx.coupons.lock_user_coupons([asked, (user, "no-such-coupon")])
+        assert list(mine) == [asked]
+        assert mine[asked].status is UserCouponStatus.AVAILABLE
+        assert mine[asked].user_coupon_id == granted
+        assert await tx.coupons.mark_used_many({granted: 1}, now=NOW)
+        assert not await tx.coupons.mark_used_many({granted: 2}, now=NOW)
         [listed] = await tx.coupons.of_user(user)
         assert listed.status is UserCouponStatus.USED
         assert listed.used_at == NOW
@@ -149,10 +151,18 @@ async def test_orders(store: MySqlStore, factory: Factory) -> None:
     lines = (OrderLine("p1", "P1", 10, 2), OrderLine("p2", "P2", 5, 1))
     draft = Order(0, user, OrderStatus.PAID, lines, 25, 5, 20, None, NOW)
 
+    other = await factory.user()
+    other_lines = (OrderLine("p3", "P3", 7, 3),)
+    other_draft = Order(0, other, OrderStatus.PAID, other_lines, 21, 0, 21, None, NOW)
+
     async def work(tx: MySqlTx) -> int:
-        order_id = await tx.orders.add(draft)
-        await tx.orders.add_payment(order_id=order_id, user_id=user, amount=20, now=NOW)
-        return order_id
+        # Each id names its own order and lines, in the order the drafts were given.
+        order_ids = await tx.orders.add_many([draft, other_draft])
+        await tx.orders.add_payment(order_id=order_ids[0], user_id=user, amount=20, now=NOW)
+        other_order = await tx.orders.get(order_ids[1])
+        assert other_order is not None
+        assert (other_order.user_id, other_order.lines) == (other, other_lines)
+        return order_ids[0]
 
     order_id = await store.transaction(work)
     stored = await store.autocommit(lambda tx: tx.orders.get(order_id))

@@ -17,6 +17,7 @@ IDEMPOTENCY_API = "tests/e2e/test_idempotency_api.py"
 REPOSITORIES = "tests/integration/test_repositories.py"
 BATCHES = "tests/integration/test_coupon_batches.py"
 ROUND_TRIPS = "tests/integration/test_round_trips.py"
+ORDER_BATCHES = "tests/integration/test_order_batches.py"
 # The concurrency tests are not named for the coupon batches' SQL guards: one process's
 # batches of a coupon seldom overlap at the last units, so they pass without those guards; the
 # batch tests' stale views make the race happen every time.
@@ -58,22 +59,37 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "debit does not check the balance covers it",
         "adapters/mysql/users.py",
-        "WHERE user_id = %s AND balance >= %s",
-        "WHERE user_id = %s AND %s IS NOT NULL",
+        " AND balance >= ({case})",
+        " AND 0 <= ({case})",
         (
-            "tests/e2e/test_orders_api.py::test_refusals_write_nothing",
-            "tests/integration/test_repositories.py::test_users_credit_debit_are_guarded",
+            f"{REPOSITORIES}::test_users_credit_debit_are_guarded",
+            f"{ORDER_BATCHES}::test_a_guard_refusing_what_the_reads_allowed_splits_the_batch",
         ),
+    ),
+    Mutation(
+        "a batch does not lock its users' rows (one user's orders overlap)",
+        "adapters/mysql/users.py",
+        """            " ORDER BY user_id FOR UPDATE",""",
+        """            " ORDER BY user_id",""",
+        (f"{ORDER_BATCHES}::test_one_users_orders_in_parallel_batches_pay_once",),
+    ),
+    Mutation(
+        "the checkout rule lets an order past its balance (the debit guard splits its batch)",
+        "domain/checkout.py",
+        "    if final > buyer.balance:",
+        "    if final > buyer.balance + final:",
+        (f"{ORDER_BATCHES}::test_one_transaction_answers_each_order_its_own",),
     ),
     Mutation(
         "stock taken without checking it covers the order",
         "adapters/mysql/products.py",
-        """            f" WHERE product_id IN ({_placeholders(len(ids))})"
-            f" AND stock >= (CASE product_id {case} END)",
-            [*per_id, *per_id, *ids, *per_id],""",
-        """            f" WHERE product_id IN ({_placeholders(len(ids))})",
-            [*per_id, *per_id, *ids],""",
-        (f"{CONCURRENCY}::test_300_orders_for_a_product_with_stock_50",),
+        """            f" AND stock >= ({case})",""",
+        """            f" AND 0 <= ({case})",""",
+        (
+            f"{CONCURRENCY}::test_300_orders_for_a_product_with_stock_50",
+            f"{ORDER_BATCHES}::test_a_batch_short_of_stock_runs_again_locked_and_exact",
+            f"{ORDER_BATCHES}::test_orders_racing_for_the_last_units_never_oversell[100]",
+        ),
     ),
     Mutation(
         "a coupon batch is counted past its quantity",
@@ -112,16 +128,11 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a used coupon can be marked used again",
         "adapters/mysql/coupons.py",
-        " WHERE user_coupon_id = %s AND status = 'AVAILABLE'",
-        " WHERE user_coupon_id = %s",
+        """ AND status = 'AVAILABLE'",
+            [to_db(now), *per_id, *ids],""",
+        """",
+            [to_db(now), *per_id, *ids],""",
         ("tests/integration/test_repositories.py::test_coupons",),
-    ),
-    Mutation(
-        "an order does not lock the user's cart row",
-        "use_cases/orders.py",
-        "await tx.carts.cart_id(user_id, lock=True)",
-        "await tx.carts.cart_id(user_id, lock=False)",
-        (f"{CONCURRENCY}::test_same_user_ordering_concurrently_pays_once",),
     ),
     Mutation(
         "a charge commits without checking its lease",
@@ -136,9 +147,26 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "an order commits without checking its lease",
         "use_cases/orders.py",
-        ", fence=lease",
-        "",
+        "lease=lease, seal=seal",
+        "lease=None, seal=seal",
         (f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",),
+    ),
+    Mutation(
+        "an order batch commits without checking its orders' leases",
+        "use_cases/order_batches.py",
+        "await self._store.transaction(work, fence=_Leases(tickets))",
+        "await self._store.transaction(work)",
+        (
+            f"{ORDER_BATCHES}::test_an_order_whose_lease_lapsed_fails_alone",
+            f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",
+        ),
+    ),
+    Mutation(
+        "a keyed order's outcome is not written in its batch's transaction",
+        "use_cases/order_batches.py",
+        "            if not await ticket.seal.write(tx, outcome):",
+        "            if False:",
+        (f"{ORDER_BATCHES}::test_keyed_orders_join_a_batch_and_their_outcomes_commit_with_it",),
     ),
     Mutation(
         "a gate unit a coupon batch lost is not given back",

@@ -52,11 +52,16 @@ def dashboards() -> dict[str, dict[str, Any]]:
     return {board["uid"]: board for board in boards}
 
 
+def panels(board: dict[str, Any]) -> list[dict[str, Any]]:
+    """The board's panels that draw something (rows only head them)."""
+    return [p for p in board["panels"] if p["type"] != "row"]
+
+
 def panel_queries() -> list[tuple[str, int, str, str]]:
     """(dashboard uid, panel id, panel title, PromQL) for every panel target."""
     return [
         (uid, panel["id"], panel["title"], target["expr"])
         for uid, board in dashboards().items()
-        for panel in board["panels"]
+        for panel in panels(board)
         for target in panel.get("targets", [])
     ]

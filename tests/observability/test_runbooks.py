@@ -11,6 +11,7 @@ import re
 import pytest
 
 from loadtest.gameday.runbooks import mitigations
+from shop.incidents.switches import NORMAL
 from shop.settings import Settings, env_var
 
 from .promql_names import metric_names
@@ -35,7 +36,10 @@ def _switches() -> dict[str, str]:
 
 
 def _accepts(values: str, value: object) -> bool:
-    """`values` is `a`|`b` (a choice) or lo–hi (a whole-number range)."""
+    """`values` is `a`|`b` (a choice) or lo–hi (a whole-number range); every switch also
+    accepts "normal", its way back whatever its normal value is."""
+    if value == NORMAL:
+        return True
     choices = re.findall(r"`([^`]+)`", values)
     if choices:
         return value in choices
@@ -127,3 +131,39 @@ def test_every_switch_has_a_mitigation_a_game_day_can_run() -> None:
     """Each switch is flipped back by a ```sh line under some runbook's `## Mitigate`."""
     runnable = {m.switch for name in alert_names() for m in mitigations(name)}
     assert runnable == set(_switches())
+
+
+def test_every_switch_back_to_normal_says_normal() -> None:
+    """A runbook that restores a switch sends "normal", never a copy of today's normal value
+    (a pool of 64 on one fleet is 128 on the next)."""
+    back = [m for name in alert_names() for m in mitigations(name)]
+    assert back
+    assert {m.value for m in back} == {NORMAL}
+
+
+def _indexes_by_table() -> dict[str, set[str]]:
+    """table → index names, from the schema migrations."""
+    sql = "".join(
+        p.read_text()
+        for p in sorted((ROOT / "service/shop/adapters/mysql/migrations").glob("*.sql"))
+    )
+    tables: dict[str, set[str]] = {}
+    for table, body in re.findall(
+        r"CREATE TABLE (?:IF NOT EXISTS )?`?(\w+)`?\s*\((.*?)\)\s*ENGINE", sql, re.S
+    ):
+        tables[table] = set(re.findall(r"\bKEY `?(\w+)`?", body))
+    for index, table in re.findall(r"CREATE (?:UNIQUE )?INDEX `?(\w+)`? ON `?(\w+)`?", sql):
+        tables.setdefault(table, set()).add(index)
+    return tables
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_runbook_index_checks_name_the_table_that_holds_the_index(name: str) -> None:
+    tables = _indexes_by_table()
+    for table, index in re.findall(
+        r"SHOW INDEX FROM (\w+) WHERE Key_name = '(\w+)'", _runbook(name)
+    ):
+        assert index in tables.get(table, set()), (table, index)
+    for line in _runbook(name).splitlines():
+        if "SHOW INDEX FROM" in line:
+            assert "Key_name" in line, "name the index the switch drops: " + line

@@ -8,19 +8,19 @@ one user returns None; a transaction that raises leaves no trace.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from shop.domain.carts import CartItem
+from shop.domain.carts import Cart, CartItem
 from shop.domain.coupons import Admission, Coupon, DiscountType, UserCoupon, UserCouponStatus
 from shop.domain.orders import Order, OrderStatus, OrderSummary
 from shop.domain.products import PopularProduct, Product, ProductSort
 from shop.domain.users import BalanceChange
 from shop.locks.local import LocalLockManager
 from shop.use_cases.deps import Deps
-from shop.use_cases.ports import Lease, NoGate
+from shop.use_cases.ports import Fence, NoGate
 
 T = TypeVar("T")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -81,12 +81,15 @@ class Users:
         self.t.balances[user_id] = current + amount
         return current + amount
 
-    async def debit(self, user_id: str, amount: int) -> int | None:
-        current = self.t.balances.get(user_id)
-        if current is None or current < amount:
-            return None
-        self.t.balances[user_id] = current - amount
-        return current - amount
+    async def lock_balances(self, user_ids: Sequence[str]) -> dict[str, int]:
+        return {u: self.t.balances[u] for u in sorted(set(user_ids)) if u in self.t.balances}
+
+    async def debit_many(self, amounts: Mapping[str, int]) -> bool:
+        if any(self.t.balances.get(u, -1) < amount for u, amount in amounts.items()):
+            return False
+        for user_id, amount in amounts.items():
+            self.t.balances[user_id] -= amount
+        return True
 
     async def record(
         self, user_id: str, change: BalanceChange, *, order_id: int | None = None
@@ -155,13 +158,22 @@ class Carts:
     def __init__(self, t: Tables) -> None:
         self.t = t
 
-    async def cart_id(self, user_id: str, *, lock: bool = False) -> int | None:
+    async def cart_id(self, user_id: str) -> int | None:
         return self.t.carts.get(user_id)
 
     async def ensure(self, user_id: str, *, now: datetime) -> int:
         if user_id not in self.t.carts:
             self.t.carts[user_id] = self.t.new_id()
         return self.t.carts[user_id]
+
+    async def of_users(self, user_ids: Sequence[str]) -> dict[str, Cart]:
+        return {
+            u: Cart(
+                cart_id=self.t.carts[u], user_id=u, items=tuple(await self.items(self.t.carts[u]))
+            )
+            for u in sorted(set(user_ids))
+            if u in self.t.carts
+        }
 
     async def items(self, cart_id: int) -> list[CartItem]:
         found = []
@@ -206,8 +218,8 @@ class Carts:
         del self.t.lines[cart_item_id]
         return True
 
-    async def clear(self, cart_id: int) -> None:
-        for line_id in [i for i, line in self.t.lines.items() if line.cart_id == cart_id]:
+    async def clear(self, cart_ids: Sequence[int]) -> None:
+        for line_id in [i for i, line in self.t.lines.items() if line.cart_id in cart_ids]:
             del self.t.lines[line_id]
 
 
@@ -277,12 +289,15 @@ class Coupons:
         mine = [h for h in self.t.held.values() if h.user_coupon.user_id == user_id]
         return [self._fresh(h) for h in sorted(mine, key=lambda h: -h.user_coupon.user_coupon_id)]
 
-    async def lock_user_coupon(self, user_id: str, coupon_id: str) -> UserCoupon | None:
-        for held in self.t.held.values():
-            uc = held.user_coupon
-            if uc.user_id == user_id and uc.coupon.coupon_id == coupon_id:
-                return self._fresh(held)
-        return None
+    async def lock_user_coupons(
+        self, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], UserCoupon]:
+        asked = set(wanted)
+        return {
+            (h.user_coupon.user_id, h.user_coupon.coupon.coupon_id): self._fresh(h)
+            for h in self.t.held.values()
+            if (h.user_coupon.user_id, h.user_coupon.coupon.coupon_id) in asked
+        }
 
     async def gate_snapshot(self, coupon_id: str) -> tuple[int, list[str]] | None:
         coupon = self.t.coupons.get(coupon_id)
@@ -295,12 +310,14 @@ class Coupons:
         ]
         return coupon.remaining_quantity, holders
 
-    async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
-        held = self.t.held.get(user_coupon_id)
-        if held is None or held.user_coupon.status is not UserCouponStatus.AVAILABLE:
+    async def mark_used_many(self, orders: Mapping[int, int], *, now: datetime) -> bool:
+        held = [self.t.held.get(user_coupon_id) for user_coupon_id in orders]
+        if any(h is None or h.user_coupon.status is not UserCouponStatus.AVAILABLE for h in held):
             return False
-        held.user_coupon = replace(held.user_coupon, status=UserCouponStatus.USED, used_at=now)
-        held.order_id = order_id
+        for user_coupon_id, order_id in orders.items():
+            h = self.t.held[user_coupon_id]
+            h.user_coupon = replace(h.user_coupon, status=UserCouponStatus.USED, used_at=now)
+            h.order_id = order_id
         return True
 
 
@@ -308,10 +325,12 @@ class Orders:
     def __init__(self, t: Tables) -> None:
         self.t = t
 
-    async def add(self, order: Order) -> int:
-        order_id = self.t.new_id()
-        self.t.orders[order_id] = replace(order, order_id=order_id)
-        return order_id
+    async def add_many(self, orders: Sequence[Order]) -> list[int]:
+        order_ids = []
+        for order in orders:
+            order_ids.append(order_id := self.t.new_id())
+            self.t.orders[order_id] = replace(order, order_id=order_id)
+        return order_ids
 
     async def add_payment(self, *, order_id: int, user_id: str, amount: int, now: datetime) -> None:
         self.t.payments.append((order_id, user_id, amount))
@@ -362,7 +381,7 @@ class MemoryStore:
         return await work(MemoryTx(self.tables))
 
     async def transaction(
-        self, work: Callable[[MemoryTx], Awaitable[T]], *, fence: Lease | None = None
+        self, work: Callable[[MemoryTx], Awaitable[T]], *, fence: Fence | None = None
     ) -> T:
         self.transactions += 1
         saved = copy.deepcopy(self.tables)

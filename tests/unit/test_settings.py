@@ -117,6 +117,8 @@ def test_auth_is_required_in_production_unless_turned_off(
         {"SHOP_ADMISSION": "maybe"},
         {"SHOP_ADMISSION_MIN_LIMIT": "65"},
         {"SHOP_ADMISSION_QUEUE_TARGET": "1"},
+        {"SHOP_ORDER_BATCH_MAX": "0"},
+        {"SHOP_ORDER_BATCH_PARALLEL": "65"},
     ],
 )
 def test_refuses_bad_configuration(environ: dict[str, str]) -> None:

@@ -20,6 +20,8 @@ Parse = Callable[[Any], Any]
 Apply = Callable[[Any], Awaitable[None]]
 # (switch, value, on, changed): `changed` is False for the initial report at registration.
 Changed = Callable[[str, Any, bool, bool], None]
+# The value every switch accepts for "back to normal", so a runbook never hard-codes a size.
+NORMAL = "normal"
 
 
 class UnknownSwitch(ShopError):
@@ -144,7 +146,7 @@ class Switches:
         switch = self._switches.get(name)
         if switch is None:
             raise UnknownSwitch(f"no incident switch named {name!r}")
-        value = switch.parse(raw)
+        value = switch.normal if raw == NORMAL else switch.parse(raw)
         if switch.apply is not None:
             await switch.apply(value)
         switch.value = value

@@ -11,7 +11,15 @@ import collections
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
@@ -173,14 +181,25 @@ class Metrics:
         self.balance_charges = Counter(
             "shop_balance_charges", "Balance charges by outcome", ["outcome"], registry=r
         )
+        # One series per switch, labelled with its current value (1 while away from normal),
+        # so an annotation or an alert says what the switch was set to, not only that it was.
         self.incident_switch = Gauge(
-            "shop_incident_switch", "1 while an incident switch is on", ["switch"], registry=r
+            "shop_incident_switch",
+            "1 while an incident switch is away from its normal value; `value` is its value",
+            ["switch", "value"],
+            registry=r,
         )
+        self._switch_values: dict[str, str] = {}
         self.build_info = Gauge("shop_build_info", "Build of this process", ["version"], registry=r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.child(self.build_info, __version__).set(1)
         self.readings = _Readings()
         r.register(self.readings)
+        # CPU, memory, open fds (process_*), the interpreter (python_info) and its GC
+        # (python_gc_*): saturation shows before the latency SLO burns. Each worker process has
+        # its own registry and /metrics port, so these describe the process that serves them.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
         # In-flight requests per method: a plain Counter, read at scrape time.
         self.active: collections.Counter[str] = collections.Counter()
         self.read(
@@ -196,6 +215,16 @@ class Metrics:
         if found is None:
             found = self._children[key] = metric.labels(*values)
         return found
+
+    def switch_changed(self, name: str, value: object, on: bool) -> None:
+        """Report switch `name` at `value`, replacing the series of its previous value."""
+        text = str(value)
+        previous = self._switch_values.get(name)
+        if previous is not None and previous != text:
+            self.incident_switch.remove(name, previous)
+            self._children.pop((id(self.incident_switch), (name, previous)), None)
+        self._switch_values[name] = text
+        self.child(self.incident_switch, name, text).set(1 if on else 0)
 
     def read(self, name: str, reading: Reading) -> None:
         """Report gauge `name` (one of SCRAPED) from `reading` at every scrape."""

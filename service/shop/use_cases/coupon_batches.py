@@ -32,7 +32,6 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,36 +43,22 @@ from ..domain.errors import (
     IdempotencyInProgress,
 )
 from ..domain.idempotency import Outcome
+from .group_commit import State, Ticket, next_batch
 from .ports import Clock, CouponGate, Store, Tx
 from .seals import Seal
 
 Result = IssuedCoupon | BaseException
 
 
-class _State(enum.Enum):
-    QUEUED = "queued"
-    SENT = "sent"
-    WITHDRAWN = "withdrawn"
-
-
-class _Ticket:
+class _Ticket(Ticket[IssuedCoupon]):
     """One request's place in its coupon's queue."""
 
-    __slots__ = ("future", "seal", "state", "user_id")
+    __slots__ = ("seal", "user_id")
 
     def __init__(self, user_id: str, seal: Seal | None) -> None:
+        super().__init__()
         self.user_id = user_id
         self.seal = seal
-        self.future: asyncio.Future[IssuedCoupon] = asyncio.get_running_loop().create_future()
-        self.state = _State.QUEUED
-
-    def answer(self, result: Result) -> None:
-        if self.future.done():
-            return
-        if isinstance(result, BaseException):
-            self.future.set_exception(result)
-        else:
-            self.future.set_result(result)
 
 
 class _Collision(Exception):
@@ -125,19 +110,13 @@ class CouponBatches:
     ) -> IssuedCoupon:
         """Issue with the next batch of this coupon; returns only once committed (with the
         request's outcome, when sealed)."""
-        ticket = self._submit(coupon_id, user_id, seal)
-        try:
-            # Shielded: a cancelled waiter must not cancel the answer its batch still gives.
-            return await asyncio.shield(ticket.future)
-        except asyncio.CancelledError:
-            if ticket.state is _State.QUEUED:
-                ticket.state = _State.WITHDRAWN  # never reaches the gate or the database
-            raise
+        # Cancelled while queued, it never reaches the gate or the database.
+        return await self._submit(coupon_id, user_id, seal).wait()
 
     def queued(self, coupon_id: str) -> int | None:
         """Requests waiting for a batch of the coupon; None when no batch of it is running."""
         queue = self._queues.get(coupon_id)
-        return None if queue is None else sum(t.state is _State.QUEUED for t in queue.tickets)
+        return None if queue is None else sum(t.state is State.QUEUED for t in queue.tickets)
 
     async def aclose(self) -> None:
         """Wait for the queued batches (each bounded by the timeout)."""
@@ -161,12 +140,7 @@ class CouponBatches:
         tickets = queue.tickets
         try:
             while tickets:
-                batch: list[_Ticket] = []
-                while tickets and len(batch) < self._max_batch:
-                    ticket = tickets.popleft()
-                    if ticket.state is _State.QUEUED:
-                        ticket.state = _State.SENT
-                        batch.append(ticket)
+                batch = next_batch(tickets, self._max_batch)
                 if batch:
                     await self._serve(coupon_id, batch)
         finally:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from ..domain.carts import CartItem
+from ..domain.carts import Cart, CartItem
 from ..domain.coupons import Admission, Coupon, IssuedCoupon, UserCoupon
 from ..domain.idempotency import KeyRecord, Outcome
 from ..domain.orders import Order, OrderStatus, OrderSummary
@@ -35,6 +35,13 @@ class Lease(Protocol):
 
     def ensure_valid(self) -> None:
         """Raise LeaseLost when the lease expired or was taken over."""
+
+
+class Fence(Protocol):
+    """What a transaction checks just before its COMMIT is sent (a lease, or a batch's)."""
+
+    def ensure_valid(self) -> None:
+        """Raise to leave the transaction uncommitted."""
 
 
 class LockManager(Protocol):
@@ -91,11 +98,35 @@ class CouponIssues(Protocol):
         ...
 
 
+class OrderPlacements(Protocol):
+    """Concurrent orders coalesced into one transaction (group commit)."""
+
+    async def place(
+        self,
+        user_id: str,
+        coupon_id: str | None,
+        *,
+        lease: Fence | None = None,
+        seal: Seal | None = None,
+    ) -> Order:
+        """Place the order with the next batch; returns only once committed. `lease`, the
+        user's order lock held by the caller, is checked before the commit."""
+        ...
+
+
 class Probe(Protocol):
     """A dependency readiness asks after: returns when it answers, raises when it does not."""
 
     async def ping(self) -> object:
         """One round trip."""
+        ...
+
+
+class DatabaseProbe(Probe, Protocol):
+    """The database's probe, which also tells how busy the request pool is."""
+
+    def pool(self) -> str:
+        """Occupancy of the request pool, in words (read, never waited on)."""
         ...
 
 
@@ -115,9 +146,14 @@ class UsersRepository(Protocol):
         nothing changed (no such user, or past the limit)."""
         ...
 
-    async def debit(self, user_id: str, amount: int) -> int | None:
-        """Take `amount` only if the balance covers it: the new balance, None when nothing
-        changed (no such user, or not enough)."""
+    async def lock_balances(self, user_ids: Sequence[str]) -> dict[str, int]:
+        """The balances of those of `user_ids` that exist, their rows locked in ascending id
+        order (until the transaction ends: this serialises a user's orders in the database)."""
+        ...
+
+    async def debit_many(self, amounts: Mapping[str, int]) -> bool:
+        """Take each user's amount, each only if the balance covers it; False (roll back)
+        when any row was refused."""
         ...
 
     async def record(
@@ -157,8 +193,8 @@ class ProductsRepository(Protocol):
 
 
 class CartsRepository(Protocol):
-    async def cart_id(self, user_id: str, *, lock: bool = False) -> int | None:
-        """The user's cart id, or None before first use; `lock` serialises the user's orders."""
+    async def cart_id(self, user_id: str) -> int | None:
+        """The user's cart id, or None before first use."""
         ...
 
     async def ensure(self, user_id: str, *, now: datetime) -> int:
@@ -183,8 +219,12 @@ class CartsRepository(Protocol):
         """Remove a line of this cart; False when the cart holds no such line."""
         ...
 
-    async def clear(self, cart_id: int) -> None:
-        """Empty the cart."""
+    async def of_users(self, user_ids: Sequence[str]) -> dict[str, Cart]:
+        """The carts of those of `user_ids` that have one, with their items."""
+        ...
+
+    async def clear(self, cart_ids: Sequence[int]) -> None:
+        """Empty the carts."""
         ...
 
 
@@ -223,23 +263,26 @@ class CouponsRepository(Protocol):
         """Every coupon issued to the user, newest first."""
         ...
 
-    async def lock_user_coupon(self, user_id: str, coupon_id: str) -> UserCoupon | None:
-        """The user's copy of the coupon, locked for use by an order."""
+    async def lock_user_coupons(
+        self, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], UserCoupon]:
+        """The users' copies of the coupons, by (user id, coupon id), locked for use by orders
+        (the pairs not issued are left out)."""
         ...
 
     async def gate_snapshot(self, coupon_id: str) -> tuple[int, list[str]] | None:
         """Units left and every user holding the coupon (what a coupon gate is rebuilt from)."""
         ...
 
-    async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
-        """Spend an unused coupon; False when it was already used."""
+    async def mark_used_many(self, orders: Mapping[int, int], *, now: datetime) -> bool:
+        """Spend unused user coupons, each by its order (user coupon id -> order id); False
+        (roll back) when any was already used."""
         ...
 
 
 class OrdersRepository(Protocol):
-    async def add(self, order: Order) -> int:
-        """Store the order and its lines; returns the new order id (the lines may reach the
-        store only with the transaction's next statement or its commit)."""
+    async def add_many(self, orders: Sequence[Order]) -> list[int]:
+        """Store the orders and their lines; returns the new order ids, in the same order."""
         ...
 
     async def add_payment(self, *, order_id: int, user_id: str, amount: int, now: datetime) -> None:
@@ -321,7 +364,7 @@ class Store(Protocol):
         ...
 
     async def transaction(
-        self, work: Callable[[Tx], Awaitable[T]], *, fence: Lease | None = None
+        self, work: Callable[[Tx], Awaitable[T]], *, fence: Fence | None = None
     ) -> T:
         """Run `work` in one transaction: all of it commits or none of it does.
 

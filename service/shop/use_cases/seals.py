@@ -15,7 +15,7 @@ import msgspec
 
 from ..domain.errors import IdempotencyInProgress, ShopError, Unavailable, refusal
 from ..domain.idempotency import Outcome
-from .ports import Clock, Lease, Store, Tx
+from .ports import Clock, Fence, Store, Tx
 
 T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
@@ -73,7 +73,7 @@ async def transaction(
     store: Store,
     work: Callable[[Tx], Awaitable[T]],
     *,
-    fence: Lease | None = None,
+    fence: Fence | None = None,
     seal: Seal | None = None,
 ) -> T:
     """`store.transaction(work)`; with a seal, the same transaction stores the result."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pymysql
 
 from ...domain.coupons import Coupon, DiscountType, UserCoupon, UserCouponStatus
-from .session import Session
+from .session import Session, cases, placeholders
 from .times import from_db, to_db
 
 _COUPON = (
@@ -155,19 +155,38 @@ class CouponsRepository:
         )
         return [_user_coupon(r, _coupon(r[5:])) for r in rows]
 
-    async def lock_user_coupon(self, user_id: str, coupon_id: str) -> UserCoupon | None:
-        # Only the user's copy is locked: the coupon row is hot under issuance, and the fields
-        # an order reads from it (expiry, minimum, discount) never change after creation.
-        row = await self._s.fetch_one(
+    async def lock_user_coupons(
+        self, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], UserCoupon]:
+        users = sorted({user for user, _ in wanted})
+        coupon_ids = sorted({coupon for _, coupon in wanted})
+        # Only the users' copies are locked (a range of the unique key, in its order): the
+        # coupon row is hot under issuance, and the fields an order reads from it (expiry,
+        # minimum, discount) never change after creation. The cross product may lock a
+        # copy no order asked for; it belongs to a user whose order holds the lock anyway.
+        rows = await self._s.fetch_all(
             "user_coupons.lock",
-            "SELECT user_coupon_id, user_id, status, issued_at, used_at FROM user_coupons"
-            " WHERE coupon_id = %s AND user_id = %s FOR UPDATE",
-            (coupon_id, user_id),
+            "SELECT user_coupon_id, user_id, status, issued_at, used_at, coupon_id"
+            f" FROM user_coupons WHERE coupon_id IN ({placeholders(len(coupon_ids))})"
+            f" AND user_id IN ({placeholders(len(users))})"
+            " ORDER BY coupon_id, user_id FOR UPDATE",
+            [*coupon_ids, *users],
         )
-        coupon = None if row is None else await self.get(coupon_id)
-        if row is None or coupon is None:
-            return None
-        return _user_coupon(row, coupon)
+        if not rows:
+            return {}
+        found = {r[5] for r in rows}
+        coupons = await self._s.fetch_all(
+            "coupons.get_many",
+            f"SELECT {_COUPON} FROM coupons c WHERE c.coupon_id IN ({placeholders(len(found))})",
+            sorted(found),
+        )
+        by_id = {c.coupon_id: c for c in map(_coupon, coupons)}
+        asked = set(wanted)
+        return {
+            (r[1], r[5]): _user_coupon(r, by_id[r[5]])
+            for r in rows
+            if (r[1], r[5]) in asked and r[5] in by_id
+        }
 
     async def gate_snapshot(self, coupon_id: str) -> tuple[int, list[str]] | None:
         """Units left and every user holding the coupon, to rebuild the Redis gate from."""
@@ -193,11 +212,13 @@ class CouponsRepository:
         )
         return {r[0] for r in rows}
 
-    async def mark_used(self, user_coupon_id: int, *, order_id: int, now: datetime) -> bool:
+    async def mark_used_many(self, orders: Mapping[int, int], *, now: datetime) -> bool:
+        ids = sorted(orders)
+        case, per_id = cases(ids, orders, column="user_coupon_id")
         changed = await self._s.execute(
             "user_coupons.use",
-            "UPDATE user_coupons SET status = 'USED', used_at = %s, order_id = %s"
-            " WHERE user_coupon_id = %s AND status = 'AVAILABLE'",
-            (to_db(now), order_id, user_coupon_id),
+            f"UPDATE user_coupons SET status = 'USED', used_at = %s, order_id = ({case})"
+            f" WHERE user_coupon_id IN ({placeholders(len(ids))}) AND status = 'AVAILABLE'",
+            [to_db(now), *per_id, *ids],
         )
-        return changed == 1
+        return changed == len(ids)

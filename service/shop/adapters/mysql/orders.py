@@ -30,42 +30,50 @@ class OrdersRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    async def add(self, order: Order) -> int:
-        created = to_db(order.created_at)
-        order_id = await self._s.insert(
-            "orders.insert",
-            "INSERT INTO orders (user_id, status, total_amount, discount_amount, final_amount,"
-            " coupon_id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                order.user_id,
-                order.status.value,
-                order.total_amount,
-                order.discount_amount,
-                order.final_amount,
-                order.coupon_id,
-                created,
-            ),
-        )
-        # The lines and the payment are read back by nobody and refused by nothing: they
-        # travel with the order's next statement.
-        self._s.defer(
-            "order_items.insert",
-            "INSERT INTO order_items (order_id, product_id, product_name, price, quantity,"
-            " created_at) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(order.lines)),
-            [
-                value
-                for line in order.lines
-                for value in (
-                    order_id,
-                    line.product_id,
-                    line.product_name,
-                    line.price,
-                    line.quantity,
+    async def add_many(self, orders: Sequence[Order]) -> list[int]:
+        # One round trip for every order and line: each order's id is kept in a session
+        # variable its lines read (a multi-row INSERT's ids need not be consecutive), and
+        # the ids come back together at the end.
+        for n, order in enumerate(orders):
+            created = to_db(order.created_at)
+            self._s.defer(
+                "orders.insert",
+                "INSERT INTO orders (user_id, status, total_amount, discount_amount,"
+                " final_amount, coupon_id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    order.user_id,
+                    order.status.value,
+                    order.total_amount,
+                    order.discount_amount,
+                    order.final_amount,
+                    order.coupon_id,
                     created,
-                )
-            ],
+                ),
+            )
+            self._s.defer("orders.insert", f"SET @shop_order_{n} = LAST_INSERT_ID()")
+            self._s.defer(
+                "order_items.insert",
+                "INSERT INTO order_items (order_id, product_id, product_name, price, quantity,"
+                " created_at) VALUES "
+                + ", ".join([f"(@shop_order_{n}, %s, %s, %s, %s, %s)"] * len(order.lines)),
+                [
+                    value
+                    for line in order.lines
+                    for value in (
+                        line.product_id,
+                        line.product_name,
+                        line.price,
+                        line.quantity,
+                        created,
+                    )
+                ],
+            )
+        row = await self._s.fetch_one(
+            "orders.insert", "SELECT " + ", ".join(f"@shop_order_{n}" for n in range(len(orders)))
         )
-        return order_id
+        if row is None:  # pragma: no cover - a SELECT of variables always answers one row
+            raise LookupError("the new order ids were not returned")
+        return [int(order_id) for order_id in row]
 
     async def add_payment(self, *, order_id: int, user_id: str, amount: int, now: datetime) -> None:
         self._s.defer(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ...domain.products import PopularProduct, Product, ProductSort
-from .session import Session
+from .session import Session, cases, placeholders
 from .times import to_db
 
 _COLUMNS = "product_id, name, price, stock, category"
@@ -22,10 +22,6 @@ def _product(row: Sequence[Any]) -> Product:
     return Product(
         product_id=row[0], name=row[1], price=int(row[2]), stock=int(row[3]), category=row[4]
     )
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join(["%s"] * count)
 
 
 class ProductsRepository:
@@ -54,7 +50,7 @@ class ProductsRepository:
         # An IN list over the primary key is read, and so locked, in ascending key order.
         rows = await self._s.fetch_all(
             "products.lock",
-            f"SELECT {_COLUMNS} FROM products WHERE product_id IN ({_placeholders(len(ids))})"
+            f"SELECT {_COLUMNS} FROM products WHERE product_id IN ({placeholders(len(ids))})"
             " ORDER BY product_id FOR UPDATE",
             ids,
         )
@@ -62,15 +58,14 @@ class ProductsRepository:
 
     async def take_stock(self, quantities: dict[str, int]) -> bool:
         ids = sorted(quantities)
-        case = " ".join("WHEN %s THEN %s" for _ in ids)
-        per_id: list[Any] = [v for pid in ids for v in (pid, quantities[pid])]
+        case, per_id = cases(ids, quantities, column="product_id")
         # One guarded statement: a row only changes where its stock covers its quantity.
         changed = await self._s.execute(
             "products.take_stock",
-            f"UPDATE products SET stock = stock - (CASE product_id {case} END),"
-            f" sales_count = sales_count + (CASE product_id {case} END)"
-            f" WHERE product_id IN ({_placeholders(len(ids))})"
-            f" AND stock >= (CASE product_id {case} END)",
+            f"UPDATE products SET stock = stock - ({case}),"
+            f" sales_count = sales_count + ({case})"
+            f" WHERE product_id IN ({placeholders(len(ids))})"
+            f" AND stock >= ({case})",
             [*per_id, *per_id, *ids, *per_id],
         )
         return changed == len(ids)

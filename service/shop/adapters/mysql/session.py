@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiomysql
@@ -71,6 +71,20 @@ def _format(conn: Any, sql: str, params: Params) -> str:
 def _error_code(exc: pymysql.err.MySQLError) -> int:
     code = exc.args[0] if exc.args else 0
     return code if isinstance(code, int) else 0
+
+
+def placeholders(count: int) -> str:
+    """`%s, %s, ...`: an IN list's markers."""
+    return ", ".join(["%s"] * count)
+
+
+def cases(
+    keys: Sequence[Any], values: Mapping[Any, Any], *, column: str = "user_id"
+) -> tuple[str, list[Any]]:
+    """`CASE column WHEN %s THEN %s ... END` and its parameters: one value per row of one
+    statement (a guarded update of many rows by different amounts)."""
+    sql = f"CASE {column} " + " ".join("WHEN %s THEN %s" for _ in keys) + " END"
+    return sql, [v for key in keys for v in (key, values[key])]
 
 
 class Session:

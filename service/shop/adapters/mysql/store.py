@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ...use_cases.ports import Lease
+from ...use_cases.ports import Fence
 from .carts import CartsRepository
 from .coupons import CouponsRepository
 from .idempotency import IdempotencyRepository
@@ -42,7 +42,7 @@ class MySqlStore:
             return await work(MySqlTx(session))
 
     async def transaction(
-        self, work: Callable[[MySqlTx], Awaitable[T]], *, fence: Lease | None = None
+        self, work: Callable[[MySqlTx], Awaitable[T]], *, fence: Fence | None = None
     ) -> T:
         """Run `work` in one transaction (retried whole on deadlock), `fence` checked last."""
         return await self.database.run(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from ...domain.users import BalanceChange, BalanceReason
-from .session import Session
+from .session import Session, cases, placeholders
 from .times import from_db, to_db
 
 # Read in the same round trip as a guarded update of the row, inside its transaction.
@@ -29,13 +31,28 @@ class UsersRepository:
             user_id,
         )
 
-    async def debit(self, user_id: str, amount: int) -> int | None:
-        return await self._change(
-            "users.debit",
-            "UPDATE users SET balance = balance - %s WHERE user_id = %s AND balance >= %s",
-            (amount, user_id, amount),
-            user_id,
+    async def lock_balances(self, user_ids: Sequence[str]) -> dict[str, int]:
+        ids = sorted(set(user_ids))
+        # An IN list over the primary key is read, and so locked, in ascending key order.
+        rows = await self._s.fetch_all(
+            "users.lock",
+            f"SELECT user_id, balance FROM users WHERE user_id IN ({placeholders(len(ids))})"
+            " ORDER BY user_id FOR UPDATE",
+            ids,
         )
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def debit_many(self, amounts: Mapping[str, int]) -> bool:
+        ids = sorted(amounts)
+        case, per_id = cases(ids, amounts)
+        # One guarded statement: a row only changes where its balance covers its amount.
+        changed = await self._s.execute(
+            "users.debit",
+            f"UPDATE users SET balance = balance - ({case})"
+            f" WHERE user_id IN ({placeholders(len(ids))}) AND balance >= ({case})",
+            [*per_id, *ids, *per_id],
+        )
+        return changed == len(ids)
 
     async def _change(
         self, name: str, guarded: str, params: tuple[object, ...], user_id: str

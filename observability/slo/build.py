@@ -1,0 +1,252 @@
+"""Write every file the SLO spec generates: `python observability/slo/build.py [--check]`.
+
+From `slos.yml`: the recording rules and burn-rate alerts (`observability/prometheus/rules/
+slo.yml`), the locust gate's thresholds (THRESHOLDS/<scenario>.toml) and the OpenSLO export
+(`openslo.yaml`). `--check` writes nothing and fails when a committed file differs (the tests
+run it). The overview dashboard reads the spec itself (grafana/boards/overview.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spec import HERE, Slo, Spec, load, number, seconds
+
+ROOT = HERE.parent.parent
+RULES = ROOT / "observability" / "prometheus" / "rules" / "slo.yml"
+# The locust gate's thresholds; the one place their folder is named.
+THRESHOLDS = ROOT / "loadtest" / "slo" / "thresholds"
+OPENSLO = HERE / "openslo.yaml"
+SOURCE = "observability/slo/slos.yml"
+
+
+def _sum(selector: str, window: str) -> str:
+    return f"sum by (job) (rate({selector}[{window}]))"
+
+
+def _bad_rate(slo: Slo, window: str) -> str:
+    """Bad events per second; a missing series counts as none (zero, not an empty result)."""
+    if slo.good is not None:
+        return f"{slo.requests_rate(window)} - {_sum(slo.good, window)}"
+    zero = f"or on (job) {slo.requests_rate(window)} * 0"
+    terms = [f"({_sum(bad, window)} {zero})" for bad in slo.bad]
+    return "\n+ ".join(terms)
+
+
+def _block(expr: str) -> str:
+    if "\n" not in expr and len(expr) < 150:
+        return f"expr: {expr}"
+    return "expr: |\n" + textwrap.indent(expr, "  ")
+
+
+def _rule(kind: str, name: str, expr: str, extra: str = "") -> str:
+    body = f"- {kind}: {name}\n" + textwrap.indent(f"{_block(expr)}\n{extra}", "  ")
+    return textwrap.indent(body, "      ")
+
+
+def _records(spec: Spec) -> list[str]:
+    out, seen = [], set()
+    for window in spec.record_windows:
+        for slo in spec.slos:
+            if slo.requests_rate(window) not in seen:
+                seen.add(slo.requests_rate(window))
+                out.append(_rule("record", slo.requests_rate(window), _sum(slo.total, window)))
+            out.append(_rule("record", slo.rate(window), _bad_rate(slo, window)))
+            out.append(
+                _rule(
+                    "record",
+                    slo.ratio(window),
+                    f"{slo.rate(window)} / {slo.requests_rate(window)}",
+                )
+            )
+    # The period's budget: the 5m rates summed over the period, a ratio of sums (each 5m
+    # window weighs by its traffic) that costs two series per SLO, not a 30-day range over
+    # every raw series.
+    first = spec.record_windows[0]
+    for slo in spec.slos:
+        period = spec.period
+        out.append(
+            _rule(
+                "record",
+                slo.ratio(period),
+                f"sum_over_time({slo.rate(first)}[{period}])\n"
+                f"/ sum_over_time({slo.requests_rate(first)}[{period}])",
+            )
+        )
+        out.append(
+            _rule(
+                "record",
+                slo.budget_left(period),
+                f"1 - {slo.ratio(period)} / {number(slo.budget)}",
+            )
+        )
+    return out
+
+
+def _days(period: str) -> str:
+    return f"{seconds(period) // 86_400} days"
+
+
+def _alerts(spec: Spec) -> list[str]:
+    out = []
+    for slo in spec.slos:
+        budget = number(slo.budget)
+        for w in spec.windows:
+            burn = number(w.burn)
+            guard = seconds(w.short)
+            expr = (
+                f"{slo.ratio(w.long)} > ({burn} * {budget})\n"
+                f"and {slo.ratio(w.short)} > ({burn} * {budget})\n"
+                f"and on (job) {slo.requests_rate(w.short)} * {guard} >= {spec.min_events}"
+            )
+            objective = f"{number(slo.objective * 100)} %"
+            extra = textwrap.dedent(f"""\
+                  for: {w.for_}
+                  labels:
+                    severity: {w.severity}
+                    slo: {slo.name}
+                    window: {w.long}
+                  annotations:
+                    summary: "Shop {slo.name} error budget burning {burn}x over {w.long}"
+                    description: "{{{{ $value | humanizePercentage }}}} of {slo.events} over {w.long} and {w.short}: {burn}x the rate that spends the {objective} {slo.name} budget in {_days(spec.period)}."
+                    runbook_url: runbooks/{slo.alert}.md
+                    dashboard: /d/shop-overview?viewPanel={slo.panel}
+                """)  # noqa: E501
+            out.append(_rule("alert", slo.alert, expr, extra))
+    return out
+
+
+def rules(spec: Spec) -> str:
+    """rules/slo.yml: records per window, the period's budget, then the burn-rate alerts."""
+    objectives = " ".join(f"{s.name.capitalize()}: {s.description}" for s in spec.slos)
+    header = (
+        f"# Generated by `make slo` from {SOURCE}: edit the spec, not this file.\n"
+        "# SLIs and SLO burn-rate alerts (the SRE workbook's multi-window, multi-burn-rate "
+        "pairs).\n"
+        + textwrap.fill(
+            objectives, 98, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+        )
+        + "\n# Windows appear only as range selectors, record names and `for:`, so they can be "
+        "scaled.\n"
+    )
+    body = [
+        *_records(spec),
+        "\n      # Alerts after the records they read, in one group: rules of a group run in "
+        "order.\n"
+        "      # The traffic guard (events in the short window) keeps an idle shop quiet.\n",
+        *_alerts(spec),
+    ]
+    return header + "groups:\n  - name: shop-slo\n    rules:\n" + "".join(body)
+
+
+def _query(expr: str) -> dict[str, Any]:
+    return {"metricSource": {"type": "Prometheus", "spec": {"query": expr}}}
+
+
+def openslo(spec: Spec) -> str:
+    """The SLOs in OpenSLO v1 (a Service and one SLO each, ratio of rates over 5m)."""
+    window = spec.record_windows[0]
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "openslo/v1",
+            "kind": "Service",
+            "metadata": {"name": spec.service},
+            "spec": {"description": "The shop's HTTP API"},
+        }
+    ]
+    for slo in spec.slos:
+        ratio: dict[str, Any] = {"counter": True, "total": _query(_sum(slo.total, window))}
+        if slo.good is not None:
+            ratio["good"] = _query(_sum(slo.good, window))
+        else:
+            ratio["bad"] = _query(" + ".join(_sum(b, window) for b in slo.bad))
+        docs.append(
+            {
+                "apiVersion": "openslo/v1",
+                "kind": "SLO",
+                "metadata": {"name": f"{spec.service}-{slo.name}"},
+                "spec": {
+                    "description": slo.description,
+                    "service": spec.service,
+                    "budgetingMethod": "Occurrences",
+                    "timeWindow": [{"duration": spec.period, "isRolling": True}],
+                    "objectives": [{"displayName": slo.name, "target": float(slo.objective)}],
+                    "indicator": {
+                        "metadata": {"name": f"{spec.service}-{slo.name}-sli"},
+                        "spec": {"ratioMetric": ratio},
+                    },
+                },
+            }
+        )
+    head = f"# Generated by `make slo` from {SOURCE}: edit the spec, not this file.\n"
+    return head + str(yaml.safe_dump_all(docs, sort_keys=False, width=1000))
+
+
+def thresholds(spec: Spec) -> dict[str, str]:
+    """scenario → its locust gate file (the format loadtest/gate.py reads)."""
+    budget = spec.slo("availability").budget
+    files = {}
+    for gate in spec.gates:
+        lines = [
+            f"# Generated by `make slo` from {SOURCE}: edit the spec, not this file.",
+            *textwrap.wrap(gate.comment, 98, initial_indent="# ", subsequent_indent="# "),
+            f"min_rps = {gate.min_rps}",
+        ]
+        if gate.max_not_started_ratio is not None:
+            lines.append(f"max_not_started_ratio = {number(gate.max_not_started_ratio)}")
+        for name, (p95, p99, budgets) in gate.requests.items():
+            lines += [
+                "",
+                f'["{name}"]',
+                f"p95_ms = {p95}",
+                f"p99_ms = {p99}",
+                f"max_failure_ratio = {number(budgets * budget)}",
+            ]
+            if gate.max_shed_ratio is not None:
+                lines.append(f"max_shed_ratio = {number(gate.max_shed_ratio)}")
+        if gate.smoke:
+            lines += ["", "[smoke]  # SCALE < 0.2: bursts instead of ramps; failures stay strict"]
+            lines.append(f"min_rps = {spec.smoke['min_rps']}")
+            for name in gate.requests:
+                lines += [
+                    f'[smoke."{name}"]',
+                    f"p95_ms = {spec.smoke['p95_ms']}",
+                    f"p99_ms = {spec.smoke['p99_ms']}",
+                ]
+        files[gate.scenario] = "\n".join(lines) + "\n"
+    return files
+
+
+def render(spec: Spec) -> dict[Path, str]:
+    """Every generated file and its text."""
+    files = {RULES: rules(spec), OPENSLO: openslo(spec)}
+    files |= {THRESHOLDS / f"{name}.toml": text for name, text in thresholds(spec).items()}
+    return files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail on a stale committed file")
+    args = parser.parse_args()
+    files = render(load())
+    stale = sorted(p for p, text in files.items() if not p.exists() or p.read_text() != text)
+    extra = sorted(set(THRESHOLDS.glob("*.toml")) - set(files))
+    if args.check:
+        for path in stale + extra:
+            print(f"{path.relative_to(ROOT)} differs from {SOURCE}: run make slo")
+        return 1 if stale or extra else 0
+    for path in stale:
+        path.write_text(files[path])
+    for path in extra:
+        path.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""What every group commit shares: a request's ticket in a queue, and taking the next batch.
+
+The coupon issue (coupon_batches.py) and the order (order_batches.py) queue their requests
+while a batch runs and send the queued ones together in the next; each request waits for its
+ticket's answer, which only its batch gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from typing import Generic, TypeVar
+
+R = TypeVar("R")
+T = TypeVar("T", bound="Ticket")  # type: ignore[type-arg]  # any ticket, whatever it answers
+
+
+class State(enum.Enum):
+    QUEUED = "queued"
+    SENT = "sent"
+    WITHDRAWN = "withdrawn"
+
+
+class Ticket(Generic[R]):
+    """One request's place in a queue: answered once, by its batch."""
+
+    __slots__ = ("future", "state")
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self.state = State.QUEUED
+
+    def answer(self, result: R | BaseException) -> None:
+        """Give the request its result, or its error (a cancellation cancels the wait)."""
+        if self.future.done():
+            return
+        if isinstance(result, asyncio.CancelledError):
+            self.future.cancel()
+        elif isinstance(result, BaseException):
+            self.future.set_exception(result)
+        else:
+            self.future.set_result(result)
+
+    async def wait(self, *, hold_while_sent: bool = False) -> R:
+        """The answer. Cancelled while queued, the request is withdrawn (no batch sees it);
+        once sent, its batch finishes anyway, and with `hold_while_sent` the caller waits for
+        that before its cancellation goes on (it keeps whatever lock it holds until then)."""
+        try:
+            # Shielded: a cancelled waiter must not cancel the answer its batch still gives.
+            return await asyncio.shield(self.future)
+        except asyncio.CancelledError:
+            if self.state is State.QUEUED:
+                self.state = State.WITHDRAWN
+            elif hold_while_sent:
+                await asyncio.wait([self.future])
+            raise
+
+
+def next_batch(tickets: deque[T], size: int) -> list[T]:
+    """Up to `size` queued tickets, in arrival order, marked sent (withdrawn ones dropped)."""
+    batch: list[T] = []
+    while tickets and len(batch) < size:
+        ticket = tickets.popleft()
+        if ticket.state is State.QUEUED:
+            ticket.state = State.SENT
+            batch.append(ticket)
+    return batch
