@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: images up down test-compose bench-footprint
 .PHONY: slo alert-receiver
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -116,6 +116,10 @@ bench: install services
 	$(PY) -m loadtest bench codec --out docs/benchmarks/codec.md
 
 # Endurance: one shop process under full mixed load for 10 minutes, RSS and throughput per minute.
+# The open model at 0.8x-4x the measured capacity, admission control on and off (issue 19).
+bench-overload: install services
+	$(PY) -m loadtest bench overload --out docs/benchmarks/overload.md
+
 bench-soak: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md
@@ -160,9 +164,11 @@ SCENARIO ?= order
 SCALE ?= 1
 WORKERS ?= 0
 SHOP_URL ?= http://127.0.0.1:8081
+# Open-model scenarios (overload, spike-open): arrivals/s at 1x.
+CAPACITY ?= 200
 loadtest: migrate webui
 	$(PY) -m loadtest run --scenario $(SCENARIO) --scale $(SCALE) --workers $(WORKERS) \
-		--shop-url $(SHOP_URL) $(if $(HEADLESS),--headless)
+		--capacity $(CAPACITY) --shop-url $(SHOP_URL) $(if $(HEADLESS),--headless)
 
 loadtest-audit: install services
 	$(PY) -m loadtest audit

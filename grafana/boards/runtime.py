@@ -1,5 +1,6 @@
 """Runtime: which targets answer and which switches are on, then one row per replica with its
-saturation (CPU, memory, file descriptors, garbage collection, event-loop lag, load)."""
+saturation (CPU, memory, file descriptors, garbage collection, event-loop lag, load); the
+admission gate last (limit, queue, refusals)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ ONE = 'job="shop", instance=~"$instance"'
 
 
 def dashboard() -> Dashboard:
-    """shop-runtime; alerts link to 1 (targets), 2 (event-loop lag), 6 (switches), 7 (CPU)."""
+    """shop-runtime; alerts link to 1 (targets), 2 (event-loop lag), 6 (switches), 7 (CPU),
+    12 (shedding)."""
     return (
         board(
             "shop-runtime",
             "Shop: runtime",
             "Scrape targets and incident switches; per replica: CPU, memory, file "
-            "descriptors, garbage collection, event-loop lag and load; builds.",
+            "descriptors, garbage collection, event-loop lag and load; builds; the admission"
+            " gate (limit, queue, refusals).",
             (INSTANCE,),
         )
         .with_row(row(100, "Targets and switches"))
@@ -146,6 +149,57 @@ def dashboard() -> Dashboard:
                 "s",
                 [('scrape_duration_seconds{job=~"shop|mysqld|redis"}', "{{job}} {{instance}}")],
                 description="Time to collect each target's metrics.",
+            )
+        )
+        .with_row(row(103, "Admission control"))
+        .with_panel(
+            graph(
+                11,
+                "Admission: limit, in flight, queued",
+                "short",
+                [
+                    ("sum by (instance) (shop_admission_limit)", "{{instance}} limit"),
+                    ("sum by (instance) (shop_admission_in_flight)", "{{instance}} in flight"),
+                    ("sum by (instance) (shop_admission_queued)", "{{instance}} queued"),
+                ],
+                description="The adaptive concurrency limit and what fills it (SHOP_ADMISSION=on):"
+                " in flight pinned at the limit with a queue is a shop at capacity.",
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                12,
+                "Admission: refusals (503 OVERLOADED) by reason and route",
+                "reqps",
+                [
+                    (
+                        "sum by (reason, http_route) "
+                        f'(rate(shop_admission_refusals_total{{job="shop"}}[{RATE}]))',
+                        "{{reason}} {{http_route}}",
+                    )
+                ],
+                description="Requests shed at the front door: queue_full (the queue is as long"
+                " as the limit), queue_timeout (waited past the deadline), late (waited past it"
+                " before reaching the gate: a busy event loop).",
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                13,
+                "Admission: p99 queue time by priority",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.99, sum by (priority, decision, le) "
+                        f'(rate(shop_admission_queue_duration_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        "{{priority}} {{decision}}",
+                    )
+                ],
+                description="Time before the gate decided: 100 ms at most while the queue drains,"
+                " 5 ms once it has not emptied for 100 ms.",
+                width=8,
             )
         )
     )

@@ -3,7 +3,8 @@
 ceiling: the endpoints against the database's own ceiling (with floor.py, HTTP alone);
 suite: side-by-side HTTP suites, interleaved (suites.py's SUITES: runtime, observability, ...);
 codec: request and answer coding; soak: one shop under load for minutes;
-hot-product: 100 buyers of one product, group commit against one order per transaction.
+hot-product: 100 buyers of one product, group commit against one order per transaction;
+overload: the open model past capacity with admission control on and off.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ MODULES = {
     "suite": "suites",
     "codec": "codec",
     "soak": "soak",
+    "overload": "overload",
     "hot-product": "hot_product",
 }
 

@@ -11,12 +11,18 @@ nothing lost".
 from __future__ import annotations
 
 import csv
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds"
+# Classes of the run's tally (loadtest/traffic): the gate's refusals, and open-model arrivals
+# the generator could not start on time.
+SHED = "OVERLOADED"
+NOT_STARTED = "NOT_STARTED"
+INTENDED = "@intended"
 TOTAL = "Aggregated"
 
 
@@ -79,6 +85,14 @@ def read_stats(path: Path) -> dict[str, dict[str, str]]:
         return {row["Name"]: row for row in csv.DictReader(f)}
 
 
+def read_tallies(path: Path) -> list[dict[str, Any]]:
+    """The counted classes (rejections, shed, not started) of a run's locust summary."""
+    if not path.exists():
+        return []
+    rows: list[dict[str, Any]] = json.loads(path.read_text()).get("rejections") or []
+    return rows
+
+
 def _number(value: str) -> float | None:
     try:
         return float(value)
@@ -86,15 +100,35 @@ def _number(value: str) -> float | None:
         return None
 
 
+def _tally(tallies: list[dict[str, Any]], code: str) -> dict[str, float]:
+    """Counts of one class (a code of the run's tally) per request name."""
+    counted: dict[str, float] = {}
+    for row in tallies:
+        if row["code"] == code:
+            counted[row["name"]] = counted.get(row["name"], 0.0) + float(row["count"])
+    return counted
+
+
 def evaluate(
     stats: dict[str, dict[str, str]],
     limits: dict[str, Any],
     audit_ok: bool | None = None,
     audit_detail: str = "",
+    tallies: list[dict[str, Any]] | None = None,
 ) -> Verdict:
+    """The run against its limits. `tallies` are the locust summary's counted classes: shed
+    answers (503 OVERLOADED, failures in locust's stats) are checked against `max_shed_ratio`
+    instead of `max_failure_ratio`; open-model arrivals never started against
+    `max_not_started_ratio`. Rows named `<name> @intended` (and `@shed`) are the open model's
+    latencies from each arrival's intended start, checked like any other."""
     rows: list[Row] = []
+    shed = _tally(tallies or [], SHED)
+    not_started = sum(_tally(tallies or [], NOT_STARTED).values())
     total = stats.get(TOTAL, {})
-    rps = _number(total.get("Requests/s", "")) or 0.0
+    # locust's total counts each open-model arrival twice (its request, and its @ row)
+    rps = (_number(total.get("Requests/s", "")) or 0.0) - sum(
+        _number(row.get("Requests/s", "")) or 0.0 for n, row in stats.items() if " @" in n
+    )
     if "min_rps" in limits:
         rows.append(
             Row(
@@ -126,9 +160,24 @@ def evaluate(
                         ok,
                     )
                 )
+        count = _number(row.get("Request Count", "")) or 0.0
+        # Only locust's own rows mix the classes: the open model's `@intended` rows hold the
+        # arrivals not shed, its `@shed` rows the shed ones (timed, not failed).
+        refused = 0.0 if "@" in name else shed.get(name, 0.0)
+        if "@" not in name and ("max_shed_ratio" in rule or refused):
+            allowed = rule.get("max_shed_ratio", 0.0)
+            ratio = refused / count if count else 0.0
+            rows.append(
+                Row(
+                    "shed ratio",
+                    name,
+                    f"<= {allowed:.2%}",
+                    f"{ratio:.2%} ({refused:.0f}/{count:.0f})",
+                    ratio <= allowed,
+                )
+            )
         if "max_failure_ratio" in rule:
-            count = _number(row.get("Request Count", "")) or 0.0
-            failed = _number(row.get("Failure Count", "")) or 0.0
+            failed = (_number(row.get("Failure Count", "")) or 0.0) - refused
             ratio = failed / count if count else 0.0
             rows.append(
                 Row(
@@ -139,6 +188,21 @@ def evaluate(
                     ratio <= rule["max_failure_ratio"],
                 )
             )
+    if "max_not_started_ratio" in limits or not_started:
+        allowed = limits.get("max_not_started_ratio", 0.0)
+        arrivals = not_started + sum(
+            _number(stats[n].get("Request Count", "")) or 0.0 for n in names if " @" in n
+        )
+        ratio = not_started / arrivals if arrivals else 0.0
+        rows.append(
+            Row(
+                "arrivals not started",
+                "open model",
+                f"<= {allowed:.2%}",
+                f"{ratio:.2%} ({not_started:.0f}/{arrivals:.0f})",
+                ratio <= allowed,
+            )
+        )
     for name in per_name:
         if name != "*" and name not in stats:
             rows.append(Row("requests sent", name, "> 0", "0", False))

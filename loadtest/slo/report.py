@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from loadtest import ROOT
-from loadtest.slo import html, requests
+from loadtest.slo import gate, html, requests
 from loadtest.traffic import contract
 
 # The original's published figures (8-core laptop, Spring Boot, MySQL 8, Redis 7; k6).
@@ -277,13 +277,23 @@ def results_table(run: Path, meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_CLASSES = {
+    gate.SHED: "shed (503 at the admission gate)",
+    gate.NOT_STARTED: "open-model arrival not started on time",
+}
+
+
 def rejections_table(run: Path) -> str:
     summary = read_json(run / "locust_summary.json") or {}
     rows = summary.get("rejections") or []
     if not rows:
         return "No business rejections."
-    lines = ["| request | code | count |", "|---|---|---|"]
-    lines += [f"| `{r['name']}` | {r['code']} | {r['count']} |" for r in rows]
+    lines = ["| request | code | class | count |", "|---|---|---|---|"]
+    lines += [
+        f"| `{r['name']}` | {r['code']} | {_CLASSES.get(r['code'], 'business rejection')} |"
+        f" {r['count']} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

@@ -58,7 +58,10 @@ REJECTIONS: dict[str, frozenset[str]] = {
     ),
 }
 
-Kind = Literal["ok", "rejected", "failed"]
+Kind = Literal["ok", "rejected", "shed", "failed"]
+# The admission gate's refusal: its own class, neither a business rejection nor a failure of
+# the contract (it counts against availability all the same).
+SHED = "OVERLOADED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,8 @@ def judge(name: str, status: int, body: Json, sent: Mapping[str, Any] | None = N
         return _fail("no answer (timeout or connection error)")
     if status >= 500:
         code = body.get("code", "") if isinstance(body, dict) else ""
+        if status == 503 and code == SHED:
+            return Verdict("shed", code=code)
         return _fail(f"HTTP {status} {code}".strip())
     shape = _shapes().problem(name, status, body)
     if status == 200:

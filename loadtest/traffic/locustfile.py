@@ -20,11 +20,22 @@ from locust import LoadTestShape, argument_parser, events
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.harness import admin
-from loadtest.traffic import contract, exporter, rejections, samples
+from loadtest.traffic import contract, exporter, open_users, rejections, samples
+from loadtest.traffic.open_users import OpenChargeUser, OpenCouponUser, OpenOrderUser
 from loadtest.traffic.scenarios import parse_schedule, scenario, with_schedule
 from loadtest.traffic.users import BrowseUser, ChargeUser, CouponUser, HotChargeUser, OrderUser
 
-__all__ = ["BrowseUser", "ChargeUser", "CouponUser", "HotChargeUser", "OrderUser", "ScenarioShape"]
+__all__ = [
+    "BrowseUser",
+    "ChargeUser",
+    "CouponUser",
+    "HotChargeUser",
+    "OpenChargeUser",
+    "OpenCouponUser",
+    "OpenOrderUser",
+    "OrderUser",
+    "ScenarioShape",
+]
 
 # Locust drops a worker after 3 missed one-second heartbeats; on a busy 2-core machine a worker
 # starved for a few seconds is slow, not gone (locust reads this module global at each beat).
@@ -34,7 +45,19 @@ locust.runners.HEARTBEAT_LIVENESS = 15
 # for every message of a ramp. The defaults never change within a process: build them once.
 argument_parser.default_args_dict = functools.cache(argument_parser.default_args_dict)
 
-CLASSES = {c.__name__: c for c in (BrowseUser, ChargeUser, CouponUser, HotChargeUser, OrderUser)}
+CLASSES = {
+    c.__name__: c
+    for c in (
+        BrowseUser,
+        ChargeUser,
+        CouponUser,
+        HotChargeUser,
+        OrderUser,
+        OpenChargeUser,
+        OpenCouponUser,
+        OpenOrderUser,
+    )
+}
 log = logging.getLogger("loadtest")
 
 
@@ -51,6 +74,9 @@ def _options(parser: Any) -> None:
     parser.add_argument("--flips", default="", help="extra switch flips: 10:db_latency_ms=50,...")
     parser.add_argument(
         "--trace-sample", type=float, default=0.1, help="share of requests sent as sampled traces"
+    )
+    parser.add_argument(
+        "--capacity", type=float, default=200.0, help="open model: arrivals/s at 1x the capacity"
     )
 
 
@@ -116,6 +142,7 @@ def _flip_switches(environment: Any, events_log: list[dict[str, Any]]) -> None:
 @events.init.add_listener
 def _init(environment: Any, **_: Any) -> None:
     rejections.setup(environment)
+    open_users.setup(environment)
     # Every process judges answers, by the shapes the shop's own OpenAPI document declares.
     options = _options_of(environment)
     contract.fetch(options.host.split(",")[0])

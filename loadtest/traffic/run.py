@@ -122,6 +122,8 @@ def run_locust(
         str(args.trace_sample),
         "--flips",
         args.flips,
+        "--capacity",
+        str(args.capacity),
     ]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     master = [
@@ -255,6 +257,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--headless", action="store_true")
     parser.add_argument("--workers", type=int, default=0)
     target_options(parser)
+    parser.add_argument(
+        "--capacity", type=float, default=200.0, help="open-model scenarios: arrivals/s at 1x"
+    )
     parser.add_argument("--web-host", default="127.0.0.1")
     parser.add_argument("--web-port", type=int, default=8089)
     parser.add_argument("--run-dir", default="")
@@ -339,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gate.thresholds_for(chosen.name, smoke=args.scale < gate.SMOKE_SCALE),
         audit_ok=found == 0,
         audit_detail=audit_detail,
+        tallies=gate.read_tallies(run_dir / "locust_summary.json"),
     )
     print(verdict.table())
     (run_dir / "verdict.txt").write_text(verdict.table() + "\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from loadtest.traffic.arrivals import ARRIVALS, Arrivals
 from loadtest.traffic.profiles import PROFILES, Profile, Stage
 
 MIX = ("CouponUser", "ChargeUser", "OrderUser", "BrowseUser")
@@ -27,6 +28,8 @@ class Scenario:
     flips: tuple[Flip, ...] = ()
     # A fresh coupon of this many for the run (None: the seeded test-coupon-1).
     coupon_quantity: int | None = None
+    # Open model: requests arrive on this schedule (its profile only keeps a pool of users).
+    arrivals: Arrivals | None = None
 
 
 def _incident(name: str, switch: str, bad: object) -> Scenario:
@@ -72,6 +75,18 @@ BEFORE_AFTER = Scenario(
     ),
 )
 
+# Users per open-model run (all processes together): arrivals wait for a free one, so the pool
+# bounds the concurrency the generator can offer (4x a capacity of 250/s for 0.4 s each).
+OPEN_POOL = 400
+
+
+def _open(name: str, users: tuple[str, ...], arrivals_name: str = "") -> Scenario:
+    """An open-model scenario: a pool of users held for the arrival profile's length."""
+    arrivals = ARRIVALS[arrivals_name or name]
+    held = Profile(name, (Stage(2, OPEN_POOL), Stage(arrivals.duration(), OPEN_POOL)))
+    return Scenario(name, held, users, arrivals=arrivals, coupon_quantity=1_000_000)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -88,6 +103,12 @@ SCENARIOS: dict[str, Scenario] = {
         _incident("redis-down", "redis", "down"),
         _incident("slow-lock", "lock_hold_ms", 200),
         BEFORE_AFTER,
+        _open("overload", ("OpenChargeUser",)),
+        _open("spike-open", ("OpenChargeUser", "OpenCouponUser", "OpenOrderUser")),
+        # One endpoint at a constant rate each (`make bench-overload`'s steps).
+        _open("open-charge", ("OpenChargeUser",), "steady"),
+        _open("open-coupon", ("OpenCouponUser",), "steady"),
+        _open("open-order", ("OpenOrderUser",), "steady"),
     )
 }
 

@@ -14,6 +14,7 @@ import random
 import uuid
 from typing import Any
 
+import gevent
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -21,6 +22,8 @@ from loadtest.traffic import contract, rejections, samples
 from loadtest.traffic.contract import Verdict
 from shop.auth.tokens import bearer_headers
 
+# The longest a closed-model user honours a Retry-After (a bounded back-off).
+MAX_BACKOFF = 5.0
 # Replicas are spread over users round-robin: one connection pool per user, as k6 VUs had.
 _replica_turn = itertools.count()
 
@@ -39,6 +42,9 @@ class ShopUser(FastHttpUser):
     # Long enough for a lock wait (5 s) plus a slow database; a timeout is a failure.
     network_timeout = 30.0
     connection_timeout = 5.0
+    # A closed-model user waits out an answer's Retry-After before its next request, as a
+    # well-behaved client does; open-model arrivals come on schedule whatever the answers.
+    backs_off = True
 
     def __init__(self, environment: Any) -> None:
         options = environment.parsed_options
@@ -89,14 +95,19 @@ class ShopUser(FastHttpUser):
                 body = None
             verdict: Verdict = contract.judge(name, status, body, payload)
             self.last = verdict
-            if verdict.kind == "failed":
-                response.failure(verdict.reason)
-                return None
-            response.success()
-            if verdict.kind == "rejected":
+            if verdict.kind == "shed":
+                response.failure(f"shed: HTTP 503 {verdict.code}")
                 rejections.count(method, name, verdict.code)
-                return None
-            return body
+            elif verdict.kind == "failed":
+                response.failure(verdict.reason)
+            else:
+                response.success()
+                if verdict.kind == "rejected":
+                    rejections.count(method, name, verdict.code)
+            retry_after = response.headers.get("Retry-After") if response.headers else None
+        if retry_after and self.backs_off:
+            gevent.sleep(min(MAX_BACKOFF, float(retry_after)))
+        return body if verdict.kind == "ok" else None
 
 
 class CouponUser(ShopUser):

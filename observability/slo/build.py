@@ -198,6 +198,8 @@ def thresholds(spec: Spec) -> dict[str, str]:
             *textwrap.wrap(gate.comment, 98, initial_indent="# ", subsequent_indent="# "),
             f"min_rps = {gate.min_rps}",
         ]
+        if gate.max_not_started_ratio is not None:
+            lines.append(f"max_not_started_ratio = {number(gate.max_not_started_ratio)}")
         for name, (p95, p99, budgets) in gate.requests.items():
             lines += [
                 "",
@@ -206,6 +208,8 @@ def thresholds(spec: Spec) -> dict[str, str]:
                 f"p99_ms = {p99}",
                 f"max_failure_ratio = {number(budgets * budget)}",
             ]
+            if gate.max_shed_ratio is not None:
+                lines.append(f"max_shed_ratio = {number(gate.max_shed_ratio)}")
         if gate.smoke:
             lines += ["", "[smoke]  # SCALE < 0.2: bursts instead of ramps; failures stay strict"]
             lines.append(f"min_rps = {spec.smoke['min_rps']}")

@@ -94,6 +94,10 @@ class Gate:
     smoke: bool
     # request name → (p95_ms, p99_ms, budgets)
     requests: dict[str, tuple[int, int, Decimal]]
+    # Open-model scenarios: the share of each request's answers that may be shed (503
+    # OVERLOADED, their own class), and of arrivals the generator may fail to start on time.
+    max_shed_ratio: Decimal | None = None
+    max_not_started_ratio: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,8 @@ def load(path: Path = SPEC) -> Spec:
                 name: (int(r["p95_ms"]), int(r["p99_ms"]), decimal(r["budgets"]))
                 for name, r in gate["requests"].items()
             },
+            max_shed_ratio=_optional(gate.get("max_shed_ratio")),
+            max_not_started_ratio=_optional(gate.get("max_not_started_ratio")),
         )
         for scenario, gate in raw["loadtest"].items()
     )
@@ -176,3 +182,7 @@ def load(path: Path = SPEC) -> Spec:
         gates=gates,
         smoke={k: int(v) for k, v in raw["smoke"].items()},
     )
+
+
+def _optional(value: object) -> Decimal | None:
+    return None if value is None else decimal(value)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
@@ -29,6 +30,7 @@ from .adapters.redis.locks import RedisLockManager
 from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_control, open_redis
 from .adapters.redis.rate_limits import RedisRateLimiter
 from .adapters.redis.switch_values import RedisSwitchValues
+from .api.framework.admission import admission, build_gate, priorities
 from .api.framework.middleware import problems, telemetry
 from .api.framework.openapi import build_document
 from .api.framework.rate_limits import add_rate_limit_fields, rate_limits
@@ -101,9 +103,12 @@ class Overrides:
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
     """Build the application; resources open on startup in list order and close in reverse."""
     root = Root(settings, overrides or Overrides())
-    app = web.Application(
-        middlewares=[telemetry, problems, rate_limits], client_max_size=settings.max_body_bytes
-    )
+    # Per-client limits first: a flooder's requests are refused before they take an admission slot.
+    middlewares: list[Middleware] = [telemetry, problems, rate_limits]
+    gate = build_gate(settings)
+    if gate is not None:
+        middlewares.append(admission(gate, priorities(ROUTES), root.telemetry))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app.on_response_prepare.extend([add_security_headers, add_rate_limit_fields])
     app[SETTINGS] = settings
     app[TELEMETRY] = root.telemetry

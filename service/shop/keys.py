@@ -54,6 +54,8 @@ ERROR_CODE = web.RequestKey("error_code", str)
 REPLAYED_ANSWER = web.RequestKey("replayed_answer", bool)
 # When a keyed request's stored refusal was decided: its problem says so on every answer.
 DECIDED_AT = web.RequestKey("decided_at", datetime)
+# time.monotonic() when the request's head was parsed: the gate refuses one that waited too long.
+ARRIVED_AT = web.RequestKey("arrived_at", float)
 # The user a valid bearer token names (absent when SHOP_AUTH=off).
 PRINCIPAL = web.RequestKey("principal", str)
 # The policy a request was counted under and its decision (for the RateLimit fields).

@@ -130,6 +130,16 @@ class Settings:
     # Load balancers whose X-Forwarded-For names the client (comma-separated addresses); from
     # anyone else the header is ignored, or a client could name a fresh address per request.
     trusted_proxies: str = ""
+    # Admission control at the front door (docs/decisions/0041-admission-control.md): "on" or
+    # "off"; empty = on in prod, off elsewhere (the labs measure the shop without it unless
+    # they ask). The limit adapts between min and max; a request waits at most the queue
+    # interval for a slot, and only the target once the queue has not emptied for an interval.
+    admission: str = ""
+    admission_initial_limit: int = 64
+    admission_min_limit: int = 32
+    admission_max_limit: int = 512
+    admission_queue_interval: float = 0.1
+    admission_queue_target: float = 0.005
     # Turns tracing on: spans go there by OTLP/HTTP (the OpenTelemetry variable names).
     otlp_endpoint: str | None = field(default=None, metadata={"env": "OTEL_EXPORTER_OTLP_ENDPOINT"})
     otlp_traces_endpoint: str | None = field(
@@ -155,6 +165,21 @@ class Settings:
             raise SettingsError(
                 "SHOP_RATE_LIMIT_USER and _ADDRESS times _BURST_SECONDS must allow a request"
             )
+        if not self.admission:
+            object.__setattr__(self, "admission", "on" if self.env == "prod" else "off")
+        if self.admission not in SWITCH_MODES:
+            raise SettingsError("SHOP_ADMISSION must be on or off")
+        if not (
+            1
+            <= self.admission_min_limit
+            <= self.admission_initial_limit
+            <= self.admission_max_limit
+        ):
+            raise SettingsError(
+                "SHOP_ADMISSION_MIN_LIMIT <= _INITIAL_LIMIT <= _MAX_LIMIT must hold (all >= 1)"
+            )
+        if not 0 < self.admission_queue_target <= self.admission_queue_interval:
+            raise SettingsError("0 < SHOP_ADMISSION_QUEUE_TARGET <= _QUEUE_INTERVAL must hold")
         if self.auth not in AUTH_MODES:
             raise SettingsError(f"SHOP_AUTH must be one of {', '.join(AUTH_MODES)}")
         if self.env == "prod" and self.auth_secret in ("", DEFAULT_AUTH_SECRET):

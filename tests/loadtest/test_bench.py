@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,30 @@ def test_the_floor_server_imports() -> None:
         [sys.executable, "-c", "import loadtest.bench.floor"], cwd=ROOT, capture_output=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
+    """The report of `make bench-overload` from a results file: table, chart and verdicts."""
+    from loadtest.bench import overload
+
+    def step(multiple: float, mode: str, goodput: float, p99: float, shed_p99: float | None):
+        return {
+            "multiple": multiple, "admission": mode, "offered": 100 * multiple,
+            "goodput": goodput, "p99_ms": p99, "shed": 0.0, "shed_p99_ms": shed_p99,
+            "errors": 0.0, "not_started": 0, "generator_core": 0.2, "machine": 0.5,
+        }  # fmt: skip
+
+    steps = [
+        step(0.8, "on", 80, 10, None),
+        step(0.8, "off", 80, 10, None),
+        step(4.0, "on", 95, 15, 5),
+        step(4.0, "off", 60, 900, None),
+    ]
+    results = {"machine": "test", "endpoints": {"charge": {"capacity": 100, "steps": steps}}}
+    out = tmp_path / "overload.md"
+    overload.write(results, out)
+    text = out.read_text()
+    assert "| 4x (400/s) | off | 60 | 900 |" in text
+    assert "4x: goodput 95% of capacity met; 2xx p99 15 ms vs 2x 10 ms at 0.8x met" in text
+    assert "**not met**" not in text
+    assert out.with_suffix(".png").stat().st_size > 0

@@ -81,3 +81,41 @@ def test_smoke_runs_loosen_latency_not_failures() -> None:
     assert smoke[name]["p95_ms"] > full[name]["p95_ms"]
     assert smoke[name]["max_failure_ratio"] == full[name]["max_failure_ratio"]
     assert smoke["min_rps"] <= full["min_rps"]
+
+
+def test_shed_answers_are_their_own_class_not_failures(tmp_path: Path) -> None:
+    stats = _stats(
+        tmp_path,
+        "POST,/api/orders,1000,300,20,40,90",
+        "OPEN,/api/orders @intended,700,0,14,45,95",
+        "OPEN,/api/orders @shed,300,0,6,2,5",
+        ",Aggregated,2000,300,40,45,95",
+    )
+    limits = {"min_rps": 1, "*": {"max_failure_ratio": 0.01, "max_shed_ratio": 0.5}}
+    shed = [{"method": "POST", "name": "/api/orders", "code": "OVERLOADED", "count": 300}]
+    verdict = evaluate(stats, limits, tallies=shed)
+    shed_rows = [r for r in verdict.rows if r.check == "shed ratio"]
+    assert [(r.name, r.measured, r.ok) for r in shed_rows] == [
+        ("/api/orders", "30.00% (300/1000)", True)
+    ]
+    assert verdict.rows[0].measured == "20.0 req/s"  # each arrival once, not twice
+    failures = [r for r in verdict.rows if r.check == "failure ratio" and r.name == "/api/orders"]
+    assert failures[0].ok
+    assert failures[0].measured.startswith("0.00%")
+    assert not evaluate(stats, {"min_rps": 1, "*": {"max_failure_ratio": 0.01}}).ok
+    assert not evaluate(stats, {"min_rps": 1, "*": {"max_failure_ratio": 0.5}}, tallies=shed).ok
+
+
+def test_open_model_arrivals_not_started_are_counted(tmp_path: Path) -> None:
+    stats = _stats(
+        tmp_path,
+        "POST,/api/orders,990,0,20,40,90",
+        "OPEN,/api/orders @intended,990,0,20,45,95",
+        ",Aggregated,1980,0,40,45,95",
+    )
+    late = [{"method": "OPEN", "name": "OpenOrderUser", "code": "NOT_STARTED", "count": 10}]
+    verdict = evaluate(stats, {"min_rps": 1, "max_not_started_ratio": 0.05}, tallies=late)
+    assert verdict.ok
+    assert verdict.rows[0].measured == "20.0 req/s"  # each arrival once, not twice
+    assert verdict.rows[-1].measured == "1.00% (10/1000)"
+    assert not evaluate(stats, {"min_rps": 1}, tallies=late).ok

@@ -66,6 +66,7 @@ def test_spike_and_soak() -> None:
 
 def test_every_scenario_names_existing_user_classes() -> None:
     known = {"CouponUser", "ChargeUser", "HotChargeUser", "OrderUser", "BrowseUser"}
+    known |= {"OpenChargeUser", "OpenCouponUser", "OpenOrderUser"}
     for s in SCENARIOS.values():
         assert set(s.users) <= known
         for stage in s.profile.stages:

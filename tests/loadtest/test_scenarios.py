@@ -18,6 +18,7 @@ from loadtest.harness.database import fresh_dataset
 from loadtest.harness.ports import free_port
 from loadtest.harness.shop import serving
 from loadtest.slo import compare, requests
+from loadtest.slo.gate import read_stats
 from loadtest.traffic import scenarios
 
 from .databases import derived_url
@@ -144,3 +145,36 @@ def test_a_drawn_schedule_is_recorded_and_replayed(shop_url: str, tmp_path: Path
         flipped = json.loads((run / "locust_summary.json").read_text())["switch_events"]
         assert [(e["switch"], "error" in e) for e in flipped] == [(f.switch, False) for f in drawn]
     assert compare.main([str(first), str(again), "--out", str(tmp_path / "compare")]) in (0, 1)
+
+
+def test_open_model_overload_is_timed_from_intended_starts_and_shed_apart(
+    tmp_path: Path,
+) -> None:
+    """`overload` on a shop whose gate admits one request and queues for a millisecond: the
+    refusals are their own class (not failures), every arrival has a row timed from its
+    intended start beside locust's own, and the gate passes."""
+    gate = {
+        "SHOP_ADMISSION": "on",
+        **dict.fromkeys(
+            (
+                "SHOP_ADMISSION_MIN_LIMIT",
+                "SHOP_ADMISSION_INITIAL_LIMIT",
+                "SHOP_ADMISSION_MAX_LIMIT",
+            ),
+            "1",
+        ),
+        "SHOP_ADMISSION_QUEUE_INTERVAL": "0.001",
+        "SHOP_ADMISSION_QUEUE_TARGET": "0.001",
+    }
+    fresh_dataset(DB, users=USERS, stock=1_000_000, coupon_quantity=100_000)
+    with serving({"SHOP_DB_URL": DB, "SHOP_LOG_LEVEL": "WARNING", **gate}) as shop:
+        done = _run(tmp_path, "overload", shop.url, "--capacity", "40", scale=0.1)
+    _check(done, tmp_path)
+    summary = json.loads((tmp_path / "locust_summary.json").read_text())
+    assert {row["code"] for row in summary["rejections"]} >= {"OVERLOADED"}
+    charge = "/api/users/{userId}/balance/charge"
+    stats = read_stats(tmp_path / "locust_stats.csv")
+    own, intended, shed = (stats[f"{charge}{row}"] for row in ("", " @intended", " @shed"))
+    assert int(own["Request Count"]) == int(intended["Request Count"]) + int(shed["Request Count"])
+    assert float(intended["Median Response Time"]) >= float(own["Median Response Time"])
+    assert "shed ratio" in (tmp_path / "verdict.txt").read_text()

@@ -126,6 +126,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_session: str) -> Itera
             SHOP_DB_ACQUIRE_TIMEOUT="30",
             SHOP_REDIS_ACQUIRE_TIMEOUT="30",
             SHOP_LOCK_WAIT="30",
+            # The admission panels need the gate; queueing, not shedding, for the same reason.
+            SHOP_ADMISSION="on",
+            SHOP_ADMISSION_MIN_LIMIT="256",
+            SHOP_ADMISSION_INITIAL_LIMIT="256",
+            SHOP_ADMISSION_QUEUE_INTERVAL="30",
+            SHOP_ADMISSION_QUEUE_TARGET="30",
             # Tracing on, so histograms carry exemplars; the spans go to a sink that drops them.
             OTEL_EXPORTER_OTLP_ENDPOINT=sink,
             SHOP_TRACE_SAMPLE_RATIO="0.1",

@@ -49,6 +49,8 @@ DB_OPERATION_BUCKETS = (
 POOL_WAIT_BUCKETS = (0.0001, *DB_OPERATION_BUCKETS)
 LOCK_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# The gate's deadlines are 5 ms and 100 ms: buckets around both, and past them for late ones.
+ADMISSION_QUEUE_BUCKETS = (0.0001, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 # Gauges read at scrape time from live state (plain counters on the hot path, no locks).
 Reading = Callable[[], Iterable[tuple[Sequence[str], float]]]
@@ -59,6 +61,9 @@ SCRAPED: dict[str, tuple[str, tuple[str, ...]]] = {
     "db_client_connection_pending_requests": ("Requests waiting for a connection", ("pool",)),
     "shop_lock_waiters": ("Requests waiting for a lock", ("lock_name", "backend")),
     "shop_lock_held": ("Locks held right now", ("lock_name", "backend")),
+    "shop_admission_limit": ("Requests the admission gate lets in flight at once", ()),
+    "shop_admission_in_flight": ("Requests admitted by the gate and not yet answered", ()),
+    "shop_admission_queued": ("Requests waiting at the admission gate", ()),
     "shop_lock_keys": (
         "Keys with a holder or waiter in this process (grows only on a leak)",
         ("backend",),
@@ -155,6 +160,19 @@ class Metrics:
             "shop_event_loop_lag_seconds",
             "How late the event loop ran a timer",
             buckets=LOOP_LAG_BUCKETS,
+            registry=r,
+        )
+        self.admission_queue = Histogram(
+            "shop_admission_queue_duration_seconds",
+            "Time a request waited before the admission gate decided (admitted or refused)",
+            ["priority", "decision"],
+            buckets=ADMISSION_QUEUE_BUCKETS,
+            registry=r,
+        )
+        self.admission_refusals = Counter(
+            "shop_admission_refusals",
+            "Requests refused at the admission gate (503 OVERLOADED) by reason and route",
+            ["reason", "http_route"],
             registry=r,
         )
         self.orders = Counter("shop_orders", "Order attempts by outcome", ["outcome"], registry=r)

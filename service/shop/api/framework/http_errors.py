@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ...domain.errors import ShopError
+from ...domain.errors import ShopError, Unavailable
 
 
 class RouteNotFound(ShopError):
@@ -57,3 +57,9 @@ class Unauthorized(ShopError):
 
 class Forbidden(ShopError):
     code = "COMMON003"
+
+
+class Overloaded(Unavailable):
+    """Refused at the front door, before any work: the shop is past its capacity."""
+
+    code = "OVERLOADED"

@@ -103,8 +103,9 @@ _STATUS_TEXT = {
     " Retry-After seconds",
     431: "Request headers too large",
     500: "A bug: the body carries the trace id it was logged with",
-    503: "A dependency is unavailable; nothing was written (except OUTCOME_UNKNOWN: the"
-    " connection broke during commit, retry with the same Idempotency-Key)",
+    503: "Over capacity (OVERLOADED: refused before any work) or a dependency is unavailable;"
+    " nothing was written (except OUTCOME_UNKNOWN: the connection broke during commit, retry"
+    " with the same Idempotency-Key)",
 }
 # Statuses every operation may answer whatever its own rules (limits enforced before routing,
 # and a bug's 500, which is a problem+json too).

@@ -55,6 +55,7 @@ STATUS_AND_TITLE: dict[type[e.ShopError], tuple[int, str]] = {
     h.MalformedRequest: (400, "Malformed request"),
     h.Unauthorized: (401, "Admin token required"),
     h.Forbidden: (403, "Admin token rejected"),
+    h.Overloaded: (503, "Over capacity: retry after the given seconds"),
 }
 _encoder = msgspec.json.Encoder()
 

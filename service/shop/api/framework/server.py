@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +23,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from ...domain.errors import ShopError
-from ...keys import SETTINGS
+from ...keys import ARRIVED_AT, SETTINGS
 from ...telemetry.logging import get_logger
 from .http_errors import HeadersTooLarge, MalformedRequest, RequestTimeout
 from .problems import PROBLEM_JSON, problem_body, status_and_title
@@ -60,6 +62,18 @@ class ProblemRequestHandler(RequestHandler):
         self._header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
         self._last_payload: Any = None  # the body stream of the last request parsed
+        # When each parsed request's head arrived, in parse order (aiohttp serves them in it):
+        # the admission gate refuses at once a request that already waited past its deadline.
+        self._arrivals: deque[float] = deque()
+        make_request: Any = self._request_factory  # set by the server that built this handler
+
+        def stamped(message: Any, payload: Any, *args: Any) -> BaseRequest:
+            request: BaseRequest = make_request(message, payload, *args)
+            if self._arrivals:
+                request[ARRIVED_AT] = self._arrivals.popleft()
+            return request
+
+        self._request_factory = stamped
 
     def handle_error(
         self,
@@ -93,6 +107,8 @@ class ProblemRequestHandler(RequestHandler):
         before = len(messages)
         super().data_received(data)
         if len(messages) > before:
+            now = time.monotonic()
+            self._arrivals.extend(now for _ in range(len(messages) - before))
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None

@@ -1,0 +1,129 @@
+"""Open-model users: requests start on the arrival schedule, whatever the shop answers.
+
+Each locust process runs a pool of these users and takes its share of the scenario's schedule
+(every n-th arrival from its worker index, so workers add up to the rate). A user takes the
+next arrival, sleeps until its intended start and sends it. The arrival's latency is recorded
+from the intended start (corrected for coordinated omission) as a request named
+`<name> @intended`, or `<name> @shed` for arrivals refused 503 OVERLOADED (each class its own
+percentiles), beside locust's own row for the request, whose clock starts only at sending.
+An arrival no user could start within LATE_AFTER of its time is not sent and is counted as
+NOT_STARTED: the generator fell behind (too small a pool, or a starved process), not the shop.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+from locust import constant, task
+from locust.runners import WorkerRunner
+
+from loadtest.traffic import contract, rejections
+from loadtest.traffic.arrivals import LATE_AFTER, share
+from loadtest.traffic.scenarios import scenario
+from loadtest.traffic.users import ShopUser
+
+INTENDED = "@intended"
+SHED = "@shed"
+NOT_STARTED = "NOT_STARTED"
+_schedule: dict[str, Iterator[float]] = {}
+_started: list[float] = []
+
+
+def setup(environment: Any) -> None:
+    """Start this process's part of the schedule when the run starts."""
+    environment.events.test_start.add_listener(lambda **_: _start(environment))
+
+
+def _start(environment: Any) -> None:
+    options = environment.parsed_options
+    arrivals = scenario(options.scenario).arrivals
+    if arrivals is None:
+        return
+    # Each worker takes every n-th arrival from its index; the master sends the workers its
+    # options, `expect_workers` among them, and each its index when it joins.
+    runner = environment.runner
+    index, count = 0, 1
+    if isinstance(runner, WorkerRunner):
+        index, count = runner.worker_index, int(options.expect_workers)
+    times = arrivals.schedule(float(options.capacity), float(options.scale))
+    _schedule["times"] = share(times, index, count)
+    _started[:] = [time.monotonic()]
+
+
+def _next_start() -> float | None:
+    times = _schedule.get("times")
+    if times is None or not _started:
+        return None
+    return _started[0] + next(times, float("inf"))
+
+
+class OpenUser(ShopUser):
+    """Base: one arrival per task run, on schedule; `arrive` sends it and names it."""
+
+    abstract = True
+    wait_time = constant(0)
+    backs_off = False
+
+    def arrive(self) -> str:
+        raise NotImplementedError
+
+    @task
+    def arrival(self) -> None:
+        intended = _next_start()
+        if intended is None or intended == float("inf"):
+            gevent.sleep(0.5)  # the schedule is over (or not begun): the shape ends the run
+            return
+        delay = intended - time.monotonic()
+        if delay > 0:
+            gevent.sleep(delay)
+        elif -delay > LATE_AFTER:
+            rejections.count("OPEN", type(self).__name__, NOT_STARTED)
+            return
+        name = self.arrive()
+        took = time.monotonic() - intended
+        kind = self.last.kind
+        self.environment.events.request.fire(
+            request_type="OPEN",
+            name=f"{name} {SHED if kind == 'shed' else INTENDED}",
+            response_time=took * 1000,
+            response_length=0,
+            exception=Exception(self.last.reason) if kind == "failed" else None,
+            context={},
+        )
+
+
+class OpenChargeUser(OpenUser):
+    """A charge for a random user per arrival."""
+
+    def arrive(self) -> str:
+        user = self.any_user()
+        amount = random.randint(1_000, 10_000)
+        path = f"/api/users/{user}/balance/charge"
+        self.call("POST", path, contract.CHARGE, {"amount": amount}, user=user, idempotent=True)
+        return contract.CHARGE
+
+
+class OpenCouponUser(OpenUser):
+    """A coupon issue for a random user per arrival."""
+
+    def arrive(self) -> str:
+        user = self.any_user()
+        path = f"/api/coupons/{self.coupon_id}/issue"
+        self.call("POST", path, contract.ISSUE, {"userId": user}, user=user)
+        return contract.ISSUE
+
+
+class OpenOrderUser(OpenUser):
+    """A cart item then its order per arrival (timed as one, from the intended start)."""
+
+    def arrive(self) -> str:
+        user = self.any_user()
+        product = f"test-product-{random.randint(1, 10)}"
+        item = {"userId": user, "productId": product, "quantity": 1}
+        if self.call("POST", "/api/cart/items", contract.CART_ADD, item, user=user) is not None:
+            self.call("POST", "/api/orders", contract.ORDER, {"userId": user}, user=user)
+        return contract.ORDER
