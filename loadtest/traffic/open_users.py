@@ -92,7 +92,7 @@ class OpenUser(ShopUser):
             response_time=took * 1000,
             response_length=0,
             exception=Exception(self.last.reason) if kind == "failed" else None,
-            context={},
+            context=self.last_trace,  # the arrival's row names the trace of its last request
         )
 
 

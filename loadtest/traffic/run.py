@@ -352,8 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenario": chosen.name,
         "profile": chosen.profile.name,
         "shape": [[st.seconds, st.users] for st in chosen.profile.stages],
-        # Closed model: a fixed number of users, each waiting for its answer before the next.
-        "model": "closed",
+        # Closed: a fixed number of users, each waiting for its answer before the next; open:
+        # requests arrive on a schedule whatever the shop does.
+        "model": "closed" if chosen.arrivals is None else "open",
         "scale": args.scale,
         # The flips beyond the scenario's own (`--replay` runs them again) and all of them.
         "schedule": args.flips,

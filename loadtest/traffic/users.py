@@ -56,6 +56,7 @@ class ShopUser(FastHttpUser):
         self.coupon_id = str(getattr(options, "coupon_id", "") or "test-coupon-1")
         self.trace_sample = float(getattr(options, "trace_sample", 0.0) or 0.0)
         self.last: Verdict = contract.OK  # the verdict of the latest call
+        self.last_trace: dict[str, Any] = {}  # and the trace context it was sent with
 
     def any_user(self) -> str:
         return f"test-user-{random.randint(1, self.users)}"
@@ -85,6 +86,7 @@ class ShopUser(FastHttpUser):
             "headers": headers,
             "context": {"trace_id": trace_id, "sampled": sampled},
         }
+        self.last_trace = kwargs["context"]
         if payload is not None:
             kwargs["json"] = payload
         with self.client.request(method, path, **kwargs) as response:

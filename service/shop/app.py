@@ -149,6 +149,13 @@ class Root:
 
     def __init__(self, settings: Settings, overrides: Overrides) -> None:
         configure_logging(settings.log_level)
+        if settings.env != "prod":
+            log.warning(
+                "lab_mode",
+                env=settings.env,
+                detail="a lab: users top up their own balance, incident switches answer, no "
+                "per-client limits or admission control unless set (SHOP_ENV=prod for production)",
+            )
         if settings.auth == "off":
             log.warning(
                 "auth_off",

@@ -206,6 +206,12 @@ def test_locust_aims_at_the_shops_service_and_its_workers_at_the_master() -> Non
     assert selected(docs, locust["spec"]["selector"]) == [
         one(docs, "Deployment", "shop-locust-master")
     ]
+    # The Shop tab is served from where the load-test image builds it (the image copies the
+    # repository's loadtest/ to /app/loadtest).
+    [build] = [a.split("=", 1)[1] for a in master["args"] if a.startswith("--build-path=")]
+    assert build.startswith("/app/loadtest/")
+    webui = CHART.parents[2] / build.removeprefix("/app/").removesuffix("/dist")
+    assert (webui / "package.json").is_file(), build
 
 
 def _secret_refs(c: dict[str, Any]) -> dict[str, Any]:

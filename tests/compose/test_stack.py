@@ -55,10 +55,12 @@ def test_migrate_and_seed_ran_once_before_three_healthy_replicas(stack: Stack) -
     assert (ready.status, ready.body["status"]) == (200, "ready")
 
 
-def test_the_replicas_run_in_production_mode_with_lab_mode_logged(stack: Stack) -> None:
+def test_the_replicas_opt_into_lab_mode_and_log_it(stack: Stack) -> None:
     env = stack.docker("inspect", "-f", "{{json .Config.Env}}", stack.container("shop-1"))
-    assert '"SHOP_ENV=prod"' in env
-    assert '"auth_off"' in stack.compose("logs", "--no-color", "shop-1")
+    assert '"SHOP_ENV=dev"' in env
+    logs = stack.compose("logs", "--no-color", "shop-1")
+    assert '"lab_mode"' in logs
+    assert '"auth_off"' in logs
     # The app's account reads and writes rows; it cannot drop the schema it serves.
     grants = stack.sql("SHOW GRANTS FOR 'shop'@'%'")
     assert "DROP" not in grants

@@ -314,6 +314,31 @@ async def test_log_line_carries_the_trace_id_of_its_span(
     assert entry["status"] == 200
 
 
+async def test_a_load_generators_trace_is_continued_and_marked_synthetic(
+    aiohttp_client, settings: Settings, factory: Factory
+) -> None:
+    """The shop's span joins the trace a caller's `traceparent` names (so a load report's slow
+    request opens in the tracer), and `synthetic` baggage marks it; without them, a new trace."""
+    exporter = InMemorySpanExporter()
+    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
+    user = await factory.user()
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {
+        "traceparent": f"00-{trace_id}-{parent_id}-01",
+        "baggage": "synthetic=load-test",
+    }
+    assert (await client.get(f"/api/users/{user}/balance", headers=headers)).status == 200
+    assert (await client.get(f"/api/users/{user}/balance")).status == 200
+    joined, own = [s for s in exporter.get_finished_spans() if s.name.startswith("GET ")]
+    assert format(joined.context.trace_id, "032x") == trace_id
+    assert joined.parent is not None
+    assert format(joined.parent.span_id, "016x") == parent_id
+    assert dict(joined.attributes or {})["shop.synthetic"] == "load-test"
+    assert format(own.context.trace_id, "032x") != trace_id
+    assert own.parent is None
+    assert "shop.synthetic" not in dict(own.attributes or {})
+
+
 async def test_incident_switches(client, admin_headers, factory: Factory) -> None:
     listed = await (await client.get("/api/admin/incidents", headers=admin_headers)).json()
     assert {s["switch"] for s in listed} >= {"db_pool_max", "order_lock_scope"}

@@ -66,20 +66,25 @@ def _run(
     )  # fmt: skip
 
 
-def _check(done: subprocess.CompletedProcess[str], run_dir: Path) -> dict[str, object]:
+def _check(
+    done: subprocess.CompletedProcess[str], run_dir: Path, model: str = "closed"
+) -> dict[str, object]:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SLO gate: PASS" in (run_dir / "verdict.txt").read_text()
     assert "clean" in (run_dir / "audit.txt").read_text()
     assert (run_dir / "locust_stats_history.csv").exists()
-    # Every request in the run's log, each with its own trace id.
+    # Every request in the run's log, each with its own trace id; an open-model arrival's own
+    # row (timed from its intended start) names the trace of the request it sent.
     logged = requests.read(run_dir)
     assert logged
     assert all(re.fullmatch(r"[0-9a-f]{32}", r.trace_id) for r in logged)
-    assert len({r.trace_id for r in logged}) == len(logged)
+    sent = [r for r in logged if not r.name.endswith((" @intended", " @shed"))]
+    assert len({r.trace_id for r in sent}) == len(sent)
+    assert {r.trace_id for r in logged} == {r.trace_id for r in sent}
     meta: dict[str, object] = json.loads((run_dir / "run.json").read_text())
     assert meta["commit"]
     assert meta["machine"]
-    assert meta["model"] == "closed"
+    assert meta["model"] == model
     return meta
 
 
@@ -169,7 +174,7 @@ def test_open_model_overload_is_timed_from_intended_starts_and_shed_apart(
     fresh_dataset(DB, users=USERS, stock=1_000_000, coupon_quantity=100_000)
     with serving({"SHOP_DB_URL": DB, "SHOP_LOG_LEVEL": "WARNING", **gate}) as shop:
         done = _run(tmp_path, "overload", shop.url, "--capacity", "40", scale=0.1)
-    _check(done, tmp_path)
+    _check(done, tmp_path, model="open")
     summary = json.loads((tmp_path / "locust_summary.json").read_text())
     assert {row["code"] for row in summary["rejections"]} >= {"OVERLOADED"}
     charge = "/api/users/{userId}/balance/charge"

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from shop.settings import Settings
+
 from .stack_files import COMPOSE_TARGETS, ROOT, load_yaml
 
 COMPOSE = ROOT / "compose.yaml"
@@ -112,7 +114,7 @@ def test_replicas_start_after_the_one_shot_migration_on_the_redis_lock_backend(
         assert replica["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert replica["depends_on"]["redis"] == {"condition": "service_healthy"}
         assert replica["environment"]["SHOP_LOCK_BACKEND"] == "redis"
-        assert replica["environment"]["SHOP_ENV"] == "prod"
+        assert replica["environment"]["SHOP_ENV"] == "${SHOP_ENV:-dev}"  # a lab, explicitly
         assert "http://otel-collector:" in replica["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
     assert {
         name: dep["condition"] for name, dep in services["lb"]["depends_on"].items()
@@ -143,6 +145,20 @@ def test_load_balancer_routes_on_readiness_and_falls_back_to_liveness() -> None:
         assert servers == [(name, f"{name}:8081") for name in REPLICAS]
     assert "default_backend ready" in config
     assert "use_backend live if { nbsrv(ready) eq 0 }" in config
+
+
+def test_load_balancer_timeouts_agree_with_the_shops() -> None:
+    """Slow and idle clients are cut at the door, never after the shop has given up on them, and
+    the door waits longer than the slowest legitimate answer (a lock wait, then a connection)."""
+    config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
+    timeouts = {
+        name: float(value) for name, value in re.findall(r"^\s*timeout (\S+) (\d+)s$", config, re.M)
+    }
+    shop = Settings()
+    assert timeouts["http-request"] <= shop.client_timeout
+    assert timeouts["http-keep-alive"] < shop.keepalive_timeout
+    slowest = shop.lock_wait + shop.db_acquire_timeout
+    assert min(timeouts["client"], timeouts["server"]) > slowest
 
 
 def test_prometheus_targets_name_the_compose_services(

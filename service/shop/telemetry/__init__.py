@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import baggage, propagate, trace
 from opentelemetry.trace import SpanKind
 
 from .metrics import Metrics
@@ -40,6 +41,24 @@ class Telemetry:
         if not self.tracing:
             return _NO_SPAN
         return self.tracer.start_as_current_span(name, kind=kind, attributes=attributes)
+
+    def server_span(
+        self, name: str, headers: Mapping[str, str], attributes: dict[str, Any]
+    ) -> AbstractContextManager[Any]:
+        """A request's span, continuing the caller's trace when it sent a W3C `traceparent`.
+
+        A caller's `synthetic` baggage entry (the load generators send one) is copied onto the
+        span, so a trace from a load test never passes for a customer's.
+        """
+        if not self.tracing:
+            return _NO_SPAN
+        parent = propagate.extract(headers) if "traceparent" in headers else None
+        synthetic = baggage.get_baggage("synthetic", parent) if parent is not None else None
+        if synthetic is not None:
+            attributes = {**attributes, "shop.synthetic": str(synthetic)}
+        return self.tracer.start_as_current_span(
+            name, context=parent, kind=SpanKind.SERVER, attributes=attributes
+        )
 
     def redis_span(self, operation: str) -> AbstractContextManager[Any]:
         """A client span around one Redis operation."""

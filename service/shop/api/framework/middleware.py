@@ -8,7 +8,7 @@ import time
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from ...domain.errors import ShopError
 from ...keys import ACCESS_LOG, DECIDED_AT, ERROR_CODE, REPLAYED_ANSWER, TELEMETRY, TRACE_ID
@@ -59,10 +59,10 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     started = time.perf_counter()
     metrics.active[method] += 1
     status = 500
-    span_cm = tel.span(
+    span_cm = tel.server_span(
         f"{method} {route}",
-        kind=SpanKind.SERVER,
-        attributes={"http.request.method": method, "http.route": route},
+        request.headers,
+        {"http.request.method": method, "http.route": route},
     )
     try:
         with span_cm as span:
