@@ -157,6 +157,7 @@ def test_every_api_answers_through_the_load_balancer(stack: Stack) -> None:
         admin=True,
     )
     call("POST", "/api/admin/tokens", "/api/admin/tokens", {"userId": user}, admin=True)
+    call("POST", "/api/admin/revocations", "/api/admin/revocations", {"userId": user}, admin=True)
     call("POST", "/api/admin/seed", "/api/admin/seed", {"users": 10}, admin=True)
     declared = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item
