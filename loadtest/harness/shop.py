@@ -181,9 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n, replica in enumerate(fleet, 1):
             print(f"replica {n} on {replica.url} (pid {replica.process.pid})", flush=True)
         # Until one exits (or Ctrl-C): a fleet missing a replica is not what was asked for.
-        os.wait()
+        pid, _ = os.wait()
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         stop(*(replica.process for replica in fleet))
-    return 0
+    [gone] = [r.url for r in fleet if r.process.pid == pid] or [f"pid {pid}"]
+    print(f"replica {gone} exited on its own: the fleet is stopped", file=sys.stderr, flush=True)
+    return 1

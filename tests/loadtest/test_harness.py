@@ -22,7 +22,7 @@ from loadtest import ROOT
 from loadtest.gameday.drills import Fault
 from loadtest.gameday.faults import Breaker
 from loadtest.harness import admin, database, speed
-from loadtest.harness.ports import free_port
+from loadtest.harness.ports import free_port, free_ports
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 from loadtest.harness.servers import RedisServer
 from loadtest.harness.shop import Replica, answers, problems, serving
@@ -152,7 +152,7 @@ def test_the_entry_point_names_its_verbs() -> None:
 
 
 def test_replicas_verb_serves_consecutive_ports_until_interrupted(seeded: str) -> None:
-    base = free_port()
+    base = free_ports(2)
     env = {**os.environ, "SHOP_DB_URL": seeded, "SHOP_PORT": str(base), "SHOP_LOG_LEVEL": "WARNING"}
     fleet = subprocess.Popen(
         [sys.executable, "-m", "loadtest", "replicas", "2"],
@@ -167,6 +167,31 @@ def test_replicas_verb_serves_consecutive_ports_until_interrupted(seeded: str) -
         stop(fleet, how=signal.SIGINT)
     assert fleet.returncode == 0
     assert not any(answers(u) for u in urls)
+
+
+def test_replicas_verb_fails_when_a_replica_cannot_serve(seeded: str) -> None:
+    """A replica whose port is taken exits; the fleet stops and says so with its exit code."""
+    base = free_ports(2)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 1))
+        taken.listen()
+        env = {**os.environ, "SHOP_DB_URL": seeded, "SHOP_PORT": str(base)}
+        done = subprocess.run(
+            [sys.executable, "-m", "loadtest", "replicas", "2"],
+            cwd=ROOT,
+            env={
+                **env,
+                "SHOP_LOG_LEVEL": "WARNING",
+                "SHOP_REDIS_PREFIX": f"harness:{os.getpid()}:",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"127.0.0.1:{base + 1} exited on its own" in done.stderr
+    assert not answers(f"http://127.0.0.1:{base}")
 
 
 def test_a_private_redis_stops_and_comes_back_on_its_port_without_its_keys() -> None:
