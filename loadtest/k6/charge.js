@@ -12,6 +12,6 @@ export default function () {
   const amount = 1000 + Math.floor(Math.random() * 9001);
   post(`/api/users/${userId}/balance/charge`, "/api/users/{userId}/balance/charge", { amount },
     (b) => b.userId === userId && b.chargedAmount === amount && b.currentBalance === b.previousBalance + b.chargedAmount,
-    true);
+    { user: userId, idempotent: true });
   sleep(0.1 + Math.random() * 0.2);
 }

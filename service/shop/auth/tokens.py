@@ -16,6 +16,7 @@ import hmac
 import os
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..settings import DEFAULT_KEY_ID, DEFAULT_LOADTEST_SECRET, KEY_ID, LOADTEST_KEY_ID
@@ -110,14 +111,24 @@ class TokenSigner:
         return hmac.compare_digest(self._mac(token.signed).encode(), token.mac.encode())
 
 
-def mint_token(user_id: str, *, ttl: int = DEFAULT_TTL, now: float | None = None) -> str:
-    """A token for load-test tools and scripts, signed with their own secret
+def mint_tokens(
+    user_ids: Iterable[str], *, ttl: int = DEFAULT_TTL, now: float | None = None
+) -> list[str]:
+    """Tokens for load-test tools and scripts, signed with their own secret
     (SHOP_LOADTEST_SECRET, never the shop's SHOP_AUTH_SECRET) for SHOP_ENV."""
     secret = os.environ.get("SHOP_LOADTEST_SECRET") or DEFAULT_LOADTEST_SECRET
     started = int(time.time() if now is None else now)
     signer = TokenSigner.from_secret(secret, LOADTEST_KEY_ID)
     env = os.environ.get("SHOP_ENV") or DEFAULT_ENV
-    return signer.mint(user_id, expires_at=started + ttl, env=env, issued_at=started)
+    return [
+        signer.mint(user_id, expires_at=started + ttl, env=env, issued_at=started)
+        for user_id in user_ids
+    ]
+
+
+def mint_token(user_id: str, *, ttl: int = DEFAULT_TTL, now: float | None = None) -> str:
+    """One load-test token (mint_tokens)."""
+    return mint_tokens([user_id], ttl=ttl, now=now)[0]
 
 
 def bearer_headers(user_id: str, *, ttl: int = DEFAULT_TTL) -> dict[str, str]:
