@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from shop.adapters.mysql.pool import Database
@@ -111,6 +112,22 @@ class Factory:
     async def rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         async with self.db.session() as s:
             return await s.fetch_all("test.rows", sql, params)
+
+    async def issued(self, coupon: str) -> object:
+        """How many of `coupon` the database counts as issued."""
+        return await self.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
+
+    async def scalar_over(self, sql: str, ids: Sequence[str]) -> object:
+        """`scalar` of a query over many rows: `{ids}` in `sql` stands for the list of `ids`."""
+        return await self.scalar(sql.format(ids=_placeholders(ids)), *ids)
+
+    async def rows_over(self, sql: str, ids: Sequence[str]) -> list[tuple[object, ...]]:
+        """`rows` of a query over many rows: `{ids}` in `sql` stands for the list of `ids`."""
+        return await self.rows(sql.format(ids=_placeholders(ids)), *ids)
+
+
+def _placeholders(ids: Sequence[str]) -> str:
+    return ", ".join(["%s"] * len(ids))
 
 
 def statements_run(client) -> float:

@@ -108,10 +108,7 @@ async def test_issue_errors(client, factory: Factory) -> None:
     await problem(
         await client.post(f"/api/coupons/{expired}/issue", json={"userId": user}), 400, "C003"
     )
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 0
-    )
+    assert await factory.issued(coupon) == 0
 
 
 async def test_validate(client, factory: Factory) -> None:

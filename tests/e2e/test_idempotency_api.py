@@ -99,10 +99,7 @@ async def test_same_key_with_another_body_or_endpoint_is_422_and_changes_nothing
         "IDEMPOTENCY_MISMATCH",
     )
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 1_500
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 0
-    )
+    assert await factory.issued(coupon) == 0
 
 
 async def test_keys_belong_to_their_user(client: TestClient, factory: Factory) -> None:
@@ -128,10 +125,7 @@ async def test_coupon_issue_retried_issues_once(client: TestClient, factory: Fac
     assert b'"remainingQuantity":2' in body
     # Without the key, a second issue is the business duplicate.
     await problem(await client.post(url, json={"userId": user}), 409, "C006")
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 1
-    )
+    assert await factory.issued(coupon) == 1
 
 
 async def test_a_refusal_decided_in_the_transaction_is_replayed(

@@ -286,9 +286,8 @@ async def test_pool_squeezed_to_two_connections(
     assert gauge["used"] == 0
     assert [s.value for s in families["db_client_connection_max"].samples] == [2]
     # Charges that answered 503 wrote nothing; the others were applied exactly once.
-    placeholders = ", ".join(["%s"] * len(users))
-    assert await factory.scalar(
-        f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
+    assert await factory.scalar_over(
+        "SELECT SUM(balance) FROM users WHERE user_id IN ({ids})", users
     ) == statuses.count(200)
 
 

@@ -85,10 +85,7 @@ async def test_one_transaction_answers_each_request_its_own(
     for answer in answers:
         if isinstance(answer, IssuedCoupon):
             assert committed[answer.user_id] == answer.user_coupon_id
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 4
-    )
+    assert await factory.issued(coupon) == 4
 
 
 async def test_coupon_wide_refusals_answer_every_request(
@@ -146,10 +143,7 @@ async def test_a_batch_the_unique_key_refuses_is_split_not_half_applied(
     answers = await _answers(blind, coupon, [others[0], holder, others[1], others[2]])
     assert _kinds(answers) == ["ok", "C006", "ok", "ok"]
     assert isinstance(answers[1], CouponAlreadyIssued)
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 4
-    )
+    assert await factory.issued(coupon) == 4
     assert (
         await factory.scalar("SELECT COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon) == 4
     )
@@ -315,10 +309,7 @@ async def test_exactly_n_distinct_winners_across_replicas_without_a_gate(
         "SELECT user_id, user_coupon_id FROM user_coupons WHERE coupon_id = %s", coupon
     )
     assert {u: str(uc) for u, uc in rows} == won  # every 200 is committed, and nothing else is
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 150
-    )
+    assert await factory.issued(coupon) == 150
 
 
 async def test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it(

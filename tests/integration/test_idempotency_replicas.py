@@ -98,27 +98,14 @@ async def test_concurrent_retries_over_three_replicas_have_one_effect_and_one_an
         assert {(status, body) for status, body, _ in again} == {(200, next(iter(bodies)))}
         assert all(headers.get("Idempotent-Replayed") == "true" for _, _, headers in again)
 
-    placeholders = ", ".join(["%s"] * KEYS)
-    assert await factory.rows(
-        f"SELECT balance, COUNT(*) FROM users WHERE user_id IN ({placeholders}) GROUP BY balance",
-        *charging,
+    assert await factory.rows_over(
+        "SELECT balance, COUNT(*) FROM users WHERE user_id IN ({ids}) GROUP BY balance", charging
     ) == [(10_100, KEYS)]
-    assert (
-        await factory.scalar(
-            f"SELECT COUNT(*) FROM balance_history WHERE user_id IN ({placeholders})", *charging
-        )
-        == KEYS
-    )
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == KEYS
-    )
-    assert (
-        await factory.scalar(
-            f"SELECT COUNT(*) FROM orders WHERE user_id IN ({placeholders})", *ordering
-        )
-        == KEYS
-    )
+    charged = "SELECT COUNT(*) FROM balance_history WHERE user_id IN ({ids})"
+    assert await factory.scalar_over(charged, charging) == KEYS
+    assert await factory.issued(coupon) == KEYS
+    ordered = "SELECT COUNT(*) FROM orders WHERE user_id IN ({ids})"
+    assert await factory.scalar_over(ordered, ordering) == KEYS
     assert (
         await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product)
         == 100 - KEYS

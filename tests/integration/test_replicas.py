@@ -79,15 +79,13 @@ async def test_orders_and_charges_of_the_same_users_across_replicas(
     assert orders[(200, "")] == 15
     assert set(orders) <= {(200, ""), (400, "O001"), (400, "P002")}, orders
     assert sum(orders.values()) == 60
-    placeholders = ", ".join(["%s"] * len(users))
-    paid = await factory.rows(
-        f"SELECT user_id, COUNT(*) FROM orders WHERE user_id IN ({placeholders}) GROUP BY user_id",
-        *users,
+    paid = await factory.rows_over(
+        "SELECT user_id, COUNT(*) FROM orders WHERE user_id IN ({ids}) GROUP BY user_id", users
     )
     assert len(paid) == 15
     assert all(count == 1 for _, count in paid)
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 0
-    total = await factory.scalar(
-        f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
+    total = await factory.scalar_over(
+        "SELECT SUM(balance) FROM users WHERE user_id IN ({ids})", users
     )
     assert total == 20 * 10_000 + 100 * 100 - 15 * 2_000
