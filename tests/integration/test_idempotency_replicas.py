@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from ..factories import Factory
-from .replicas import RUNNING, replicas
+from .replicas import RUNNING, fill_carts, replicas
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +58,7 @@ async def test_concurrent_retries_over_three_replicas_have_one_effect_and_one_an
     product = await factory.product(price=1_000, stock=100)
     targets = itertools.cycle(three)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300)) as http:
-        for user in ordering:
-            async with http.post(
-                f"{three[0]}/api/cart/items",
-                json={"userId": user, "productId": product, "quantity": 1},
-            ) as r:
-                assert r.status == 200
+        await fill_carts(http, three[0], ordering, product, 1)
         requests = (
             [(f"/api/users/{u}/balance/charge", {"amount": 100}) for u in charging]
             + [(f"/api/coupons/{coupon}/issue", {"userId": u}) for u in issuing]

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from ..factories import Factory
-from .replicas import replicas
+from .replicas import fill_carts, replicas
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +52,7 @@ async def test_orders_and_charges_of_the_same_users_across_replicas(
     product = await factory.product(price=1_000, stock=30)
     targets = itertools.cycle(three)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300)) as http:
-        for user in users:
-            async with http.post(
-                f"{three[0]}/api/cart/items",
-                json={"userId": user, "productId": product, "quantity": 2},
-            ) as r:
-                assert r.status == 200
+        await fill_carts(http, three[0], users, product, 2)
 
         async def call(method: str, path: str, body: dict[str, object]) -> tuple[str, int, str]:
             async with http.request(method, f"{next(targets)}{path}", json=body) as r:
