@@ -17,6 +17,7 @@ from shop.keys import OPENAPI, SETTINGS
 from shop.settings import Settings
 
 from ..conftest import REDIS_URL
+from ..factories import Factory
 from .contract import Contract
 
 
@@ -62,6 +63,17 @@ async def two_replicas(aiohttp_client: Any, settings: Settings, **changes: Any) 
         **changes,
     )
     return await aiohttp_client(create_app(shared)), await aiohttp_client(create_app(shared))
+
+
+async def carted(
+    client: Any, factory: Factory, *, price: int, stock: int = 100, balance: int = 1_000_000
+) -> tuple[str, str]:
+    """A new user with `balance` and one unit of a new product at `price` in their cart, put
+    there over HTTP: the (user, product) an order is then placed for."""
+    user = await factory.user(balance=balance)
+    product = await factory.product(price=price, stock=stock)
+    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    return user, product
 
 
 async def problem(response: ClientResponse, status: int, code: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from shop.domain.idempotency import fingerprint
 
 from ..factories import Factory
 from ..metrics_text import metric_sum
-from .conftest import problem
+from .conftest import carted, problem
 
 
 def _key() -> dict[str, str]:
@@ -67,9 +67,7 @@ async def test_a_replay_is_counted_as_replayed_not_as_another_charge(
 async def test_a_body_encoded_differently_is_the_same_request(
     client: TestClient, factory: Factory
 ) -> None:
-    user = await factory.user(balance=1_000)
-    product = await factory.product(price=100, stock=5)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    user, product = await carted(client, factory, price=100, stock=5, balance=1_000)
     headers = {**_key(), "Content-Type": "application/json"}
     first = await client.post(
         "/api/orders", data=f'{{"userId":"{user}","couponId":null}}', headers=headers
@@ -131,9 +129,7 @@ async def test_coupon_issue_retried_issues_once(client: TestClient, factory: Fac
 async def test_a_refusal_decided_in_the_transaction_is_replayed(
     client: TestClient, factory: Factory
 ) -> None:
-    user = await factory.user(balance=10)
-    product = await factory.product(price=1_000, stock=5)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    user, _ = await carted(client, factory, price=1_000, stock=5, balance=10)
     headers = _key()
     first = await client.post("/api/orders", json={"userId": user}, headers=headers)
     await problem(first, 400, "PAY001")

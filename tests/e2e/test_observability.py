@@ -21,7 +21,7 @@ from shop.telemetry.logging import flush_logs
 
 from ..conftest import REDIS_PREFIX, REDIS_URL
 from ..factories import Factory
-from .conftest import problem, two_replicas
+from .conftest import carted, problem, two_replicas
 
 # Every name of the observability design, its type and its label names.
 DOCUMENTED = {
@@ -382,9 +382,7 @@ async def test_global_order_lock_scope_serialises_every_order(
 ) -> None:
     locks = LocalLockManager(wait=0.1)
     client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
-    user = await factory.user()
-    product = await factory.product(price=10)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    user, _ = await carted(client, factory, price=10)
     await client.put(
         "/api/admin/incidents/order_lock_scope", json={"value": "global"}, headers=admin_headers
     )

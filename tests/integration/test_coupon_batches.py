@@ -7,7 +7,7 @@ import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
-from shop.app import create_app
+from shop.app import create_app, utc_now
 from shop.domain.coupons import IssuedCoupon
 from shop.domain.errors import (
     CouponAlreadyIssued,
@@ -25,27 +25,20 @@ from shop.domain.errors import (
     ShopError,
     UserNotFound,
 )
-from shop.domain.idempotency import fingerprint
 from shop.keys import DATABASE, DEPS, SETTINGS
-from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 from shop.use_cases import coupons
 from shop.use_cases.coupon_batches import CouponBatches
-from shop.use_cases.deps import Deps
-from shop.use_cases.idempotency import KeyPolicy, Reply, once
+from shop.use_cases.idempotency import Reply
 from shop.use_cases.ports import NoGate
-from shop.use_cases.seals import KeyedRequest
 
 from ..factories import Factory
 from ..polling import until
 from ..stores import CountingStore
+from .keyed import batch_deps, once_for
 from .replicas import replicas
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _batches(store: Any) -> CouponBatches:
@@ -320,23 +313,15 @@ async def test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it(
     stranger = f"nobody-{winner}"
     store = CountingStore(MySqlStore(database))
     batches = CouponBatches(store, NoGate(), utc_now, max_batch=100, parallel=1, timeout=30.0)
-    deps = Deps(
-        store=store,
-        locks=LocalLockManager(wait=5, lease=10),
-        clock=utc_now,
-        order_lock_scope=lambda: "user",
-        coupon_issues=batches,
-    )
+    deps = batch_deps(store, coupon_issues=batches)
 
     async def keyed(user: str) -> Reply[IssuedCoupon]:
-        return await once(
-            deps=deps,
-            policy=KeyPolicy(),
-            request=KeyedRequest(user, f"k-{user}", fingerprint("POST", coupon, user.encode())),
-            effect=lambda seal: coupons.issue_coupon(
-                deps=deps, coupon_id=coupon, user_id=user, seal=seal
-            ),
-            result_type=IssuedCoupon,
+        return await once_for(
+            deps,
+            user,
+            coupon,
+            lambda seal: coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=user, seal=seal),
+            IssuedCoupon,
         )
 
     async with database.session() as blocker:
