@@ -1,19 +1,14 @@
-"""A use case run once per Idempotency-Key against a group commit under test, as the HTTP layer
-runs it."""
+"""Keyed use-case runs against a group commit under test: the deps, the request of a key."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from shop.app import utc_now
 from shop.domain.idempotency import fingerprint
 from shop.locks.local import LocalLockManager
 from shop.use_cases.deps import Deps
-from shop.use_cases.idempotency import KeyPolicy, Reply, once
-from shop.use_cases.seals import KeyedRequest, Seal
-
-T = TypeVar("T")
+from shop.use_cases.seals import KeyedRequest
 
 
 def batch_deps(store: Any, **batches: Any) -> Deps:
@@ -28,18 +23,6 @@ def batch_deps(store: Any, **batches: Any) -> Deps:
     )
 
 
-async def once_for(
-    deps: Deps,
-    user: str,
-    target: str,
-    effect: Callable[[Seal], Awaitable[T]],
-    result_type: type[T],
-) -> Reply[T]:
-    """`effect` under the user's one key (`k-<user>`), as a POST to `target` carrying it."""
-    return await once(
-        deps=deps,
-        policy=KeyPolicy(),
-        request=KeyedRequest(user, f"k-{user}", fingerprint("POST", target, user.encode())),
-        effect=effect,
-        result_type=result_type,
-    )
+def keyed_request(user: str, target: str) -> KeyedRequest:
+    """The user's one key (`k-<user>`) on a POST to `target`."""
+    return KeyedRequest(user, f"k-{user}", fingerprint("POST", target, user.encode()))

@@ -29,13 +29,13 @@ from shop.keys import DATABASE, DEPS, SETTINGS
 from shop.settings import Settings
 from shop.use_cases import coupons
 from shop.use_cases.coupon_batches import CouponBatches
-from shop.use_cases.idempotency import Reply
+from shop.use_cases.idempotency import KeyPolicy, Reply, once
 from shop.use_cases.ports import NoGate
 
 from ..factories import Factory
 from ..polling import until
 from ..stores import CountingStore
-from .keyed import batch_deps, once_for
+from .keyed import batch_deps, keyed_request
 from .replicas import replicas
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -316,12 +316,14 @@ async def test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it(
     deps = batch_deps(store, coupon_issues=batches)
 
     async def keyed(user: str) -> Reply[IssuedCoupon]:
-        return await once_for(
-            deps,
-            user,
-            coupon,
-            lambda seal: coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=user, seal=seal),
-            IssuedCoupon,
+        return await once(
+            deps=deps,
+            policy=KeyPolicy(),
+            request=keyed_request(user, coupon),
+            effect=lambda seal: coupons.issue_coupon(
+                deps=deps, coupon_id=coupon, user_id=user, seal=seal
+            ),
+            result_type=IssuedCoupon,
         )
 
     async with database.session() as blocker:

@@ -20,13 +20,13 @@ from shop.domain.errors import ShopError
 from shop.domain.orders import Order
 from shop.locks.lease import Lease
 from shop.use_cases import orders
-from shop.use_cases.idempotency import Reply
+from shop.use_cases.idempotency import KeyPolicy, Reply, once
 from shop.use_cases.order_batches import OrderBatches
 
 from ..factories import Factory
 from ..polling import until
 from ..stores import CountingStore, InterceptingStore
-from .keyed import batch_deps, once_for
+from .keyed import batch_deps, keyed_request
 
 PRICE = 1_000
 
@@ -229,12 +229,14 @@ async def test_keyed_orders_join_a_batch_and_their_outcomes_commit_with_it(
     deps = batch_deps(store, order_placements=placements)
 
     async def keyed(user: str) -> Reply[Order]:
-        return await once_for(
-            deps,
-            user,
-            "/orders",
-            lambda seal: orders.place_order(deps=deps, user_id=user, coupon_id=None, seal=seal),
-            Order,
+        return await once(
+            deps=deps,
+            policy=KeyPolicy(),
+            request=keyed_request(user, "/orders"),
+            effect=lambda seal: orders.place_order(
+                deps=deps, user_id=user, coupon_id=None, seal=seal
+            ),
+            result_type=Order,
         )
 
     async with database.session() as blocker:
