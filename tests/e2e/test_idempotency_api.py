@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp.test_utils import TestClient
 
-from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.times import to_db
 from shop.domain.idempotency import fingerprint
 
@@ -174,16 +173,12 @@ async def test_unknown_user_is_replayed_too(client: TestClient) -> None:
 
 
 async def test_retry_while_the_first_is_in_flight_gets_409_never_a_second_charge(
-    client: TestClient, factory: Factory, database: Database
+    client: TestClient, factory: Factory
 ) -> None:
     user = await factory.user(balance=0)
     url, headers = f"/api/users/{user}/balance/charge", _key()
     # Hold the user's row so the first request stops inside its transaction.
-    async with database.session() as blocker:
-        blocker.begin()
-        await blocker.fetch_one(
-            "test.lock_user", "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,)
-        )
+    async with factory.locked("SELECT balance FROM users WHERE user_id = %s FOR UPDATE", user):
         first = asyncio.create_task(client.post(url, json={"amount": 100}, headers=headers))
         for _ in range(6000):  # the claim is committed before the effect starts
             if await factory.scalar(
@@ -196,7 +191,6 @@ async def test_retry_while_the_first_is_in_flight_gets_409_never_a_second_charge
         assert second.headers["Retry-After"] == "1"
         assert "retry" in body["message"]
         assert not first.done()
-        await blocker.rollback_quietly()
     done = await first
     assert done.status == 200, await done.text()
     await _same_answer(done, await client.post(url, json={"amount": 100}, headers=headers))

@@ -326,19 +326,14 @@ async def test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it(
             result_type=IssuedCoupon,
         )
 
-    async with database.session() as blocker:
-        # The coupon row held: the plain request's batch waits, the keyed ones queue behind it.
-        blocker.begin()
-        await blocker.fetch_one(
-            "test.lock_coupon", "SELECT 1 FROM coupons WHERE coupon_id = %s FOR UPDATE", (coupon,)
-        )
+    # The coupon row held: the plain request's batch waits, the keyed ones queue behind it.
+    async with factory.locked("SELECT 1 FROM coupons WHERE coupon_id = %s FOR UPDATE", coupon):
         issued = asyncio.create_task(
             coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=plain)
         )
         await until(lambda: batches.queued(coupon) == 0)
         replies = [asyncio.create_task(keyed(user)) for user in (winner, stranger)]
         await until(lambda: batches.queued(coupon) == 2)
-        await blocker.rollback_quietly()
     assert isinstance(await issued, IssuedCoupon)
     won, refused = await asyncio.gather(*replies)
     assert store.transactions == 2  # both keyed requests in one batch

@@ -116,20 +116,15 @@ async def test_a_process_killed_mid_request_neither_pays_nor_holds_the_key(
     async with aiohttp.ClientSession() as http:
         with replicas(1, **fleet) as (victim,):
             # Hold the user's row: the victim claims the key, then waits inside its transaction.
-            async with factory.db.session() as blocker:
-                blocker.begin()
-                await blocker.fetch_one(
-                    "test.lock_user",
-                    "SELECT balance FROM users WHERE user_id = %s FOR UPDATE",
-                    (user,),
-                )
+            async with factory.locked(
+                "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", user
+            ):
                 sent = time.monotonic()  # the claim is younger than this
                 doomed = asyncio.create_task(_post(http, f"{victim}{path}", {"amount": 70}, key))
                 await _until_waiting_on_the_row(factory, user)
                 RUNNING[victim].send_signal(signal.SIGKILL)
                 with pytest.raises(aiohttp.ClientError):
                     await doomed
-                await blocker.rollback_quietly()
         # The claim outlives the process until its timeout: meanwhile a retry is told to wait.
         status, body, headers = await _post(http, f"{three[0]}{path}", {"amount": 70}, key)
         if time.monotonic() - sent < CLAIM_TIMEOUT:  # (a very slow machine may be past it)

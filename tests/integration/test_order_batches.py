@@ -239,19 +239,12 @@ async def test_keyed_orders_join_a_batch_and_their_outcomes_commit_with_it(
             result_type=Order,
         )
 
-    async with database.session() as blocker:
-        # The product row held: the plain order's batch waits, the keyed ones queue behind it.
-        blocker.begin()
-        await blocker.fetch_one(
-            "test.lock_product",
-            "SELECT 1 FROM products WHERE product_id = %s FOR UPDATE",
-            (product,),
-        )
+    # The product row held: the plain order's batch waits, the keyed ones queue behind it.
+    async with factory.locked("SELECT 1 FROM products WHERE product_id = %s FOR UPDATE", product):
         placed = asyncio.create_task(orders.place_order(deps=deps, user_id=plain, coupon_id=None))
         await until(lambda: placements.queued() == 0 and store.transactions == 1)
         replies = [asyncio.create_task(keyed(user)) for user in (winner, poor)]
         await until(lambda: placements.queued() == 2)
-        await blocker.rollback_quietly()
     assert isinstance(await placed, Order)
     won, refused = await asyncio.gather(*replies)
     assert store.transactions == 2  # both keyed orders in one batch
