@@ -1,5 +1,5 @@
 """The harness's shop replicas (loadtest/harness/shop.py) on this test run's Redis, with its
-admin token."""
+admin token, and the carts the tests fill through them."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def replicas(
 async def fill_carts(
     http: aiohttp.ClientSession, url: str, users: Iterable[str], product: str, quantity: int
 ) -> None:
-    """Each user's cart holds `quantity` of `product`, put there over HTTP at `url`."""
+    """`quantity` of `product` added to each user's cart over HTTP at `url`, each answered 200."""
     for user in users:
         async with http.post(
             f"{url}/api/cart/items",
