@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from shop.adapters.mysql.pool import Database
@@ -111,6 +113,32 @@ class Factory:
     async def rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         async with self.db.session() as s:
             return await s.fetch_all("test.rows", sql, params)
+
+    @asynccontextmanager
+    async def locked(self, sql: str, *params: object) -> AsyncIterator[None]:
+        """The rows `sql` (a SELECT ... FOR UPDATE) reads stay locked by another session for the
+        block, which writers of them wait for; then it rolls back, having written nothing."""
+        async with self.db.session() as blocker:
+            blocker.begin()
+            await blocker.fetch_one("test.locked", sql, params)
+            yield
+            await blocker.rollback_quietly()
+
+    async def issued(self, coupon: str) -> object:
+        """How many of `coupon` the database counts as issued."""
+        return await self.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
+
+    async def scalar_over(self, sql: str, ids: Sequence[str]) -> object:
+        """`scalar` of a query over many rows: `{ids}` in `sql` stands for the list of `ids`."""
+        return await self.scalar(sql.format(ids=_placeholders(ids)), *ids)
+
+    async def rows_over(self, sql: str, ids: Sequence[str]) -> list[tuple[object, ...]]:
+        """`rows` of a query over many rows: `{ids}` in `sql` stands for the list of `ids`."""
+        return await self.rows(sql.format(ids=_placeholders(ids)), *ids)
+
+
+def _placeholders(ids: Sequence[str]) -> str:
+    return ", ".join(["%s"] * len(ids))
 
 
 def statements_run(client) -> float:

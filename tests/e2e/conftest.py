@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,8 +12,12 @@ from aiohttp.test_utils import TestServer
 
 from shop.api.framework.responses import SECURITY_HEADERS
 from shop.api.framework.server import ShopRunner
+from shop.app import create_app
 from shop.keys import OPENAPI, SETTINGS
+from shop.settings import Settings
 
+from ..conftest import REDIS_URL
+from ..factories import Factory
 from .contract import Contract
 
 
@@ -45,6 +51,29 @@ def aiohttp_client(aiohttp_client: Any) -> Any:
         return client
 
     return make
+
+
+async def two_replicas(aiohttp_client: Any, settings: Settings, **changes: Any) -> tuple[Any, Any]:
+    """Two apps on one database and one Redis, under a key prefix of their own, as two
+    replicas of the shop are; `changes` alter both apps' settings alike."""
+    shared = replace(
+        settings,
+        redis_url=REDIS_URL,
+        redis_prefix=f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:",
+        **changes,
+    )
+    return await aiohttp_client(create_app(shared)), await aiohttp_client(create_app(shared))
+
+
+async def carted(
+    client: Any, factory: Factory, *, price: int, stock: int = 100, balance: int = 1_000_000
+) -> tuple[str, str]:
+    """A new user with `balance` and one unit of a new product at `price` in their cart, put
+    there over HTTP: the (user, product) an order is then placed for."""
+    user = await factory.user(balance=balance)
+    product = await factory.product(price=price, stock=stock)
+    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    return user, product
 
 
 async def problem(response: ClientResponse, status: int, code: str) -> dict[str, Any]:

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from dataclasses import replace
 
 import pymysql
 
 from shop.adapters.mysql.indexes import CART_INDEX
 from shop.adapters.mysql.migrations import migrate
 from shop.adapters.mysql.pool import parse_db_url
-from shop.app import create_app
 from shop.settings import Settings
 
-from ..conftest import REDIS_PREFIX, TEST_DB_URL
+from ..conftest import TEST_DB_URL
+from .conftest import two_replicas
 
 DB_URL = f"{TEST_DB_URL}_cart_index"
 
@@ -48,14 +46,7 @@ async def test_cart_index_switch_drops_and_recreates_on_every_replica(
     aiohttp_client, settings: Settings, admin_headers
 ) -> None:
     await migrate(DB_URL)
-    shared = replace(
-        settings,
-        db_url=DB_URL,
-        redis_url="redis://127.0.0.1:6379/0",
-        redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:12]}:",
-    )
-    one = await aiohttp_client(create_app(shared))
-    two = await aiohttp_client(create_app(shared))
+    one, two = await two_replicas(aiohttp_client, settings, db_url=DB_URL)
     url = "/api/admin/incidents/cart_index"
     seeded = await one.post("/api/admin/seed", json={"users": 3}, headers=admin_headers)
     assert seeded.status == 200, await seeded.text()

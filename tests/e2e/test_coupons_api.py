@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..factories import Factory
 from .conftest import problem
@@ -12,15 +13,26 @@ def _future(days: int = 30) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
-async def test_admin_creates_a_coupon(client, admin_headers) -> None:
-    body = {
-        "name": "Ten percent",
-        "discountType": "PERCENT",
-        "discountValue": 10,
-        "minOrderAmount": 5_000,
-        "totalQuantity": 3,
+def _coupon(**changes: Any) -> dict[str, Any]:
+    """The body of a valid coupon creation, but for `changes`."""
+    return {
+        "name": "x",
+        "discountType": "FIXED",
+        "discountValue": 1,
+        "totalQuantity": 1,
         "expiresAt": _future(),
+        **changes,
     }
+
+
+async def test_admin_creates_a_coupon(client, admin_headers) -> None:
+    body = _coupon(
+        name="Ten percent",
+        discountType="PERCENT",
+        discountValue=10,
+        minOrderAmount=5_000,
+        totalQuantity=3,
+    )
     response = await client.post("/api/coupons", json=body, headers=admin_headers)
     assert response.status == 201
     coupon = await response.json()
@@ -33,13 +45,7 @@ async def test_admin_creates_a_coupon(client, admin_headers) -> None:
 
 
 async def test_creation_needs_the_admin_token(client) -> None:
-    body = {
-        "name": "x",
-        "discountType": "FIXED",
-        "discountValue": 1,
-        "totalQuantity": 1,
-        "expiresAt": _future(),
-    }
+    body = _coupon()
     await problem(await client.post("/api/coupons", json=body), 401, "COMMON003")
     await problem(
         await client.post("/api/coupons", json=body, headers={"Authorization": "Bearer wrong"}),
@@ -49,13 +55,7 @@ async def test_creation_needs_the_admin_token(client) -> None:
 
 
 async def test_creation_validates(client, admin_headers) -> None:
-    good = {
-        "name": "x",
-        "discountType": "FIXED",
-        "discountValue": 1,
-        "totalQuantity": 1,
-        "expiresAt": _future(),
-    }
+    good = _coupon()
     for change, code in [
         ({"discountType": "HALF"}, "COMMON002"),
         ({"discountType": "PERCENT", "discountValue": 101}, "COMMON002"),
@@ -108,10 +108,7 @@ async def test_issue_errors(client, factory: Factory) -> None:
     await problem(
         await client.post(f"/api/coupons/{expired}/issue", json={"userId": user}), 400, "C003"
     )
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 0
-    )
+    assert await factory.issued(coupon) == 0
 
 
 async def test_validate(client, factory: Factory) -> None:

@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp.test_utils import TestClient
 
-from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.times import to_db
 from shop.domain.idempotency import fingerprint
 
 from ..factories import Factory
 from ..metrics_text import metric_sum
-from .conftest import problem
+from .conftest import carted, problem
 
 
 def _key() -> dict[str, str]:
@@ -67,9 +66,7 @@ async def test_a_replay_is_counted_as_replayed_not_as_another_charge(
 async def test_a_body_encoded_differently_is_the_same_request(
     client: TestClient, factory: Factory
 ) -> None:
-    user = await factory.user(balance=1_000)
-    product = await factory.product(price=100, stock=5)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    user, product = await carted(client, factory, price=100, stock=5, balance=1_000)
     headers = {**_key(), "Content-Type": "application/json"}
     first = await client.post(
         "/api/orders", data=f'{{"userId":"{user}","couponId":null}}', headers=headers
@@ -99,10 +96,7 @@ async def test_same_key_with_another_body_or_endpoint_is_422_and_changes_nothing
         "IDEMPOTENCY_MISMATCH",
     )
     assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 1_500
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 0
-    )
+    assert await factory.issued(coupon) == 0
 
 
 async def test_keys_belong_to_their_user(client: TestClient, factory: Factory) -> None:
@@ -128,18 +122,13 @@ async def test_coupon_issue_retried_issues_once(client: TestClient, factory: Fac
     assert b'"remainingQuantity":2' in body
     # Without the key, a second issue is the business duplicate.
     await problem(await client.post(url, json={"userId": user}), 409, "C006")
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 1
-    )
+    assert await factory.issued(coupon) == 1
 
 
 async def test_a_refusal_decided_in_the_transaction_is_replayed(
     client: TestClient, factory: Factory
 ) -> None:
-    user = await factory.user(balance=10)
-    product = await factory.product(price=1_000, stock=5)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    user, _ = await carted(client, factory, price=1_000, stock=5, balance=10)
     headers = _key()
     first = await client.post("/api/orders", json={"userId": user}, headers=headers)
     await problem(first, 400, "PAY001")
@@ -184,16 +173,12 @@ async def test_unknown_user_is_replayed_too(client: TestClient) -> None:
 
 
 async def test_retry_while_the_first_is_in_flight_gets_409_never_a_second_charge(
-    client: TestClient, factory: Factory, database: Database
+    client: TestClient, factory: Factory
 ) -> None:
     user = await factory.user(balance=0)
     url, headers = f"/api/users/{user}/balance/charge", _key()
     # Hold the user's row so the first request stops inside its transaction.
-    async with database.session() as blocker:
-        blocker.begin()
-        await blocker.fetch_one(
-            "test.lock_user", "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,)
-        )
+    async with factory.locked("SELECT balance FROM users WHERE user_id = %s FOR UPDATE", user):
         first = asyncio.create_task(client.post(url, json={"amount": 100}, headers=headers))
         for _ in range(6000):  # the claim is committed before the effect starts
             if await factory.scalar(
@@ -206,7 +191,6 @@ async def test_retry_while_the_first_is_in_flight_gets_409_never_a_second_charge
         assert second.headers["Retry-After"] == "1"
         assert "retry" in body["message"]
         assert not first.done()
-        await blocker.rollback_quietly()
     done = await first
     assert done.status == 200, await done.text()
     await _same_answer(done, await client.post(url, json={"amount": 100}, headers=headers))

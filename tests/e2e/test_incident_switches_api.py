@@ -17,7 +17,7 @@ from shop.settings import Settings
 
 from ..conftest import REDIS_URL
 from ..factories import Factory
-from .conftest import problem
+from .conftest import problem, two_replicas
 
 
 async def _switch_gauge(client: Any) -> dict[str, float]:
@@ -38,14 +38,7 @@ async def _until(check: Any, what: str, seconds: float = 5.0) -> None:
 async def test_redis_down_fails_locks_closed_on_every_replica_and_comes_back(
     aiohttp_client, settings: Settings, factory: Factory, admin_headers
 ) -> None:
-    shared = replace(
-        settings,
-        redis_url=REDIS_URL,
-        lock_backend="redis",
-        redis_prefix=f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:",
-    )
-    one = await aiohttp_client(create_app(shared))
-    two = await aiohttp_client(create_app(shared))
+    one, two = await two_replicas(aiohttp_client, settings, lock_backend="redis")
     user = await factory.user(balance=0)
     coupon = await factory.coupon(quantity=5)
     charge = f"/api/users/{user}/balance/charge"

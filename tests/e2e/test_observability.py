@@ -21,7 +21,7 @@ from shop.telemetry.logging import flush_logs
 
 from ..conftest import REDIS_PREFIX, REDIS_URL
 from ..factories import Factory
-from .conftest import problem
+from .conftest import carted, problem, two_replicas
 
 # Every name of the observability design, its type and its label names.
 DOCUMENTED = {
@@ -122,16 +122,25 @@ async def test_label_values_stay_bounded_whatever_the_ids(client, factory) -> No
     assert all(op.count(".") == 1 and "u-" not in op for op in operations)
 
 
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    """Where the spans of `traced_client`'s app end, to be read back."""
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+async def traced_client(aiohttp_client, settings: Settings, exporter: InMemorySpanExporter):
+    return await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
+
+
 async def test_openmetrics_carries_exemplars_of_sampled_requests(
-    aiohttp_client, settings: Settings, factory: Factory
+    traced_client, exporter: InMemorySpanExporter, factory: Factory
 ) -> None:
-    exporter = InMemorySpanExporter()
-    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
     user = await factory.user()
     assert (
-        await client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
+        await traced_client.post(f"/api/users/{user}/balance/charge", json={"amount": 5})
     ).status == 200
-    families = await _families(client, openmetrics=True)
+    families = await _families(traced_client, openmetrics=True)
     traced = {format(s.context.trace_id, "032x") for s in exporter.get_finished_spans()}
     for name in (
         "http_server_request_duration_seconds",
@@ -146,15 +155,15 @@ async def test_openmetrics_carries_exemplars_of_sampled_requests(
 
 
 async def test_spans_nest_as_documented(
-    aiohttp_client, settings: Settings, factory: Factory
+    traced_client, exporter: InMemorySpanExporter, factory: Factory
 ) -> None:
-    exporter = InMemorySpanExporter()
-    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
     user = await factory.user()
     product = await factory.product(price=100)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    await traced_client.post(
+        "/api/cart/items", json={"userId": user, "productId": product, "quantity": 1}
+    )
     exporter.clear()
-    assert (await client.post("/api/orders", json={"userId": user})).status == 200
+    assert (await traced_client.post("/api/orders", json={"userId": user})).status == 200
     spans = {s.name: s for s in exporter.get_finished_spans()}
     by_id = {s.context.span_id: s for s in exporter.get_finished_spans()}
     server = spans["POST /api/orders"]
@@ -182,12 +191,10 @@ async def test_spans_nest_as_documented(
 
 
 async def test_a_held_lock_shows_in_the_next_requests_wait(
-    aiohttp_client, settings: Settings, factory: Factory
+    traced_client, exporter: InMemorySpanExporter, factory: Factory
 ) -> None:
-    exporter = InMemorySpanExporter()
-    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
     user = await factory.user(balance=0)
-    locks = client.app[DEPS].locks
+    locks = traced_client.app[DEPS].locks
 
     async def hold_a_while() -> None:
         async with locks.hold(f"charge:user:{user}", name="charge", wait=1, lease=5):
@@ -196,7 +203,7 @@ async def test_a_held_lock_shows_in_the_next_requests_wait(
     holder = asyncio.create_task(hold_a_while())
     await asyncio.sleep(0.01)
     exporter.clear()
-    response = await client.post(f"/api/users/{user}/balance/charge", json={"amount": 1})
+    response = await traced_client.post(f"/api/users/{user}/balance/charge", json={"amount": 1})
     await holder
     assert response.status == 200
     acquire = next(
@@ -208,7 +215,7 @@ async def test_a_held_lock_shows_in_the_next_requests_wait(
         and s.parent is not None
     )
     assert (acquire.end_time - acquire.start_time) / 1e9 >= 0.25
-    families = await _families(client)
+    families = await _families(traced_client)
     waited = [
         s
         for s in families["shop_lock_wait_duration_seconds"].samples
@@ -286,9 +293,8 @@ async def test_pool_squeezed_to_two_connections(
     assert gauge["used"] == 0
     assert [s.value for s in families["db_client_connection_max"].samples] == [2]
     # Charges that answered 503 wrote nothing; the others were applied exactly once.
-    placeholders = ", ".join(["%s"] * len(users))
-    assert await factory.scalar(
-        f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
+    assert await factory.scalar_over(
+        "SELECT SUM(balance) FROM users WHERE user_id IN ({ids})", users
     ) == statuses.count(200)
 
 
@@ -315,20 +321,18 @@ async def test_log_line_carries_the_trace_id_of_its_span(
 
 
 async def test_a_load_generators_trace_is_continued_and_marked_synthetic(
-    aiohttp_client, settings: Settings, factory: Factory
+    traced_client, exporter: InMemorySpanExporter, factory: Factory
 ) -> None:
     """The shop's span joins the trace a caller's `traceparent` names (so a load report's slow
     request opens in the tracer), and `synthetic` baggage marks it; without them, a new trace."""
-    exporter = InMemorySpanExporter()
-    client = await aiohttp_client(create_app(settings, Overrides(span_exporter=exporter)))
     user = await factory.user()
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     headers = {
         "traceparent": f"00-{trace_id}-{parent_id}-01",
         "baggage": "synthetic=load-test",
     }
-    assert (await client.get(f"/api/users/{user}/balance", headers=headers)).status == 200
-    assert (await client.get(f"/api/users/{user}/balance")).status == 200
+    assert (await traced_client.get(f"/api/users/{user}/balance", headers=headers)).status == 200
+    assert (await traced_client.get(f"/api/users/{user}/balance")).status == 200
     joined, own = [s for s in exporter.get_finished_spans() if s.name.startswith("GET ")]
     assert format(joined.context.trace_id, "032x") == trace_id
     assert joined.parent is not None
@@ -378,9 +382,7 @@ async def test_global_order_lock_scope_serialises_every_order(
 ) -> None:
     locks = LocalLockManager(wait=0.1)
     client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
-    user = await factory.user()
-    product = await factory.product(price=10)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    user, _ = await carted(client, factory, price=10)
     await client.put(
         "/api/admin/incidents/order_lock_scope", json={"value": "global"}, headers=admin_headers
     )
@@ -396,13 +398,7 @@ async def test_global_order_lock_scope_serialises_every_order(
 async def test_a_switch_flipped_on_one_replica_reaches_the_others(
     aiohttp_client, settings: Settings, admin_headers
 ) -> None:
-    shared = replace(
-        settings,
-        redis_url=REDIS_URL,
-        redis_prefix=f"{settings.redis_prefix}{uuid.uuid4().hex[:12]}:",
-    )
-    one = await aiohttp_client(create_app(shared))
-    two = await aiohttp_client(create_app(shared))
+    one, two = await two_replicas(aiohttp_client, settings)
     flipped = await one.put(
         "/api/admin/incidents/db_pool_max", json={"value": 7}, headers=admin_headers
     )

@@ -10,7 +10,7 @@ from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 
 from ..factories import Factory
-from .conftest import problem
+from .conftest import carted, problem
 
 
 async def test_lock_still_held_is_409_with_retry_after(
@@ -18,9 +18,7 @@ async def test_lock_still_held_is_409_with_retry_after(
 ) -> None:
     locks = LocalLockManager(wait=0.1)
     client = await aiohttp_client(create_app(settings, Overrides(locks=locks)))
-    user = await factory.user(balance=50_000)
-    product = await factory.product(price=100)
-    await client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1})
+    user, _ = await carted(client, factory, price=100, balance=50_000)
     async with locks.hold(f"order:user:{user}", name="order", wait=1, lease=10):
         response = await client.post("/api/orders", json={"userId": user})
         await problem(response, 409, "LOCK001")

@@ -133,6 +133,17 @@ async def _loaded(dataset: Dataset, urls: list[str]) -> AsyncIterator[Load]:
         await asyncio.wait_for(running, 90)
 
 
+@asynccontextmanager
+async def _flowing_load(
+    dataset: Dataset, redis_server: RedisServer
+) -> AsyncIterator[tuple[list[str], Load]]:
+    """The shop on the drill's servers, under load that is already going through."""
+    with _shop(dataset, redis_server) as urls:
+        async with _loaded(dataset, urls) as load:
+            await _flowing(load)
+            yield urls, load
+
+
 def _successes(load: Load) -> int:
     return sum(1 for o in load.outcomes if o.status is not None and o.status < 300)
 
@@ -218,21 +229,19 @@ async def _finish(
 async def test_redis_killed_and_restarted_mid_load(
     dataset: Dataset, redis_server: RedisServer
 ) -> None:
-    with _shop(dataset, redis_server) as urls:
-        async with _loaded(dataset, urls) as load:
-            await _flowing(load)
-            down = time.monotonic()
-            redis_server.kill()
+    async with _flowing_load(dataset, redis_server) as (_, load):
+        down = time.monotonic()
+        redis_server.kill()
 
-            async def refused_fast() -> bool:
-                return any(o.code == "LOCK002" and o.started >= down for o in load.outcomes)
+        async def refused_fast() -> bool:
+            return any(o.code == "LOCK002" and o.started >= down for o in load.outcomes)
 
-            await until(refused_fast)
-            await _flowing_errors(load, down)
-            back = time.monotonic()
-            redis_server.start()
+        await until(refused_fast)
+        await _flowing_errors(load, down)
+        back = time.monotonic()
+        redis_server.start()
 
-            await _recover(load, back)
+        await _recover(load, back)
     # Served wholly inside the outage: a request sent just before the restart began may reach
     # its lock after Redis is back, and rightly succeed.
     outage = [o for o in load.outcomes if down <= o.started and o.ended < back and o.op in LOCKED]
@@ -290,16 +299,14 @@ async def _flowing_errors(
 async def test_mariadb_restarted_mid_load(
     dataset: Dataset, redis_server: RedisServer, mariadb: MariaDbServer
 ) -> None:
-    with _shop(dataset, redis_server) as urls:
-        async with _loaded(dataset, urls) as load:
-            await _flowing(load)
-            down = time.monotonic()
-            mariadb.kill()  # a crash: InnoDB recovers on start, half-written transactions roll back
-            await _flowing_errors(load, down)
-            mariadb.start()
-            back = time.monotonic()
+    async with _flowing_load(dataset, redis_server) as (_, load):
+        down = time.monotonic()
+        mariadb.kill()  # a crash: InnoDB recovers on start, half-written transactions roll back
+        await _flowing_errors(load, down)
+        mariadb.start()
+        back = time.monotonic()
 
-            await _recover(load, back)
+        await _recover(load, back)
     recovery = _recovery(load, back)
     outage = [o for o in load.outcomes if down <= o.started < back]
     assert all(o.status in (503, None) or o.status < 500 for o in outage)
@@ -309,14 +316,12 @@ async def test_mariadb_restarted_mid_load(
 async def test_sigterm_under_load_finishes_in_flight_requests(
     dataset: Dataset, redis_server: RedisServer
 ) -> None:
-    with _shop(dataset, redis_server) as urls:
-        async with _loaded(dataset, urls) as load:
-            await _flowing(load)
-            process = RUNNING[urls[0]]
-            term = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(process.wait, 60)
-            exited = time.monotonic()
+    async with _flowing_load(dataset, redis_server) as (urls, load):
+        process = RUNNING[urls[0]]
+        term = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, 60)
+        exited = time.monotonic()
     assert code == 0
     in_flight = [o for o in load.outcomes if o.started < term < o.ended]
     answered = [o for o in in_flight if o.status is not None]

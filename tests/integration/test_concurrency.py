@@ -92,10 +92,7 @@ async def test_coupon_of_100_goes_to_exactly_100_distinct_users(client, factory:
     )
     assert len(holders) == 100
     assert all(count == 1 for _, count in holders)
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 100
-    )
+    assert await factory.issued(coupon) == 100
 
 
 async def test_one_user_racing_for_a_coupon_gets_it_once(client, factory: Factory) -> None:
@@ -106,10 +103,7 @@ async def test_one_user_racing_for_a_coupon_gets_it_once(client, factory: Factor
     )
     codes = Counter(r.status for r in responses)
     assert codes == {200: 1, 409: 49}
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 1
-    )
+    assert await factory.issued(coupon) == 1
 
 
 async def test_500_concurrent_charges_over_5_users_are_all_counted(
@@ -154,25 +148,15 @@ async def test_300_orders_for_a_product_with_stock_50(client, factory: Factory) 
     outcomes = Counter(await asyncio.gather(*(order(u) for u in users)))
     assert outcomes == {(200, None): 50, (400, "P002"): 250}
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 0
-    placeholders = ", ".join(["%s"] * len(users))
-    balances = await factory.rows(
-        f"SELECT balance FROM users WHERE user_id IN ({placeholders})", *users
-    )
+    balances = await factory.rows_over("SELECT balance FROM users WHERE user_id IN ({ids})", users)
     spent = sum(10_000 - int(b) for (b,) in balances)
     assert spent == 50 * 1_000
     # Money is conserved: what left the balances is exactly what the orders and payments say.
-    assert (
-        await factory.scalar(
-            f"SELECT SUM(final_amount) FROM orders WHERE user_id IN ({placeholders})", *users
-        )
-        == spent
-    )
-    assert (
-        await factory.scalar(
-            f"SELECT SUM(amount) FROM payments WHERE user_id IN ({placeholders})", *users
-        )
-        == spent
-    )
+    for paid in (
+        "SELECT SUM(final_amount) FROM orders WHERE user_id IN ({ids})",
+        "SELECT SUM(amount) FROM payments WHERE user_id IN ({ids})",
+    ):
+        assert await factory.scalar_over(paid, users) == spent, paid
     assert (
         await factory.scalar("SELECT SUM(quantity) FROM order_items WHERE product_id = %s", product)
         == 50
@@ -212,9 +196,8 @@ async def test_orders_and_charges_of_the_same_users_conserve_money(
     calls = [order(u) for u in users] + [charge(u) for u in users for _ in range(10)]
     statuses = await asyncio.gather(*calls)
     assert statuses == [200] * len(calls)
-    placeholders = ", ".join(["%s"] * len(users))
-    total = await factory.scalar(
-        f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
+    total = await factory.scalar_over(
+        "SELECT SUM(balance) FROM users WHERE user_id IN ({ids})", users
     )
     assert total == 10 * 20_000 + 100 * 500 - 10 * 3_000
 

@@ -7,7 +7,7 @@ import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
-from shop.app import create_app
+from shop.app import create_app, utc_now
 from shop.domain.coupons import IssuedCoupon
 from shop.domain.errors import (
     CouponAlreadyIssued,
@@ -25,27 +25,20 @@ from shop.domain.errors import (
     ShopError,
     UserNotFound,
 )
-from shop.domain.idempotency import fingerprint
 from shop.keys import DATABASE, DEPS, SETTINGS
-from shop.locks.local import LocalLockManager
 from shop.settings import Settings
 from shop.use_cases import coupons
 from shop.use_cases.coupon_batches import CouponBatches
-from shop.use_cases.deps import Deps
 from shop.use_cases.idempotency import KeyPolicy, Reply, once
 from shop.use_cases.ports import NoGate
-from shop.use_cases.seals import KeyedRequest
 
 from ..factories import Factory
 from ..polling import until
 from ..stores import CountingStore
+from .keyed import batch_deps, keyed_request
 from .replicas import replicas
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _batches(store: Any) -> CouponBatches:
@@ -85,10 +78,7 @@ async def test_one_transaction_answers_each_request_its_own(
     for answer in answers:
         if isinstance(answer, IssuedCoupon):
             assert committed[answer.user_id] == answer.user_coupon_id
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 4
-    )
+    assert await factory.issued(coupon) == 4
 
 
 async def test_coupon_wide_refusals_answer_every_request(
@@ -146,10 +136,7 @@ async def test_a_batch_the_unique_key_refuses_is_split_not_half_applied(
     answers = await _answers(blind, coupon, [others[0], holder, others[1], others[2]])
     assert _kinds(answers) == ["ok", "C006", "ok", "ok"]
     assert isinstance(answers[1], CouponAlreadyIssued)
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 4
-    )
+    assert await factory.issued(coupon) == 4
     assert (
         await factory.scalar("SELECT COUNT(*) FROM user_coupons WHERE coupon_id = %s", coupon) == 4
     )
@@ -315,10 +302,7 @@ async def test_exactly_n_distinct_winners_across_replicas_without_a_gate(
         "SELECT user_id, user_coupon_id FROM user_coupons WHERE coupon_id = %s", coupon
     )
     assert {u: str(uc) for u, uc in rows} == won  # every 200 is committed, and nothing else is
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 150
-    )
+    assert await factory.issued(coupon) == 150
 
 
 async def test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it(
@@ -329,38 +313,27 @@ async def test_keyed_requests_join_a_batch_and_their_outcomes_commit_with_it(
     stranger = f"nobody-{winner}"
     store = CountingStore(MySqlStore(database))
     batches = CouponBatches(store, NoGate(), utc_now, max_batch=100, parallel=1, timeout=30.0)
-    deps = Deps(
-        store=store,
-        locks=LocalLockManager(wait=5, lease=10),
-        clock=utc_now,
-        order_lock_scope=lambda: "user",
-        coupon_issues=batches,
-    )
+    deps = batch_deps(store, coupon_issues=batches)
 
     async def keyed(user: str) -> Reply[IssuedCoupon]:
         return await once(
             deps=deps,
             policy=KeyPolicy(),
-            request=KeyedRequest(user, f"k-{user}", fingerprint("POST", coupon, user.encode())),
+            request=keyed_request(user, coupon),
             effect=lambda seal: coupons.issue_coupon(
                 deps=deps, coupon_id=coupon, user_id=user, seal=seal
             ),
             result_type=IssuedCoupon,
         )
 
-    async with database.session() as blocker:
-        # The coupon row held: the plain request's batch waits, the keyed ones queue behind it.
-        blocker.begin()
-        await blocker.fetch_one(
-            "test.lock_coupon", "SELECT 1 FROM coupons WHERE coupon_id = %s FOR UPDATE", (coupon,)
-        )
+    # The coupon row held: the plain request's batch waits, the keyed ones queue behind it.
+    async with factory.locked("SELECT 1 FROM coupons WHERE coupon_id = %s FOR UPDATE", coupon):
         issued = asyncio.create_task(
             coupons.issue_coupon(deps=deps, coupon_id=coupon, user_id=plain)
         )
         await until(lambda: batches.queued(coupon) == 0)
         replies = [asyncio.create_task(keyed(user)) for user in (winner, stranger)]
         await until(lambda: batches.queued(coupon) == 2)
-        await blocker.rollback_quietly()
     assert isinstance(await issued, IssuedCoupon)
     won, refused = await asyncio.gather(*replies)
     assert store.transactions == 2  # both keyed requests in one batch

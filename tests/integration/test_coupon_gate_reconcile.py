@@ -83,10 +83,7 @@ async def test_units_of_a_killed_replica_come_back(
             answers = await asyncio.gather(*posts, return_exceptions=True)
             assert all(isinstance(a, aiohttp.ClientError) for a in answers), answers
     await redis_client.delete(f"{prefix}incidents")  # the slow database was that replica's
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == 0
-    )
+    assert await factory.issued(coupon) == 0
 
     survivor = await aiohttp_client(
         create_app(

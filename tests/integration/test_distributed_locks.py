@@ -22,6 +22,7 @@ from shop.use_cases.deps import Deps
 
 from ..conftest import REDIS_URL
 from ..factories import Factory
+from ..locks import all_inside_at_once
 from ..polling import until
 from ..stores import InterceptingStore
 
@@ -83,18 +84,7 @@ async def test_two_managers_in_one_process_share_one_key(managers, raw, prefix) 
 
 
 async def test_different_keys_proceed_in_parallel(managers) -> None:
-    both = asyncio.Event()
-    inside = 0
-
-    async def worker(key: str, manager: RedisLockManager) -> None:
-        nonlocal inside
-        async with hold(manager, key):
-            inside += 1
-            if inside == 2:
-                both.set()
-            await asyncio.wait_for(both.wait(), 2)
-
-    await asyncio.gather(worker("a", managers[0]), worker("b", managers[1]))
+    await all_inside_at_once([hold(managers[0], "a"), hold(managers[1], "b")], 2)
 
 
 async def test_fences_strictly_increase_across_replicas(managers) -> None:

@@ -165,16 +165,11 @@ async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
     deps = _deps(MySqlStore(database), LocalLockManager(wait=120, lease=10))
     request = _request(user, 50)
     eager = KeyPolicy(claim_timeout=timedelta(0))  # every claim already looks dead
-    async with database.session() as blocker:
-        blocker.begin()
-        await blocker.fetch_one(
-            "test.lock_user", "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,)
-        )
+    async with factory.locked("SELECT balance FROM users WHERE user_id = %s FOR UPDATE", user):
         first = asyncio.create_task(_charge(deps, request, 50, eager))
         await _until_stored(factory, user)
         second = asyncio.create_task(_charge(deps, request, 50, eager))
         await _until_token_changes(factory, user)
-        await blocker.rollback_quietly()
     outcomes = await asyncio.gather(first, second, return_exceptions=True)
     answers = [o for o in outcomes if isinstance(o, Reply)]
     refused = [o for o in outcomes if isinstance(o, ShopError)]

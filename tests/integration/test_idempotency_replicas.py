@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from ..factories import Factory
-from .replicas import RUNNING, replicas
+from .replicas import RUNNING, fill_carts, replicas
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +58,7 @@ async def test_concurrent_retries_over_three_replicas_have_one_effect_and_one_an
     product = await factory.product(price=1_000, stock=100)
     targets = itertools.cycle(three)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300)) as http:
-        for user in ordering:
-            async with http.post(
-                f"{three[0]}/api/cart/items",
-                json={"userId": user, "productId": product, "quantity": 1},
-            ) as r:
-                assert r.status == 200
+        await fill_carts(http, three[0], ordering, product, 1)
         requests = (
             [(f"/api/users/{u}/balance/charge", {"amount": 100}) for u in charging]
             + [(f"/api/coupons/{coupon}/issue", {"userId": u}) for u in issuing]
@@ -98,27 +93,14 @@ async def test_concurrent_retries_over_three_replicas_have_one_effect_and_one_an
         assert {(status, body) for status, body, _ in again} == {(200, next(iter(bodies)))}
         assert all(headers.get("Idempotent-Replayed") == "true" for _, _, headers in again)
 
-    placeholders = ", ".join(["%s"] * KEYS)
-    assert await factory.rows(
-        f"SELECT balance, COUNT(*) FROM users WHERE user_id IN ({placeholders}) GROUP BY balance",
-        *charging,
+    assert await factory.rows_over(
+        "SELECT balance, COUNT(*) FROM users WHERE user_id IN ({ids}) GROUP BY balance", charging
     ) == [(10_100, KEYS)]
-    assert (
-        await factory.scalar(
-            f"SELECT COUNT(*) FROM balance_history WHERE user_id IN ({placeholders})", *charging
-        )
-        == KEYS
-    )
-    assert (
-        await factory.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)
-        == KEYS
-    )
-    assert (
-        await factory.scalar(
-            f"SELECT COUNT(*) FROM orders WHERE user_id IN ({placeholders})", *ordering
-        )
-        == KEYS
-    )
+    charged = "SELECT COUNT(*) FROM balance_history WHERE user_id IN ({ids})"
+    assert await factory.scalar_over(charged, charging) == KEYS
+    assert await factory.issued(coupon) == KEYS
+    ordered = "SELECT COUNT(*) FROM orders WHERE user_id IN ({ids})"
+    assert await factory.scalar_over(ordered, ordering) == KEYS
     assert (
         await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product)
         == 100 - KEYS
@@ -134,20 +116,15 @@ async def test_a_process_killed_mid_request_neither_pays_nor_holds_the_key(
     async with aiohttp.ClientSession() as http:
         with replicas(1, **fleet) as (victim,):
             # Hold the user's row: the victim claims the key, then waits inside its transaction.
-            async with factory.db.session() as blocker:
-                blocker.begin()
-                await blocker.fetch_one(
-                    "test.lock_user",
-                    "SELECT balance FROM users WHERE user_id = %s FOR UPDATE",
-                    (user,),
-                )
+            async with factory.locked(
+                "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", user
+            ):
                 sent = time.monotonic()  # the claim is younger than this
                 doomed = asyncio.create_task(_post(http, f"{victim}{path}", {"amount": 70}, key))
                 await _until_waiting_on_the_row(factory, user)
                 RUNNING[victim].send_signal(signal.SIGKILL)
                 with pytest.raises(aiohttp.ClientError):
                     await doomed
-                await blocker.rollback_quietly()
         # The claim outlives the process until its timeout: meanwhile a retry is told to wait.
         status, body, headers = await _post(http, f"{three[0]}{path}", {"amount": 70}, key)
         if time.monotonic() - sent < CLAIM_TIMEOUT:  # (a very slow machine may be past it)

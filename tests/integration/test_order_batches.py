@@ -9,33 +9,26 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
+from shop.app import utc_now
 from shop.domain.errors import ShopError
-from shop.domain.idempotency import fingerprint
 from shop.domain.orders import Order
 from shop.locks.lease import Lease
-from shop.locks.local import LocalLockManager
 from shop.use_cases import orders
-from shop.use_cases.deps import Deps
 from shop.use_cases.idempotency import KeyPolicy, Reply, once
 from shop.use_cases.order_batches import OrderBatches
-from shop.use_cases.seals import KeyedRequest
 
 from ..factories import Factory
 from ..polling import until
 from ..stores import CountingStore, InterceptingStore
+from .keyed import batch_deps, keyed_request
 
 PRICE = 1_000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _batches(store: Any) -> OrderBatches:
@@ -53,6 +46,16 @@ async def _answers(
         ),
         return_exceptions=True,
     )
+
+
+async def _carts(factory: Factory, count: int, quantity: int = 1) -> tuple[str, list[str]]:
+    """A product with 10 in stock, and `count` users with 5,000 each and `quantity` of it in
+    their carts."""
+    product = await factory.product(price=PRICE, stock=10)
+    users = await factory.users(count, balance=5_000)
+    for user in users:
+        await factory.cart(user, product, quantity)
+    return product, users
 
 
 def _kinds(answers: list[Any]) -> list[str]:
@@ -187,10 +190,7 @@ class StaleBalanceStore(MySqlStore):
 async def test_a_guard_refusing_what_the_reads_allowed_splits_the_batch(
     database: Database, factory: Factory
 ) -> None:
-    product = await factory.product(price=PRICE, stock=10)
-    before, stale, after = await factory.users(3, balance=5_000)
-    for user in (before, stale, after):
-        await factory.cart(user, product, 2)
+    product, (before, stale, after) = await _carts(factory, 3, quantity=2)
     await factory.scalar("UPDATE users SET balance = 500 WHERE user_id = %s", stale)
     store = CountingStore(StaleBalanceStore(database, stale, 1_000_000))
     answers = await _answers(_batches(store), [(before, None), (stale, None), (after, None)])
@@ -207,10 +207,7 @@ async def test_a_guard_refusing_what_the_reads_allowed_splits_the_batch(
 async def test_an_order_whose_lease_lapsed_fails_alone(
     database: Database, factory: Factory
 ) -> None:
-    product = await factory.product(price=PRICE, stock=10)
-    kept, lapsed = await factory.users(2, balance=5_000)
-    for user in (kept, lapsed):
-        await factory.cart(user, product)
+    product, (kept, lapsed) = await _carts(factory, 2)
     leases = [Lease(f"order:user:{kept}", 1), Lease(f"order:user:{lapsed}", 1)]
     leases[1].lost.set()  # another holder may have the user's lock by now
     store = CountingStore(MySqlStore(database))
@@ -225,45 +222,29 @@ async def test_an_order_whose_lease_lapsed_fails_alone(
 async def test_keyed_orders_join_a_batch_and_their_outcomes_commit_with_it(
     database: Database, factory: Factory
 ) -> None:
-    product = await factory.product(price=PRICE, stock=10)
-    plain, winner, poor = await factory.users(3, balance=5_000)
-    for user in (plain, winner, poor):
-        await factory.cart(user, product)
+    product, (plain, winner, poor) = await _carts(factory, 3)
     await factory.scalar("UPDATE users SET balance = 0 WHERE user_id = %s", poor)
     store = CountingStore(MySqlStore(database))
     placements = _batches(store)
-    deps = Deps(
-        store=store,
-        locks=LocalLockManager(wait=5, lease=10),
-        clock=utc_now,
-        order_lock_scope=lambda: "user",
-        order_placements=placements,
-    )
+    deps = batch_deps(store, order_placements=placements)
 
     async def keyed(user: str) -> Reply[Order]:
         return await once(
             deps=deps,
             policy=KeyPolicy(),
-            request=KeyedRequest(user, f"k-{user}", fingerprint("POST", "/orders", user.encode())),
+            request=keyed_request(user, "/orders"),
             effect=lambda seal: orders.place_order(
                 deps=deps, user_id=user, coupon_id=None, seal=seal
             ),
             result_type=Order,
         )
 
-    async with database.session() as blocker:
-        # The product row held: the plain order's batch waits, the keyed ones queue behind it.
-        blocker.begin()
-        await blocker.fetch_one(
-            "test.lock_product",
-            "SELECT 1 FROM products WHERE product_id = %s FOR UPDATE",
-            (product,),
-        )
+    # The product row held: the plain order's batch waits, the keyed ones queue behind it.
+    async with factory.locked("SELECT 1 FROM products WHERE product_id = %s FOR UPDATE", product):
         placed = asyncio.create_task(orders.place_order(deps=deps, user_id=plain, coupon_id=None))
         await until(lambda: placements.queued() == 0 and store.transactions == 1)
         replies = [asyncio.create_task(keyed(user)) for user in (winner, poor)]
         await until(lambda: placements.queued() == 2)
-        await blocker.rollback_quietly()
     assert isinstance(await placed, Order)
     won, refused = await asyncio.gather(*replies)
     assert store.transactions == 2  # both keyed orders in one batch

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from ..factories import Factory
-from .replicas import replicas
+from .replicas import fill_carts, replicas
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +52,7 @@ async def test_orders_and_charges_of_the_same_users_across_replicas(
     product = await factory.product(price=1_000, stock=30)
     targets = itertools.cycle(three)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300)) as http:
-        for user in users:
-            async with http.post(
-                f"{three[0]}/api/cart/items",
-                json={"userId": user, "productId": product, "quantity": 2},
-            ) as r:
-                assert r.status == 200
+        await fill_carts(http, three[0], users, product, 2)
 
         async def call(method: str, path: str, body: dict[str, object]) -> tuple[str, int, str]:
             async with http.request(method, f"{next(targets)}{path}", json=body) as r:
@@ -79,15 +74,13 @@ async def test_orders_and_charges_of_the_same_users_across_replicas(
     assert orders[(200, "")] == 15
     assert set(orders) <= {(200, ""), (400, "O001"), (400, "P002")}, orders
     assert sum(orders.values()) == 60
-    placeholders = ", ".join(["%s"] * len(users))
-    paid = await factory.rows(
-        f"SELECT user_id, COUNT(*) FROM orders WHERE user_id IN ({placeholders}) GROUP BY user_id",
-        *users,
+    paid = await factory.rows_over(
+        "SELECT user_id, COUNT(*) FROM orders WHERE user_id IN ({ids}) GROUP BY user_id", users
     )
     assert len(paid) == 15
     assert all(count == 1 for _, count in paid)
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 0
-    total = await factory.scalar(
-        f"SELECT SUM(balance) FROM users WHERE user_id IN ({placeholders})", *users
+    total = await factory.scalar_over(
+        "SELECT SUM(balance) FROM users WHERE user_id IN ({ids})", users
     )
     assert total == 20 * 10_000 + 100 * 100 - 15 * 2_000

@@ -15,7 +15,7 @@ from shop.settings import Settings, SettingsError
 
 from ..factories import Factory
 from ..metrics_text import metric_sum
-from .replicas import replicas
+from .replicas import fill_carts, replicas
 
 pytestmark = pytest.mark.slow
 
@@ -76,12 +76,7 @@ async def test_two_workers_on_one_port_keep_every_user_consistent(
         assert _listening_sockets(port) == 2
         # Fresh connections each: the kernel spreads them over both workers.
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
-            for user in users:
-                async with http.post(
-                    f"{url}/api/cart/items",
-                    json={"userId": user, "productId": product, "quantity": 2},
-                ) as r:
-                    assert r.status == 200
+            await fill_carts(http, url, users, product, 2)
 
             async def call(path: str, body: dict[str, object]) -> tuple[str, int]:
                 async with http.post(f"{url}{path}", json=body) as r:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from shop.domain.coupons import DiscountType, UserCouponStatus
+from shop.domain.coupons import Coupon, DiscountType, UserCouponStatus
 from shop.domain.errors import (
     CouponAlreadyIssued,
     CouponExpired,
@@ -34,16 +35,21 @@ def world() -> World:
     return World()
 
 
+async def _create(world: World, **changes: Any) -> Coupon:
+    """`create_coupon` with the arguments of a valid coupon, but for `changes`."""
+    arguments: dict[str, Any] = {
+        "name": "Spring",
+        "discount_type": DiscountType.PERCENT,
+        "discount_value": 10,
+        "min_order_amount": 0,
+        "total_quantity": 5,
+        "expires_at": world.clock.now + timedelta(days=1),
+    }
+    return await create_coupon(deps=world.deps, **{**arguments, **changes})
+
+
 async def test_create_stores_a_coupon_with_a_fresh_id(world: World) -> None:
-    made = await create_coupon(
-        deps=world.deps,
-        name="Spring",
-        discount_type=DiscountType.PERCENT,
-        discount_value=10,
-        min_order_amount=0,
-        total_quantity=5,
-        expires_at=world.clock.now + timedelta(days=1),
-    )
+    made = await _create(world)
     assert made.coupon_id.startswith("coupon-")
     assert world.tables.coupons[made.coupon_id] == made
     assert made.remaining_quantity == 5
@@ -52,15 +58,7 @@ async def test_create_stores_a_coupon_with_a_fresh_id(world: World) -> None:
 @pytest.mark.parametrize("ago", [timedelta(0), timedelta(seconds=1), timedelta(days=9)])
 async def test_create_refuses_an_expiry_not_in_the_future(world: World, ago: timedelta) -> None:
     with pytest.raises(InvalidInput) as refused:
-        await create_coupon(
-            deps=world.deps,
-            name="Late",
-            discount_type=DiscountType.FIXED,
-            discount_value=1,
-            min_order_amount=0,
-            total_quantity=1,
-            expires_at=world.clock.now - ago,
-        )
+        await _create(world, expires_at=world.clock.now - ago)
     assert "expiresAt" in refused.value.message
     assert world.tables.coupons == {}
 

@@ -10,6 +10,8 @@ from shop.domain.errors import LeaseLost, LockTimeout
 from shop.locks.lease import LockReentry
 from shop.locks.local import LocalLockManager
 
+from ..locks import all_inside_at_once
+
 
 @pytest.fixture
 def locks() -> LocalLockManager:
@@ -40,18 +42,7 @@ async def test_many_tasks_one_key_never_two_holders(locks: LocalLockManager) -> 
 
 
 async def test_different_keys_proceed_in_parallel(locks: LocalLockManager) -> None:
-    both_inside = asyncio.Event()
-    inside = 0
-
-    async def worker(key: str) -> None:
-        nonlocal inside
-        async with hold(locks, key):
-            inside += 1
-            if inside == 2:
-                both_inside.set()
-            await asyncio.wait_for(both_inside.wait(), 1.0)
-
-    await asyncio.gather(worker("a"), worker("b"))
+    await all_inside_at_once([hold(locks, "a"), hold(locks, "b")], 1.0)
 
 
 async def test_waiters_are_served_in_arrival_order(locks: LocalLockManager) -> None:
