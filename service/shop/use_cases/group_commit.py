@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
-from typing import Generic, TypeVar
+from collections.abc import Coroutine
+from typing import Any, Generic, TypedDict, TypeVar
+
+from .ports import Clock, Store
 
 R = TypeVar("R")
 T = TypeVar("T", bound="Ticket")  # type: ignore[type-arg]  # any ticket, whatever it answers
@@ -55,6 +58,45 @@ class Ticket(Generic[R]):
             elif hold_while_sent:
                 await asyncio.wait([self.future])
             raise
+
+
+class Limits(TypedDict, total=False):
+    """A queue's bounds: requests per batch, batches in flight, seconds per batch."""
+
+    max_batch: int
+    parallel: int
+    timeout: float
+
+
+class Batches:
+    """What every group commit's queue holds: the store, the clock, its limits, its runners."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        max_batch: int = 100,
+        parallel: int = 4,
+        timeout: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._max_batch = max_batch
+        self._parallel = parallel
+        self._timeout = timeout
+        self._runners: set[asyncio.Task[None]] = set()
+
+    def _start(self, drain: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `drain` until its queue is empty; aclose waits for it."""
+        runner = asyncio.create_task(drain, name=name)
+        self._runners.add(runner)
+        runner.add_done_callback(self._runners.discard)
+
+    async def aclose(self) -> None:
+        """Wait for the queued batches (each bounded by the timeout)."""
+        while self._runners:
+            await asyncio.gather(*self._runners, return_exceptions=True)
 
 
 def next_batch(tickets: deque[T], size: int) -> list[T]:

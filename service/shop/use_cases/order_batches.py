@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Unpack
 
 from ..domain.checkout import Buyer, Purchase, Request, checkout
 from ..domain.errors import (
@@ -54,7 +55,7 @@ from ..domain.errors import (
 from ..domain.idempotency import Outcome
 from ..domain.orders import Order, OrderStatus
 from ..domain.users import BalanceChange, BalanceReason
-from .group_commit import State, Ticket, next_batch
+from .group_commit import Batches, Limits, State, Ticket, next_batch
 from .ports import Clock, Fence, Store, Tx
 from .seals import Seal
 
@@ -110,26 +111,13 @@ class _Leases:
                     raise _Excluded(ticket, lost) from lost
 
 
-class OrderBatches:
+class OrderBatches(Batches):
     """The order queue of this process."""
 
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        *,
-        max_batch: int = 100,
-        parallel: int = 4,
-        timeout: float = 5.0,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._max_batch = max_batch
-        self._parallel = parallel
-        self._timeout = timeout
+    def __init__(self, store: Store, clock: Clock, **limits: Unpack[Limits]) -> None:
+        super().__init__(store, clock, **limits)
         self._tickets: deque[_Ticket] = deque()
         self._running = 0
-        self._runners: set[asyncio.Task[None]] = set()
 
     async def place(
         self,
@@ -145,9 +133,7 @@ class OrderBatches:
         self._tickets.append(ticket)
         if self._running < self._parallel:
             self._running += 1
-            runner = asyncio.create_task(self._drain(), name="order-batches")
-            self._runners.add(runner)
-            runner.add_done_callback(self._runners.discard)
+            self._start(self._drain(), "order-batches")
         # Once sent, the batch may still commit this order: the caller keeps the user's lock
         # until it is over, so that the user's next order cannot overtake it.
         return await ticket.wait(hold_while_sent=True)
@@ -155,11 +141,6 @@ class OrderBatches:
     def queued(self) -> int:
         """Orders waiting for a batch."""
         return sum(t.state is State.QUEUED for t in self._tickets)
-
-    async def aclose(self) -> None:
-        """Wait for the queued batches (each bounded by the timeout)."""
-        while self._runners:
-            await asyncio.gather(*self._runners, return_exceptions=True)
 
     async def _drain(self) -> None:
         tickets = self._tickets
