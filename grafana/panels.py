@@ -41,6 +41,14 @@ from grafana_foundation_sdk.models.dashboard import (
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 # Grafana picks a window of at least four scrapes for each rate.
 RATE = "$__rate_interval"
+
+
+def quantile(q: float, histogram: str, by: str, selector: str = "") -> str:
+    """The `q` quantile of `histogram` per `by` (labels), over its buckets matching `selector`."""
+    buckets = f"{histogram}_bucket{{{selector}}}" if selector else f"{histogram}_bucket"
+    return f"histogram_quantile({q}, sum by ({by}, le) (rate({buckets}[{RATE}])))"
+
+
 # Where the runbooks and Grafana are served: the one base of every absolute link, the same as
 # observability/alertmanager/templates/shop.tmpl's `shop.base_url` (a test compares them).
 BASE_URL = "https://ops.shop.example"

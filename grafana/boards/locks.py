@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, LOCK, RATE, board, graph, row
+from panels import INSTANCE, LOCK, RATE, board, graph, quantile, row
 
 SHOP = 'job="shop", instance=~"$instance", lock_name=~"$lock"'
 BACKEND = 'job="shop", instance=~"$instance"'
@@ -47,13 +47,11 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"histogram_quantile(0.99, sum by (lock_name, le) "
-                        f"(rate(shop_lock_wait_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
+                        quantile(0.99, "shop_lock_wait_duration_seconds", "lock_name", SHOP),
                         "{{lock_name}} p99",
                     ),
                     (
-                        f"histogram_quantile(0.5, sum by (lock_name, le) "
-                        f"(rate(shop_lock_wait_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
+                        quantile(0.5, "shop_lock_wait_duration_seconds", "lock_name", SHOP),
                         "{{lock_name}} p50",
                     ),
                 ],
@@ -86,8 +84,7 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"histogram_quantile(0.99, sum by (lock_name, le) "
-                        f"(rate(shop_lock_hold_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
+                        quantile(0.99, "shop_lock_hold_duration_seconds", "lock_name", SHOP),
                         "{{lock_name}}",
                     )
                 ],
