@@ -68,9 +68,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "a batch does not lock its users' rows (one user's orders overlap)",
-        "adapters/mysql/users.py",
-        """            " ORDER BY user_id FOR UPDATE",""",
-        """            " ORDER BY user_id",""",
+        "adapters/mysql/session.py",
+        """ ORDER BY {key} FOR UPDATE",""",
+        """ ORDER BY {key}",""",
         (f"{ORDER_BATCHES}::test_one_users_orders_in_parallel_batches_pay_once",),
     ),
     Mutation(
