@@ -31,7 +31,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,8 +167,7 @@ class CouponBatches(Batches):
             return await _issue(tx, coupon_id, tickets, now, locked=locked)
 
         try:
-            async with asyncio.timeout(self._timeout):
-                results, sealed = await self._store.transaction(work)
+            return await self._commit(self._store.transaction(work))
         except _Shortfall:
             return await self._run(coupon_id, tickets, locked=True)
         except _Collision:
@@ -192,9 +190,6 @@ class CouponBatches(Batches):
             return [late] * len(tickets)
         except Exception as exc:
             return [exc] * len(tickets)
-        for seal, outcome in sealed:
-            seal.stored = outcome
-        return results
 
 
 async def _issue(

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, Generic, TypedDict, TypeVar
 
+from ..domain.idempotency import Outcome
 from .ports import Clock, Store
+from .seals import Seal
 
 R = TypeVar("R")
 T = TypeVar("T", bound="Ticket")  # type: ignore[type-arg]  # any ticket, whatever it answers
@@ -92,6 +94,17 @@ class Batches:
         runner = asyncio.create_task(drain, name=name)
         self._runners.add(runner)
         runner.add_done_callback(self._runners.discard)
+
+    async def _commit(
+        self, transaction: Awaitable[tuple[list[R], list[tuple[Seal, Outcome]]]]
+    ) -> list[R]:
+        """The results of a batch's `transaction`, bounded by the timeout; once it committed,
+        each keyed request's seal knows the outcome it stored."""
+        async with asyncio.timeout(self._timeout):
+            results, sealed = await transaction
+        for seal, outcome in sealed:
+            seal.stored = outcome
+        return results
 
     async def aclose(self) -> None:
         """Wait for the queued batches (each bounded by the timeout)."""

@@ -35,7 +35,6 @@ rolled back and runs again with the products locked and read first, which makes 
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
@@ -173,8 +172,7 @@ class OrderBatches(Batches):
             return await _settle(tx, tickets, now, locked=locked)
 
         try:
-            async with asyncio.timeout(self._timeout):
-                results, sealed = await self._store.transaction(work, fence=_Leases(tickets))
+            return await self._commit(self._store.transaction(work, fence=_Leases(tickets)))
         except _Shortfall:
             return await self._run(tickets, locked=True)
         except _Refused as refused:
@@ -191,9 +189,6 @@ class OrderBatches(Batches):
             return [late] * len(tickets)
         except Exception as exc:
             return [exc] * len(tickets)
-        for seal, outcome in sealed:
-            seal.stored = outcome
-        return results
 
 
 async def _settle(
