@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, LOCK, RATE, board, graph, quantile, row
+from panels import INSTANCE, LOCK, RATE, board, graph, median_and_p99, quantile, row
 
 SHOP = 'job="shop", instance=~"$instance", lock_name=~"$lock"'
 BACKEND = 'job="shop", instance=~"$instance"'
@@ -45,16 +45,7 @@ def dashboard() -> Dashboard:
                 3,
                 "Lock wait",
                 "s",
-                [
-                    (
-                        quantile(0.99, "shop_lock_wait_duration_seconds", "lock_name", SHOP),
-                        "{{lock_name}} p99",
-                    ),
-                    (
-                        quantile(0.5, "shop_lock_wait_duration_seconds", "lock_name", SHOP),
-                        "{{lock_name}} p50",
-                    ),
-                ],
+                median_and_p99("shop_lock_wait_duration_seconds", "lock_name", SHOP),
                 description="Time to get each lock; points link to the waiting traces. The "
                 "line is ShopLockContention's 250 ms.",
                 exemplars=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, POOL, RATE, board, graph, quantile, row
+from panels import INSTANCE, POOL, RATE, board, graph, median_and_p99, quantile, row
 
 SCOPE = 'job="shop", instance=~"$instance", pool=~"$pool"'
 STATEMENTS = 'job="shop", instance=~"$instance"'
@@ -80,16 +80,7 @@ def dashboard() -> Dashboard:
                 4,
                 "Connection acquire wait",
                 "s",
-                [
-                    (
-                        quantile(0.99, "db_client_connection_wait_time_seconds", "pool", SCOPE),
-                        "{{pool}} p99",
-                    ),
-                    (
-                        quantile(0.5, "db_client_connection_wait_time_seconds", "pool", SCOPE),
-                        "{{pool}} p50",
-                    ),
-                ],
+                median_and_p99("db_client_connection_wait_time_seconds", "pool", SCOPE),
                 description="Time to obtain a connection; points link to the waiting traces. "
                 "The line is ShopDbPoolAcquireSlow's 100 ms.",
                 exemplars=True,
