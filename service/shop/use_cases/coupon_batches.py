@@ -43,7 +43,7 @@ from ..domain.errors import (
     IdempotencyInProgress,
 )
 from ..domain.idempotency import Outcome
-from .group_commit import Batches, Limits, State, Ticket, next_batch
+from .group_commit import Batches, Limits, Rerun, State, Ticket, next_batch
 from .ports import Clock, CouponGate, Store, Tx
 from .seals import Seal
 
@@ -61,11 +61,11 @@ class _Ticket(Ticket[IssuedCoupon]):
         self.seal = seal
 
 
-class _Collision(Exception):
+class _Collision(Rerun):
     """The unique key refused the batch's insert: it was rolled back whole."""
 
 
-class _Taken(Exception):
+class _Taken(Rerun):
     """A keyed request's claim was taken over by a retry: the batch was rolled back whole."""
 
     def __init__(self, ticket: _Ticket) -> None:
@@ -73,7 +73,7 @@ class _Taken(Exception):
         self.ticket = ticket
 
 
-class _Shortfall(Exception):
+class _Shortfall(Rerun):
     """Fewer units were left than the unlocked read said: rolled back, to run again locked."""
 
 
@@ -167,7 +167,7 @@ class CouponBatches(Batches):
             return await _issue(tx, coupon_id, tickets, now, locked=locked)
 
         try:
-            return await self._commit(self._store.transaction(work))
+            return await self._commit(self._store.transaction(work), "coupon issue", len(tickets))
         except _Shortfall:
             return await self._run(coupon_id, tickets, locked=True)
         except _Collision:
@@ -185,11 +185,6 @@ class CouponBatches(Batches):
             lost = IdempotencyInProgress("a retry with this key took over the request")
             results.insert(tickets.index(taken.ticket), lost)
             return results
-        except TimeoutError:
-            late = DatabaseUnavailable(f"coupon issue took longer than {self._timeout:g}s")
-            return [late] * len(tickets)
-        except Exception as exc:
-            return [exc] * len(tickets)
 
 
 async def _issue(

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Coroutine
 from typing import Any, Generic, TypedDict, TypeVar
 
+from ..domain.errors import DatabaseUnavailable
 from ..domain.idempotency import Outcome
 from .ports import Clock, Store
 from .seals import Seal
@@ -62,6 +63,11 @@ class Ticket(Generic[R]):
             raise
 
 
+class Rerun(Exception):
+    """A batch's transaction was rolled back for the batch to run again another way (locked,
+    split, or without one request); never a request's answer."""
+
+
 class Limits(TypedDict, total=False):
     """A queue's bounds: requests per batch, batches in flight, seconds per batch."""
 
@@ -96,15 +102,27 @@ class Batches:
         runner.add_done_callback(self._runners.discard)
 
     async def _commit(
-        self, transaction: Awaitable[tuple[list[R], list[tuple[Seal, Outcome]]]]
-    ) -> list[R]:
-        """The results of a batch's `transaction`, bounded by the timeout; once it committed,
-        each keyed request's seal knows the outcome it stored."""
-        async with asyncio.timeout(self._timeout):
-            results, sealed = await transaction
+        self,
+        transaction: Awaitable[tuple[list[R], list[tuple[Seal, Outcome]]]],
+        what: str,
+        count: int,
+    ) -> list[R | Exception]:
+        """The results of a batch's `transaction` (of `count` requests), bounded by the timeout;
+        once it committed, each keyed request's seal knows the outcome it stored. A failure is
+        every request's answer, but a Rerun goes to the caller, which runs the batch again."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                results, sealed = await transaction
+        except Rerun:
+            raise
+        except TimeoutError:
+            late = DatabaseUnavailable(f"{what} took longer than {self._timeout:g}s")
+            return [late] * count
+        except Exception as exc:
+            return [exc] * count
         for seal, outcome in sealed:
             seal.stored = outcome
-        return results
+        return list(results)
 
     async def aclose(self) -> None:
         """Wait for the queued batches (each bounded by the timeout)."""

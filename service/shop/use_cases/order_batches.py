@@ -54,7 +54,7 @@ from ..domain.errors import (
 from ..domain.idempotency import Outcome
 from ..domain.orders import Order, OrderStatus
 from ..domain.users import BalanceChange, BalanceReason
-from .group_commit import Batches, Limits, State, Ticket, next_batch
+from .group_commit import Batches, Limits, Rerun, State, Ticket, next_batch
 from .ports import Clock, Fence, Store, Tx
 from .seals import Seal
 
@@ -73,7 +73,7 @@ class _Ticket(Ticket[Order]):
         self.seal = seal
 
 
-class _Refused(Exception):
+class _Refused(Rerun):
     """A guard refused what the batch's reads allowed: rolled back whole. `alone` is the
     answer of a batch of one (the order's own refusal)."""
 
@@ -82,11 +82,11 @@ class _Refused(Exception):
         self.alone = alone
 
 
-class _Shortfall(Exception):
+class _Shortfall(Rerun):
     """The stock update found less than the batch takes: rolled back, to run again locked."""
 
 
-class _Excluded(Exception):
+class _Excluded(Rerun):
     """One order cannot commit (lease lapsed, key taken over): the batch was rolled back."""
 
     def __init__(self, ticket: _Ticket, error: ShopError) -> None:
@@ -172,7 +172,8 @@ class OrderBatches(Batches):
             return await _settle(tx, tickets, now, locked=locked)
 
         try:
-            return await self._commit(self._store.transaction(work, fence=_Leases(tickets)))
+            transaction = self._store.transaction(work, fence=_Leases(tickets))
+            return await self._commit(transaction, "the order", len(tickets))
         except _Shortfall:
             return await self._run(tickets, locked=True)
         except _Refused as refused:
@@ -184,11 +185,6 @@ class OrderBatches(Batches):
             results = await self._run(rest, locked=locked) if rest else []
             results.insert(tickets.index(excluded.ticket), excluded.error)
             return results
-        except TimeoutError:
-            late = DatabaseUnavailable(f"the order took longer than {self._timeout:g}s")
-            return [late] * len(tickets)
-        except Exception as exc:
-            return [exc] * len(tickets)
 
 
 async def _settle(
