@@ -25,7 +25,7 @@ def _inline(match: re.Match[str], directory: Path) -> str:
 
 # markdown-it puts every table tag on a line of its own; a row (or head/body tag) per line keeps
 # the page readable as text and a quarter of the length.
-_TABLE_BREAK = re.compile(r"\n(?=</?(?:td|th|/tr)\b)|(?<=<tr>)\n")
+_TABLE_BREAK = re.compile(r"(?<=<tr>)\n|\n(?=</?t[dh]\b|</tr>)")
 
 
 def _compact(body: str) -> str:
