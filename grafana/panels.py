@@ -41,6 +41,8 @@ from grafana_foundation_sdk.models.dashboard import (
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 # Grafana picks a window of at least four scrapes for each rate.
 RATE = "$__rate_interval"
+
+
 # Where the runbooks and Grafana are served: the one base of every absolute link, the same as
 # observability/alertmanager/templates/shop.tmpl's `shop.base_url` (a test compares them).
 BASE_URL = "https://ops.shop.example"
@@ -54,6 +56,19 @@ States = dict[str, tuple[str, str]]
 
 UP_DOWN: States = {"1": ("up", "green"), "0": ("down", "red")}
 SWITCH: States = {"0": ("normal", "green"), "1": ("on", "orange")}
+
+
+def quantile(q: float, histogram: str, by: str, selector: str = "") -> str:
+    """The `q` quantile of `histogram` per `by` (labels), over its buckets matching `selector`."""
+    buckets = f"{histogram}_bucket{{{selector}}}" if selector else f"{histogram}_bucket"
+    return f"histogram_quantile({q}, sum by ({by}, le) (rate({buckets}[{RATE}])))"
+
+
+def median_and_p99(histogram: str, by: str, selector: str) -> list[Query]:
+    """The p99 and p50 of `histogram` per `by` (one label), legends `{{<by>}} p99` / `p50`."""
+    return [
+        (quantile(q, histogram, by, selector), f"{{{{{by}}}}} p{q * 100:g}") for q in (0.99, 0.5)
+    ]
 
 
 def _targets(

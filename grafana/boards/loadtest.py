@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph, row
+from panels import RATE, board, graph, quantile, row
 
 H = "http_server_request_duration_seconds"
 
@@ -63,15 +63,14 @@ def dashboard() -> Dashboard:
                 "p99 seen by locust vs by the shop",
                 "s",
                 [
+                    (quantile(0.99, "locust_request_duration_seconds", "name"), "locust {{name}}"),
                     (
-                        f"histogram_quantile(0.99, sum by (name, le) "
-                        f"(rate(locust_request_duration_seconds_bucket[{RATE}])))",
-                        "locust {{name}}",
-                    ),
-                    (
-                        f"histogram_quantile(0.99, sum by (http_route, le) "
-                        f'(rate({H}_bucket{{job="shop", http_route!~"/metrics|/healthz|/readyz"}}'
-                        f"[{RATE}])))",
+                        quantile(
+                            0.99,
+                            H,
+                            "http_route",
+                            'job="shop", http_route!~"/metrics|/healthz|/readyz"',
+                        ),
                         "shop {{http_route}}",
                     ),
                 ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, LOCK, RATE, board, graph, row
+from panels import INSTANCE, LOCK, RATE, board, graph, median_and_p99, quantile, row
 
 SHOP = 'job="shop", instance=~"$instance", lock_name=~"$lock"'
 BACKEND = 'job="shop", instance=~"$instance"'
@@ -45,18 +45,7 @@ def dashboard() -> Dashboard:
                 3,
                 "Lock wait",
                 "s",
-                [
-                    (
-                        f"histogram_quantile(0.99, sum by (lock_name, le) "
-                        f"(rate(shop_lock_wait_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
-                        "{{lock_name}} p99",
-                    ),
-                    (
-                        f"histogram_quantile(0.5, sum by (lock_name, le) "
-                        f"(rate(shop_lock_wait_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
-                        "{{lock_name}} p50",
-                    ),
-                ],
+                median_and_p99("shop_lock_wait_duration_seconds", "lock_name", SHOP),
                 description="Time to get each lock; points link to the waiting traces. The "
                 "line is ShopLockContention's 250 ms.",
                 exemplars=True,
@@ -86,8 +75,7 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"histogram_quantile(0.99, sum by (lock_name, le) "
-                        f"(rate(shop_lock_hold_duration_seconds_bucket{{{SHOP}}}[{RATE}])))",
+                        quantile(0.99, "shop_lock_hold_duration_seconds", "lock_name", SHOP),
                         "{{lock_name}}",
                     )
                 ],

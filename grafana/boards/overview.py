@@ -6,7 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 import spec
-from panels import INSTANCE, RATE, ROUTE, board, graph, number, row
+from panels import INSTANCE, RATE, ROUTE, board, graph, number, quantile, row
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz", http_route=~"$route"'
@@ -105,13 +105,7 @@ def dashboard() -> Dashboard:
                 3,
                 "p99 duration by route",
                 "s",
-                [
-                    (
-                        f"histogram_quantile(0.99, sum by (http_route, le) "
-                        f"(rate({H}_bucket{{{scoped}}}[{RATE}])))",
-                        "{{http_route}}",
-                    )
-                ],
+                [(quantile(0.99, H, "http_route", scoped), "{{http_route}}")],
                 description="99th percentile of request duration; points link to slow traces. "
                 "The line is the latency objective's 500 ms.",
                 exemplars=True,

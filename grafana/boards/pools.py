@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, POOL, RATE, board, graph, row
+from panels import INSTANCE, POOL, RATE, board, graph, median_and_p99, quantile, row
 
 SCOPE = 'job="shop", instance=~"$instance", pool=~"$pool"'
 STATEMENTS = 'job="shop", instance=~"$instance"'
@@ -80,18 +80,7 @@ def dashboard() -> Dashboard:
                 4,
                 "Connection acquire wait",
                 "s",
-                [
-                    (
-                        f"histogram_quantile(0.99, sum by (pool, le) "
-                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{SCOPE}}}[{RATE}])))",
-                        "{{pool}} p99",
-                    ),
-                    (
-                        f"histogram_quantile(0.5, sum by (pool, le) "
-                        f"(rate(db_client_connection_wait_time_seconds_bucket{{{SCOPE}}}[{RATE}])))",
-                        "{{pool}} p50",
-                    ),
-                ],
+                median_and_p99("db_client_connection_wait_time_seconds", "pool", SCOPE),
                 description="Time to obtain a connection; points link to the waiting traces. "
                 "The line is ShopDbPoolAcquireSlow's 100 ms.",
                 exemplars=True,
@@ -122,8 +111,7 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"histogram_quantile(0.99, sum by (pool, le) "
-                        f"(rate(db_client_connection_use_time_seconds_bucket{{{SCOPE}}}[{RATE}])))",
+                        quantile(0.99, "db_client_connection_use_time_seconds", "pool", SCOPE),
                         "{{pool}}",
                     )
                 ],
@@ -138,8 +126,9 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"histogram_quantile(0.99, sum by (db_operation, le) "
-                        f"(rate(db_client_operation_duration_seconds_bucket{{{STATEMENTS}}}[{RATE}])))",
+                        quantile(
+                            0.99, "db_client_operation_duration_seconds", "db_operation", STATEMENTS
+                        ),
                         "{{db_operation}}",
                     )
                 ],

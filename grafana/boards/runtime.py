@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, row, states
+from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, quantile, row, states
 
 ONE = 'job="shop", instance=~"$instance"'
 
@@ -110,8 +110,7 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"histogram_quantile(0.99, sum by (instance, le) "
-                        f"(rate(shop_event_loop_lag_seconds_bucket{{{ONE}}}[{RATE}])))",
+                        quantile(0.99, "shop_event_loop_lag_seconds", "instance", ONE),
                         "{{instance}} p99",
                     )
                 ],
@@ -192,8 +191,12 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        "histogram_quantile(0.99, sum by (priority, decision, le) "
-                        f'(rate(shop_admission_queue_duration_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        quantile(
+                            0.99,
+                            "shop_admission_queue_duration_seconds",
+                            "priority, decision",
+                            'job="shop"',
+                        ),
                         "{{priority}} {{decision}}",
                     )
                 ],

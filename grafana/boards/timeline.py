@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, SWITCH, board, graph, row, states
+from panels import RATE, SWITCH, board, graph, quantile, row, states
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
@@ -66,13 +66,7 @@ def dashboard() -> Dashboard:
                 3,
                 "p99 duration",
                 "s",
-                [
-                    (
-                        f"histogram_quantile(0.99, sum by (http_route, le) "
-                        f"(rate({H}_bucket{{{SHOP}}}[{RATE}])))",
-                        "{{http_route}}",
-                    )
-                ],
+                [(quantile(0.99, H, "http_route", SHOP), "{{http_route}}")],
                 description="Slowest 1 % per route; points link to their traces.",
                 width=24,
                 height=6,
@@ -87,8 +81,9 @@ def dashboard() -> Dashboard:
                 [
                     ('sum by (lock_name) (shop_lock_waiters{job="shop"})', "{{lock_name}} waiters"),
                     (
-                        f"histogram_quantile(0.99, sum by (lock_name, le) "
-                        f'(rate(shop_lock_wait_duration_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        quantile(
+                            0.99, "shop_lock_wait_duration_seconds", "lock_name", 'job="shop"'
+                        ),
                         "{{lock_name}} wait p99 (s)",
                     ),
                 ],
@@ -151,8 +146,7 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"histogram_quantile(0.99, sum by (instance, le) "
-                        f'(rate(shop_event_loop_lag_seconds_bucket{{job="shop"}}[{RATE}])))',
+                        quantile(0.99, "shop_event_loop_lag_seconds", "instance", 'job="shop"'),
                         "{{instance}}",
                     )
                 ],

@@ -68,9 +68,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "a batch does not lock its users' rows (one user's orders overlap)",
-        "adapters/mysql/users.py",
-        """            " ORDER BY user_id FOR UPDATE",""",
-        """            " ORDER BY user_id",""",
+        "adapters/mysql/session.py",
+        """ ORDER BY {key} FOR UPDATE",""",
+        """ ORDER BY {key}",""",
         (f"{ORDER_BATCHES}::test_one_users_orders_in_parallel_batches_pay_once",),
     ),
     Mutation(
@@ -154,8 +154,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "an order batch commits without checking its orders' leases",
         "use_cases/order_batches.py",
-        "await self._store.transaction(work, fence=_Leases(tickets))",
-        "await self._store.transaction(work)",
+        "self._store.transaction(work, fence=_Leases(tickets))",
+        "self._store.transaction(work)",
         (
             f"{ORDER_BATCHES}::test_an_order_whose_lease_lapsed_fails_alone",
             f"{DURABILITY}::test_an_order_whose_lease_lapsed_rolls_back",

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .orders import OrderLine
 
-@dataclass(frozen=True, slots=True)
-class CartItem:
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CartItem(OrderLine):
+    """An order line before the order: the same product, price and quantity, and its own id."""
+
     cart_item_id: int
-    product_id: str
-    product_name: str
-    price: int
-    quantity: int
-
-    @property
-    def subtotal(self) -> int:
-        return self.price * self.quantity
 
 
 @dataclass(frozen=True, slots=True)

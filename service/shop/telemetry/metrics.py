@@ -52,6 +52,75 @@ LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 # The gate's deadlines are 5 ms and 100 ms: buckets around both, and past them for late ones.
 ADMISSION_QUEUE_BUCKETS = (0.0001, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
+# Histograms (with their buckets) and counters: name -> (documentation, labels, buckets or None).
+Spec = tuple[str, tuple[str, ...], tuple[float, ...] | None]
+INSTRUMENTS: dict[str, Spec] = {
+    "http_server_request_duration_seconds": (
+        "Duration of HTTP server requests",
+        ("http_request_method", "http_route", "http_response_status_code"),
+        HTTP_BUCKETS,
+    ),
+    "db_client_connection_wait_time_seconds": (
+        "Time to obtain a connection from the pool",
+        ("pool",),
+        POOL_WAIT_BUCKETS,
+    ),
+    "db_client_connection_use_time_seconds": (
+        "Time a connection was borrowed",
+        ("pool",),
+        DB_OPERATION_BUCKETS,
+    ),
+    "db_client_connection_timeouts": (
+        "Acquires that gave up waiting for a connection",
+        ("pool",),
+        None,
+    ),
+    "db_client_operation_duration_seconds": (
+        "Duration of database statements by static query name",
+        ("db_system", "db_operation", "error_code"),
+        DB_OPERATION_BUCKETS,
+    ),
+    "shop_lock_wait_duration_seconds": (
+        "Time spent waiting for a lock",
+        ("lock_name", "backend", "outcome"),
+        LOCK_BUCKETS,
+    ),
+    "shop_lock_hold_duration_seconds": (
+        "Time a lock was held",
+        ("lock_name", "backend"),
+        LOCK_BUCKETS,
+    ),
+    "shop_lock_lease_lost": (
+        "Leases that expired or were taken over while held",
+        ("lock_name", "backend"),
+        None,
+    ),
+    "shop_lock_backend_errors": ("Lock backend operations that failed", ("backend", "op"), None),
+    "shop_lock_wakeups": ("Waiter wake-ups by source", ("backend", "source"), None),
+    "shop_event_loop_lag_seconds": ("How late the event loop ran a timer", (), LOOP_LAG_BUCKETS),
+    "shop_admission_queue_duration_seconds": (
+        "Time a request waited before the admission gate decided (admitted or refused)",
+        ("priority", "decision"),
+        ADMISSION_QUEUE_BUCKETS,
+    ),
+    "shop_admission_refusals": (
+        "Requests refused at the admission gate (503 OVERLOADED) by reason and route",
+        ("reason", "http_route"),
+        None,
+    ),
+    "shop_orders": ("Order attempts by outcome", ("outcome",), None),
+    "shop_coupon_issues": ("Coupon issue attempts by outcome", ("outcome",), None),
+    "shop_balance_charges": ("Balance charges by outcome", ("outcome",), None),
+    # Per-client limits (api/framework/rate_limits.py): requests refused with 429 per policy
+    # ("user" or "address"), and decisions Redis could not make (those requests were admitted).
+    "shop_rate_limited": ("Requests refused by a per-client limit", ("policy",), None),
+    "shop_rate_limit_errors": (
+        "Limit decisions the shared store could not make (admitted)",
+        ("policy",),
+        None,
+    ),
+}
+
 # Gauges read at scrape time from live state (plain counters on the hot path, no locks).
 Reading = Callable[[], Iterable[tuple[Sequence[str], float]]]
 SCRAPED: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -90,109 +159,33 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.http_duration = Histogram(
-            "http_server_request_duration_seconds",
-            "Duration of HTTP server requests",
-            ["http_request_method", "http_route", "http_response_status_code"],
-            buckets=HTTP_BUCKETS,
-            registry=r,
-        )
-        self.pool_wait = Histogram(
-            "db_client_connection_wait_time_seconds",
-            "Time to obtain a connection from the pool",
-            ["pool"],
-            buckets=POOL_WAIT_BUCKETS,
-            registry=r,
-        )
-        self.pool_use = Histogram(
-            "db_client_connection_use_time_seconds",
-            "Time a connection was borrowed",
-            ["pool"],
-            buckets=DB_OPERATION_BUCKETS,
-            registry=r,
-        )
-        self.pool_timeouts = Counter(
-            "db_client_connection_timeouts",
-            "Acquires that gave up waiting for a connection",
-            ["pool"],
-            registry=r,
-        )
-        self.db_operation = Histogram(
-            "db_client_operation_duration_seconds",
-            "Duration of database statements by static query name",
-            ["db_system", "db_operation", "error_code"],
-            buckets=DB_OPERATION_BUCKETS,
-            registry=r,
-        )
-        self.lock_wait = Histogram(
-            "shop_lock_wait_duration_seconds",
-            "Time spent waiting for a lock",
-            ["lock_name", "backend", "outcome"],
-            buckets=LOCK_BUCKETS,
-            registry=r,
-        )
-        self.lock_hold = Histogram(
-            "shop_lock_hold_duration_seconds",
-            "Time a lock was held",
-            ["lock_name", "backend"],
-            buckets=LOCK_BUCKETS,
-            registry=r,
-        )
-        self.lock_lease_lost = Counter(
-            "shop_lock_lease_lost",
-            "Leases that expired or were taken over while held",
-            ["lock_name", "backend"],
-            registry=r,
-        )
-        self.lock_backend_errors = Counter(
-            "shop_lock_backend_errors",
-            "Lock backend operations that failed",
-            ["backend", "op"],
-            registry=r,
-        )
-        self.lock_wakeups = Counter(
-            "shop_lock_wakeups",
-            "Waiter wake-ups by source",
-            ["backend", "source"],
-            registry=r,
-        )
-        self.loop_lag = Histogram(
-            "shop_event_loop_lag_seconds",
-            "How late the event loop ran a timer",
-            buckets=LOOP_LAG_BUCKETS,
-            registry=r,
-        )
-        self.admission_queue = Histogram(
-            "shop_admission_queue_duration_seconds",
-            "Time a request waited before the admission gate decided (admitted or refused)",
-            ["priority", "decision"],
-            buckets=ADMISSION_QUEUE_BUCKETS,
-            registry=r,
-        )
-        self.admission_refusals = Counter(
-            "shop_admission_refusals",
-            "Requests refused at the admission gate (503 OVERLOADED) by reason and route",
-            ["reason", "http_route"],
-            registry=r,
-        )
-        self.orders = Counter("shop_orders", "Order attempts by outcome", ["outcome"], registry=r)
-        self.coupon_issues = Counter(
-            "shop_coupon_issues", "Coupon issue attempts by outcome", ["outcome"], registry=r
-        )
-        self.balance_charges = Counter(
-            "shop_balance_charges", "Balance charges by outcome", ["outcome"], registry=r
-        )
-        # Per-client limits (api/framework/rate_limits.py): requests refused with 429 per policy
-        # ("user" or "address"), and decisions Redis could not make (those requests were admitted).
-        self.rate_limited = Counter(
-            "shop_rate_limited", "Requests refused by a per-client limit", ["policy"], registry=r
-        )
-        self.rate_limit_errors = Counter(
-            "shop_rate_limit_errors",
-            "Limit decisions the shared store could not make (admitted)",
-            ["policy"],
-            registry=r,
-        )
+        histograms: dict[str, Histogram] = {}
+        counters: dict[str, Counter] = {}
+        for name, (documentation, labels, buckets) in INSTRUMENTS.items():
+            if buckets is None:
+                counters[name] = Counter(name, documentation, labels, registry=r)
+            else:
+                histograms[name] = Histogram(
+                    name, documentation, labels, buckets=buckets, registry=r
+                )
+        self.http_duration = histograms["http_server_request_duration_seconds"]
+        self.pool_wait = histograms["db_client_connection_wait_time_seconds"]
+        self.pool_use = histograms["db_client_connection_use_time_seconds"]
+        self.pool_timeouts = counters["db_client_connection_timeouts"]
+        self.db_operation = histograms["db_client_operation_duration_seconds"]
+        self.lock_wait = histograms["shop_lock_wait_duration_seconds"]
+        self.lock_hold = histograms["shop_lock_hold_duration_seconds"]
+        self.lock_lease_lost = counters["shop_lock_lease_lost"]
+        self.lock_backend_errors = counters["shop_lock_backend_errors"]
+        self.lock_wakeups = counters["shop_lock_wakeups"]
+        self.loop_lag = histograms["shop_event_loop_lag_seconds"]
+        self.admission_queue = histograms["shop_admission_queue_duration_seconds"]
+        self.admission_refusals = counters["shop_admission_refusals"]
+        self.orders = counters["shop_orders"]
+        self.coupon_issues = counters["shop_coupon_issues"]
+        self.balance_charges = counters["shop_balance_charges"]
+        self.rate_limited = counters["shop_rate_limited"]
+        self.rate_limit_errors = counters["shop_rate_limit_errors"]
         for policy in (USER, ADDRESS):  # exposed at zero, so the alert's query has data
             self.rate_limited.labels(policy)
             self.rate_limit_errors.labels(policy)

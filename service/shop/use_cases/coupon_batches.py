@@ -31,10 +31,10 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Unpack
 
 from ..domain.allotment import Allotment, allot, already_issued, refused_by_gate
 from ..domain.coupons import Admission, Coupon, IssuedCoupon
@@ -43,7 +43,7 @@ from ..domain.errors import (
     IdempotencyInProgress,
 )
 from ..domain.idempotency import Outcome
-from .group_commit import State, Ticket, next_batch
+from .group_commit import Batches, Limits, Rerun, State, Ticket, next_batch
 from .ports import Clock, CouponGate, Store, Tx
 from .seals import Seal
 
@@ -61,11 +61,11 @@ class _Ticket(Ticket[IssuedCoupon]):
         self.seal = seal
 
 
-class _Collision(Exception):
+class _Collision(Rerun):
     """The unique key refused the batch's insert: it was rolled back whole."""
 
 
-class _Taken(Exception):
+class _Taken(Rerun):
     """A keyed request's claim was taken over by a retry: the batch was rolled back whole."""
 
     def __init__(self, ticket: _Ticket) -> None:
@@ -73,7 +73,7 @@ class _Taken(Exception):
         self.ticket = ticket
 
 
-class _Shortfall(Exception):
+class _Shortfall(Rerun):
     """Fewer units were left than the unlocked read said: rolled back, to run again locked."""
 
 
@@ -83,27 +83,15 @@ class _Queue:
     running: int = 0  # batches of this coupon in flight from this process
 
 
-class CouponBatches:
+class CouponBatches(Batches):
     """The issue queue of every coupon this process serves."""
 
     def __init__(
-        self,
-        store: Store,
-        gate: CouponGate,
-        clock: Clock,
-        *,
-        max_batch: int = 100,
-        parallel: int = 4,
-        timeout: float = 5.0,
+        self, store: Store, gate: CouponGate, clock: Clock, **limits: Unpack[Limits]
     ) -> None:
-        self._store = store
+        super().__init__(store, clock, **limits)
         self._gate = gate
-        self._clock = clock
-        self._max_batch = max_batch
-        self._parallel = parallel
-        self._timeout = timeout
         self._queues: dict[str, _Queue] = {}
-        self._runners: set[asyncio.Task[None]] = set()
 
     async def issue(
         self, coupon_id: str, user_id: str, *, seal: Seal | None = None
@@ -118,11 +106,6 @@ class CouponBatches:
         queue = self._queues.get(coupon_id)
         return None if queue is None else sum(t.state is State.QUEUED for t in queue.tickets)
 
-    async def aclose(self) -> None:
-        """Wait for the queued batches (each bounded by the timeout)."""
-        while self._runners:
-            await asyncio.gather(*self._runners, return_exceptions=True)
-
     def _submit(self, coupon_id: str, user_id: str, seal: Seal | None) -> _Ticket:
         ticket = _Ticket(user_id, seal)
         queue = self._queues.get(coupon_id)
@@ -131,9 +114,7 @@ class CouponBatches:
         queue.tickets.append(ticket)
         if queue.running < self._parallel:
             queue.running += 1
-            runner = asyncio.create_task(self._drain(coupon_id, queue), name="coupon-batches")
-            self._runners.add(runner)
-            runner.add_done_callback(self._runners.discard)
+            self._start(self._drain(coupon_id, queue), "coupon-batches")
         return ticket
 
     async def _drain(self, coupon_id: str, queue: _Queue) -> None:
@@ -186,8 +167,7 @@ class CouponBatches:
             return await _issue(tx, coupon_id, tickets, now, locked=locked)
 
         try:
-            async with asyncio.timeout(self._timeout):
-                results, sealed = await self._store.transaction(work)
+            return await self._commit(self._store.transaction(work), "coupon issue", len(tickets))
         except _Shortfall:
             return await self._run(coupon_id, tickets, locked=True)
         except _Collision:
@@ -205,14 +185,6 @@ class CouponBatches:
             lost = IdempotencyInProgress("a retry with this key took over the request")
             results.insert(tickets.index(taken.ticket), lost)
             return results
-        except TimeoutError:
-            late = DatabaseUnavailable(f"coupon issue took longer than {self._timeout:g}s")
-            return [late] * len(tickets)
-        except Exception as exc:
-            return [exc] * len(tickets)
-        for seal, outcome in sealed:
-            seal.stored = outcome
-        return results
 
 
 async def _issue(

@@ -35,11 +35,11 @@ rolled back and runs again with the products locked and read first, which makes 
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Unpack
 
 from ..domain.checkout import Buyer, Purchase, Request, checkout
 from ..domain.errors import (
@@ -54,7 +54,7 @@ from ..domain.errors import (
 from ..domain.idempotency import Outcome
 from ..domain.orders import Order, OrderStatus
 from ..domain.users import BalanceChange, BalanceReason
-from .group_commit import State, Ticket, next_batch
+from .group_commit import Batches, Limits, Rerun, State, Ticket, next_batch
 from .ports import Clock, Fence, Store, Tx
 from .seals import Seal
 
@@ -73,7 +73,7 @@ class _Ticket(Ticket[Order]):
         self.seal = seal
 
 
-class _Refused(Exception):
+class _Refused(Rerun):
     """A guard refused what the batch's reads allowed: rolled back whole. `alone` is the
     answer of a batch of one (the order's own refusal)."""
 
@@ -82,11 +82,11 @@ class _Refused(Exception):
         self.alone = alone
 
 
-class _Shortfall(Exception):
+class _Shortfall(Rerun):
     """The stock update found less than the batch takes: rolled back, to run again locked."""
 
 
-class _Excluded(Exception):
+class _Excluded(Rerun):
     """One order cannot commit (lease lapsed, key taken over): the batch was rolled back."""
 
     def __init__(self, ticket: _Ticket, error: ShopError) -> None:
@@ -110,26 +110,13 @@ class _Leases:
                     raise _Excluded(ticket, lost) from lost
 
 
-class OrderBatches:
+class OrderBatches(Batches):
     """The order queue of this process."""
 
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        *,
-        max_batch: int = 100,
-        parallel: int = 4,
-        timeout: float = 5.0,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._max_batch = max_batch
-        self._parallel = parallel
-        self._timeout = timeout
+    def __init__(self, store: Store, clock: Clock, **limits: Unpack[Limits]) -> None:
+        super().__init__(store, clock, **limits)
         self._tickets: deque[_Ticket] = deque()
         self._running = 0
-        self._runners: set[asyncio.Task[None]] = set()
 
     async def place(
         self,
@@ -145,9 +132,7 @@ class OrderBatches:
         self._tickets.append(ticket)
         if self._running < self._parallel:
             self._running += 1
-            runner = asyncio.create_task(self._drain(), name="order-batches")
-            self._runners.add(runner)
-            runner.add_done_callback(self._runners.discard)
+            self._start(self._drain(), "order-batches")
         # Once sent, the batch may still commit this order: the caller keeps the user's lock
         # until it is over, so that the user's next order cannot overtake it.
         return await ticket.wait(hold_while_sent=True)
@@ -155,11 +140,6 @@ class OrderBatches:
     def queued(self) -> int:
         """Orders waiting for a batch."""
         return sum(t.state is State.QUEUED for t in self._tickets)
-
-    async def aclose(self) -> None:
-        """Wait for the queued batches (each bounded by the timeout)."""
-        while self._runners:
-            await asyncio.gather(*self._runners, return_exceptions=True)
 
     async def _drain(self) -> None:
         tickets = self._tickets
@@ -192,8 +172,8 @@ class OrderBatches:
             return await _settle(tx, tickets, now, locked=locked)
 
         try:
-            async with asyncio.timeout(self._timeout):
-                results, sealed = await self._store.transaction(work, fence=_Leases(tickets))
+            transaction = self._store.transaction(work, fence=_Leases(tickets))
+            return await self._commit(transaction, "the order", len(tickets))
         except _Shortfall:
             return await self._run(tickets, locked=True)
         except _Refused as refused:
@@ -205,14 +185,6 @@ class OrderBatches:
             results = await self._run(rest, locked=locked) if rest else []
             results.insert(tickets.index(excluded.ticket), excluded.error)
             return results
-        except TimeoutError:
-            late = DatabaseUnavailable(f"the order took longer than {self._timeout:g}s")
-            return [late] * len(tickets)
-        except Exception as exc:
-            return [exc] * len(tickets)
-        for seal, outcome in sealed:
-            seal.stored = outcome
-        return results
 
 
 async def _settle(

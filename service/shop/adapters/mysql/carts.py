@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ...domain.carts import Cart, CartItem
-from .session import Session, placeholders
+from .session import Repository, placeholders
 from .times import to_db
 
 
@@ -21,11 +21,8 @@ def _item(row: Sequence[Any]) -> CartItem:
     )
 
 
-class CartsRepository:
-    __slots__ = ("_s",)
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
+class CartsRepository(Repository):
+    __slots__ = ()
 
     async def cart_id(self, user_id: str) -> int | None:
         row = await self._s.fetch_one(

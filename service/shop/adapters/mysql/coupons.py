@@ -9,7 +9,7 @@ from typing import Any
 import pymysql
 
 from ...domain.coupons import Coupon, DiscountType, UserCoupon, UserCouponStatus
-from .session import Session, cases, placeholders
+from .session import Repository, cases, placeholders
 from .times import from_db, to_db
 
 _COUPON = (
@@ -45,11 +45,8 @@ def _user_coupon(row: Sequence[Any], coupon: Coupon) -> UserCoupon:
     )
 
 
-class CouponsRepository:
-    __slots__ = ("_s",)
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
+class CouponsRepository(Repository):
+    __slots__ = ()
 
     async def create(self, coupon: Coupon, *, now: datetime) -> None:
         await self._s.execute(

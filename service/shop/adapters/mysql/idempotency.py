@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...domain.idempotency import KeyRecord, Outcome
-from .session import Session
+from .session import Repository
 from .times import from_db, to_db
 
 _WHERE = "WHERE user_id = %s AND idem_key = %s AND claim_token = %s"
 
 
-class IdempotencyRepository:
-    __slots__ = ("_s",)
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
+class IdempotencyRepository(Repository):
+    __slots__ = ()
 
     async def claim(
         self, user_id: str, key: str, *, fingerprint: bytes, token: str, now: datetime

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ...domain.orders import Order, OrderLine, OrderStatus, OrderSummary
-from .session import Session
+from .session import Repository
 from .times import from_db, to_db
 
 _SUMMARY = "order_id, total_amount, discount_amount, final_amount, status, created_at"
@@ -24,11 +24,8 @@ def _summary(row: Sequence[Any]) -> OrderSummary:
     )
 
 
-class OrdersRepository:
-    __slots__ = ("_s",)
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
+class OrdersRepository(Repository):
+    __slots__ = ()
 
     async def add_many(self, orders: Sequence[Order]) -> list[int]:
         # One round trip for every order and line: each order's id is kept in a session

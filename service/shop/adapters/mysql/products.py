@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ...domain.products import PopularProduct, Product, ProductSort
-from .session import Session, cases, placeholders
+from .session import Repository, cases, placeholders
 from .times import to_db
 
 _COLUMNS = "product_id, name, price, stock, category"
@@ -24,11 +24,8 @@ def _product(row: Sequence[Any]) -> Product:
     )
 
 
-class ProductsRepository:
-    __slots__ = ("_s",)
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
+class ProductsRepository(Repository):
+    __slots__ = ()
 
     async def listing(self, *, category: str | None, sort: ProductSort) -> list[Product]:
         where, params = ("WHERE category = %s", (category,)) if category else ("", ())
@@ -46,13 +43,8 @@ class ProductsRepository:
         return None if row is None else _product(row)
 
     async def lock(self, product_ids: Sequence[str]) -> dict[str, Product]:
-        ids = sorted(set(product_ids))
-        # An IN list over the primary key is read, and so locked, in ascending key order.
-        rows = await self._s.fetch_all(
-            "products.lock",
-            f"SELECT {_COLUMNS} FROM products WHERE product_id IN ({placeholders(len(ids))})"
-            " ORDER BY product_id FOR UPDATE",
-            ids,
+        rows = await self._s.fetch_locked(
+            "products.lock", f"SELECT {_COLUMNS} FROM products", "product_id", product_ids
         )
         return {r[0]: _product(r) for r in rows}
 

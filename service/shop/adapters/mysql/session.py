@@ -216,6 +216,19 @@ class Session:
         await cursor.close()
         return rows
 
+    async def fetch_locked(
+        self, name: str, select: str, key: str, values: Sequence[str]
+    ) -> list[Row]:
+        """`select` (`SELECT ... FROM table`) of the rows whose primary `key` is one of `values`,
+        locked. An IN list over the primary key is read, and so locked, in ascending key order:
+        every batch takes the rows in the same order, so two batches cannot deadlock on them."""
+        ids = sorted(set(values))
+        return await self.fetch_all(
+            name,
+            f"{select} WHERE {key} IN ({placeholders(len(ids))}) ORDER BY {key} FOR UPDATE",
+            ids,
+        )
+
     async def fetch_one(self, name: str, sql: str, params: Params = None) -> Row | None:
         """Run a query and return its first row, or None."""
         cursor = await self._execute(name, sql, params)
@@ -294,3 +307,12 @@ class Session:
             await self._conn.rollback()
         except BaseException:
             self._conn.close()
+
+
+class Repository:
+    """Base of the per-noun repositories: each runs its statements on one Session."""
+
+    __slots__ = ("_s",)
+
+    def __init__(self, session: Session) -> None:
+        self._s = session

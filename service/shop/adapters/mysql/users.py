@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ...domain.users import BalanceChange, BalanceReason
-from .session import Session, cases, placeholders
+from .session import Repository, cases, placeholders
 from .times import from_db, to_db
 
 # Read in the same round trip as a guarded update of the row, inside its transaction.
 _BALANCE = "SELECT balance FROM users WHERE user_id = %s"
 
 
-class UsersRepository:
-    __slots__ = ("_s",)
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
+class UsersRepository(Repository):
+    __slots__ = ()
 
     async def balance(self, user_id: str, *, lock: bool = False) -> int | None:
         sql = _BALANCE + (" FOR UPDATE" if lock else "")
@@ -32,13 +29,8 @@ class UsersRepository:
         )
 
     async def lock_balances(self, user_ids: Sequence[str]) -> dict[str, int]:
-        ids = sorted(set(user_ids))
-        # An IN list over the primary key is read, and so locked, in ascending key order.
-        rows = await self._s.fetch_all(
-            "users.lock",
-            f"SELECT user_id, balance FROM users WHERE user_id IN ({placeholders(len(ids))})"
-            " ORDER BY user_id FOR UPDATE",
-            ids,
+        rows = await self._s.fetch_locked(
+            "users.lock", "SELECT user_id, balance FROM users", "user_id", user_ids
         )
         return {r[0]: int(r[1]) for r in rows}
 
