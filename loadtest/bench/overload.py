@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _targets(entry: dict[str, Any]) -> list[str]:
-    """Issue 19's targets, with admission on, at each offered rate up to 4x."""
+    """The overload targets (decision 0049), with admission on, at each offered rate up to 4x."""
     capacity = entry["capacity"]
     on = [s for s in entry["steps"] if s["admission"] == "on"]
     base = next((s["p99_ms"] for s in on if s["multiple"] == 0.8), None)
@@ -195,11 +195,11 @@ def _bounds(results: dict[str, Any]) -> list[str]:
     if busy > 0.9:
         text += (
             " The machine was shared with other test suites: the shop's one process got only"
-            " part of a core, so its capacity is far below its own (about 1,000 charges/s on"
-            " an idle machine, issue 19), and the kernel's accept queue and the event loop's"
-            " run queue, where neither the shop nor the gate can refuse anything yet, add"
-            " their wait to every answer, refusals included. Read the figures as relative (on"
-            " against off), not absolute."
+            " part of a core (*shop core*), so its capacity is far below its own (about 620"
+            " charges/s on an idle machine), and the time it waited for a core shows as event"
+            " loop lag, where neither the shop nor the gate can refuse anything yet, added to"
+            " every answer, refusals included. Read the figures as relative (on against off),"
+            " not absolute."
         )
     return [text, ""]
 
