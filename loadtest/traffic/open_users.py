@@ -1,7 +1,10 @@
 """Open-model users: requests start on the arrival schedule, whatever the shop answers.
 
 Each locust process runs a pool of these users and takes its share of the scenario's schedule
-(every n-th arrival from its worker index, so workers add up to the rate). A user takes the
+(every n-th arrival from its worker index, so workers add up to the rate). The schedule starts
+once the profile's warm-up is over: the pool spawned and every user's connection open (one
+unrecorded request each), so no arrival is due before a user and a connection are there to
+send it (decision 0042). A user takes the
 next arrival, sleeps until its intended start and sends it. The arrival's latency is recorded
 from the intended start (corrected for coordinated omission) as a request named
 `<name> @intended`, or `<name> @shed` for arrivals refused 503 OVERLOADED (each class its own
@@ -12,6 +15,7 @@ NOT_STARTED: the generator fell behind (too small a pool, or a starved process),
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Iterator
@@ -49,9 +53,10 @@ def _start(environment: Any) -> None:
     index, count = 0, 1
     if isinstance(runner, WorkerRunner):
         index, count = runner.worker_index, int(options.expect_workers)
-    times = arrivals.schedule(float(options.capacity), float(options.scale))
+    scale = float(options.scale)
+    times = arrivals.schedule(float(options.capacity), scale)
     _schedule["times"] = share(times, index, count)
-    _started[:] = [time.monotonic()]
+    _started[:] = [time.monotonic() + scenario(options.scenario).schedule_start(scale)]
 
 
 def _next_start() -> float | None:
@@ -67,6 +72,14 @@ class OpenUser(ShopUser):
     abstract = True
     wait_time = constant(0)
     backs_off = False
+
+    def on_start(self) -> None:
+        # Open this user's keep-alive connection during the warm-up, outside locust's stats
+        # (the never-shed health check): the schedule must not pay for the handshakes.
+        # If it fails, the first arrival opens the connection, and its latency says so.
+        with contextlib.suppress(OSError):
+            answer = self.client.client.urlopen(f"{self.host}/healthz", method="GET")
+            answer.content  # noqa: B018 (reading the body frees the connection for reuse)
 
     def arrive(self) -> str:
         raise NotImplementedError
@@ -85,12 +98,14 @@ class OpenUser(ShopUser):
             return
         name = self.arrive()
         took = time.monotonic() - intended
+        wall_intended = time.time() - took  # the request log's clock is the wall clock
         kind = self.last.kind
         self.environment.events.request.fire(
             request_type="OPEN",
             name=f"{name} {SHED if kind == 'shed' else INTENDED}",
             response_time=took * 1000,
             response_length=0,
+            start_time=wall_intended,
             exception=Exception(self.last.reason) if kind == "failed" else None,
             context=self.last_trace,  # the arrival's row names the trace of its last request
         )

@@ -46,7 +46,12 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
         }  # fmt: skip
 
     steps = [
-        step(0.8, "on", 80, 10, None),
+        {
+            **step(0.8, "on", 80, 10, 3),
+            "shop_core": 0.9,
+            "loop_lag_p99_ms": 12.0,
+            "refusals": {"late": 3.0, "queue_full": 1.0},
+        },
         step(0.8, "off", 80, 10, None),
         step(4.0, "on", 95, 15, 5),
         step(4.0, "off", 60, 900, None),
@@ -56,6 +61,8 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
     overload.write(results, out)
     text = out.read_text()
     assert "| 4x (400/s) | off | 60 | 900 |" in text
+    assert "| 20% | 50% | 90% | 12 | 75% |" in text  # the shop's own view beside locust's
+    assert text.count("| – | – | – |") == 3  # steps recorded without it
     assert "4x: goodput 95% of capacity met; 2xx p99 15 ms vs 2x 10 ms at 0.8x met" in text
     assert "**not met**" not in text
     assert out.with_suffix(".png").stat().st_size > 0

@@ -75,7 +75,9 @@ async def test_admits_up_to_the_limit_then_queues_then_times_out() -> None:
 
 
 async def test_a_freed_slot_goes_to_a_waiter() -> None:
-    gate = _gate(1)
+    # Deadlines far past the test's 10 ms pause: on a busy machine that pause alone outlasted
+    # the default 50 ms interval, and the waiter timed out before the slot was freed.
+    gate = _gate(1, interval=5.0, target=5.0)
     await gate.enter(Priority.CRITICAL)
     waiter = asyncio.create_task(gate.enter(Priority.CRITICAL))
     await asyncio.sleep(0.01)

@@ -39,6 +39,12 @@ MAX_HEADERS = 100
 KEEPALIVE_TIMEOUT = 75.0
 # Seconds a client gets to send a request's headers once it has started one.
 HEADER_TIMEOUT = 10.0
+# Connections the kernel holds complete but not yet accepted. aiohttp's 128 overflowed when a
+# crowd's clients connected at once: the kernel dropped their handshakes, the clients resent
+# them 1 s and 3 s later, and those seconds were every such client's first latency, before the
+# shop (or its admission gate) could see the request. Queued instead, they wait milliseconds
+# for the event loop's next accept (the kernel caps it at net.core.somaxconn).
+LISTEN_BACKLOG = 1024
 
 
 def refusal_of(exc: BaseException | None, status: int) -> ShopError:
@@ -199,7 +205,9 @@ def run(
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+            await web.TCPSite(
+                runner, host, port, reuse_port=reuse_port, backlog=LISTEN_BACKLOG
+            ).start()
             if admin_port:
                 await web.TCPSite(runner, host, admin_port, reuse_port=reuse_port).start()
             await asyncio.Event().wait()  # a signal raises GracefulExit here
