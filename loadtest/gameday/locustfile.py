@@ -17,7 +17,7 @@ from typing import Any
 from locust import LoadTestShape, constant_pacing, events
 
 import loadtest.traffic.locustfile as base
-from loadtest.traffic.scenarios import scenario
+from loadtest.traffic.scenarios import OPEN_POOL, scenario
 
 PACE_SECONDS = 1.0
 
@@ -45,9 +45,13 @@ def _options(parser: Any) -> None:
 
 
 class SteadyShape(LoadTestShape):
-    """Ramp at 10 users/s to --gameday-users of the traffic scenario's classes, then hold."""
+    """Ramp at 10 users/s to --gameday-users of the traffic scenario's classes, then hold; an
+    open-model scenario's users (the crowd of the spike drill) are a pool its arrivals draw on,
+    unpaced, spawned at once."""
 
     def tick(self) -> tuple[int, float, list[Any]] | None:
         options = base.shape_options(self)
-        names = scenario(options.gameday_traffic).users
-        return options.gameday_users, 10.0, [PACED[n] for n in names]
+        chosen = scenario(options.gameday_traffic)
+        if chosen.arrivals is not None:
+            return OPEN_POOL, float(OPEN_POOL), [base.CLASSES[n] for n in chosen.users]
+        return options.gameday_users, 10.0, [PACED[n] for n in chosen.users]

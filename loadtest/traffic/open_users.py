@@ -22,7 +22,7 @@ from locust import constant, task
 from locust.runners import WorkerRunner
 
 from loadtest.traffic import contract, rejections
-from loadtest.traffic.arrivals import LATE_AFTER, share
+from loadtest.traffic.arrivals import ARRIVALS, LATE_AFTER, share
 from loadtest.traffic.scenarios import scenario
 from loadtest.traffic.users import ShopUser
 
@@ -40,7 +40,9 @@ def setup(environment: Any) -> None:
 
 def _start(environment: Any) -> None:
     options = environment.parsed_options
-    arrivals = scenario(options.scenario).arrivals
+    # A game day names its own profile (and when it starts) instead of the scenario's.
+    named = getattr(options, "arrivals", "")
+    arrivals = ARRIVALS[named] if named else scenario(options.scenario).arrivals
     if arrivals is None:
         return
     # Each worker takes every n-th arrival from its index; the master sends the workers its
@@ -51,7 +53,9 @@ def _start(environment: Any) -> None:
         index, count = runner.worker_index, int(options.expect_workers)
     times = arrivals.schedule(float(options.capacity), float(options.scale))
     _schedule["times"] = share(times, index, count)
-    _started[:] = [time.monotonic()]
+    # `--arrivals-at` (epoch seconds) starts the schedule at a wall-clock time the caller chose.
+    at = float(getattr(options, "arrivals_at", 0.0) or 0.0)
+    _started[:] = [time.monotonic() + (at - time.time() if at else 0.0)]
 
 
 def _next_start() -> float | None:
@@ -90,6 +94,7 @@ class OpenUser(ShopUser):
             request_type="OPEN",
             name=f"{name} {SHED if kind == 'shed' else INTENDED}",
             response_time=took * 1000,
+            start_time=time.time() - took,  # the intended start, as the request log keeps it
             response_length=0,
             exception=Exception(self.last.reason) if kind == "failed" else None,
             context=self.last_trace,  # the arrival's row names the trace of its last request
