@@ -180,7 +180,7 @@ def _recovery_table(found: dict[str, Any]) -> list[str]:
         " admitted answers timed from each arrival's intended start, the share refused"
         " (`503 OVERLOADED`).",
         "",
-        "| second (0: the crowd leaves) | arrivals | admitted p99 | refused |",
+        "| second (0: the crowd leaves) | answers (admitted + refused) | admitted p99 | refused |",
         "|---|---|---|---|",
     ]
     for s in found.get("seconds", []):

@@ -46,7 +46,7 @@ from loadtest.harness.processes import Processes
 from loadtest.harness.stack import Stack
 from loadtest.harness.waiting import wait_until
 from loadtest.traffic.run import run_coupon, start_shop
-from loadtest.traffic.scenarios import SCENARIOS
+from loadtest.traffic.scenarios import OPEN_POOL, SCENARIOS
 
 DEFAULT_DB = "mysql://root:@127.0.0.1:3306/shop_gameday"
 ALERTMANAGER = ROOT / "observability" / "alertmanager" / "alertmanager.yml"
@@ -210,6 +210,9 @@ class GameDay:
             "SHOP_LOCK_BACKEND": "redis",
             **self.breaker.shop_env(),
         }
+        if self.d.crowd is not None:
+            # The gate is what a crowd drill proves; outside production it is off by default.
+            self.shop_env["SHOP_ADMISSION"] = "on"
         rule_dir = self.run_dir / "rules"
         rules.write_rules(rule_dir, args.scale)
         self.stack = Stack(
@@ -241,7 +244,8 @@ class GameDay:
             "rules": "production" if args.scale == 1 else f"lab (windows x{args.scale})",
             "interval_s": float(self.clock.interval),
             "window_s": self.clock.window,
-            "users": args.users or d.users,
+            # A crowd's users are the open model's pool; its load is the arrival rate.
+            "users": OPEN_POOL if d.crowd is not None else args.users or d.users,
             "replicas": len(self.shops),
             "db_distance_ms": DB_DISTANCE_MS,
             "load_average_start": os.getloadavg(),
