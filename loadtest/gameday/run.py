@@ -429,7 +429,9 @@ class GameDay:
         says."""
         d = self.d
         if self.timing is not None:  # nothing to run: the crowd leaves on schedule
-            time.sleep(max(0.0, self.timing.leaves - time.time()))
+            while time.time() < self.timing.leaves:  # what else it sets off, meanwhile
+                self.watch()
+                time.sleep(0.5)
             left = self.event("crowd leaves", arrivals_per_s=self.record["crowd"]["rate"])
             self.record["mitigated"] = left
             return left
