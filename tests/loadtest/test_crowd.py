@@ -100,13 +100,15 @@ def test_recovery_is_the_first_second_of_a_run_within_the_band(slow_after: int) 
 
 def test_a_shop_back_for_less_than_the_hold_has_not_recovered() -> None:
     rows = _drill(0)
-    slow_again = EPOCH + crowd.HOLD_S - 1
+    slow_again = EPOCH + 3  # three good seconds, then one slow
     rows = [r for r in rows if not slow_again <= r.t < slow_again + 1]
     rows += _arrivals(slow_again, 20, 900)
     figures = crowd.seconds(rows, EPOCH)
     band = crowd.band(figures, -30, -10)
     assert band is not None
-    assert crowd.time_to_recover(figures, band) == crowd.HOLD_S
+    assert crowd.time_to_recover(figures, band, hold=5) == 4
+    assert crowd.time_to_recover(figures, band, hold=3) == 0
+    assert crowd.HOLD_S > 3  # the drill's hold: more than three good seconds
 
 
 def test_a_second_without_admitted_answers_is_not_recovered() -> None:
