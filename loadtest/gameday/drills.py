@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from loadtest.traffic.arrivals import ARRIVALS
+
 DB_DISTANCE_MS = 5
 
 
@@ -37,6 +39,15 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class Crowd:
+    """Load the drill changes instead of breaking anything: the open model's arrivals on a
+    profile of multiples of the baseline rate (gameday/crowd.py)."""
+
+    traffic: str  # the open-model scenario whose users arrive
+    arrivals: str  # the profile (loadtest/traffic/arrivals.py)
+
+
+@dataclass(frozen=True, slots=True)
 class Drill:
     scenario: str
     switch: str  # "" when the drill only breaks a process
@@ -46,6 +57,7 @@ class Drill:
     users: int = 10
     also: tuple[tuple[str, object], ...] = ()  # switches flipped with `switch`
     fault: Fault | None = None  # broken after the flips
+    crowd: Crowd | None = None  # arrives instead of a flip
 
     @property
     def flips(self) -> tuple[tuple[str, object], ...]:
@@ -56,6 +68,9 @@ class Drill:
         parts = [f"{switch}={json.dumps(value)}" for switch, value in self.flips]
         if self.fault is not None:
             parts.append(f"{self.fault.process} {self.fault.how}")
+        if self.crowd is not None:
+            peak = ARRIVALS[self.crowd.arrivals].peak()
+            parts.append(f"arrivals x{peak:g} for the middle third")
         return ", ".join(parts)
 
 
@@ -221,6 +236,18 @@ DRILLS.update(
             ("ShopDbPoolAcquireTimeouts",),
             tolerated=DATABASE_STARVED,
             also=(("db_latency_ms", 200),),
+        ),
+        # A crowd at 4x the baseline rate (1.6x the probed capacity) for the middle third: the
+        # gate sheds the excess and pages; every refusal is a 503, so the availability page (and
+        # the checkout page, refused orders) may follow, and latency budget burns while the
+        # admitted requests queue up to the gate's deadline.
+        Drill(
+            "spike",
+            "",
+            None,
+            ("ShopAdmissionShedding",),
+            tolerated=SLO_PAGES,
+            crowd=Crowd("spike-open", "gameday-spike"),
         ),
     )
 )

@@ -17,7 +17,7 @@ from typing import Any
 from locust import LoadTestShape, constant_pacing, events
 
 import loadtest.traffic.locustfile as base
-from loadtest.traffic.scenarios import scenario
+from loadtest.traffic.scenarios import OPEN_POOL, scenario
 
 PACE_SECONDS = 1.0
 
@@ -35,7 +35,12 @@ PACED = {
     c.__name__.removeprefix("Paced"): c
     for c in (PacedBrowseUser, PacedChargeUser, PacedCouponUser, PacedHotChargeUser, PacedOrderUser)
 }
-__all__ = [*(c.__name__ for c in PACED.values()), "SteadyShape"]
+# The spike drill's crowd: open-model users, unpaced (their arrivals are the schedule).
+OPEN = {n: base.CLASSES[n] for n in ("OpenChargeUser", "OpenCouponUser", "OpenOrderUser")}
+OpenChargeUser = OPEN["OpenChargeUser"]
+OpenCouponUser = OPEN["OpenCouponUser"]
+OpenOrderUser = OPEN["OpenOrderUser"]
+__all__ = [*(c.__name__ for c in PACED.values()), *OPEN, "SteadyShape"]
 
 
 @events.init_command_line_parser.add_listener
@@ -45,9 +50,13 @@ def _options(parser: Any) -> None:
 
 
 class SteadyShape(LoadTestShape):
-    """Ramp at 10 users/s to --gameday-users of the traffic scenario's classes, then hold."""
+    """Ramp at 10 users/s to --gameday-users of the traffic scenario's classes, then hold; an
+    open-model scenario's users (the crowd of the spike drill) are a pool its arrivals draw on,
+    unpaced, spawned in a few seconds."""
 
     def tick(self) -> tuple[int, float, list[Any]] | None:
         options = base.shape_options(self)
-        names = scenario(options.gameday_traffic).users
-        return options.gameday_users, 10.0, [PACED[n] for n in names]
+        chosen = scenario(options.gameday_traffic)
+        if chosen.arrivals is not None:
+            return OPEN_POOL, 100.0, [OPEN[n] for n in chosen.users]
+        return options.gameday_users, 10.0, [PACED[n] for n in chosen.users]

@@ -23,7 +23,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from loadtest import ROOT
-from loadtest.gameday import history
+from loadtest.gameday import crowd, history
 from loadtest.gameday.drills import BACKGROUND
 
 TIMELINE = ROOT / "grafana" / "dashboards" / "shop-incident-timeline.json"
@@ -141,6 +141,55 @@ def _machine(record: dict[str, Any]) -> str:
     )
 
 
+def _setting(record: dict[str, Any]) -> str:
+    place = (
+        f" against {record['replicas']} replicas on the Redis lock backend, with the database"
+        f" {record['db_distance_ms']} ms away per statement for the whole drill."
+    )
+    if record.get("crowd"):
+        return (
+            f"A crowd arrived: the `{record['traffic']}` open-model traffic (balance charges,"
+            f" coupon issues, orders; decision 0042) at {crowd.describe(record)}" + place
+        )
+    return (
+        f"The drill broke `{_fault(record)}` under {record['users']} locust users of the"
+        f" `{record.get('traffic', record['scenario'])}` traffic (orders)" + place
+    )
+
+
+def _recovery_rows(record: dict[str, Any]) -> list[str]:
+    """A crowd drill's recovery: per second of intended arrivals, into the baseline band."""
+    found = record.get("recovery") or {}
+    band = found.get("band") or {}
+    return [
+        "| time to mitigate | – (the crowd leaves by itself) |",
+        f"| baseline band (per second, {crowd.BAND_QUANTILE}th percentile of the baseline's"
+        f" seconds) | admitted p99 ≤ {band.get('p99_ms', 0):.0f} ms, refused ≤"
+        f" {band.get('refused', 0):.1%} |",
+        f"| time to recover (from the crowd leaving to the first of {crowd.HOLD_S} seconds in a"
+        f" row in the band; bound {crowd.RECOVERY_BOUND_S:g} s) | {_s(record.get('ttr'))} |",
+    ]
+
+
+def _recovery_table(found: dict[str, Any]) -> list[str]:
+    rows = [
+        "",
+        "## Around the crowd leaving",
+        "",
+        "Per second of intended arrival time, from the request log: arrivals, the p99 of the"
+        " admitted answers timed from each arrival's intended start, the share refused"
+        " (`503 OVERLOADED`).",
+        "",
+        "| second (0: the crowd leaves) | answers (admitted + refused) | admitted p99 | refused |",
+        "|---|---|---|---|",
+    ]
+    for s in found.get("seconds", []):
+        if -5 <= s["at"] <= 20:
+            p99 = "–" if s["p99_ms"] is None else f"{s['p99_ms']:.0f} ms"
+            rows.append(f"| {s['at']:+.0f} | {s['arrivals']} | {p99} | {s['refused']:.1%} |")
+    return rows
+
+
 def render(record: dict[str, Any], chart_name: str | None) -> str:
     scenario = record["scenario"]
     flip = record.get("flip")
@@ -154,11 +203,7 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(record['started']))}."
         f" **Verdict: {verdict}.**",
         "",
-        f"The drill broke `{_fault(record)}` under"
-        f" {record['users']} locust users of the `{record.get('traffic', scenario)}` traffic"
-        " (orders) against"
-        f" {record['replicas']} replicas on the Redis lock backend, with the database"
-        f" {record['db_distance_ms']} ms away per statement for the whole drill.",
+        _setting(record),
         "",
         _machine(record),
         "",
@@ -177,10 +222,15 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
     for alert, t in sorted((record.get("ttd") or {}).items(), key=lambda kv: kv[1]):
         ttn = (record.get("ttn") or {}).get(alert)
         lines.append(f"| time to detect: {alert} | {_s(t)} (notified after {_s(ttn)}) |")
+    if record.get("crowd"):
+        lines += _recovery_rows(record)
+    else:
+        lines += [
+            f"| time to mitigate (runbook command run) | {_s(record.get('ttm'))} |",
+            f"| time to recover (throughput ≥ 90 %, p99 ≤ 110 % of the baseline) |"
+            f" {_s(record.get('ttr'))} |",
+        ]
     lines += [
-        f"| time to mitigate (runbook command run) | {_s(record.get('ttm'))} |",
-        f"| time to recover (throughput ≥ 90 %, p99 ≤ 110 % of the baseline) |"
-        f" {_s(record.get('ttr'))} |",
         "",
         "## Timeline",
         "",
@@ -201,11 +251,20 @@ def render(record: dict[str, Any], chart_name: str | None) -> str:
             text += f": {detail['process']} {detail['how']}"
         elif "switch" in detail:
             text += f" `{detail['switch']}` → `{json.dumps(detail['value'])}`"
+        elif "arrivals_per_s" in detail:
+            text += f": {detail['arrivals_per_s']:.0f} arrivals/s"
+        elif "capacity" in detail:
+            text += (
+                f": {detail['capacity']:.0f} answers/s under {detail['probe_rate']:.0f}+"
+                f" arrivals/s for {detail['seconds']:g} s; baseline rate {detail['rate']:g}/s"
+            )
         elif "throughput" in detail and detail["throughput"] is not None:
             text += (
                 f": {detail['throughput']:.1f} 2xx/s, p99 {(detail.get('p99') or 0) * 1000:.0f} ms"
             )
         lines.append(f"| {_clock(e['t'])} | {since} | {text} |")
+    if record.get("recovery"):
+        lines += _recovery_table(record["recovery"])
     lines += ["", "## Incident-timeline panels", ""]
     if chart_name:
         lines += [

@@ -35,8 +35,8 @@ from typing import Any
 import yaml
 
 from loadtest import ROOT, audit
-from loadtest.gameday import history, report, rules
-from loadtest.gameday.drills import BACKGROUND, DB_DISTANCE_MS, Drill, drill
+from loadtest.gameday import crowd, history, report, rules
+from loadtest.gameday.drills import BACKGROUND, DB_DISTANCE_MS, Crowd, Drill, drill
 from loadtest.gameday.faults import Breaker
 from loadtest.gameday.receiver import Receiver
 from loadtest.gameday.runbooks import mitigation_for
@@ -45,8 +45,8 @@ from loadtest.harness.ports import free_port
 from loadtest.harness.processes import Processes
 from loadtest.harness.stack import Stack
 from loadtest.harness.waiting import wait_until
-from loadtest.traffic.run import start_shop
-from loadtest.traffic.scenarios import SCENARIOS
+from loadtest.traffic.run import run_coupon, start_shop
+from loadtest.traffic.scenarios import OPEN_POOL, SCENARIOS
 
 DEFAULT_DB = "mysql://root:@127.0.0.1:3306/shop_gameday"
 ALERTMANAGER = ROOT / "observability" / "alertmanager" / "alertmanager.yml"
@@ -150,7 +150,9 @@ def alertmanager_config(webhook: str, out: Path) -> Path:
 
 def traffic(d: Drill) -> str:
     """The load test scenario whose users the drill runs: drills of a process fault or of two
-    switches have none of their own, and run the order traffic."""
+    switches have none of their own, and run the order traffic; a crowd, its open model's."""
+    if d.crowd is not None:
+        return d.crowd.traffic
     return d.scenario if d.scenario in SCENARIOS else "order"
 
 
@@ -163,6 +165,7 @@ def start_locust(
     users: int,
     seeded: int,
     log: Path,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [
@@ -170,7 +173,7 @@ def start_locust(
         "--host", ",".join(shops), "--scenario", "order", "--gameday-traffic", traffic(d),
         "--gameday-users", str(users), "--shop-users", str(seeded),
         "--admin-token", token, "--web-host", "127.0.0.1", "--web-port", str(port),
-        "--autostart", "--only-summary",
+        "--autostart", "--only-summary", *extra,
     ]  # fmt: skip
     return procs.start(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
 
@@ -207,6 +210,9 @@ class GameDay:
             "SHOP_LOCK_BACKEND": "redis",
             **self.breaker.shop_env(),
         }
+        if self.d.crowd is not None:
+            # The gate is what a crowd drill proves; outside production it is off by default.
+            self.shop_env["SHOP_ADMISSION"] = "on"
         rule_dir = self.run_dir / "rules"
         rules.write_rules(rule_dir, args.scale)
         self.stack = Stack(
@@ -238,7 +244,8 @@ class GameDay:
             "rules": "production" if args.scale == 1 else f"lab (windows x{args.scale})",
             "interval_s": float(self.clock.interval),
             "window_s": self.clock.window,
-            "users": args.users or d.users,
+            # A crowd's users are the open model's pool; its load is the arrival rate.
+            "users": OPEN_POOL if d.crowd is not None else args.users or d.users,
             "replicas": len(self.shops),
             "db_distance_ms": DB_DISTANCE_MS,
             "load_average_start": os.getloadavg(),
@@ -252,6 +259,7 @@ class GameDay:
         self.notified: dict[str, float] = {}
         self.resolved: dict[str, float] = {}
         self.recovered: float | None = None
+        self.timing: crowd.Timing | None = None  # a crowd drill's schedule
 
     def event(self, name: str, **fields: Any) -> float:
         t = time.time()
@@ -272,19 +280,39 @@ class GameDay:
         seeded = min(database.seeded_users(self.db_url), args.seed_users)
         if self.d.switch == "cart_index":  # a missing index only hurts on a large table
             database.abandon_carts(self.db_url, shoppers=args.seed_users)
+        extra: list[str] = []
+        if self.d.crowd is not None:  # before Prometheus: its refusals are in no window
+            extra = self.crowd_options(self.d.crowd, seeded)
         self.stack.up()
         admin.flip(self.shops[0], self.token, "db_latency_ms", DB_DISTANCE_MS)
+        if self.d.crowd is not None:
+            self.timing = crowd.Timing(time.time() + crowd.LEAD_S)
+            extra += ["--arrivals-at", f"{self.timing.epoch:.3f}"]
         start_locust(
             self.procs, self.d, self.shops, self.locust_port, self.token,
-            self.record["users"], seeded, self.run_dir / "locust.log",
+            self.record["users"], seeded, self.run_dir / "locust.log", extra,
         )  # fmt: skip
         favour([proc.pid for proc in self.procs.started] + self.stack.pids())
         self.record["started"] = self.event("load started")
+
+    def crowd_options(self, c: Crowd, seeded: int) -> list[str]:
+        """Probe the replicas' capacity; the locust options of a crowd at its share."""
+        probed = crowd.probe(self.shops, self.db_url, seeded, self.run_dir)
+        self.record["crowd"] = probed
+        self.event("capacity probed", **probed)
+        chosen = SCENARIOS[c.traffic]
+        coupon = run_coupon(chosen, self.shops[0], self.token, time.strftime("%Y%m%d-%H%M%S"))
+        return [
+            "--arrivals", c.arrivals, "--capacity", f"{probed['rate']:.1f}",
+            "--coupon-id", coupon, "--run-dir", str(self.run_dir / "locust"),
+        ]  # fmt: skip
 
     def baseline(self) -> bool:
         """After the ramp, a stretch of `clock.baseline` seconds with no alert firing (a shared
         machine may need a few tries): what recovery is held to. False: no drill after it."""
         clock, prom = self.clock, self.prom
+        if self.timing is not None:
+            return self.crowd_baseline(self.timing)
         time.sleep(10)
         quiet_since = time.time()
         seen: set[str] = set()
@@ -312,7 +340,33 @@ class GameDay:
             self.fail(
                 f"expected alerts already firing on the baseline: {', '.join(sorted(self.masked))}"
             )
-        window = clock.baseline - 5
+        return self.measure_baseline(clock.baseline - 5)
+
+    def crowd_baseline(self, timing: crowd.Timing) -> bool:
+        """The first third of a crowd drill, less its ramp: the schedule does not wait, so
+        any alert firing in it is ambient (or fails the drill)."""
+        seen: set[str] = set()
+        time.sleep(max(0.0, timing.quiet_from - time.time()))
+        while time.time() < timing.arrives - 1:
+            noisy = self.prom.firing()
+            if noisy - seen:
+                self.event("baseline not quiet", firing=sorted(noisy))
+            seen |= noisy
+            time.sleep(0.5)
+        self.ambient = seen
+        self.record["ambient"] = sorted(seen)
+        if seen and not self.args.ambient:
+            self.fail(f"alerts fired on the baseline: {', '.join(sorted(seen))}")
+            return False
+        self.masked = set(self.d.expected) & seen
+        if self.masked:
+            self.fail(
+                f"expected alerts already firing on the baseline: {', '.join(sorted(self.masked))}"
+            )
+        return self.measure_baseline(timing.arrives - 1 - timing.quiet_from)
+
+    def measure_baseline(self, window: float) -> bool:
+        prom = self.prom
         base = {"throughput": prom.value(throughput(window)), "p99": prom.value(p99(window))}
         self.record["baseline"] = base
         self.event("baseline", **base)
@@ -342,6 +396,12 @@ class GameDay:
         the incident began (the last of these)."""
         d = self.d
         flip = 0.0
+        within = self.clock.detect
+        if self.timing is not None:  # the crowd arrives on schedule; detected while it stays
+            time.sleep(max(0.0, self.timing.arrives - time.time()))
+            rate = self.record["crowd"]["rate"] * crowd.MULTIPLE
+            flip = self.event("crowd arrives", arrivals_per_s=rate)
+            within = self.timing.leaves - flip
         for switch, value in d.flips:
             admin.flip(self.shops[0], self.token, switch, value)
             flip = self.event("flip", switch=switch, value=value)
@@ -353,7 +413,7 @@ class GameDay:
             flip = self.event("fault", process=d.fault.process, how=d.fault.how)
         self.record["flip"] = flip
         try:
-            wait_until(self.watch, within=self.clock.detect, what="expected alerts", poll=0.5)
+            wait_until(self.watch, within=within, what="expected alerts", poll=0.5)
         except TimeoutError:
             missing = [a for a in d.expected if a not in self.fired and a not in self.masked]
             if missing:
@@ -368,6 +428,13 @@ class GameDay:
         back, as written; then start again what was broken, as the expected alert's runbook
         says."""
         d = self.d
+        if self.timing is not None:  # nothing to run: the crowd leaves on schedule
+            while time.time() < self.timing.leaves:  # what else it sets off, meanwhile
+                self.watch()
+                time.sleep(0.5)
+            left = self.event("crowd leaves", arrivals_per_s=self.record["crowd"]["rate"])
+            self.record["mitigated"] = left
+            return left
         order = sorted(self.fired, key=self.fired.__getitem__)
         alerts = [a for a in order if a in d.expected] or list(d.expected)
         mitigated = None
@@ -462,7 +529,9 @@ class GameDay:
             self.fail(f"unexpected alerts: {', '.join(unexpected)}")
         record["ttd"] = {a: fired[a] - flip for a in fired}
         record["ttn"] = {a: notified[a] - flip for a in notified}
-        record["ttm"] = mitigated - flip
+        # A crowd leaves by itself: no time to mitigate; its recovery counts from then, per
+        # second of the request log (stop).
+        record["ttm"] = None if self.timing is not None else mitigated - flip
         record["ttr"] = (self.recovered - flip) if self.recovered is not None else None
 
     def stop(self) -> None:
@@ -475,6 +544,8 @@ class GameDay:
         except Exception as exc:
             record.setdefault("warnings", []).append(f"timeline not exported: {exc}")
         self.procs.stop()
+        if self.timing is not None and "baseline" in record:
+            self.crowd_recovery(self.timing)
         self.receiver.close()
         self.stack.down()
         try:
@@ -487,6 +558,23 @@ class GameDay:
         print(record["audit"])
         (self.run_dir / "gameday.json").write_text(json.dumps(record, indent=2, default=str))
         record["run_dir"] = str(self.run_dir)
+
+    def crowd_recovery(self, timing: crowd.Timing) -> None:
+        """Seconds from the crowd leaving until the shop is back in its baseline band."""
+        record = self.record
+        found = crowd.recovery(self.run_dir / "locust", timing)
+        record["recovery"] = found
+        record["ttr"] = found["ttr"]
+        if "flip" not in record:
+            return
+        if found["band"] is None:
+            self.fail("no admitted answers on the baseline: no band to recover to")
+        elif found["ttr"] is None or found["ttr"] > crowd.RECOVERY_BOUND_S:
+            after = "never" if found["ttr"] is None else f"after {found['ttr']:.0f} s"
+            self.fail(
+                f"back in the baseline band {after}, not within {crowd.RECOVERY_BOUND_S:g} s"
+                " of the crowd leaving"
+            )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -70,9 +70,27 @@ def share(times: Iterator[float], index: int, count: int) -> Iterator[float]:
             yield t
 
 
+def step_up(name: str, third: float, multiple: float, tail: float = 0.0) -> Arrivals:
+    """The capacity for a third, `multiple` times it for the next (flipped, not ramped), the
+    capacity again for the last third and `tail` seconds more."""
+    step = 0.01
+    return Arrivals(
+        name,
+        (
+            RateStage(third, 1),
+            RateStage(step, multiple),
+            RateStage(third - step, multiple),
+            RateStage(step, 1),
+            RateStage(third - step + tail, 1),
+        ),
+    )
+
+
 # Capacity multiples: `overload` steps to 4x and back; `spike-open` ramps to 4x in 5 s for the
 # middle third, then back to the baseline (the `spike` game day's shape in the open model);
-# `steady` holds 1x (`--capacity` is then the offered rate: the overload benchmark's steps).
+# `steady` holds 1x (`--capacity` is then the offered rate: the overload benchmark's steps);
+# `gameday-spike` is the `spike` game day's (loadtest/gameday/crowd.py): 45 s thirds, 4x in the
+# middle, and the baseline held on until the game day stops locust (its alerts clear meanwhile).
 ARRIVALS: dict[str, Arrivals] = {
     a.name: a
     for a in (
@@ -97,5 +115,6 @@ ARRIVALS: dict[str, Arrivals] = {
             ),
         ),
         Arrivals("steady", (RateStage(20, 1),)),
+        step_up("gameday-spike", 45, 4, tail=600),
     )
 }

@@ -78,6 +78,12 @@ def _options(parser: Any) -> None:
     parser.add_argument(
         "--capacity", type=float, default=200.0, help="open model: arrivals/s at 1x the capacity"
     )
+    parser.add_argument(
+        "--arrivals", default="", help="open model: this profile, not the scenario's"
+    )
+    parser.add_argument(
+        "--arrivals-at", type=float, default=0.0, help="open model: first arrival (epoch s; 0: now)"
+    )
 
 
 def _options_of(environment: Any) -> Any:

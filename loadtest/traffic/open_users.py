@@ -26,7 +26,7 @@ from locust import constant, task
 from locust.runners import WorkerRunner
 
 from loadtest.traffic import contract, rejections
-from loadtest.traffic.arrivals import LATE_AFTER, share
+from loadtest.traffic.arrivals import ARRIVALS, LATE_AFTER, share
 from loadtest.traffic.scenarios import scenario
 from loadtest.traffic.users import ShopUser
 
@@ -44,7 +44,9 @@ def setup(environment: Any) -> None:
 
 def _start(environment: Any) -> None:
     options = environment.parsed_options
-    arrivals = scenario(options.scenario).arrivals
+    # A game day names its own profile (and when it starts) instead of the scenario's.
+    named = getattr(options, "arrivals", "")
+    arrivals = ARRIVALS[named] if named else scenario(options.scenario).arrivals
     if arrivals is None:
         return
     # Each worker takes every n-th arrival from its index; the master sends the workers its
@@ -56,7 +58,11 @@ def _start(environment: Any) -> None:
     scale = float(options.scale)
     times = arrivals.schedule(float(options.capacity), scale)
     _schedule["times"] = share(times, index, count)
-    _started[:] = [time.monotonic() + scenario(options.scenario).schedule_start(scale)]
+    # `--arrivals-at` (epoch seconds) starts the schedule at a wall-clock time the caller chose;
+    # otherwise once the whole pool has started and settled (Scenario.schedule_start).
+    at = float(getattr(options, "arrivals_at", 0.0) or 0.0)
+    delay = at - time.time() if at else scenario(options.scenario).schedule_start(scale)
+    _started[:] = [time.monotonic() + delay]
 
 
 def _next_start() -> float | None:

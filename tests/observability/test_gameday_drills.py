@@ -33,7 +33,7 @@ def test_drill_names_real_alerts(drill: Drill) -> None:
 
 @pytest.mark.parametrize("drill", DRILLS.values(), ids=lambda d: d.scenario)
 def test_an_expected_alerts_runbook_flips_each_switch_back(drill: Drill) -> None:
-    assert drill.flips or drill.fault
+    assert drill.flips or drill.fault or drill.crowd
     for switch, value in drill.flips:
         fix = mitigation_for(list(drill.expected), switch)
         assert fix is not None, f"no runbook of {drill.expected} flips {switch} back"
