@@ -71,6 +71,14 @@ def median_and_p99(histogram: str, by: str, selector: str) -> list[Query]:
     ]
 
 
+def per(by: str, counter: str, selector: str = "", *, fn: str = "rate", legend: str = "") -> Query:
+    """`counter`'s `fn` (rate or increase) summed per `by` (labels), over the series matching
+    `selector`; the legend names each `by` label unless given."""
+    series = f"{counter}{{{selector}}}" if selector else counter
+    legend = legend or " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
+    return f"sum by ({by}) ({fn}({series}[{RATE}]))", legend
+
+
 def _targets(
     queries: list[Query], exemplars: bool
 ) -> list[cogbuilder.Builder[cogvariants.Dataquery]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, board, graph, quantile, row
+from panels import board, graph, per, quantile, row
 
 H = "http_server_request_duration_seconds"
 
@@ -33,7 +33,7 @@ def dashboard() -> Dashboard:
                 2,
                 "Requests per second by name",
                 "reqps",
-                [(f"sum by (name) (rate(locust_requests_total[{RATE}]))", "{{name}}")],
+                [per("name", "locust_requests_total")],
                 description="Requests locust sent per request name.",
             )
         )
@@ -42,7 +42,7 @@ def dashboard() -> Dashboard:
                 3,
                 "Failures per second by name",
                 "reqps",
-                [(f"sum by (name) (rate(locust_failures_total[{RATE}]))", "{{name}}")],
+                [per("name", "locust_failures_total")],
                 description="Requests locust counted as failed (5xx, timeouts, wrong answers).",
             )
         )
@@ -51,7 +51,7 @@ def dashboard() -> Dashboard:
                 4,
                 "Rejections by code",
                 "reqps",
-                [(f"sum by (code) (rate(locust_rejections_total[{RATE}]))", "{{code}}")],
+                [per("code", "locust_rejections_total")],
                 description="Business rejections the scenario expects (sold out, duplicate, "
                 "LOCK001 ...).",
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, LOCK, RATE, board, graph, median_and_p99, quantile, row
+from panels import INSTANCE, LOCK, board, graph, median_and_p99, per, quantile, row
 
 SHOP = 'job="shop", instance=~"$instance", lock_name=~"$lock"'
 BACKEND = 'job="shop", instance=~"$instance"'
@@ -57,13 +57,7 @@ def dashboard() -> Dashboard:
                 4,
                 "Acquires by outcome",
                 "ops",
-                [
-                    (
-                        f"sum by (lock_name, outcome) "
-                        f"(rate(shop_lock_wait_duration_seconds_count{{{SHOP}}}[{RATE}]))",
-                        "{{lock_name}} {{outcome}}",
-                    )
-                ],
+                [per("lock_name, outcome", "shop_lock_wait_duration_seconds_count", SHOP)],
                 description="acquired, timeout (409 LOCK001), error (503 LOCK002), cancelled.",
             )
         )
@@ -90,13 +84,7 @@ def dashboard() -> Dashboard:
                 6,
                 "Leases lost",
                 "short",
-                [
-                    (
-                        f"sum by (lock_name) "
-                        f"(increase(shop_lock_lease_lost_total{{{SHOP}}}[{RATE}]))",
-                        "{{lock_name}}",
-                    )
-                ],
+                [per("lock_name", "shop_lock_lease_lost_total", SHOP, fn="increase")],
                 description="Holders whose lease lapsed mid-hold (rolled back, 503 LOCK003).",
             )
         )
@@ -105,13 +93,7 @@ def dashboard() -> Dashboard:
                 7,
                 "Lock backend errors",
                 "ops",
-                [
-                    (
-                        f"sum by (backend, op) "
-                        f"(rate(shop_lock_backend_errors_total{{{BACKEND}}}[{RATE}]))",
-                        "{{backend}} {{op}}",
-                    )
-                ],
+                [per("backend, op", "shop_lock_backend_errors_total", BACKEND)],
                 description="Failed backend operations (Redis unreachable or refusing).",
             )
         )
@@ -120,12 +102,7 @@ def dashboard() -> Dashboard:
                 8,
                 "Waiter wake-ups by source",
                 "ops",
-                [
-                    (
-                        f"sum by (source) (rate(shop_lock_wakeups_total{{{BACKEND}}}[{RATE}]))",
-                        "{{source}}",
-                    )
-                ],
+                [per("source", "shop_lock_wakeups_total", BACKEND)],
                 description="How waiters learn a lock is free (release message or timer).",
             )
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 import spec
-from panels import INSTANCE, RATE, ROUTE, board, graph, number, quantile, row
+from panels import INSTANCE, RATE, ROUTE, board, graph, number, per, quantile, row
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz", http_route=~"$route"'
@@ -78,7 +78,7 @@ def dashboard() -> Dashboard:
                 1,
                 "Requests per second by route",
                 "reqps",
-                [(f"sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}]))", "{{http_route}}")],
+                [per("http_route", f"{H}_count", scoped)],
                 description="Rate of answered requests per route template.",
             )
         )
@@ -117,12 +117,7 @@ def dashboard() -> Dashboard:
                 4,
                 "Responses by status code",
                 "reqps",
-                [
-                    (
-                        f"sum by (http_response_status_code) (rate({H}_count{{{scoped}}}[{RATE}]))",
-                        "{{http_response_status_code}}",
-                    )
-                ],
+                [per("http_response_status_code", f"{H}_count", scoped)],
                 description="409 and 4xx are business rejections; 5xx spend the error budget.",
             )
         )
@@ -133,19 +128,18 @@ def dashboard() -> Dashboard:
                 "Business outcomes",
                 "ops",
                 [
-                    (
-                        f"sum by (outcome) (rate(shop_orders_total{{{BY_INSTANCE}}}[{RATE}]))",
-                        "order {{outcome}}",
+                    per("outcome", "shop_orders_total", BY_INSTANCE, legend="order {{outcome}}"),
+                    per(
+                        "outcome",
+                        "shop_coupon_issues_total",
+                        BY_INSTANCE,
+                        legend="coupon {{outcome}}",
                     ),
-                    (
-                        f"sum by (outcome) "
-                        f"(rate(shop_coupon_issues_total{{{BY_INSTANCE}}}[{RATE}]))",
-                        "coupon {{outcome}}",
-                    ),
-                    (
-                        f"sum by (outcome) "
-                        f"(rate(shop_balance_charges_total{{{BY_INSTANCE}}}[{RATE}]))",
-                        "charge {{outcome}}",
+                    per(
+                        "outcome",
+                        "shop_balance_charges_total",
+                        BY_INSTANCE,
+                        legend="charge {{outcome}}",
                     ),
                 ],
                 description="Orders, coupon issues and charges by outcome (success or error "

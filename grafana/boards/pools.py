@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, POOL, RATE, board, graph, median_and_p99, quantile, row
+from panels import INSTANCE, POOL, RATE, board, graph, median_and_p99, per, quantile, row
 
 SCOPE = 'job="shop", instance=~"$instance", pool=~"$pool"'
 STATEMENTS = 'job="shop", instance=~"$instance"'
@@ -92,13 +92,7 @@ def dashboard() -> Dashboard:
                 5,
                 "Acquire timeouts",
                 "ops",
-                [
-                    (
-                        f"sum by (pool) "
-                        f"(rate(db_client_connection_timeouts_total{{{SCOPE}}}[{RATE}]))",
-                        "{{pool}}",
-                    )
-                ],
+                [per("pool", "db_client_connection_timeouts_total", SCOPE)],
                 description="Acquires that gave up (main: 503 DB001; redis: LOCK002). The "
                 "line is the timeout alerts' 0.02/s.",
                 lines=[(0.02, "red")],
@@ -143,13 +137,7 @@ def dashboard() -> Dashboard:
                 8,
                 "Statements by MySQL error code",
                 "ops",
-                [
-                    (
-                        f"sum by (error_code) "
-                        f"(rate(db_client_operation_duration_seconds_count{{{STATEMENTS}}}[{RATE}]))",
-                        "{{error_code}}",
-                    )
-                ],
+                [per("error_code", "db_client_operation_duration_seconds_count", STATEMENTS)],
                 description="Statement rate by error code (empty = success; 1205 lock wait "
                 "timeout, 1213 deadlock).",
             )
@@ -219,7 +207,7 @@ def dashboard() -> Dashboard:
                 13,
                 "Redis commands",
                 "ops",
-                [(f"sum by (cmd) (rate(redis_commands_total[{RATE}]))", "{{cmd}}")],
+                [per("cmd", "redis_commands_total")],
                 description="Commands per second by name (EVALSHA = lock and gate scripts).",
             )
         )

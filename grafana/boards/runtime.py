@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, quantile, row, states
+from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, per, quantile, row, states
 
 ONE = 'job="shop", instance=~"$instance"'
 
@@ -92,10 +92,11 @@ def dashboard() -> Dashboard:
                 "Garbage collections",
                 "ops",
                 [
-                    (
-                        f"sum by (instance, generation) "
-                        f"(rate(python_gc_collections_total{{{ONE}}}[{RATE}]))",
-                        "{{instance}} gen {{generation}}",
+                    per(
+                        "instance, generation",
+                        "python_gc_collections_total",
+                        ONE,
+                        legend="{{instance}} gen {{generation}}",
                     )
                 ],
                 description="Collections per second by generation: rising with memory means "
@@ -171,13 +172,7 @@ def dashboard() -> Dashboard:
                 12,
                 "Admission: refusals (503 OVERLOADED) by reason and route",
                 "reqps",
-                [
-                    (
-                        "sum by (reason, http_route) "
-                        f'(rate(shop_admission_refusals_total{{job="shop"}}[{RATE}]))',
-                        "{{reason}} {{http_route}}",
-                    )
-                ],
+                [per("reason, http_route", "shop_admission_refusals_total", 'job="shop"')],
                 description="Requests shed at the front door: queue_full (the queue is as long"
                 " as the limit), queue_timeout (waited past the deadline), late (waited past it"
                 " before reaching the gate: a busy event loop).",

@@ -389,7 +389,7 @@ def wrk(
     ).stdout  # fmt: skip
 
 
-def _wrk(
+def run_wrk(
     script: Path, path: str, seconds: int, users: tuple[int, int], coupon: str, shop_pid: int
 ) -> dict[str, Any]:
     first, span = users
@@ -423,7 +423,7 @@ def _wrk(
     }
 
 
-def _start(variant: Variant) -> subprocess.Popen[bytes]:
+def start_shop(variant: Variant) -> subprocess.Popen[bytes]:
     env = {"SHOP_DB_URL": DB_URL, "SHOP_DB_POOL_MAX": str(POOL), **variant.env}
     replica = shop.launch(f"http://127.0.0.1:{PORT}", env, command=variant.server)
     replica.wait_ready(within=30)
@@ -453,11 +453,11 @@ def _sql(statement: str) -> None:
     )
 
 
-def _prepare() -> None:
+def prepare() -> None:
     database.prepare(DB_URL, users=USERS, if_empty=False, stock=100_000_000)
 
 
-def _fresh_coupon(tag: str) -> str:
+def fresh_coupon(tag: str) -> str:
     coupon = f"bench-{tag}-{time.time_ns()}"
     expires = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     _sql(
@@ -468,7 +468,7 @@ def _fresh_coupon(tag: str) -> str:
     return coupon
 
 
-def _refill_carts() -> None:
+def refill_carts() -> None:
     """Every user's cart holds one unit of product 1 again (orders empty them)."""
     _sql(
         "INSERT IGNORE INTO cart_items (cart_id, product_id, quantity, created_at)"
@@ -476,7 +476,7 @@ def _refill_carts() -> None:
     )
 
 
-def _machine() -> str:
+def describe_machine() -> str:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -503,32 +503,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=sorted(CONCURRENCY), action="append")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    machine = _machine()
-    _prepare()
+    machine = describe_machine()
+    prepare()
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_LUA % {"users": USERS})
     variants = [v for v in VARIANTS if not args.only or v.path in args.only]
     results: dict[str, list[dict[str, Any]]] = {f"{v.path}: {v.name}": [] for v in variants}
     users = Users()
     for round_no in range(args.rounds):
-        _refill_carts()
+        refill_carts()
         users.next = 1
         for variant in variants:
             key = f"{variant.path}: {variant.name}"
-            coupon = _fresh_coupon(variant.path)
+            coupon = fresh_coupon(variant.path)
             if variant.raw is not None:
-                uvloop.run(_raw(variant.raw, 1, users, _fresh_coupon("warm")))
+                uvloop.run(_raw(variant.raw, 1, users, fresh_coupon("warm")))
                 measured = uvloop.run(_raw(variant.raw, args.seconds, users, coupon))
             else:
-                proc = _start(variant)
+                proc = start_shop(variant)
                 try:
                     # Coupons: every seeded user once per fresh coupon; orders: users whose
                     # carts no earlier measurement of the round emptied.
                     span = int(args.seconds * 3_000) if variant.path == "order" else USERS
                     first = users.take(span) if variant.path == "order" else 1
                     warm = (users.take(3_000), 3_000) if variant.path == "order" else (1, USERS)
-                    _wrk(script, variant.path, 1, warm, _fresh_coupon("warm"), proc.pid)
-                    measured = _wrk(
+                    run_wrk(script, variant.path, 1, warm, fresh_coupon("warm"), proc.pid)
+                    measured = run_wrk(
                         script, variant.path, args.seconds, (first, span), coupon, proc.pid
                     )
                 finally:

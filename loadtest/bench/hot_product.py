@@ -27,20 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtest.bench.ceiling import (
-    PORT,
-    USERS,
-    WRK_LUA,
-    Users,
-    Variant,
-    _fresh_coupon,
-    _machine,
-    _prepare,
-    _refill_carts,
-    _start,
-    _wrk,
-    raw_rounds,
-)
+from loadtest.bench import ceiling
+from loadtest.bench.ceiling import PORT, USERS, WRK_LUA, Users, Variant, raw_rounds
 from loadtest.harness import admin
 from loadtest.harness.processes import stop
 
@@ -75,13 +63,17 @@ CASES = [Case(d, v) for d in DISTANCES_MS for v in VARIANTS]
 
 def measure(case: Case, seconds: int, users: Users, script: Path, token: str) -> dict[str, Any]:
     """One shop for `case`, warmed up for a second, then measured for `seconds`."""
-    proc = _start(case.variant)
+    proc = ceiling.start_shop(case.variant)
     try:
         admin.flip(f"http://127.0.0.1:{PORT}", token, "db_latency_ms", case.distance_ms)
         span = seconds * USERS_PER_SECOND
-        coupon = _fresh_coupon("unused")  # the order script sends no coupon
-        _wrk(script, "order", 1, (users.take(USERS_PER_SECOND), USERS_PER_SECOND), coupon, proc.pid)
-        measured = _wrk(script, "order", seconds, (users.take(span), span), coupon, proc.pid)
+        coupon = ceiling.fresh_coupon("unused")  # the order script sends no coupon
+        ceiling.run_wrk(
+            script, "order", 1, (users.take(USERS_PER_SECOND), USERS_PER_SECOND), coupon, proc.pid
+        )
+        measured = ceiling.run_wrk(
+            script, "order", seconds, (users.take(span), span), coupon, proc.pid
+        )
     finally:
         stop(proc, timeout=30)
     measured["load"] = os.getloadavg()[0]
@@ -97,14 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.seconds + 1) * USERS_PER_SECOND * len(CASES) > USERS:  # warm-up and measurement
         parser.error(f"--seconds {args.seconds} needs more than the {USERS:,} seeded users")
     token = os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token")
-    machine = _machine()
-    _prepare()
+    machine = ceiling.describe_machine()
+    ceiling.prepare()
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_LUA % {"users": USERS})
     results: dict[str, list[dict[str, Any]]] = {case.key: [] for case in CASES}
     users = Users()
     for round_no in range(args.rounds):
-        _refill_carts()
+        ceiling.refill_carts()
         users.next = 1
         for case in CASES:
             measured = measure(case, args.seconds, users, script, token)

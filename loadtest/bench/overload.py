@@ -29,7 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after choosing the headless backend
 
 from loadtest import ROOT
-from loadtest.bench.ceiling import _machine
+from loadtest.bench.ceiling import describe_machine
 from loadtest.harness import database, shop
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import cpu_seconds, stop
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_results:
         write(json.loads(args.from_results.read_text()), args.out)
         return 0
-    machine = _machine()
+    machine = describe_machine()
     database.fresh_dataset(DB_URL, users=USERS, stock=100_000_000, coupon_quantity=100_000_000)
     base = {"SHOP_DB_URL": DB_URL, "SHOP_LOG_LEVEL": "WARNING"}
     work = Path(tempfile.mkdtemp(prefix="overload-"))

@@ -20,18 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest.bench.ceiling import (
-    USERS,
-    WRK_REPORT,
-    Variant,
-    _fresh_coupon,
-    _machine,
-    _prepare,
-    _refill_carts,
-    _start,
-    parse_wrk,
-    wrk,
-)
+from loadtest.bench import ceiling
+from loadtest.bench.ceiling import USERS, WRK_REPORT, Variant, parse_wrk, wrk
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 
 CONNECTIONS = 100
@@ -109,11 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    machine = _machine()
-    _prepare()
-    _refill_carts()
-    coupon = _fresh_coupon("soak")
-    proc = _start(Variant("soak", "one process"))
+    machine = ceiling.describe_machine()
+    ceiling.prepare()
+    ceiling.refill_carts()
+    coupon = ceiling.fresh_coupon("soak")
+    proc = ceiling.start_shop(Variant("soak", "one process"))
     sampler = RssSampler(proc.pid)
     minutes: list[dict[str, Any]] = []
     cpu_before = cpu_seconds(proc.pid)
