@@ -128,8 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" under `valgrind --tool=callgrind`, instructions counted over {args.requests:,}"
             f" charges at {args.concurrency} at a time after {WARM_UP} unmeasured ones; one"
             f" process, pool {POOL}, the lab settings (`SHOP_ENV=dev`: rate limits, admission"
-            " and user tokens off, tracing off, metrics and the access log on). The counts do"
-            " not depend on what else the machine runs.",
+            " and user tokens off, tracing off, metrics and the access log on). The floor's"
+            " count repeats within 0.5 % whatever else the machine runs; the shop's within"
+            " ~3 %, as its background loops tick per second of wall time and a charge under"
+            " callgrind takes a varying one.",
             "",
             f"Machine: {machine}.",
             "",
