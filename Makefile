@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration test-hostile
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: images up down test-compose bench-footprint
+.PHONY: images up down test-compose bench-footprint bench-instructions
 .PHONY: slo alert-receiver
 .PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload
 
@@ -130,6 +130,12 @@ bench-hot-product: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	SHOP_BENCH_DB_URL=mysql://root:@127.0.0.1:3306/shop_bench_hot \
 		$(PY) -m loadtest bench hot-product --out docs/benchmarks/hot-product.md
+
+# Instructions per balance charge under callgrind, the shop against the HTTP floor: the figure a
+# shared machine does not move (docs/decisions/0054-the-request-path-cost.md).
+bench-instructions: install services
+	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
+	$(PY) -m loadtest bench instructions --out docs/benchmarks/instructions.md
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.

@@ -65,13 +65,15 @@ def launch(
     *,
     log: Path | None = None,
     command: Sequence[str] = SERVE,
+    prefix: Sequence[str] = (),
 ) -> Replica:
     """Start `python <command>` serving `url` (host and port from it) with `env` over ours;
-    its output goes to `log` (appended), or nowhere."""
+    its output goes to `log` (appended), or nowhere. `prefix` runs it under another program
+    (a profiler: `valgrind --tool=callgrind`)."""
     parts = urlsplit(url)
     with log.open("ab") if log else contextlib.nullcontext(subprocess.DEVNULL) as out:
         process = subprocess.Popen(
-            [sys.executable, *command],
+            [*prefix, sys.executable, *command],
             env={
                 **os.environ,
                 **env,

@@ -31,7 +31,7 @@ from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_cont
 from .adapters.redis.rate_limits import RedisRateLimiter
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.framework.admission import admission, build_gate, priorities
-from .api.framework.middleware import problems, telemetry
+from .api.framework.middleware import telemetry
 from .api.framework.openapi import build_document
 from .api.framework.rate_limits import add_rate_limit_fields, rate_limits
 from .api.framework.responses import add_security_headers
@@ -104,12 +104,17 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     """Build the application; resources open on startup in list order and close in reverse."""
     root = Root(settings, overrides or Overrides())
     # Per-client limits first: a flooder's requests are refused before they take an admission slot.
-    middlewares: list[Middleware] = [telemetry, problems, rate_limits]
+    middlewares: list[Middleware] = [telemetry]
+    # A middleware or a response hook costs every request a call: only those switched on.
+    if settings.rate_limits == "on":
+        middlewares.append(rate_limits)
     gate = build_gate(settings)
     if gate is not None:
         middlewares.append(admission(gate, priorities(ROUTES), root.telemetry))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
-    app.on_response_prepare.extend([add_security_headers, add_rate_limit_fields])
+    app.on_response_prepare.append(add_security_headers)
+    if settings.rate_limits == "on":
+        app.on_response_prepare.append(add_rate_limit_fields)
     app[SETTINGS] = settings
     app[TELEMETRY] = root.telemetry
     app[ACCESS_LOG] = get_logger("shop.http").bind()

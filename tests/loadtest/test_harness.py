@@ -25,7 +25,7 @@ from loadtest.harness import admin, database, speed
 from loadtest.harness.ports import free_port, free_ports
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 from loadtest.harness.servers import RedisServer
-from loadtest.harness.shop import Replica, answers, problems, serving
+from loadtest.harness.shop import Replica, answers, launch, problems, serving
 from loadtest.harness.stack import Stack, running
 from loadtest.harness.waiting import wait_until
 
@@ -241,3 +241,17 @@ def test_the_speed_probe_reads_while_the_block_runs() -> None:
     assert len(readings) == count  # stopped with the block
     assert speed.median([3.0, 1.0, 2.0]) == 2.0
     assert speed.median([]) is None
+
+
+def test_launch_runs_the_server_under_its_prefix(tmp_path: Path) -> None:
+    """`prefix` (a profiler such as callgrind) wraps the Python process the harness starts."""
+    log = tmp_path / "server.log"
+    replica = launch(
+        f"http://127.0.0.1:{free_port()}",
+        {},
+        log=log,
+        command=("-c", "import os; print(os.environ['UNDER_PREFIX'])"),
+        prefix=("env", "UNDER_PREFIX=yes"),
+    )
+    assert replica.process.wait(timeout=30) == 0
+    assert log.read_text().strip() == "yes"

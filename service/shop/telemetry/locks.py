@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from contextlib import AbstractContextManager
 from typing import Any
@@ -14,6 +15,7 @@ from . import Telemetry
 from .logging import get_logger
 
 log = get_logger("shop.locks")
+_NO_SPAN = contextlib.nullcontext()  # reusable: nullcontext keeps no state
 
 
 class LockMetricsObserver:
@@ -96,13 +98,19 @@ class _InstrumentedHold:
         outcome = "error"
         locks.waiting[name] += 1
         tel = locks.telemetry
-        span = tel.span(
-            f"lock.acquire {name}",
-            attributes={
-                "lock.key": self._key,
-                "lock.name": name,
-                "lock.waiters": locks.waiters(self._key),
-            },
+        # The span's name and attributes (a waiters count through every wrapper) are built
+        # only when there is a tracer to take them: this runs for every charge and order.
+        span = (
+            tel.span(
+                f"lock.acquire {name}",
+                attributes={
+                    "lock.key": self._key,
+                    "lock.name": name,
+                    "lock.waiters": locks.waiters(self._key),
+                },
+            )
+            if tel.tracing
+            else _NO_SPAN
         )
         try:
             with span as current:
@@ -126,8 +134,9 @@ class _InstrumentedHold:
             )
         locks.holding[name] += 1
         self._taken = time.perf_counter()
-        self._held_span = tel.span(f"lock.held {name}", attributes={"lock.key": self._key})
-        self._held_span.__enter__()
+        if tel.tracing:
+            self._held_span = tel.span(f"lock.held {name}", attributes={"lock.key": self._key})
+            self._held_span.__enter__()
         return held
 
     async def __aexit__(self, *exc: Any) -> None:

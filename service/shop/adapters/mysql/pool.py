@@ -193,18 +193,9 @@ class Database:
     def _connections(self) -> list[tuple[tuple[str, str], float]]:
         return [((self.name, "idle"), self.idle), ((self.name, "used"), self.used)]
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[Session]:
-        """Borrow a connection for autocommit statements."""
-        conn = await self._acquire()
-        borrowed = time.perf_counter()
-        try:
-            yield Session(conn, self._telemetry, self.statement_delay)
-        finally:
-            # A connection still inside a transaction (cancelled mid-way) is closed, not reused.
-            self._pool.release(conn)
-            self._limiter.release()
-            self._use.observe(time.perf_counter() - borrowed)
+    def session(self) -> _Borrowed:
+        """Borrow a connection for autocommit statements (`async with db.session() as s`)."""
+        return _Borrowed(self)
 
     async def run(
         self, work: Callable[[Session], Awaitable[T]], *, fence: Callable[[], None] | None = None
@@ -305,3 +296,26 @@ class Database:
         """Close every connection, waiting for borrowed ones to come back."""
         self._pool.close()
         await self._pool.wait_closed()
+
+
+class _Borrowed:
+    """One borrowed connection, as a session: a plain class, not an async generator (every
+    transaction goes through it; docs/decisions/0054-the-request-path-cost.md)."""
+
+    __slots__ = ("_borrowed", "_conn", "_database")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def __aenter__(self) -> Session:
+        database = self._database
+        self._conn = conn = await database._acquire()
+        self._borrowed = time.perf_counter()
+        return Session(conn, database._telemetry, database.statement_delay)
+
+    async def __aexit__(self, *_: object) -> None:
+        database = self._database
+        # A connection still inside a transaction (cancelled mid-way) is closed, not reused.
+        database._pool.release(self._conn)
+        database._limiter.release()
+        database._use.observe(time.perf_counter() - self._borrowed)

@@ -65,7 +65,7 @@ _UNKNOWN = (
 
 def _format(conn: Any, sql: str, params: Params) -> str:
     """The statement with its values in, as the driver's own execute builds it."""
-    return sql if params is None else sql % tuple(conn.escape(value) for value in params)
+    return sql if params is None else sql % tuple(map(conn.escape, params))
 
 
 def _error_code(exc: pymysql.err.MySQLError) -> int:

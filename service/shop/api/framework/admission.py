@@ -64,7 +64,8 @@ def build_gate(settings: Settings) -> Gate | None:
 def admission(
     gate: Gate, table: Mapping[tuple[str, str], Priority], telemetry: Telemetry
 ) -> Middleware:
-    """The middleware passing each sheddable request through `gate` (after `problems`)."""
+    """The middleware passing each sheddable request through `gate` (inside `telemetry`,
+    which maps its refusals)."""
     metrics = telemetry.metrics
     metrics.read("shop_admission_limit", lambda: [((), gate.limit.current)])
     metrics.read("shop_admission_in_flight", lambda: [((), gate.in_flight)])

@@ -41,7 +41,7 @@ async def answer_once(
     result_type: type[T],
 ) -> T:
     """The use case's result for this key, the first time and on every retry; a stored
-    refusal is raised, and the errors middleware renders it with the instant it was decided."""
+    refusal is raised, and the middleware renders it with the instant it was decided."""
     reply = await idempotency.once(
         deps=request.app[DEPS],
         policy=request.app[IDEMPOTENCY],

@@ -1,7 +1,8 @@
-"""The two middlewares: telemetry around every request, and errors to problem+json (once)."""
+"""The middleware: telemetry around every request, and errors to problem+json (once)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 
@@ -19,6 +20,7 @@ from .idempotency import replay_headers
 from .problems import problem_response
 
 log = get_logger("shop.http")
+_NO_SPAN = contextlib.nullcontext()  # reusable: nullcontext keeps no state
 # The methods HTTP defines (RFC 9110); anything else is counted as `_OTHER` (OpenTelemetry's name).
 METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
@@ -44,6 +46,8 @@ def _request_id() -> str:
 
 @web.middleware
 async def telemetry(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Telemetry around every request, and its errors as problem+json (one middleware doing
+    both: each layer costs every request a call through aiohttp's middleware chain)."""
     tel = request.app[TELEMETRY]
     route = route_template(request)
     # Each request runs in a task of its own, on a copy of its connection's context (where
@@ -52,24 +56,28 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     if not tel.enabled:
         request[TRACE_ID] = trace_id = _request_id()
         structlog.contextvars.bind_contextvars(route=route, trace_id=trace_id)
-        return await handler(request)
+        return await _answer(request, handler)
     metrics = tel.metrics
     # A label from a bounded set: aiohttp's parser accepts any token as a method.
     method = request.method if request.method in METHODS else "_OTHER"
     started = time.perf_counter()
     metrics.active[method] += 1
     status = 500
-    span_cm = tel.server_span(
-        f"{method} {route}",
-        request.headers,
-        {"http.request.method": method, "http.route": route},
+    span_cm = (
+        tel.server_span(
+            f"{method} {route}",
+            request.headers,
+            {"http.request.method": method, "http.route": route},
+        )
+        if tel.tracing
+        else _NO_SPAN
     )
     try:
         with span_cm as span:
             ids = current_ids() if span is not None else None
             request[TRACE_ID] = trace_id = ids[0] if ids else _request_id()
             structlog.contextvars.bind_contextvars(route=route, trace_id=trace_id)
-            response = await handler(request)
+            response = await _answer(request, handler)
             status = response.status
             if span is not None:
                 span.set_attribute("http.response.status_code", status)
@@ -99,8 +107,8 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
     return response
 
 
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's response, or its error mapped to problem+json (once, here)."""
     try:
         return await handler(request)
     except ShopError as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -63,20 +64,26 @@ def refusal_of(exc: BaseException | None, status: int) -> ShopError:
 class ProblemRequestHandler(RequestHandler):
     """One connection: aiohttp's protocol, refusing in problem+json and timing header reads."""
 
-    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_timeout: float, stamp_arrivals: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
         self._last_payload: Any = None  # the body stream of the last request parsed
         # When each parsed request's head arrived, in parse order (aiohttp serves them in it):
         # the admission gate refuses at once a request that already waited past its deadline.
-        self._arrivals: deque[float] = deque()
+        # None without a gate: nobody reads the stamp, and every request would pay for it.
+        self._arrivals: deque[float] | None = deque() if stamp_arrivals else None
+        if self._arrivals is None:
+            return
+        arrivals = self._arrivals
         make_request: Any = self._request_factory  # set by the server that built this handler
 
         def stamped(message: Any, payload: Any, *args: Any) -> BaseRequest:
             request: BaseRequest = make_request(message, payload, *args)
-            if self._arrivals:
-                request[ARRIVED_AT] = self._arrivals.popleft()
+            if arrivals:
+                request[ARRIVED_AT] = arrivals.popleft()
             return request
 
         self._request_factory = stamped
@@ -113,8 +120,9 @@ class ProblemRequestHandler(RequestHandler):
         before = len(messages)
         super().data_received(data)
         if len(messages) > before:
-            now = time.monotonic()
-            self._arrivals.extend(now for _ in range(len(messages) - before))
+            if self._arrivals is not None:
+                now = time.monotonic()
+                self._arrivals.extend(now for _ in range(len(messages) - before))
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None
@@ -150,10 +158,15 @@ class ProblemRequestHandler(RequestHandler):
 
 class _ProblemServer(web.Server):
     header_timeout = HEADER_TIMEOUT
+    stamp_arrivals = True
 
     def __call__(self) -> RequestHandler:
         return ProblemRequestHandler(
-            self, loop=self._loop, header_timeout=self.header_timeout, **self._kwargs
+            self,
+            loop=self._loop,
+            header_timeout=self.header_timeout,
+            stamp_arrivals=self.stamp_arrivals,
+            **self._kwargs,
         )
 
 
@@ -173,12 +186,15 @@ class ShopRunner(web.AppRunner):
         kwargs.setdefault("max_headers", MAX_HEADERS)
         super().__init__(app, **kwargs)
         self._header_timeout = header_timeout
+        # Arrival stamps are the admission gate's; without it (SHOP_ADMISSION=off) none are taken.
+        self._stamp_arrivals = settings is None or settings.admission == "on"
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         # Same server, one method different: which protocol class serves each connection.
         server.__class__ = _ProblemServer
         server.header_timeout = self._header_timeout  # type: ignore[attr-defined]
+        server.stamp_arrivals = self._stamp_arrivals  # type: ignore[attr-defined]
         return server
 
 
@@ -204,6 +220,10 @@ def run(
             header_timeout=header_timeout,
         )
         await runner.setup()
+        # Everything built so far (modules, routes, the app's resources) lives as long as the
+        # process: frozen out of the collector, a full collection no longer walks all of it
+        # again (docs/decisions/0054-the-request-path-cost.md).
+        gc.freeze()
         try:
             await web.TCPSite(
                 runner, host, port, reuse_port=reuse_port, backlog=LISTEN_BACKLOG
