@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from loadtest.bench.ceiling import DB_URL, POOL, USERS, _machine, _prepare
+from loadtest.bench.ceiling import DB_URL, POOL, USERS, describe_machine, prepare
 from loadtest.harness import shop
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import stop
@@ -98,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--against", type=Path, help="another checkout's service/ directory")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    machine = _machine()
-    _prepare()
+    machine = describe_machine()
+    prepare()
     servers: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
         ("HTTP floor: bare aiohttp handler, raw transaction", FLOOR, {}),
     ]
