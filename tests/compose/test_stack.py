@@ -211,7 +211,7 @@ def run():
         try:
             if connection is None:
                 connection = http.client.HTTPSConnection("lb", 8443, context=tls, timeout=10)
-            connection.request("GET", "/api/products/popular")
+            connection.request("GET", "/api/products")
             response = connection.getresponse()
             body, status = response.read(), response.status
             if status == 429 and not refused:
@@ -236,7 +236,7 @@ def _p99(stack: Stack, seconds: float) -> tuple[float, Counter[int]]:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         started = time.monotonic()
-        statuses[stack.lb("GET", "/api/products/popular").status] += 1
+        statuses[stack.lb("GET", "/api/products").status] += 1
         latencies.append((time.monotonic() - started) * 1000)
         time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
     latencies.sort()
@@ -272,7 +272,7 @@ def test_a_flood_from_one_source_is_refused_by_the_load_balancer_not_the_replica
     assert headers["retry-after"] == "10"
     problem = json.loads(refused["body"])
     assert (problem["status"], problem["code"]) == (429, "COMMON007"), problem
-    assert problem["instance"] == "/api/products/popular"
+    assert problem["instance"] == "/api/products"
     assert flooded < max(5 * alone, alone + 250), (alone, flooded)
     stack.drills["flood"] = {
         "other_p99_alone_ms": round(alone, 1),
