@@ -197,20 +197,23 @@ def test_the_public_port_speaks_only_tls_with_the_certificate_made_on_first_star
     assert stack.lb("GET", "/healthz").status == 200
 
 
-# Run inside the compose network as a source of its own: 32 threads on kept-alive TLS connections
-# to the load balancer, as fast as they go, for argv[1] seconds; prints the statuses counted and
-# one 429 as HAProxy gave it.
+# Run inside the compose network as a source of its own: 32 threads on kept-alive connections to
+# the load balancer's door argv[2] (8443: TLS, limited; 8080: plain, the internal one without
+# the limit), as fast as they go, for argv[1] seconds; prints the statuses counted and one 429.
 FLOODER = """
 import http.client, json, ssl, sys, threading, time
 tls = ssl._create_unverified_context()
-end = time.monotonic() + float(sys.argv[1])
+end, door = time.monotonic() + float(sys.argv[1]), int(sys.argv[2])
 counts, refused, lock = {}, [], threading.Lock()
+def connect():
+    if door == 8443:
+        return http.client.HTTPSConnection("lb", door, context=tls, timeout=10)
+    return http.client.HTTPConnection("lb", door, timeout=10)
 def run():
     connection = None
     while time.monotonic() < end:
         try:
-            if connection is None:
-                connection = http.client.HTTPSConnection("lb", 8443, context=tls, timeout=10)
+            connection = connection or connect()
             connection.request("GET", "/api/products")
             response = connection.getresponse()
             body, status = response.read(), response.status
@@ -243,27 +246,35 @@ def _p99(stack: Stack, seconds: float) -> tuple[float, Counter[int]]:
     return latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], statuses
 
 
+def _during_flood(stack: Stack, door: int, ramp: float) -> tuple[float, Counter[int], Any]:
+    """The other source's p99 and statuses over 8 s from `ramp` s into a flood on `door`; the
+    flooder's report."""
+    flood: dict[str, Any] = {}
+
+    def run() -> None:
+        output = stack.docker(
+            "run", "--rm", "--network", f"{stack.project}_default", "--entrypoint", "python",
+            "shop-loadtest:local", "-c", FLOODER, str(ramp + 12), str(door),
+        )  # fmt: skip
+        flood.update(json.loads(output.strip().splitlines()[-1]))
+
+    flooder = threading.Thread(target=run)
+    flooder.start()
+    time.sleep(ramp)
+    p99, statuses = _p99(stack, 8)
+    flooder.join(timeout=120)
+    flood["counts"] = {int(k): n for k, n in flood["counts"].items()}
+    return p99, statuses, flood
+
+
 def test_a_flood_from_one_source_is_refused_by_the_load_balancer_not_the_replicas(
     stack: Stack,
 ) -> None:
     alone, _ = _p99(stack, 8)
-    flood: dict[str, Any] = {}
-
-    def run_flood() -> None:
-        output = stack.docker(
-            "run", "--rm", "--network", f"{stack.project}_default", "--entrypoint", "python",
-            "shop-loadtest:local", "-c", FLOODER, "26",
-        )  # fmt: skip
-        flood.update(json.loads(output.strip().splitlines()[-1]))
-
-    flooder = threading.Thread(target=run_flood)
-    flooder.start()
     # The flooder's interpreter up and its first 1,000 requests answered: the replicas serve
     # those (under 10 s at over 100 a second), then HAProxy refuses the rest.
-    time.sleep(14)
-    flooded, statuses = _p99(stack, 8)
-    flooder.join(timeout=120)
-    counts = {int(k): n for k, n in flood["counts"].items()}
+    limited, statuses, flood = _during_flood(stack, 8443, ramp=14)
+    counts = flood["counts"]
     # The other source is answered throughout; the flooder is refused with HAProxy's problem
     # (the lab's replicas have no per-client limits: every 429 is the load balancer's).
     assert set(statuses) == {200}, statuses
@@ -275,11 +286,18 @@ def test_a_flood_from_one_source_is_refused_by_the_load_balancer_not_the_replica
     problem = json.loads(refused["body"])
     assert (problem["status"], problem["code"]) == (429, "COMMON007"), problem
     assert problem["instance"] == "/api/products"
-    assert flooded < max(5 * alone, alone + 250), (alone, flooded)
+    assert limited < max(5 * alone, alone + 250), (alone, limited)
+    # The same flood through the internal door, which has no limit, for comparison: nothing
+    # refuses it, every request reaches a replica.
+    unlimited, _, open_flood = _during_flood(stack, 8080, ramp=6)
+    assert 429 not in open_flood["counts"], open_flood["counts"]
+    assert open_flood["counts"].get(200, 0) > counts[200], (open_flood, flood)
     stack.drills["flood"] = {
         "other_p99_alone_ms": round(alone, 1),
-        "other_p99_flooded_ms": round(flooded, 1),
-        "flooder_statuses": counts,
+        "other_p99_flood_refused_ms": round(limited, 1),
+        "other_p99_flood_unlimited_ms": round(unlimited, 1),
+        "flooder_refused": counts,
+        "flooder_unlimited": open_flood["counts"],
     }
 
 
