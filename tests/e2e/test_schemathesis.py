@@ -1,9 +1,11 @@
 """Schemathesis against the served OpenAPI document: every check, every phase, zero failures.
 
 The shop runs in this test's event loop (the shop's own runner, so its limits are in force);
-schemathesis runs as a subprocess against it, with ids seeded for this run supplied as
-dictionaries so generated requests reach the core logic (charges, carts, issues, orders), not
-only 404s. Examples per operation are bounded to keep the run around a minute.
+schemathesis runs as a subprocess against it, configured by the committed `schemathesis.toml`
+(the only refusals a schema-valid request may get are the contract's, per operation: decision
+0051), with ids seeded for this run supplied as its dictionaries so generated requests reach the
+core logic (charges, carts, issues, orders), not only 404s. Examples per operation are bounded
+to keep the run around a minute.
 """
 
 from __future__ import annotations
