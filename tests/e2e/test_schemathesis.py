@@ -78,7 +78,13 @@ async def test_schemathesis_finds_nothing(
     process = await asyncio.create_subprocess_exec(
         *command,
         cwd=tmp_path,
-        env={**os.environ, "SHOP_TEST_ADMIN_TOKEN": ADMIN_TOKEN},
+        env={
+            **os.environ,
+            "SHOP_TEST_ADMIN_TOKEN": ADMIN_TOKEN,
+            # The shop's own check (a 400 to a schema-valid request is a business refusal).
+            "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_checks",
+            "PYTHONPATH": str(CONFIG.parent),
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
