@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration test-hostile
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
-.PHONY: images up down test-compose bench-footprint bench-instructions
+.PHONY: images up tls-ca down test-compose bench-footprint bench-instructions
 .PHONY: slo alert-receiver
 .PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload
 
@@ -269,9 +269,16 @@ images: webui
 	deploy/docker.sh
 	$(if $(filter 1,$(LOCAL)),deploy/images/build.sh,deploy/env.sh && $(COMPOSE) build)
 
-# The whole stack in the background, .env (random secrets) written first: http://127.0.0.1:8080
+# The whole stack in the background, .env (random secrets) written first: https://127.0.0.1:8443
+# (its certificate is made on the first start; the CA to trust lands in .run/compose-ca.crt).
 up: images
 	$(COMPOSE_ENV) $(COMPOSE) up -d
+	$(MAKE) tls-ca
+
+# The running stack's CA (deploy/haproxy/tls.sh), for a client to trust: .run/compose-ca.crt
+tls-ca:
+	mkdir -p .run
+	$(COMPOSE_ENV) $(COMPOSE) exec -T lb cat /usr/local/etc/haproxy/tls/ca.crt >.run/compose-ca.crt
 
 down:
 	$(COMPOSE_ENV) $(COMPOSE) down -v

@@ -9,10 +9,12 @@ Debian's packages and the `full` profile (Grafana, the collector, Jaeger) stays 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -62,14 +64,18 @@ class Answer:
 
 
 def request(
-    url: str, method: str = "GET", body: Any = None, headers: Mapping[str, str] | None = None
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Answer:
-    """One HTTP exchange; connection failures are status 0."""
+    """One HTTP exchange (HTTPS verified by `tls`); connection failures are status 0."""
     data = None if body is None else json.dumps(body).encode()
     sent = {"Content-Type": "application/json", **(headers or {})}
     req = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
-        with urllib.request.urlopen(req, timeout=15) as response:
+        with urllib.request.urlopen(req, timeout=15, context=tls) as response:
             status, got, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         status, got, raw = exc.code, exc.headers, exc.read()
@@ -155,10 +161,17 @@ class Stack:
         ).strip()  # fmt: skip
 
     def url(self, port: str) -> str:
-        return f"http://127.0.0.1:{self.ports[port]}"
+        scheme = "https" if port == "LB_PORT" else "http"
+        return f"{scheme}://127.0.0.1:{self.ports[port]}"
+
+    @functools.cached_property
+    def tls(self) -> ssl.SSLContext:
+        """A client context trusting only the CA the stack made on its first start."""
+        ca = self.compose("exec", "-T", "lb", "cat", "/usr/local/etc/haproxy/tls/ca.crt")
+        return ssl.create_default_context(cadata=ca)
 
     def lb(self, method: str, path: str, body: Any = None, **headers: str) -> Answer:
-        return request(f"{self.url('LB_PORT')}{path}", method, body, headers)
+        return request(f"{self.url('LB_PORT')}{path}", method, body, headers, self.tls)
 
     def admin(self, method: str, path: str, body: Any = None) -> Answer:
         token = self.secrets["SHOP_ADMIN_TOKEN"]

@@ -4,7 +4,10 @@ through three drills, and taken down without a trace. The tests run in order on 
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -165,6 +168,139 @@ def test_every_api_answers_through_the_load_balancer(stack: Stack) -> None:
     assert declared == set(calls), declared ^ set(calls)
 
 
+def test_the_public_port_speaks_only_tls_with_the_certificate_made_on_first_start(
+    stack: Stack,
+) -> None:
+    made = stack.compose("logs", "--no-color", "tls")
+    assert "tls: made /tls/shop.pem" in made, made
+    # Verified against the stack's own CA, by address and by name.
+    answer = stack.lb("GET", "/readyz")
+    assert answer.status == 200, answer
+    port = stack.ports["LB_PORT"]
+    assert request(f"https://localhost:{port}/healthz", tls=stack.tls).status == 200
+    # A lab certificate: nothing a public CA signed, so a client trusting only those refuses it;
+    # and no HSTS for it (docs/security.md).
+    public_only = ssl.create_default_context()
+    assert request(f"https://127.0.0.1:{port}/healthz", tls=public_only).status == 0
+    assert "strict-transport-security" not in answer.headers
+    # Plain HTTP to the TLS port gets no HTTP answer at all.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
+        plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try:
+            reply = plain.recv(1024)
+        except OSError:
+            reply = b""
+    assert not reply.startswith(b"HTTP/"), reply
+    # A restart keeps the certificate the clients trust.
+    stack.compose("up", "-d", "--no-deps", "tls")
+    until(lambda: "tls: keeping" in stack.compose("logs", "--no-color", "tls"), 60, "kept")
+    assert stack.lb("GET", "/healthz").status == 200
+
+
+# Run inside the compose network as a source of its own: 32 threads on kept-alive connections to
+# the load balancer's door argv[2] (8443: TLS, limited; 8080: plain, the internal one without
+# the limit), as fast as they go, for argv[1] seconds; prints the statuses counted and one 429.
+FLOODER = """
+import http.client, json, ssl, sys, threading, time
+tls = ssl._create_unverified_context()
+end, door = time.monotonic() + float(sys.argv[1]), int(sys.argv[2])
+counts, refused, lock = {}, [], threading.Lock()
+def connect():
+    if door == 8443:
+        return http.client.HTTPSConnection("lb", door, context=tls, timeout=10)
+    return http.client.HTTPConnection("lb", door, timeout=10)
+def run():
+    connection = None
+    while time.monotonic() < end:
+        try:
+            connection = connection or connect()
+            connection.request("GET", "/api/products")
+            response = connection.getresponse()
+            body, status = response.read(), response.status
+            if status == 429 and not refused:
+                refused.append({"headers": dict(response.getheaders()), "body": body.decode()})
+        except (OSError, http.client.HTTPException):
+            status, connection = 0, None
+        with lock:
+            counts[status] = counts.get(status, 0) + 1
+threads = [threading.Thread(target=run) for _ in range(32)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({"counts": counts, "refused": refused[:1]}))
+"""
+
+
+def _p99(stack: Stack, seconds: float) -> tuple[float, Counter[int]]:
+    """Another source (this test, through the published port) at 10 requests a second: its p99
+    latency in ms and its statuses."""
+    latencies, statuses = [], Counter[int]()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        started = time.monotonic()
+        statuses[stack.lb("GET", "/api/products").status] += 1
+        latencies.append((time.monotonic() - started) * 1000)
+        time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+    latencies.sort()
+    return latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], statuses
+
+
+def _during_flood(stack: Stack, door: int, ramp: float) -> tuple[float, Counter[int], Any]:
+    """The other source's p99 and statuses over 8 s from `ramp` s into a flood on `door`; the
+    flooder's report."""
+    flood: dict[str, Any] = {}
+
+    def run() -> None:
+        output = stack.docker(
+            "run", "--rm", "--network", f"{stack.project}_default", "--entrypoint", "python",
+            "shop-loadtest:local", "-c", FLOODER, str(ramp + 12), str(door),
+        )  # fmt: skip
+        flood.update(json.loads(output.strip().splitlines()[-1]))
+
+    flooder = threading.Thread(target=run)
+    flooder.start()
+    time.sleep(ramp)
+    p99, statuses = _p99(stack, 8)
+    flooder.join(timeout=120)
+    flood["counts"] = {int(k): n for k, n in flood["counts"].items()}
+    return p99, statuses, flood
+
+
+def test_a_flood_from_one_source_is_refused_by_the_load_balancer_not_the_replicas(
+    stack: Stack,
+) -> None:
+    alone, _ = _p99(stack, 8)
+    # The flooder's interpreter up and its first 1,000 requests answered: the replicas serve
+    # those (under 10 s at over 100 a second), then HAProxy refuses the rest.
+    limited, statuses, flood = _during_flood(stack, 8443, ramp=14)
+    counts = flood["counts"]
+    # The other source is answered throughout; the flooder is refused with HAProxy's problem
+    # (the lab's replicas have no per-client limits: every 429 is the load balancer's).
+    assert set(statuses) == {200}, statuses
+    assert counts.get(429, 0) > 0.9 * sum(counts.values()), counts
+    [refused] = flood["refused"]
+    headers = {k.lower(): v for k, v in refused["headers"].items()}
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["retry-after"] == "10"
+    problem = json.loads(refused["body"])
+    assert (problem["status"], problem["code"]) == (429, "COMMON007"), problem
+    assert problem["instance"] == "/api/products"
+    assert limited < max(5 * alone, alone + 250), (alone, limited)
+    # The same flood through the internal door, which has no limit, for comparison: nothing
+    # refuses it, every request reaches a replica.
+    unlimited, _, open_flood = _during_flood(stack, 8080, ramp=6)
+    assert 429 not in open_flood["counts"], open_flood["counts"]
+    assert open_flood["counts"].get(200, 0) > counts[200], (open_flood, flood)
+    stack.drills["flood"] = {
+        "other_p99_alone_ms": round(alone, 1),
+        "other_p99_flood_refused_ms": round(limited, 1),
+        "other_p99_flood_unlimited_ms": round(unlimited, 1),
+        "flooder_refused": counts,
+        "flooder_unlimited": open_flood["counts"],
+    }
+
+
 def test_prometheus_scrapes_every_target_evaluates_the_rules_and_reaches_alertmanager(
     stack: Stack,
 ) -> None:
@@ -246,7 +382,8 @@ class Load:
             n += 1
             answer = self.stack.lb(method, path, body)
             self.answers.append((time.monotonic(), path, answer))
-            time.sleep(0.02)
+            # Four threads share one address: well under the load balancer's 100 a second.
+            time.sleep(0.05)
 
     def __enter__(self) -> Load:
         for thread in self.threads:

@@ -21,7 +21,7 @@ COMPOSE = ROOT / "compose.yaml"
 SERVICES = {
     "mariadb", "redis", "migrate", "shop-1", "shop-2", "shop-3", "lb", "mysqld-exporter",
     "redis-exporter", "prometheus", "alertmanager", "grafana", "otel-collector", "jaeger",
-    "locust-master", "locust-worker",
+    "locust-master", "locust-worker", "tls",
 }  # fmt: skip
 REPLICAS = ("shop-1", "shop-2", "shop-3")
 
@@ -68,13 +68,13 @@ def test_only_the_uis_are_published_and_only_on_loopback(
     published: dict[str, int] = {}
     for name, service in services.items():
         for port in service.get("ports", []):
-            # "127.0.0.1:${LB_PORT:-8080}:8080": loopback only, on a port a user can move.
+            # "127.0.0.1:${LB_PORT:-8443}:8443": loopback only, on a port a user can move.
             default = re.fullmatch(r"127\.0\.0\.1:\$\{\w+:-(\d+)\}:\d+", str(port))
             assert default, f"{name} publishes {port}: not on loopback, or on a fixed port"
             published[name] = int(default.group(1))
     assert len(set(published.values())) == len(published)
     assert published == {
-        "lb": 8080, "locust-master": 8089, "prometheus": 9090, "alertmanager": 9093,
+        "lb": 8443, "locust-master": 8089, "prometheus": 9090, "alertmanager": 9093,
         "grafana": 3000, "jaeger": 16686,
     }  # fmt: skip
 
@@ -116,9 +116,10 @@ def test_replicas_start_after_the_one_shot_migration_on_the_redis_lock_backend(
         assert replica["environment"]["SHOP_LOCK_BACKEND"] == "redis"
         assert replica["environment"]["SHOP_ENV"] == "${SHOP_ENV:-dev}"  # a lab, explicitly
         assert "http://otel-collector:" in replica["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
-    assert {
-        name: dep["condition"] for name, dep in services["lb"]["depends_on"].items()
-    } == dict.fromkeys(REPLICAS, "service_healthy")
+    assert {name: dep["condition"] for name, dep in services["lb"]["depends_on"].items()} == {
+        **dict.fromkeys(REPLICAS, "service_healthy"),
+        "tls": "service_completed_successfully",
+    }
 
 
 def test_every_dependency_names_a_condition_on_a_real_service(
@@ -145,6 +146,60 @@ def test_load_balancer_routes_on_readiness_and_falls_back_to_liveness() -> None:
         assert servers == [(name, f"{name}:8081") for name in REPLICAS]
     assert "default_backend ready" in config
     assert "use_backend live if { nbsrv(ready) eq 0 }" in config
+
+
+def _frontends(config: str) -> dict[str, str]:
+    return dict(re.findall(r"^frontend (\S+)\n((?:    .*\n)+)", config, re.M))
+
+
+def test_the_published_door_is_tls_with_a_certificate_made_at_first_start(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    frontends = _frontends((ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text())
+    [bind] = re.findall(r"^\s*bind (.*)$", frontends["shop"], re.M)
+    assert bind.startswith(":8443 ssl crt /usr/local/etc/haproxy/tls/shop.pem"), bind
+    assert services["lb"]["ports"] == ["127.0.0.1:${LB_PORT:-8443}:8443"]
+    # Plain HTTP only inside the network, for locust.
+    assert re.findall(r"^\s*bind (.*)$", frontends["internal"], re.M) == [":8080"]
+    for name in ("locust-master", "locust-worker"):
+        assert "--host=http://lb:8080" in services[name]["command"], name
+    # The certificate: made by the one-shot into a volume only it and the load balancer mount.
+    tls = services["tls"]
+    assert tls["restart"] == "no"
+    assert tls["volumes"] == ["./deploy/haproxy/tls.sh:/usr/local/bin/tls.sh:ro", "tls:/tls"]
+    assert "tls:/usr/local/etc/haproxy/tls:ro" in services["lb"]["volumes"]
+    assert services["lb"]["depends_on"]["tls"] == {"condition": "service_completed_successfully"}
+    mounting = [
+        n for n, s in services.items() if any(v.startswith("tls:") for v in s.get("volumes", []))
+    ]
+    assert sorted(mounting) == ["lb", "tls"]
+    assert (
+        "Strict-Transport-Security" not in (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
+    )
+
+
+def test_the_public_door_refuses_a_flooding_source_with_the_shops_problem() -> None:
+    frontends = _frontends((ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text())
+    public = frontends["shop"]
+    assert "http-request track-sc0 src" in public
+    [rule] = re.findall(r"^\s*http-request return status 429 (.*)$", public, re.M)
+    limit = int(re.search(r"if \{ sc_http_req_rate\(0\) gt (\d+) \}$", rule).group(1))
+    assert re.search(r"store http_req_rate\(10s\)", public)
+    assert limit >= 1_000  # generous: 100 a second and more from one address
+    assert "content-type application/problem+json" in rule
+    assert "hdr Retry-After 10 " in rule
+    # The body, its log-format fields filled in, is the shop's COMMON007 problem.
+    body = re.search(r"lf-string '([^']*)'", rule).group(1)
+    filled = re.sub(r"%\[[^\]]*\]", "x", body)
+    problem = json.loads(filled)
+    assert (problem["status"], problem["code"], problem["title"]) == (
+        429,
+        "COMMON007",
+        "Too many requests",
+    )
+    assert f"more than {limit} requests in 10 s" in problem["detail"]
+    # The stack's own load generators come in on the internal door, without the limit.
+    assert "track-sc" not in frontends["internal"]
 
 
 def test_load_balancer_timeouts_agree_with_the_shops() -> None:

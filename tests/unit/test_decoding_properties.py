@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from shop.api.framework.decoding import parse_body
 from shop.api.framework.problems import status_and_title
 from shop.api.routes import ROUTES
-from shop.api.types.inputs import Input, NoInput
+from shop.api.types.inputs import ChargeRequest, Input, MintToken, NoInput
 from shop.domain.errors import ShopError
 
 BODY_TYPES = sorted(
@@ -117,3 +117,18 @@ def test_the_known_hostile_bodies_are_4xx(kind: type[Input]) -> None:
         with pytest.raises(ShopError) as refused:
             parse_body(raw, kind)
         assert status_and_title(refused.value)[0] == 400, raw[:40]
+
+
+def test_an_integral_float_is_its_integer_and_a_fraction_is_refused() -> None:
+    assert parse_body(b'{"amount": 14.0}', ChargeRequest).amount == 14
+    token = parse_body(b'{"userId": "u-1", "ttlSeconds": 3e2}', MintToken)
+    assert (token.user_id, token.ttl_seconds) == ("u-1", 300)
+    for body, kind in (
+        (b'{"amount": 14.5}', ChargeRequest),
+        (b'{"amount": 1e300}', ChargeRequest),
+        (b'{"amount": 14.0, "amount": 15}', ChargeRequest),
+        (b'{"userId": 1.0, "ttlSeconds": 3.0}', MintToken),
+    ):
+        with pytest.raises(ShopError) as refused:
+            parse_body(body, kind)
+        assert status_and_title(refused.value)[0] == 400, body

@@ -139,8 +139,9 @@ class CreateCoupon(Input):
     discount_type: DiscountType
     discount_value: Annotated[int, Meta(ge=1, le=MAX_BALANCE)]
     total_quantity: Annotated[int, Meta(ge=1, le=MAX_COUPON_QUANTITY)]
-    # Must also lie in the future: checked against the shop's clock, not expressible here.
-    expires_at: datetime
+    # RFC 3339, as the decoder reads it (msgspec's own schema says only "string"). Must also lie
+    # in the future: checked against the shop's clock, not expressible here.
+    expires_at: Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
     min_order_amount: Amount = 0
 
     json_schema_extra: ClassVar[dict[str, Any]] = {
