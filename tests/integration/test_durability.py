@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from shop.adapters.mysql.migrations import migrate
 from shop.adapters.mysql import seed
+from shop.adapters.mysql.migrations import migrate
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.seed import seed_dataset
 from shop.adapters.mysql.store import MySqlStore, MySqlTx
