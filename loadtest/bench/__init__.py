@@ -4,7 +4,8 @@ ceiling: the endpoints against the database's own ceiling (with floor.py, HTTP a
 suite: side-by-side HTTP suites, interleaved (suites.py's SUITES: runtime, observability, ...);
 codec: request and answer coding; soak: one shop under load for minutes;
 hot-product: 100 buyers of one product, group commit against one order per transaction;
-overload: the open model past capacity with admission control on and off.
+overload: the open model past capacity with admission control on and off;
+scale: the endpoints with 100,000, 1 million and 5 million users.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ MODULES = {
     "soak": "soak",
     "overload": "overload",
     "hot-product": "hot_product",
+    "scale": "scale",
 }
 
 
