@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: images up down test-compose bench-footprint
 .PHONY: slo alert-receiver
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload bench-scale
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -130,6 +130,13 @@ bench-hot-product: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	SHOP_BENCH_DB_URL=mysql://root:@127.0.0.1:3306/shop_bench_hot \
 		$(PY) -m loadtest bench hot-product --out docs/benchmarks/hot-product.md
+
+# Charge, coupon issue and order with 100,000, 1 million and 5 million users, the sizes interleaved
+# round by round (docs/decisions/0053-seeding-at-scale.md); seeds ~6 million users into three
+# databases of its own (shop_scale_*, ~2 GB on disk), drops them at the end; ~15 minutes.
+bench-scale: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) -m loadtest bench scale --out docs/benchmarks/scale.md
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.
