@@ -36,6 +36,7 @@ from typing import Any
 
 from loadtest.bench.ceiling import (
     CONCURRENCY,
+    WRK_PRELUDE,
     WRK_REPORT,
     Variant,
     _machine,
@@ -53,15 +54,11 @@ PATHS = ("charge", "coupon", "order")
 STOCK = 100_000_000  # every order buys test-product-1: it must not sell out
 TARGET = 0.90  # throughput at the largest size, as a share of the smallest's
 
-WRK_LUA = """
+WRK_LUA = (
+    WRK_PRELUDE
+    + """
 local users = %(users)d
 local stride = %(stride)d
-local first = tonumber(os.getenv("BENCH_FIRST_USER"))
-local kind = os.getenv("BENCH_PATH")
-local coupon = os.getenv("BENCH_COUPON")
-local n = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
 
 function request()
   -- i * stride stays below 2^53 for every size here: exact in Lua's doubles.
@@ -77,7 +74,8 @@ function request()
   return wrk.format(nil, "/api/orders", nil, body)
 end
 """
-WRK_LUA += WRK_REPORT
+    + WRK_REPORT
+)
 
 
 def label(users: int) -> str:
