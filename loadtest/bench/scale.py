@@ -166,6 +166,20 @@ def _fresh_coupon(size: Size) -> str:
     return coupon
 
 
+def _resize_pool(size: int) -> int:
+    """Set the server's buffer pool (a global setting: restored by the caller); its new size."""
+    _query(f"SET GLOBAL innodb_buffer_pool_size = {int(size)}")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the resize runs in the background
+        ((_, status),) = _query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'")
+        if "Completed" in status or not status:
+            break
+        time.sleep(0.5)
+    ((now,),) = _query("SELECT @@innodb_buffer_pool_size")
+    print(f"buffer pool: {int(now) / 2**20:,.0f} MiB ({status or 'no resize status'})", flush=True)
+    return int(now)
+
+
 def measure(size: Size, path: str, seconds: int, shop_pid: int) -> dict[str, Any]:
     """One second of warm-up, then `seconds` of wrk on `path` against the size's shop."""
     coupon = _fresh_coupon(size)
@@ -191,13 +205,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--prefix", default="shop_scale", help="the databases' name prefix")
+    parser.add_argument(
+        "--buffer-pool-mib",
+        type=int,
+        help="run with the server's InnoDB buffer pool at this size; the old size is restored",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     sizes = [_size(int(n), args.prefix) for n in args.sizes.split(",")]
     machine = _machine()
-    ((pool,),) = _query("SELECT @@innodb_buffer_pool_size")
+    shared = os.getloadavg()[0] > (os.cpu_count() or 1)
+    ((server_pool,),) = _query("SELECT @@innodb_buffer_pool_size")
+    pool = int(server_pool)
     results: dict[str, list[dict[str, Any]]] = {f"{s.label}: {p}": [] for p in PATHS for s in sizes}
     try:
+        if args.buffer_pool_mib:
+            pool = _resize_pool(args.buffer_pool_mib * 2**20)
         for size in sizes:
             seed(size)
         for round_no in range(args.rounds):
@@ -217,7 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for size in sizes:
             database.drop(size.url)
-    report = _report(results, sizes, int(pool), args, machine)
+        if pool != int(server_pool):
+            _resize_pool(int(server_pool))
+    report = _report(results, sizes, (pool, int(server_pool)), args, (machine, shared))
     print(report)
     if args.out:
         args.out.write_text(report)
@@ -227,14 +252,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(
     results: dict[str, list[dict[str, Any]]],
     sizes: list[Size],
-    pool: int,
+    pools: tuple[int, int],
     args: Any,
-    machine: str,
+    machine: tuple[str, bool],
 ) -> str:
     def med(runs: list[dict[str, Any]], k: str) -> float:
         return float(statistics.median(r[k] for r in runs))
 
     small, large = sizes[0], sizes[-1]
+    pool, server_pool = pools
+    setting = (
+        "the server's own setting, left as it is"
+        if pool == server_pool
+        else f"set for this run; the server's own {server_pool / 2**20:,.0f} MiB restored after"
+    )
     first_rate = small.users / small.seed_seconds
     lines = [
         "# Data at scale: the endpoints with 100,000, 1 million and 5 million users",
@@ -246,9 +277,19 @@ def _report(
         " concurrency (charge 150, coupon 200, order 100). Users are picked uniformly over the"
         " whole range of each size. MariaDB, the shop and wrk share the machine.",
         "",
-        f"Machine: {machine}.",
+        f"Machine: {machine[0]}.",
+        *(
+            [
+                "",
+                "**The machine was shared with other work during this run** (the load average"
+                " exceeded the CPU count when it started): absolute figures are low and noisy;"
+                " the sizes' ratios, measured side by side, are what to read.",
+            ]
+            if machine[1]
+            else []
+        ),
         "",
-        f"InnoDB buffer pool: {pool / 2**20:,.0f} MiB (the server's own setting, left as it is).",
+        f"InnoDB buffer pool: {pool / 2**20:,.0f} MiB ({setting}).",
         "",
         "## Seeding",
         "",
