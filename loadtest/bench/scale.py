@@ -127,7 +127,7 @@ def _disk_mib(url: str) -> float:
     name = parse_db_url(url).database
     ((allocated,),) = _query(
         "SELECT COALESCE(SUM(ALLOCATED_SIZE), 0) FROM information_schema.INNODB_SYS_TABLESPACES"
-        f" WHERE NAME LIKE '{name}/%%'"
+        f" WHERE NAME LIKE '{name}/%'"
     )
     return int(allocated) / 2**20
 
