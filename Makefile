@@ -133,7 +133,7 @@ bench-hot-product: install services
 
 # Charge, coupon issue and order with 100,000, 1 million and 5 million users, the sizes interleaved
 # round by round (docs/decisions/0053-seeding-at-scale.md); seeds ~6 million users into three
-# databases of its own (shop_scale_*, ~2 GB on disk), drops them at the end; ~15 minutes.
+# databases of its own (shop_scale_*, ~2.3 GB on disk), drops them at the end; ~15 minutes.
 bench-scale: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m loadtest bench scale --out docs/benchmarks/scale.md
