@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: images up tls-ca down test-compose bench-footprint bench-instructions
 .PHONY: slo alert-receiver
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload bench-scale
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -136,6 +136,15 @@ bench-hot-product: install services
 bench-instructions: install services
 	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 	$(PY) -m loadtest bench instructions --out docs/benchmarks/instructions.md
+
+# Charge, coupon issue and order with 100,000, 1 million and 5 million users, the sizes interleaved
+# round by round (docs/decisions/0053-seeding-at-scale.md); seeds ~6 million users into three
+# databases of its own (shop_scale_*, ~2.3 GB on disk), drops them at the end; ~15 minutes.
+# POOL_MIB=3072 runs it with that InnoDB buffer pool (the server's own restored after).
+bench-scale: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) -m loadtest bench scale $(if $(POOL_MIB),--buffer-pool-mib $(POOL_MIB) \
+		--out docs/benchmarks/scale-pool-$(POOL_MIB)mib.md,--out docs/benchmarks/scale.md)
 
 # Prometheus, Alertmanager and the exporters beside a running shop (`make run`), from Debian's
 # packages: SHOP_URL=http://127.0.0.1:8081,http://127.0.0.1:8082 make observe for replicas.

@@ -6,6 +6,7 @@ codec: request and answer coding; soak: one shop under load for minutes;
 hot-product: 100 buyers of one product, group commit against one order per transaction;
 overload: the open model past capacity with admission control on and off;
 instructions: instructions per charge under callgrind, the shop against the floor.
+scale: the endpoints with 100,000, 1 million and 5 million users.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ MODULES = {
     "overload": "overload",
     "hot-product": "hot_product",
     "instructions": "instructions",
+    "scale": "scale",
 }
 
 

@@ -325,16 +325,21 @@ function done(summary, latency, requests)
 end
 """
 
-WRK_LUA = (
-    """
+# What every wrk script of the benches reads from its environment, and the request's method.
+WRK_PRELUDE = """
 local first = tonumber(os.getenv("BENCH_FIRST_USER"))
-local span = tonumber(os.getenv("BENCH_SPAN"))
-local users = %(users)d
 local kind = os.getenv("BENCH_PATH")
 local coupon = os.getenv("BENCH_COUPON")
 local n = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+"""
+
+WRK_LUA = (
+    WRK_PRELUDE
+    + """
+local span = tonumber(os.getenv("BENCH_SPAN"))
+local users = %(users)d
 
 function request()
   n = n + 1

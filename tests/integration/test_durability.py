@@ -1,4 +1,5 @@
-"""All or nothing when a request is cancelled mid-transaction; migrations and seed idempotent."""
+"""All or nothing when a request is cancelled mid-transaction; migrations and seed idempotent
+(the seed also when it grows a data set over several batches)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 
 import pytest
 
+from shop.adapters.mysql import seed
 from shop.adapters.mysql.migrations import migrate
 from shop.adapters.mysql.pool import Database
 from shop.adapters.mysql.seed import seed_dataset
@@ -140,6 +142,45 @@ async def test_seed_is_idempotent(database: Database, factory: Factory) -> None:
             "SELECT COUNT(*) FROM products WHERE product_id LIKE 'test-product-%%'"
         )
         == 10
+    )
+
+
+async def test_seed_grows_across_batches_and_leaves_existing_rows_alone(
+    database: Database, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seed of 70 users over batches of 25 (the last one short) on top of a seed of 30: every
+    user, cart and cart item once, and what a user did in between is kept."""
+    monkeypatch.setattr(seed, "BATCH", 25)
+    await seed_dataset(database, users=30, stock=500, coupon_quantity=10)
+    async with database.session() as s:
+        await s.execute("test.spend", "UPDATE users SET balance = 7 WHERE user_id = 'test-user-5'")
+        await s.execute(
+            "test.empty_cart",
+            "DELETE ci FROM cart_items ci JOIN carts c ON c.cart_id = ci.cart_id"
+            " WHERE c.user_id = 'test-user-6'",
+        )
+    await seed_dataset(database, users=70, stock=500, coupon_quantity=10)
+
+    # Exact ids, not a LIKE: other tests of the session write users of their own.
+    ids = [f"test-user-{n}" for n in range(1, 71)]
+    seeded = f"user_id IN ({', '.join(['%s'] * len(ids))})"
+
+    async def count(sql: str) -> object:
+        return await factory.scalar(sql, *ids)
+
+    assert await count(f"SELECT COUNT(*) FROM users WHERE {seeded}") == 70
+    assert await count(f"SELECT COUNT(*) FROM carts WHERE {seeded}") == 70
+    assert (
+        await count(
+            "SELECT COUNT(*) FROM cart_items ci JOIN carts c ON c.cart_id = ci.cart_id"
+            f" WHERE c.{seeded} AND ci.product_id = 'test-product-1' AND ci.quantity = 1"
+        )
+        == 70  # test-user-6's emptied cart is filled again, as before
+    )
+    assert await factory.scalar("SELECT balance FROM users WHERE user_id = 'test-user-5'") == 7
+    assert (
+        await factory.scalar("SELECT name FROM users WHERE user_id = 'test-user-51'")
+        == "Test user 51"
     )
 
 

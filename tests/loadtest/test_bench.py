@@ -3,6 +3,7 @@ through the one entry point (running them is `make bench`'s job, not the suite's
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,41 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
     assert "4x: goodput 95% of capacity met; 2xx p99 15 ms vs 2x 10 ms at 0.8x met" in text
     assert "**not met**" not in text
     assert out.with_suffix(".png").stat().st_size > 0
+
+
+def test_the_scale_stride_picks_every_user_once_per_pass() -> None:
+    """`make bench-scale` picks user 1 + (i * stride) mod size: the first `size` picks must be
+    every user once, or coupon issues and orders would meet users they already served."""
+    from loadtest.bench.scale import stride
+
+    for size in (1_000, 2_000, 100_000, 1_000_000):
+        step = stride(size)
+        picks = {1 + (i * step) % size for i in range(size)}
+        assert picks == set(range(1, size + 1)), size
+        assert 0.5 * size < step < 0.7 * size  # consecutive picks land far apart
+
+
+def test_the_scale_bench_runs_at_a_tiny_scale(tmp_path: Path) -> None:
+    """`make bench-scale` end to end at 1,000 and 2,000 users, one round of 1 s per path: each
+    size seeded and measured on every path, the report written, its databases dropped."""
+    from loadtest.bench.scale import SERVER
+    from loadtest.harness import database
+
+    prefix = f"shop_scale_test_{os.getpid()}"
+    out = tmp_path / "scale.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest", "bench", "scale", "--sizes", "1000,2000",
+         "--rounds", "1", "--seconds", "1", "--prefix", prefix, "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text()
+    assert "| 1,000 |" in text  # seeding, per size
+    assert "| 2,000 |" in text
+    for path in ("charge", "coupon", "order"):
+        assert f"| {path} | 1,000 |" in text
+        assert f"| {path} | 2,000 |" in text
+        assert f"- {path}: " in text  # the verdict against the target
+    with database.connect(f"{SERVER}/mysql") as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE %s", (f"{prefix}%",))
+        assert cur.fetchall() == ()
