@@ -39,10 +39,10 @@ from loadtest.bench.ceiling import (
     WRK_PRELUDE,
     WRK_REPORT,
     Variant,
-    _machine,
-    _start,
-    _wrk,
+    describe_machine,
     raw_rounds,
+    run_wrk,
+    start_shop,
 )
 from loadtest.harness import database
 from loadtest.harness.processes import stop
@@ -186,7 +186,7 @@ def measure(size: Size, path: str, seconds: int, shop_pid: int) -> dict[str, Any
     for secs in (1, seconds):
         first = size.next_order if path == "order" else size.next_pick
         reads = _pool_reads()
-        measured = _wrk(size.script, path, secs, (first, size.users), coupon, shop_pid)
+        measured = run_wrk(size.script, path, secs, (first, size.users), coupon, shop_pid)
         reads = _pool_reads() - reads
         # Requests in flight when wrk stopped were sent but not counted: skip past them too.
         sent = sum(measured["statuses"].values()) + 2 * CONCURRENCY[path]
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     sizes = [_size(int(n), args.prefix) for n in args.sizes.split(",")]
-    machine = _machine()
+    machine = describe_machine()
     shared = os.getloadavg()[0] > (os.cpu_count() or 1)
     ((server_pool,),) = _query("SELECT @@innodb_buffer_pool_size")
     pool = int(server_pool)
@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for round_no in range(args.rounds):
             for size in sizes:
                 env = {"SHOP_DB_URL": size.url}
-                proc = _start(Variant("charge", size.label, env=env))
+                proc = start_shop(Variant("charge", size.label, env=env))
                 try:
                     for path in PATHS:
                         measured = measure(size, path, args.seconds, proc.pid)
