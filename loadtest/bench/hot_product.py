@@ -150,7 +150,10 @@ def _report(results: dict[str, list[dict[str, Any]]], args: Any, machine: str) -
         "",
         "Medians of the rounds. The ratio is to one order per transaction at the same distance."
         " CPU is the shop process's share of one core during the measurement; µs/order is that"
-        " share over the orders answered 200. Load average (1 min) at the end of the"
+        " share over the orders answered 200. Each measurement orders for"
+        f" {USERS_PER_SECOND:,} fresh carts per second; a case that reaches that rate wraps"
+        " around to carts it already emptied, which answer 400 `O001` (the cart is empty):"
+        " its rate is then a lower bound. Load average (1 min) at the end of the"
         f" measurements: median {statistics.median(loads):.1f}, range"
         f" {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs.",
         *raw_rounds(results),
