@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from ...domain.errors import DatabaseUnavailable
 from ...use_cases.ports import Fence
 from .carts import CartsRepository
 from .coupons import CouponsRepository
@@ -12,7 +13,7 @@ from .idempotency import IdempotencyRepository
 from .orders import OrdersRepository
 from .pool import Database
 from .products import ProductsRepository
-from .session import Session
+from .session import Deadlock, Session
 from .users import UsersRepository
 
 T = TypeVar("T")
@@ -37,9 +38,17 @@ class MySqlStore:
         self.database = database
 
     async def autocommit(self, work: Callable[[MySqlTx], Awaitable[T]]) -> T:
-        """Run `work` on one borrowed connection, each statement committing on its own."""
-        async with self.database.session() as session:
-            return await work(MySqlTx(session))
+        """Run `work` on one borrowed connection, each statement committing on its own.
+
+        A statement InnoDB picks as a deadlock's victim (a cart line's upsert against an order
+        batch emptying that cart, say) is rolled back alone and the caller is told to try again
+        (503): the work is not run again here, as its earlier statements have committed.
+        """
+        try:
+            async with self.database.session() as session:
+                return await work(MySqlTx(session))
+        except Deadlock as exc:
+            raise DatabaseUnavailable("a statement lost a deadlock; try again") from exc
 
     async def transaction(
         self, work: Callable[[MySqlTx], Awaitable[T]], *, fence: Fence | None = None
