@@ -1,5 +1,6 @@
 """What a client sees when something fails: 503 LOCK002 / LOCK003 with nothing written, a 500
-that carries its trace id, and a deadlock retried until the order goes through."""
+that carries its trace id, and a deadlock retried until the order (or the cart line) goes
+through."""
 
 from __future__ import annotations
 
@@ -180,3 +181,62 @@ async def test_an_order_chosen_as_deadlock_victim_is_retried_and_succeeds(
     assert _deadlocks(client) >= 1
     assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 1
     assert await factory.scalar("SELECT stock FROM products WHERE product_id = %s", product) == 9
+
+
+async def test_a_cart_line_upsert_chosen_as_deadlock_victim_is_sent_again(
+    client, factory: Factory
+) -> None:
+    user, product = await _with_cart(client, factory)
+    line = await factory.scalar(
+        "SELECT cart_item_id FROM cart_items i JOIN carts c USING (cart_id) WHERE c.user_id = %s",
+        user,
+    )
+    target = parse_db_url(TEST_DB_URL)
+    other = await aiomysql.connect(**target.connect_args(), db=target.database)
+    try:
+        async with other.cursor() as cur:
+            await cur.execute("BEGIN")
+            # Heavier than the upsert (InnoDB rolls back the lighter side of a deadlock).
+            ballast = f"ballast-{uuid.uuid4().hex[:12]}"
+            await cur.executemany(
+                "INSERT INTO balance_history (user_id, amount, previous_balance,"
+                " current_balance, reason, created_at) VALUES (%s, 0, 0, 0, 'CHARGE', %s)",
+                [(ballast, datetime.now(UTC).replace(tzinfo=None))] * 200,
+            )
+            # The line's row, through its primary key only.
+            await cur.execute(
+                "SELECT 1 FROM cart_items WHERE cart_item_id = %s FOR UPDATE", (line,)
+            )
+            answer = asyncio.ensure_future(
+                client.post(
+                    "/api/cart/items", json={"userId": user, "productId": product, "quantity": 1}
+                )
+            )
+
+            async def upsert_waits_for_the_row() -> bool:
+                waiting = await factory.scalar(
+                    "SELECT COUNT(*) FROM information_schema.processlist"
+                    " WHERE info LIKE 'INSERT INTO cart_items%%' AND info LIKE %s",
+                    f"%{product}%",
+                )
+                return waiting == 1
+
+            await until(upsert_waits_for_the_row)
+            # The upsert holds the line's unique-key entry and waits for its row; this waits for
+            # that entry (the way an order batch reaches a cart's lines through another index):
+            # a cycle, and the autocommitted upsert is the victim.
+            await cur.execute(
+                "SELECT 1 FROM cart_items FORCE INDEX (uq_cart_items_product_cart)"
+                " WHERE product_id = %s"
+                " AND cart_id = (SELECT cart_id FROM carts WHERE user_id = %s)"
+                " FOR UPDATE",
+                (product, user),
+            )
+            await cur.execute("ROLLBACK")
+    finally:
+        other.close()
+    response = await answer
+    assert response.status in (200, 201), await response.text()
+    assert _deadlocks(client) >= 1
+    quantity = await factory.scalar("SELECT quantity FROM cart_items WHERE cart_item_id = %s", line)
+    assert quantity == 2

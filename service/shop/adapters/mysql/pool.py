@@ -19,15 +19,12 @@ from ...telemetry import Telemetry
 from ...telemetry.logging import get_logger
 from ...telemetry.tracing import exemplar
 from .limiter import Limiter
-from .session import Deadlock, QuietCursor, Session
+from .session import DEADLOCK_RETRIES, Deadlock, QuietCursor, Session
 from .tls import TlsOptions, require_tls
 
 T = TypeVar("T")
 log = get_logger("shop.db")
 
-# Deadlocks are a normal InnoDB outcome (e.g. three inserts racing on one unique key); the loser
-# is rolled back whole, so running it again is safe.
-DEADLOCK_RETRIES = 3
 # aiomysql cannot grow a pool after creation, so it is created this large and the Limiter in
 # front sets the real size (which the db_pool_max incident switch changes at runtime).
 POOL_CEILING = 256

@@ -30,6 +30,9 @@ UNAVAILABLE_CODES = frozenset({1040, 1053, 1205, 2002, 2003, 2006, 2013, 2055})
 # Client error codes for a connection that broke: during COMMIT, the server may have committed.
 CONNECTION_LOST = frozenset({2006, 2013, 2055})
 DEADLOCK = 1213
+# Deadlocks are a normal InnoDB outcome (e.g. two statements locking one row through different
+# indexes in different orders); the loser is rolled back whole, so running it again is safe.
+DEADLOCK_RETRIES = 3
 BEGIN = "BEGIN"
 
 
@@ -90,7 +93,15 @@ def cases(
 class Session:
     """Statements carry a static name (`noun.verb`) for traces and metrics."""
 
-    __slots__ = ("_before_last", "_conn", "_deferred", "_delay", "_queued", "_telemetry")
+    __slots__ = (
+        "_before_last",
+        "_conn",
+        "_deferred",
+        "_delay",
+        "_in_transaction",
+        "_queued",
+        "_telemetry",
+    )
 
     def __init__(self, conn: Any, telemetry: Telemetry, delay: float = 0.0) -> None:
         self._conn = conn
@@ -100,6 +111,7 @@ class Session:
         self._queued: list[str] = []
         self._deferred = ""  # the last deferred write's name: the COMMIT packet is measured as it
         self._before_last = 0  # rows changed by the statement before the last one of a packet
+        self._in_transaction = False
 
     async def _execute(
         self,
@@ -110,6 +122,26 @@ class Session:
         many: bool = False,
         fence: Callable[[], None] | None = None,
         lead: str | None = None,
+    ) -> Any:
+        # A lone statement outside a transaction that loses a deadlock was rolled back alone, and
+        # nothing else went with it: it is sent again. (A transaction is run again whole, by
+        # Database.run; a packet of several statements may have committed its first ones.)
+        alone = not (self._in_transaction or self._queued or many or lead)
+        for _ in range(DEADLOCK_RETRIES if alone else 0):
+            try:
+                return await self._measured(name, sql, params, many, fence, lead)
+            except Deadlock:
+                continue
+        return await self._measured(name, sql, params, many, fence, lead)
+
+    async def _measured(
+        self,
+        name: str,
+        sql: str,
+        params: Params,
+        many: bool,
+        fence: Callable[[], None] | None,
+        lead: str | None,
     ) -> Any:
         telemetry = self._telemetry
         if not telemetry.enabled:
@@ -272,6 +304,7 @@ class Session:
     def begin(self) -> None:
         """Start a transaction: its BEGIN goes out with the first statement."""
         self._queued = [BEGIN]
+        self._in_transaction = True
 
     async def commit(self, fence: Callable[[], None] | None = None) -> None:
         """Commit the transaction; OutcomeUnknown if the connection breaks before the answer.
@@ -281,6 +314,7 @@ class Session:
         """
         if self._queued == [BEGIN]:  # no statement was ever sent: there is nothing to commit
             self._queued = []
+            self._in_transaction = False
             return
         # The last deferred writes go in the COMMIT's packet, measured under their name.
         name = self._deferred if self._queued else "transaction.commit"
@@ -295,12 +329,14 @@ class Session:
             ):
                 raise OutcomeUnknown(_UNKNOWN) from cause
             raise
+        self._in_transaction = False
         await cursor.close()
 
     async def rollback_quietly(self) -> None:
         """Roll back; a broken connection is closed instead (the pool then drops it)."""
         began = self._queued[:1] != [BEGIN]  # a BEGIN still queued never reached the server
         self._queued = []
+        self._in_transaction = False
         if not began:
             return
         try:

@@ -41,8 +41,9 @@ class MySqlStore:
         """Run `work` on one borrowed connection, each statement committing on its own.
 
         A statement InnoDB picks as a deadlock's victim (a cart line's upsert against an order
-        batch emptying that cart, say) is rolled back alone and the caller is told to try again
-        (503): the work is not run again here, as its earlier statements have committed.
+        batch emptying that cart, say) is rolled back alone and sent again by the session; one
+        that keeps losing tells the caller to try again (503). The work is not run again here,
+        as its earlier statements have committed.
         """
         try:
             async with self.database.session() as session:
