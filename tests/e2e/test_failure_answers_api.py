@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -140,43 +141,63 @@ def _deadlocks(client) -> float:
     )
 
 
-async def test_an_order_chosen_as_deadlock_victim_is_retried_and_succeeds(
-    client, factory: Factory
-) -> None:
-    user, product = await _with_cart(client, factory)
+async def _deadlock_victim(
+    factory: Factory,
+    request: Awaitable[Any],
+    *,
+    hold: tuple[str, tuple[Any, ...]],
+    waiting: str,
+    close: tuple[str, tuple[Any, ...]],
+) -> Any:
+    """Make `request` a deadlock's victim once, and return its answer.
+
+    A transaction heavier than the request (InnoDB rolls back the lighter side of a deadlock)
+    runs `hold`; once a statement like `waiting` (a LIKE pattern) waits on it, it runs `close`,
+    which waits for what that statement holds: a cycle. It then rolls back, so a statement
+    sent again goes through.
+    """
     target = parse_db_url(TEST_DB_URL)
     other = await aiomysql.connect(**target.connect_args(), db=target.database)
     try:
         async with other.cursor() as cur:
             await cur.execute("BEGIN")
-            # Heavier than an order (InnoDB rolls back the lighter side of a deadlock).
             ballast = f"ballast-{uuid.uuid4().hex[:12]}"
             await cur.executemany(
                 "INSERT INTO balance_history (user_id, amount, previous_balance,"
                 " current_balance, reason, created_at) VALUES (%s, 0, 0, 0, 'CHARGE', %s)",
                 [(ballast, datetime.now(UTC).replace(tzinfo=None))] * 200,
             )
-            await cur.execute(
-                "SELECT stock FROM products WHERE product_id = %s FOR UPDATE", (product,)
-            )
-            answer = asyncio.ensure_future(client.post("/api/orders", json={"userId": user}))
+            await cur.execute(*hold)
+            answer = asyncio.ensure_future(request)
 
-            async def order_waits_for_the_product() -> bool:
-                waiting = await factory.scalar(
-                    "SELECT COUNT(*) FROM information_schema.processlist"
-                    " WHERE info LIKE 'UPDATE products SET stock%%' AND info LIKE %s",
-                    f"%{product}%",
+            async def blocked() -> bool:
+                found = await factory.scalar(
+                    "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE %s",
+                    waiting,
                 )
-                return waiting == 1
+                return found == 1
 
-            await until(order_waits_for_the_product)
-            # The order holds the user's row and waits for the product; this waits for the
-            # user's row: a cycle, and the order is the victim.
-            await cur.execute("UPDATE users SET balance = balance WHERE user_id = %s", (user,))
+            await until(blocked)
+            await cur.execute(*close)
             await cur.execute("ROLLBACK")
     finally:
         other.close()
-    response = await answer
+    return await answer
+
+
+async def test_an_order_chosen_as_deadlock_victim_is_retried_and_succeeds(
+    client, factory: Factory
+) -> None:
+    user, product = await _with_cart(client, factory)
+    # The order holds the user's row and waits for the product; then the user's row is waited
+    # for: a cycle, and the order's transaction is the victim.
+    response = await _deadlock_victim(
+        factory,
+        client.post("/api/orders", json={"userId": user}),
+        hold=("SELECT stock FROM products WHERE product_id = %s FOR UPDATE", (product,)),
+        waiting=f"UPDATE products SET stock%{product}%",
+        close=("UPDATE users SET balance = balance WHERE user_id = %s", (user,)),
+    )
     assert response.status == 200, await response.text()
     assert _deadlocks(client) >= 1
     assert await factory.scalar("SELECT COUNT(*) FROM orders WHERE user_id = %s", user) == 1
@@ -191,51 +212,21 @@ async def test_a_cart_line_upsert_chosen_as_deadlock_victim_is_sent_again(
         "SELECT cart_item_id FROM cart_items i JOIN carts c USING (cart_id) WHERE c.user_id = %s",
         user,
     )
-    target = parse_db_url(TEST_DB_URL)
-    other = await aiomysql.connect(**target.connect_args(), db=target.database)
-    try:
-        async with other.cursor() as cur:
-            await cur.execute("BEGIN")
-            # Heavier than the upsert (InnoDB rolls back the lighter side of a deadlock).
-            ballast = f"ballast-{uuid.uuid4().hex[:12]}"
-            await cur.executemany(
-                "INSERT INTO balance_history (user_id, amount, previous_balance,"
-                " current_balance, reason, created_at) VALUES (%s, 0, 0, 0, 'CHARGE', %s)",
-                [(ballast, datetime.now(UTC).replace(tzinfo=None))] * 200,
-            )
-            # The line's row, through its primary key only.
-            await cur.execute(
-                "SELECT 1 FROM cart_items WHERE cart_item_id = %s FOR UPDATE", (line,)
-            )
-            answer = asyncio.ensure_future(
-                client.post(
-                    "/api/cart/items", json={"userId": user, "productId": product, "quantity": 1}
-                )
-            )
-
-            async def upsert_waits_for_the_row() -> bool:
-                waiting = await factory.scalar(
-                    "SELECT COUNT(*) FROM information_schema.processlist"
-                    " WHERE info LIKE 'INSERT INTO cart_items%%' AND info LIKE %s",
-                    f"%{product}%",
-                )
-                return waiting == 1
-
-            await until(upsert_waits_for_the_row)
-            # The upsert holds the line's unique-key entry and waits for its row; this waits for
-            # that entry (the way an order batch reaches a cart's lines through another index):
-            # a cycle, and the autocommitted upsert is the victim.
-            await cur.execute(
-                "SELECT 1 FROM cart_items FORCE INDEX (uq_cart_items_product_cart)"
-                " WHERE product_id = %s"
-                " AND cart_id = (SELECT cart_id FROM carts WHERE user_id = %s)"
-                " FOR UPDATE",
-                (product, user),
-            )
-            await cur.execute("ROLLBACK")
-    finally:
-        other.close()
-    response = await answer
+    # The upsert holds the line's unique-key entry and waits for its row (held through the
+    # primary key only); then that entry is waited for, the way an order batch reaches a cart's
+    # lines through another index: a cycle, and the autocommitted upsert is the victim.
+    response = await _deadlock_victim(
+        factory,
+        client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1}),
+        hold=("SELECT 1 FROM cart_items WHERE cart_item_id = %s FOR UPDATE", (line,)),
+        waiting=f"INSERT INTO cart_items%{product}%",
+        close=(
+            "SELECT 1 FROM cart_items FORCE INDEX (uq_cart_items_product_cart)"
+            " WHERE product_id = %s AND cart_id = (SELECT cart_id FROM carts WHERE user_id = %s)"
+            " FOR UPDATE",
+            (product, user),
+        ),
+    )
     assert response.status in (200, 201), await response.text()
     assert _deadlocks(client) >= 1
     quantity = await factory.scalar("SELECT quantity FROM cart_items WHERE cart_item_id = %s", line)
