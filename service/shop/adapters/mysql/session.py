@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import aiomysql
@@ -127,25 +128,19 @@ class Session:
         # nothing else went with it: it is sent again. (A transaction is run again whole, by
         # Database.run; a packet of several statements may have committed its first ones.)
         alone = not (self._in_transaction or self._queued or many or lead)
+        send = partial(self._run, name, sql, params, many, fence, lead)
         for _ in range(DEADLOCK_RETRIES if alone else 0):
             try:
-                return await self._measured(name, sql, params, many, fence, lead)
+                return await self._measured(name, send)
             except Deadlock:
                 continue
-        return await self._measured(name, sql, params, many, fence, lead)
+        return await self._measured(name, send)
 
-    async def _measured(
-        self,
-        name: str,
-        sql: str,
-        params: Params,
-        many: bool,
-        fence: Callable[[], None] | None,
-        lead: str | None,
-    ) -> Any:
+    async def _measured(self, name: str, send: Callable[[], Awaitable[Any]]) -> Any:
+        """`send`, timed under `name` (and traced when tracing is on)."""
         telemetry = self._telemetry
         if not telemetry.enabled:
-            return await self._run(name, sql, params, many, fence, lead)
+            return await send()
         started = time.perf_counter()
         code = ""
         span = (
@@ -159,9 +154,9 @@ class Session:
         )
         try:
             if span is None:
-                return await self._run(name, sql, params, many, fence, lead)
+                return await send()
             with use_span(span, end_on_exit=True):
-                return await self._run(name, sql, params, many, fence, lead)
+                return await send()
         except pymysql.err.MySQLError as exc:
             code = str(_error_code(exc))
             if span is not None:
