@@ -1,7 +1,7 @@
 """Past capacity, with and without admission control: the open model at 0.8x to 4x capacity.
 
 For charge, coupon issue and order in turn: first the capacity, as the answers per second of
-the shop without admission control under a crowd far past it (`PROBE` arrivals/s); then the
+the shop without admission control under crowds of doubling rate, until they outrun it; then the
 open model (`make loadtest`'s driver, scenario `open-<endpoint>`, locust with two workers) at
 0.8x, 1x, 2x and 4x that capacity, against a shop with `SHOP_ADMISSION=on` and one with it off,
 interleaved step by step on one data set. Latencies are timed from each arrival's intended
@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -35,13 +33,17 @@ from loadtest.harness.ports import free_port
 from loadtest.harness.processes import cpu_seconds, stop
 from loadtest.slo import gate
 from loadtest.traffic import contract
+from loadtest.traffic.run import headless
 from loadtest.traffic.shop_metrics import Flat, delta, flatten
 
 DB_URL = os.environ.get("SHOP_BENCH_DB_URL", "mysql://root:@127.0.0.1:3306/shop_overload")
 USERS = 20_000
 ENDPOINTS = {"charge": contract.CHARGE, "coupon": contract.ISSUE, "order": contract.ORDER}
 MULTIPLES = (0.8, 1.0, 2.0, 4.0)
-PROBE = 1500.0  # arrivals/s of the capacity probe: far past what one process serves here
+# The capacity probe's first rate (arrivals/s), doubled while the shop answers nearly all of it,
+# up to what locust's two workers start here (~4,000/s): the capacity is the most it answered.
+PROBE = 1000.0
+PROBE_MAX = 4000.0
 SCALE = 0.5  # of the 20 s steady profile: 10 s per step
 SECONDS = 20 * SCALE
 
@@ -73,13 +75,15 @@ def _server_side(before: Flat, after: Flat, run_dir: Path) -> dict[str, Any]:
 def _step(kind: str, replica: shop.Replica, rate: float, run_dir: Path) -> dict[str, Any]:
     """One open-model run at `rate` arrivals/s; what it measured, the shop's view beside."""
     before, cpu = _scrape(replica.url), cpu_seconds(replica.process.pid)
-    subprocess.run(
-        [sys.executable, "-m", "loadtest", "run", "--scenario", f"open-{kind}",
-         "--capacity", f"{rate:.1f}", "--scale", str(SCALE), "--headless", "--workers", "2",
-         "--shop-url", replica.url, "--db-url", DB_URL, "--seed-users", str(USERS),
-         "--web-port", str(free_port()), "--prometheus", "off", "--run-dir", str(run_dir)],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+    headless(
+        f"open-{kind}",
+        shop_urls=[replica.url],
+        db_url=DB_URL,
+        seed_users=USERS,
+        run_dir=run_dir,
+        scale=SCALE,
+        extra=["--capacity", f"{rate:.1f}", "--workers", "2"],
+    )
     # The shop is idle but for the warm-up's health checks outside the schedule's seconds.
     shop_core = (cpu_seconds(replica.process.pid) - cpu) / SECONDS
     server = _server_side(before, _scrape(replica.url), run_dir)
@@ -104,6 +108,18 @@ def _step(kind: str, replica: shop.Replica, rate: float, run_dir: Path) -> dict[
         "shop_core": shop_core,
         **server,
     }
+
+
+def _probe(kind: str, replica: shop.Replica, work: Path) -> list[dict[str, Any]]:
+    """Crowds of doubling rate against the shop without admission control until its answers
+    stop keeping up (less than 90 % of the arrivals answered) or the generator's ceiling."""
+    rate, probes = PROBE, []
+    while True:
+        probes.append(_step(kind, replica, rate, work / f"{kind}-probe-{rate:.0f}"))
+        print(f"overload: {kind} probe {rate:.0f}/s: {probes[-1]['goodput']:.0f} answered/s")
+        if probes[-1]["goodput"] < 0.9 * rate or rate >= PROBE_MAX:
+            return probes
+        rate = min(2 * rate, PROBE_MAX)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for replica in shops.values():
             replica.wait_ready()
         for kind in args.endpoints.split(","):
-            probe = _step(kind, shops["off"], PROBE, work / f"{kind}-probe")
-            capacity = max(probe["goodput"], 1.0)
+            probes = _probe(kind, shops["off"], work)
+            capacity = max(max(p["goodput"] for p in probes), 1.0)
             steps: list[dict[str, Any]] = []
             for multiple in MULTIPLES:
                 for mode in ("on", "off"):
@@ -141,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     measured = _step(kind, shops[mode], rate, work / f"{kind}-{multiple}-{mode}")
                     steps.append({"multiple": multiple, "admission": mode, **measured})
                     print(f"overload: {kind} {multiple}x {mode}: {json.dumps(measured)}")
-            results["endpoints"][kind] = {"capacity": capacity, "probe": probe, "steps": steps}
+            results["endpoints"][kind] = {"capacity": capacity, "probes": probes, "steps": steps}
     finally:
         for replica in shops.values():
             stop(replica.process)
@@ -232,8 +248,10 @@ def write(results: dict[str, Any], out: Path) -> None:
         f"Machine: {results['machine']}; after it: {results.get('load_after', '?')}.",
         "",
         *_bounds(results),
-        "Capacity: answers/s of the shop without admission control under a crowd of"
-        f" {PROBE:.0f} arrivals/s. Then {SECONDS:.0f} s per step, admission on and off"
+        "Capacity: the most answers/s of the shop without admission control under crowds of"
+        f" {PROBE:.0f} arrivals/s and more, doubled while it answered nearly all of them (up to"
+        f" {PROBE_MAX:.0f}/s, what the generator starts here). Then {SECONDS:.0f} s per step,"
+        " admission on and off"
         " interleaved; latencies from each arrival's intended start (coordinated omission"
         " corrected); *goodput* = answers that were neither shed nor failed, per second;"
         " *shed* = `503 OVERLOADED` per second. Load generator: locust, two workers"

@@ -18,18 +18,15 @@ after the crowd leaves from which HOLD_S seconds in a row are all within the ban
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from loadtest import ROOT
-from loadtest.harness.ports import free_port
 from loadtest.slo import gate, requests
 from loadtest.traffic.arrivals import ARRIVALS
+from loadtest.traffic.run import headless
 
 INTENDED = gate.INTENDED
 SHED = "@shed"  # open_users.SHED: that module imports locust, which patches this process
@@ -169,14 +166,15 @@ def probe(shops: list[str], db_url: str, seed_users: int, run_dir: Path) -> dict
     """The answers per second of the replicas under a crowd far past them (`make loadtest`'s
     driver, its own Prometheus off): what the baseline rate is a share of."""
     out = run_dir / "probe"
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtest", "run", "--scenario", PROBE_SCENARIO,
-         "--capacity", str(PROBE_RATE), "--scale", str(PROBE_SCALE), "--headless",
-         "--workers", "2", "--shop-url", ",".join(shops), "--db-url", db_url,
-         "--seed-users", str(seed_users), "--web-port", str(free_port()),
-         "--prometheus", "off", "--run-dir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+    done = headless(
+        PROBE_SCENARIO,
+        shop_urls=shops,
+        db_url=db_url,
+        seed_users=seed_users,
+        run_dir=out,
+        scale=PROBE_SCALE,
+        extra=["--capacity", str(PROBE_RATE), "--workers", "2"],
+    )
     (run_dir / "probe.log").write_text(done.stdout + done.stderr)
     stats = gate.read_stats(out / "locust_stats.csv")
     answered = sum(

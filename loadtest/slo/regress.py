@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -27,6 +25,7 @@ from loadtest import ROOT
 from loadtest.harness.database import fresh_dataset
 from loadtest.harness.ports import free_port
 from loadtest.slo import compare, requests
+from loadtest.traffic.run import headless
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 # Each smoke lasts about 30 s: enough seconds for the test, short enough to run before a merge.
@@ -39,17 +38,18 @@ THRESHOLD = 2.0  # three times as slow: what this shared 2-core machine tells ap
 def record(scenario: str, scale: float, db_url: str, run_dir: Path, flips: str = "") -> int:
     """One headless run on a fresh data set and a shop of its own; locust's exit code."""
     fresh_dataset(db_url, users=USERS, stock=1_000_000, coupon_quantity=100_000)
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "loadtest", "run", "--scenario", scenario, "--scale", str(scale),
-            "--headless", "--shop-url", f"http://127.0.0.1:{free_port()}", "--db-url", db_url,
-            "--seed-users", str(USERS), "--web-port", str(free_port()), "--prometheus", "off",
-            "--run-dir", str(run_dir), "--flips", flips,
-        ],
-        env={**os.environ, "SHOP_LOG_LEVEL": "WARNING"},
-        cwd=ROOT,
-        check=False,
-    )  # fmt: skip
+    done = headless(
+        scenario,
+        shop_urls=[f"http://127.0.0.1:{free_port()}"],
+        db_url=db_url,
+        seed_users=USERS,
+        run_dir=run_dir,
+        scale=scale,
+        extra=["--flips", flips],
+        env={"SHOP_LOG_LEVEL": "WARNING"},
+        capture=False,
+        timeout=3600,
+    )
     return done.returncode
 
 

@@ -280,6 +280,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def headless(
+    scenario: str,
+    *,
+    shop_urls: Sequence[str],
+    db_url: str,
+    seed_users: int,
+    run_dir: Path,
+    scale: float,
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    capture: bool = True,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """One headless run of this driver in a child process, its own Prometheus off: what the
+    benchmarks, game days, regression gate and tests measure with (`extra`: more options)."""
+    return subprocess.run(
+        [
+            sys.executable, "-m", "loadtest", "run", "--scenario", scenario, "--scale", str(scale),
+            "--headless", "--shop-url", ",".join(shop_urls), "--db-url", db_url,
+            "--seed-users", str(seed_users), "--web-port", str(free_port()),
+            "--prometheus", "off", "--run-dir", str(run_dir), *extra,
+        ],
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        capture_output=capture,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )  # fmt: skip
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 

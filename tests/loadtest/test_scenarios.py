@@ -4,22 +4,20 @@ driver: the gate's verdict passes and the audit of MariaDB is clean."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from loadtest import ROOT
 from loadtest.harness.database import fresh_dataset
 from loadtest.harness.ports import free_port
 from loadtest.harness.shop import serving
 from loadtest.slo import compare, requests
 from loadtest.slo.gate import read_stats
 from loadtest.traffic import scenarios
+from loadtest.traffic.run import headless
 
 from .databases import derived_url
 
@@ -53,19 +51,17 @@ def _run(
     scale: float | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable, "-m", "loadtest", "run", "--scenario", scenario,
-            "--scale", str(scale or SCALES[scenario]), "--headless", "--shop-url", url,
-            "--db-url", DB, "--seed-users", str(USERS), "--web-port", str(free_port()),
-            "--prometheus", "off", "--run-dir", str(run_dir), *extra,
-        ],
-        env={**os.environ, "SHOP_LOG_LEVEL": "WARNING", **(env or {})},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    return headless(
+        scenario,
+        shop_urls=[url],
+        db_url=DB,
+        seed_users=USERS,
+        run_dir=run_dir,
+        scale=scale or SCALES[scenario],
+        extra=extra,
+        env={"SHOP_LOG_LEVEL": "WARNING", **(env or {})},
         timeout=180,
-    )  # fmt: skip
+    )
 
 
 def _check(
