@@ -71,12 +71,30 @@ def median_and_p99(histogram: str, by: str, selector: str) -> list[Query]:
     ]
 
 
+def p99(histogram: str, by: str, selector: str = "", *, legend: str = "") -> Query:
+    """The p99 of `histogram` per `by` (labels); the legend names each `by` label unless given."""
+    return quantile(0.99, histogram, by, selector), legend or _names(by)
+
+
 def per(by: str, counter: str, selector: str = "", *, fn: str = "rate", legend: str = "") -> Query:
     """`counter`'s `fn` (rate or increase) summed per `by` (labels), over the series matching
     `selector`; the legend names each `by` label unless given."""
-    series = f"{counter}{{{selector}}}" if selector else counter
-    legend = legend or " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
-    return f"sum by ({by}) ({fn}({series}[{RATE}]))", legend
+    return f"sum by ({by}) ({fn}({_series(counter, selector)}[{RATE}]))", legend or _names(by)
+
+
+def summed(by: str, gauge: str, selector: str = "", *, legend: str = "") -> Query:
+    """`gauge` summed per `by` (labels), over the series matching `selector`; the legend names
+    each `by` label unless given."""
+    return f"sum by ({by}) ({_series(gauge, selector)})", legend or _names(by)
+
+
+def _series(metric: str, selector: str) -> str:
+    return f"{metric}{{{selector}}}" if selector else metric
+
+
+def _names(by: str) -> str:
+    """A legend naming each label of `by` ("a, b" → "{{a}} {{b}}")."""
+    return " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
 
 
 def _targets(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import board, graph, per, quantile, row
+from panels import board, graph, p99, per, row
 
 H = "http_server_request_duration_seconds"
 
@@ -63,15 +63,12 @@ def dashboard() -> Dashboard:
                 "p99 seen by locust vs by the shop",
                 "s",
                 [
-                    (quantile(0.99, "locust_request_duration_seconds", "name"), "locust {{name}}"),
-                    (
-                        quantile(
-                            0.99,
-                            H,
-                            "http_route",
-                            'job="shop", http_route!~"/metrics|/healthz|/readyz"',
-                        ),
-                        "shop {{http_route}}",
+                    p99("locust_request_duration_seconds", "name", legend="locust {{name}}"),
+                    p99(
+                        H,
+                        "http_route",
+                        'job="shop", http_route!~"/metrics|/healthz|/readyz"',
+                        legend="shop {{http_route}}",
                     ),
                 ],
                 description="The gap between the two is the network and the client's queueing.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, LOCK, board, graph, median_and_p99, per, quantile, row
+from panels import INSTANCE, LOCK, board, graph, median_and_p99, p99, per, row, summed
 
 SHOP = 'job="shop", instance=~"$instance", lock_name=~"$lock"'
 BACKEND = 'job="shop", instance=~"$instance"'
@@ -25,7 +25,7 @@ def dashboard() -> Dashboard:
                 1,
                 "Waiters by lock",
                 "short",
-                [(f"sum by (lock_name) (shop_lock_waiters{{{SHOP}}})", "{{lock_name}}")],
+                [summed("lock_name", "shop_lock_waiters", SHOP)],
                 description="Requests queued for each lock across the replicas; the line is "
                 "ShopLockWaitersPiling's 10.",
                 lines=[(10, "red")],
@@ -36,7 +36,7 @@ def dashboard() -> Dashboard:
                 2,
                 "Locks held",
                 "short",
-                [(f"sum by (lock_name) (shop_lock_held{{{SHOP}}})", "{{lock_name}}")],
+                [summed("lock_name", "shop_lock_held", SHOP)],
                 description="Holders right now; a global order lock never exceeds 1.",
             )
         )
@@ -67,12 +67,7 @@ def dashboard() -> Dashboard:
                 5,
                 "Lock hold (p99)",
                 "s",
-                [
-                    (
-                        quantile(0.99, "shop_lock_hold_duration_seconds", "lock_name", SHOP),
-                        "{{lock_name}}",
-                    )
-                ],
+                [p99("shop_lock_hold_duration_seconds", "lock_name", SHOP)],
                 description="How long holders keep each lock: everyone behind waits this long. "
                 "The line is ShopLockHeldLong's second.",
                 exemplars=True,
@@ -111,7 +106,7 @@ def dashboard() -> Dashboard:
                 9,
                 "Keys tracked per replica",
                 "short",
-                [(f"sum by (instance) (shop_lock_keys{{{BACKEND}}})", "{{instance}}")],
+                [summed("instance", "shop_lock_keys", BACKEND)],
                 description="Keys with a holder or waiter; grows only on a leak.",
                 width=24,
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 import spec
-from panels import INSTANCE, RATE, ROUTE, board, graph, number, per, quantile, row
+from panels import INSTANCE, RATE, ROUTE, board, graph, number, p99, per, row, summed
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz", http_route=~"$route"'
@@ -105,7 +105,7 @@ def dashboard() -> Dashboard:
                 3,
                 "p99 duration by route",
                 "s",
-                [(quantile(0.99, H, "http_route", scoped), "{{http_route}}")],
+                [p99(H, "http_route", scoped)],
                 description="99th percentile of request duration; points link to slow traces. "
                 "The line is the latency objective's 500 ms.",
                 exemplars=True,
@@ -151,12 +151,7 @@ def dashboard() -> Dashboard:
                 10,
                 "Requests in flight",
                 "short",
-                [
-                    (
-                        f"sum by (instance) (http_server_active_requests{{{BY_INSTANCE}}})",
-                        "{{instance}}",
-                    )
-                ],
+                [summed("instance", "http_server_active_requests", BY_INSTANCE)],
                 description="Requests being served per replica right now.",
             )
         )

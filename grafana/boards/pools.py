@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, POOL, RATE, board, graph, median_and_p99, per, quantile, row
+from panels import INSTANCE, POOL, RATE, board, graph, median_and_p99, p99, per, row, summed
 
 SCOPE = 'job="shop", instance=~"$instance", pool=~"$pool"'
 STATEMENTS = 'job="shop", instance=~"$instance"'
@@ -37,7 +37,7 @@ def dashboard() -> Dashboard:
                         f'sum by (pool) (db_client_connection_count{{{SCOPE}, state="used"}})',
                         "{{pool}} used",
                     ),
-                    (f"sum by (pool) (db_client_connection_max{{{SCOPE}}})", "{{pool}} max"),
+                    summed("pool", "db_client_connection_max", SCOPE, legend="{{pool}} max"),
                 ],
                 description="Connections lent out against what the pools may lend, all replicas.",
             )
@@ -65,13 +65,7 @@ def dashboard() -> Dashboard:
                 3,
                 "Requests waiting for a connection",
                 "short",
-                [
-                    (
-                        f"sum by (instance, pool) "
-                        f"(db_client_connection_pending_requests{{{SCOPE}}})",
-                        "{{instance}} {{pool}}",
-                    )
-                ],
+                [summed("instance, pool", "db_client_connection_pending_requests", SCOPE)],
                 description="Saturation: anything above 0 while used = max is queueing.",
             )
         )
@@ -103,12 +97,7 @@ def dashboard() -> Dashboard:
                 6,
                 "Connection held for (p99)",
                 "s",
-                [
-                    (
-                        quantile(0.99, "db_client_connection_use_time_seconds", "pool", SCOPE),
-                        "{{pool}}",
-                    )
-                ],
+                [p99("db_client_connection_use_time_seconds", "pool", SCOPE)],
                 description="How long a request keeps its connection: long holds starve the pool.",
             )
         )
@@ -118,14 +107,7 @@ def dashboard() -> Dashboard:
                 7,
                 "Statement p99 by query",
                 "s",
-                [
-                    (
-                        quantile(
-                            0.99, "db_client_operation_duration_seconds", "db_operation", STATEMENTS
-                        ),
-                        "{{db_operation}}",
-                    )
-                ],
+                [p99("db_client_operation_duration_seconds", "db_operation", STATEMENTS)],
                 description="Duration of each static query; a missing index or a slow database "
                 "shows here first. The line is ShopDbStatementsSlow's 250 ms.",
                 exemplars=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, per, quantile, row, states
+from panels import INSTANCE, RATE, SWITCH, UP_DOWN, board, graph, p99, per, row, states, summed
 
 ONE = 'job="shop", instance=~"$instance"'
 
@@ -109,12 +109,7 @@ def dashboard() -> Dashboard:
                 2,
                 "Event-loop lag",
                 "s",
-                [
-                    (
-                        quantile(0.99, "shop_event_loop_lag_seconds", "instance", ONE),
-                        "{{instance}} p99",
-                    )
-                ],
+                [p99("shop_event_loop_lag_seconds", "instance", ONE, legend="{{instance}} p99")],
                 description="How late the loop runs a timer: blocking code shows here. Lines: "
                 "ShopEventLoopLagRising (25 ms) and ShopEventLoopLag (100 ms).",
                 lines=[(0.025, "orange"), (0.1, "red")],
@@ -126,7 +121,7 @@ def dashboard() -> Dashboard:
                 3,
                 "Requests in flight",
                 "short",
-                [("sum by (instance) (http_server_active_requests{" + ONE + "})", "{{instance}}")],
+                [summed("instance", "http_server_active_requests", ONE)],
                 description="Requests the replica is serving.",
                 width=8,
             )
@@ -158,9 +153,9 @@ def dashboard() -> Dashboard:
                 "Admission: limit, in flight, queued",
                 "short",
                 [
-                    ("sum by (instance) (shop_admission_limit)", "{{instance}} limit"),
-                    ("sum by (instance) (shop_admission_in_flight)", "{{instance}} in flight"),
-                    ("sum by (instance) (shop_admission_queued)", "{{instance}} queued"),
+                    summed("instance", "shop_admission_limit", legend="{{instance}} limit"),
+                    summed("instance", "shop_admission_in_flight", legend="{{instance}} in flight"),
+                    summed("instance", "shop_admission_queued", legend="{{instance}} queued"),
                 ],
                 description="The adaptive concurrency limit and what fills it (SHOP_ADMISSION=on):"
                 " in flight pinned at the limit with a queue is a shop at capacity.",
@@ -184,17 +179,7 @@ def dashboard() -> Dashboard:
                 13,
                 "Admission: p99 queue time by priority",
                 "s",
-                [
-                    (
-                        quantile(
-                            0.99,
-                            "shop_admission_queue_duration_seconds",
-                            "priority, decision",
-                            'job="shop"',
-                        ),
-                        "{{priority}} {{decision}}",
-                    )
-                ],
+                [p99("shop_admission_queue_duration_seconds", "priority, decision", 'job="shop"')],
                 description="Time before the gate decided: 100 ms at most while the queue drains,"
                 " 5 ms once it has not emptied for 100 ms.",
                 width=8,

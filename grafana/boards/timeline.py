@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, SWITCH, board, graph, quantile, row, states
+from panels import RATE, SWITCH, board, graph, p99, row, states, summed
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
@@ -66,7 +66,7 @@ def dashboard() -> Dashboard:
                 3,
                 "p99 duration",
                 "s",
-                [(quantile(0.99, H, "http_route", SHOP), "{{http_route}}")],
+                [p99(H, "http_route", SHOP)],
                 description="Slowest 1 % per route; points link to their traces.",
                 width=24,
                 height=6,
@@ -79,12 +79,17 @@ def dashboard() -> Dashboard:
                 "Lock waiters and wait p99",
                 "short",
                 [
-                    ('sum by (lock_name) (shop_lock_waiters{job="shop"})', "{{lock_name}} waiters"),
-                    (
-                        quantile(
-                            0.99, "shop_lock_wait_duration_seconds", "lock_name", 'job="shop"'
-                        ),
-                        "{{lock_name}} wait p99 (s)",
+                    summed(
+                        "lock_name",
+                        "shop_lock_waiters",
+                        'job="shop"',
+                        legend="{{lock_name}} waiters",
+                    ),
+                    p99(
+                        "shop_lock_wait_duration_seconds",
+                        "lock_name",
+                        'job="shop"',
+                        legend="{{lock_name}} wait p99 (s)",
                     ),
                 ],
                 description="Requests queued per lock (left), and how long the slowest waited "
@@ -101,9 +106,11 @@ def dashboard() -> Dashboard:
                 "Pool pending and used / max",
                 "short",
                 [
-                    (
-                        'sum by (pool) (db_client_connection_pending_requests{job="shop"})',
-                        "{{pool}} pending",
+                    summed(
+                        "pool",
+                        "db_client_connection_pending_requests",
+                        'job="shop"',
+                        legend="{{pool}} pending",
                     ),
                     (
                         'sum by (pool) (db_client_connection_count{job="shop", state="used"})'
@@ -144,12 +151,7 @@ def dashboard() -> Dashboard:
                 7,
                 "Event-loop lag p99",
                 "s",
-                [
-                    (
-                        quantile(0.99, "shop_event_loop_lag_seconds", "instance", 'job="shop"'),
-                        "{{instance}}",
-                    )
-                ],
+                [p99("shop_event_loop_lag_seconds", "instance", 'job="shop"')],
                 description="How late each replica's event loop runs.",
                 width=24,
                 height=6,

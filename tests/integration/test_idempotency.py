@@ -179,21 +179,25 @@ async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
 
 
 async def _until_stored(factory: Factory, user: str) -> None:
-    for _ in range(6000):  # up to a minute on a busy machine
-        if await factory.scalar("SELECT COUNT(*) FROM idempotency_keys WHERE user_id = %s", user):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the claim never appeared")
+    sql = "SELECT COUNT(*) FROM idempotency_keys WHERE user_id = %s"
+    await _until(factory, sql, user, lambda count: bool(count), "the claim never appeared")
 
 
 async def _until_token_changes(factory: Factory, user: str) -> None:
     sql = "SELECT claim_token FROM idempotency_keys WHERE user_id = %s"
     first = await factory.scalar(sql, user)
-    for _ in range(6000):  # up to a minute on a busy machine
-        if await factory.scalar(sql, user) != first:
+    await _until(factory, sql, user, lambda token: token != first, "the claim was never taken over")
+
+
+async def _until(
+    factory: Factory, sql: str, user: str, done: Callable[[object], bool], never: str
+) -> None:
+    """Poll `sql`'s value for `user` until `done` holds, up to a minute on a busy machine."""
+    for _ in range(6000):
+        if done(await factory.scalar(sql, user)):
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the claim was never taken over")
+    raise AssertionError(never)
 
 
 async def test_purge_removes_expired_keys_in_batches_and_keeps_fresh_ones(

@@ -6,6 +6,10 @@ type once.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class ShopError(Exception):
     """A failure with a stable code and a human-readable message."""
@@ -141,6 +145,13 @@ class NotYourResource(ShopError):
     """A valid token, but for another user than the one the request acts on."""
 
     code = "COMMON003"
+
+
+def found(value: T | None, missing: type[ShopError], what: str) -> T:
+    """`value` as read; `missing` saying that `what` was not found when the read found nothing."""
+    if value is None:
+        raise missing(f"{what} not found")
+    return value
 
 
 def refusal(code: str, message: str) -> ShopError:

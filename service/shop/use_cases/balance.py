@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain.errors import BalanceLimitExceeded, UserNotFound
+from ..domain.errors import BalanceLimitExceeded, UserNotFound, found
 from ..domain.money import MAX_BALANCE
 from ..domain.users import BalanceChange, BalanceReason, ChargeReceipt
 from .deps import Deps
@@ -14,10 +14,7 @@ from .seals import Seal, transaction
 
 async def balance_of(tx: Tx, user_id: str) -> int:
     """The user's balance; UserNotFound for an unknown id (so it also says the user exists)."""
-    balance = await tx.users.balance(user_id)
-    if balance is None:
-        raise UserNotFound(f"user {user_id} not found")
-    return balance
+    return found(await tx.users.balance(user_id), UserNotFound, f"user {user_id}")
 
 
 async def get_balance(*, deps: Deps, user_id: str) -> int:

@@ -13,7 +13,7 @@ from ..domain.coupons import (
     UserCoupon,
     UserCouponStatus,
 )
-from ..domain.errors import CouponNotFound, InvalidInput, ShopError
+from ..domain.errors import CouponNotFound, InvalidInput, ShopError, found
 from .balance import balance_of
 from .deps import Deps
 from .ports import Tx
@@ -22,10 +22,7 @@ from .seals import Seal
 
 async def require_coupon(tx: Tx, coupon_id: str) -> Coupon:
     """The coupon; CouponNotFound for an unknown id."""
-    coupon = await tx.coupons.get(coupon_id)
-    if coupon is None:
-        raise CouponNotFound(f"coupon {coupon_id} not found")
-    return coupon
+    return found(await tx.coupons.get(coupon_id), CouponNotFound, f"coupon {coupon_id}")
 
 
 async def create_coupon(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..domain.errors import OrderNotFound
+from ..domain.errors import OrderNotFound, found
 from ..domain.orders import Order, OrderPage, OrderStatus
 from .balance import balance_of
 from .deps import Deps
@@ -32,9 +32,7 @@ async def place_order(
 async def get_order(*, deps: Deps, order_id: int) -> Order:
     """One order with its lines."""
     order = await deps.store.autocommit(lambda tx: tx.orders.get(order_id))
-    if order is None:
-        raise OrderNotFound(f"order {order_id} not found")
-    return order
+    return found(order, OrderNotFound, f"order {order_id}")
 
 
 async def list_orders(

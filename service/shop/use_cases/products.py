@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..domain.errors import ProductNotFound
+from ..domain.errors import ProductNotFound, found
 from ..domain.products import PopularProduct, Product, ProductSort
 from .deps import Deps
 from .ports import Tx
@@ -17,10 +17,7 @@ async def list_products(*, deps: Deps, category: str | None, sort: ProductSort) 
 
 async def require_product(tx: Tx, product_id: str) -> Product:
     """The product; ProductNotFound for an unknown id."""
-    product = await tx.products.get(product_id)
-    if product is None:
-        raise ProductNotFound(f"product {product_id} not found")
-    return product
+    return found(await tx.products.get(product_id), ProductNotFound, f"product {product_id}")
 
 
 async def get_product(*, deps: Deps, product_id: str) -> Product:
