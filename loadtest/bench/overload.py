@@ -64,12 +64,14 @@ def _server_side(before: Flat, after: Flat, run_dir: Path) -> dict[str, Any]:
             reason = dict(labels)["reason"]
             reasons[reason] = reasons.get(reason, 0.0) + value
     series = run_dir / "shop_series.json"
-    lags = [
-        float(second["loop_lag_p99"])
-        for second in (json.loads(series.read_text()) if series.exists() else [])
-        if second.get("loop_lag_p99") is not None
-    ]
-    return {"refusals": reasons, "loop_lag_p99_ms": max(lags) * 1000 if lags else None}
+    seconds = json.loads(series.read_text()) if series.exists() else []
+    lags = [float(s["loop_lag_p99"]) for s in seconds if s.get("loop_lag_p99") is not None]
+    limits = sorted(float(s["admission_limit"]) for s in seconds if s.get("admission_limit"))
+    return {
+        "refusals": reasons,
+        "loop_lag_p99_ms": max(lags) * 1000 if lags else None,
+        "limit": limits[len(limits) // 2] if limits else None,
+    }
 
 
 def _step(kind: str, replica: shop.Replica, rate: float, run_dir: Path) -> dict[str, Any]:
@@ -225,13 +227,14 @@ def _ms(value: float | None) -> str:
 
 
 def _server_columns(step: dict[str, Any]) -> str:
-    """Shop core, loop lag and the share of refusals that were `late` (results written before
-    the shop's view was recorded lack them)."""
+    """Shop core, loop lag, the share of refusals that were `late` and the gate's median limit
+    (results written before the shop's view was recorded lack them)."""
     core = step.get("shop_core")
     refusals = step.get("refusals") or {}
     shed = sum(refusals.values())
     late = f"{refusals.get('late', 0.0) / shed:.0%}" if shed else "–"
-    return f"{'–' if core is None else f'{core:.0%}'} | {_ms(step.get('loop_lag_p99_ms'))} | {late}"
+    lag = _ms(step.get("loop_lag_p99_ms"))
+    return f"{'–' if core is None else f'{core:.0%}'} | {lag} | {late} | {_ms(step.get('limit'))}"
 
 
 def write(results: dict[str, Any], out: Path) -> None:
@@ -260,7 +263,8 @@ def write(results: dict[str, Any], out: Path) -> None:
         " *shop core* = its CPU seconds per second of schedule; *loop lag p99* = the event"
         " loop's lag in the step's worst second (time a ready request waits before any code,"
         " the gate included, runs for it); *late refusals* = the share of refusals for having"
-        " waited past the queue deadline before reaching the gate.",
+        " waited past the queue deadline before reaching the gate; *limit* = the gate's"
+        " concurrency limit, its median over the step's seconds.",
         "",
         f"![goodput and p99 against offered load]({chart.name})",
         "",
@@ -271,8 +275,8 @@ def write(results: dict[str, Any], out: Path) -> None:
             "",
             "| offered | admission | goodput/s | p99 (ms) | shed/s | shed p99 (ms) |"
             " errors | not started | gen. core | machine busy | shop core | loop lag p99"
-            " (ms) | late refusals |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            " (ms) | late refusals | limit |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in entry["steps"]:
             lines.append(

@@ -136,6 +136,7 @@ class Watch:
                     pool = labels.get("pool", "")
                     used[pool] = used.get(pool, 0.0) + value
         lag = _quantiles_by(deltas, "shop_event_loop_lag_seconds", None, 0.99)
+        limits = [value for flat in levels for _, value in _select(flat, "shop_admission_limit")]
         return {
             "t": at,
             "replicas": len(self.replicas),
@@ -153,6 +154,8 @@ class Watch:
             "http_5xx": fivexx * per_second,
             "shop_rejections": dict(sorted(shop_rejections.items())),
             "loop_lag_p99": lag.get(""),
+            # The admission gates' limits, summed (None with admission off).
+            "admission_limit": sum(limits) if limits else None,
             # Unknown (not "none on") while no replica answers: the tab leaves a gap.
             "switches": switches if levels else None,
         }
