@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: install lock lock-check services migrate seed run run-replicas token revoke test test-unit test-integration test-hostile
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: images up tls-ca down test-compose bench-footprint bench-instructions
-.PHONY: slo alert-receiver
+.PHONY: slo alert-receiver wrk
 .PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload bench-scale
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
@@ -71,7 +71,7 @@ format: install
 	$(VENV)/bin/ruff format service tests loadtest grafana observability
 	$(VENV)/bin/ruff check --fix service tests loadtest grafana observability
 
-test: install services observability-tools chart-tools lint webui browser
+test: install services observability-tools chart-tools lint webui browser wrk
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Fault drills under load on private mariadbd/redis-server processes (figures in .run/drills/).
@@ -108,8 +108,7 @@ fuzz: install services
 	$(PY) -m pytest tests/e2e/test_schemathesis.py $(PYTEST_ARGS)
 
 # Side-by-side benchmarks; results are committed under docs/benchmarks/.
-bench: install services
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bench: install services wrk
 	$(PY) -m loadtest bench ceiling --out docs/benchmarks/ceiling.md
 	$(PY) -m loadtest bench suite runtime --out docs/benchmarks/runtime.md
 	$(PY) -m loadtest bench suite observability --out docs/benchmarks/observability.md
@@ -120,14 +119,12 @@ bench: install services
 bench-overload: install services
 	$(PY) -m loadtest bench overload --out docs/benchmarks/overload.md
 
-bench-soak: install services
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bench-soak: install services wrk
 	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md
 
 # 100 buyers of one product, the database near and 5 ms away: group commit against one order per
 # transaction (docs/decisions/0035-order-group-commit.md); its own database, not make bench's.
-bench-hot-product: install services
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bench-hot-product: install services wrk
 	SHOP_BENCH_DB_URL=mysql://root:@127.0.0.1:3306/shop_bench_hot \
 		$(PY) -m loadtest bench hot-product --out docs/benchmarks/hot-product.md
 
@@ -141,8 +138,7 @@ bench-instructions: install services
 # round by round (docs/decisions/0053-seeding-at-scale.md); seeds ~6 million users into three
 # databases of its own (shop_scale_*, ~2.3 GB on disk), drops them at the end; ~15 minutes.
 # POOL_MIB=3072 runs it with that InnoDB buffer pool (the server's own restored after).
-bench-scale: install services
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bench-scale: install services wrk
 	$(PY) -m loadtest bench scale $(if $(POOL_MIB),--buffer-pool-mib $(POOL_MIB) \
 		--out docs/benchmarks/scale-pool-$(POOL_MIB)mib.md,--out docs/benchmarks/scale.md)
 
@@ -152,6 +148,10 @@ observe: install
 	$(PY) -m loadtest observe up
 
 # promtool, amtool, Prometheus, Alertmanager and the exporters for the tests (apt when missing).
+# The HTTP load generator of the benchmarks (and of the tests that run them at a tiny scale).
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
 observability-tools: install
 	$(PY) -m loadtest observe install
 
