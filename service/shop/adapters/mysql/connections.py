@@ -4,7 +4,7 @@ aiomysql runs every acquire inside one `asyncio.Condition`'s lock, and every rel
 task that takes that lock only to notify it. Each hand-over of the lock costs a turn of the
 event loop, so with more borrowers than the loop serves in a turn (150 charges in flight) they
 queue on the lock, connections sit free while holders of the `Limiter`'s slots wait for it,
-and every charge pays a task, a lock and a loop turn more: 18 % of the shop's CPU per charge
+and every charge pays a task, a lock and loop turns more: ~20 % of the shop's CPU per charge
 (docs/decisions/0056-the-charge-cpu-gap-under-concurrency.md).
 
 Here a free connection is taken with no await between looking and taking (nothing can
