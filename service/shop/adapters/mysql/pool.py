@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiomysql
 import pymysql
 from opentelemetry.trace import Span, Status, StatusCode
 
@@ -18,6 +17,7 @@ from ...domain.errors import DatabaseUnavailable
 from ...telemetry import Telemetry
 from ...telemetry.logging import get_logger
 from ...telemetry.tracing import exemplar
+from .connections import Connections
 from .limiter import Limiter
 from .session import DEADLOCK_RETRIES, Deadlock, QuietCursor, Session
 from .tls import TlsOptions, require_tls
@@ -136,7 +136,7 @@ class Database:
         """Open a pool; connections are autocommit so reads never leave a transaction open."""
         target = parse_db_url(url)
         try:
-            pool = await aiomysql.create_pool(
+            pool = await Connections.open(
                 **target.connect_args(),
                 db=target.database,
                 minsize=min(4, maxsize),
