@@ -161,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_results:
         write(json.loads(args.from_results.read_text()), args.out)
         return 0
+    unknown = set(args.fronts.split(",")) - set(FRONTS)
+    if unknown:
+        parser.error(f"--fronts: {', '.join(sorted(unknown))}: not one of {', '.join(FRONTS)}")
     modes = [mode for front in args.fronts.split(",") for mode in FRONTS[front]]
     multiples = [float(m) for m in args.multiples.split(",")]
     bounds = proxy.Bounds(args.maxconn, args.queue, args.queue_timeout_ms)
@@ -323,8 +326,7 @@ def write(results: dict[str, Any], out: Path) -> None:
         "Capacity: the most answers/s of the shop without admission control under crowds of"
         f" {PROBE:.0f} arrivals/s and more, doubled while it answered nearly all of them (up to"
         f" {PROBE_MAX:.0f}/s, what the generator starts here). Then {SECONDS:.0f} s per step,"
-        " admission on and off"
-        " interleaved; latencies from each arrival's intended start (coordinated omission"
+        " the variants (*admission*) interleaved; latencies from each arrival's intended start (coordinated omission"
         " corrected); *goodput* = answers that were neither shed nor failed, per second;"
         " *shed* = `503 OVERLOADED` per second. Load generator: locust, two workers"
         " (*gen. core* = the busiest locust process's share of one core), its pool of users"
