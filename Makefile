@@ -116,8 +116,10 @@ bench: install services wrk
 
 # Endurance: one shop process under full mixed load for 10 minutes, RSS and throughput per minute.
 # The open model at 0.8x-4x the measured capacity, admission control on and off (issue 19).
+# FRONTS=direct (admission on and off) or haproxy (HAProxy in front); both when unset.
+FRONTS ?= direct,haproxy
 bench-overload: install services
-	$(PY) -m loadtest bench overload --out docs/benchmarks/overload.md
+	$(PY) -m loadtest bench overload --out docs/benchmarks/overload.md --fronts $(FRONTS)
 
 bench-soak: install services wrk
 	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md

@@ -3,15 +3,18 @@
 For charge, coupon issue and order in turn: first the capacity, as the answers per second of
 the shop without admission control under crowds of doubling rate, until they outrun it; then the
 open model (`make loadtest`'s driver, scenario `open-<endpoint>`, locust with two workers) at
-0.8x, 1x, 2x and 4x that capacity, against a shop with `SHOP_ADMISSION=on` and one with it off,
-interleaved step by step on one data set. Latencies are timed from each arrival's intended
-start (decision 0042). Usage: `python -m loadtest bench overload --out docs/benchmarks/overload.md`
-(`make bench-overload`).
+0.8x, 1x, 2x and 4x that capacity, against each variant, interleaved step by step on one data
+set: fronts `direct` (a shop with `SHOP_ADMISSION=on`, one with it off) and `haproxy` (HAProxy
+refusing past its bounds in front of the shop without admission, decision 0058). Latencies are
+timed from each arrival's intended start (decision 0042). Usage: `python -m loadtest bench
+overload --out docs/benchmarks/overload.md [--fronts direct,haproxy]` (`make bench-overload`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -28,7 +31,7 @@ import matplotlib.pyplot as plt  # after choosing the headless backend
 
 from loadtest import ROOT
 from loadtest.bench.ceiling import describe_machine
-from loadtest.harness import database, shop
+from loadtest.harness import database, proxy, shop
 from loadtest.harness.ports import free_port
 from loadtest.harness.processes import cpu_seconds, stop
 from loadtest.slo import gate
@@ -46,6 +49,12 @@ PROBE = 1000.0
 PROBE_MAX = 4000.0
 SCALE = 0.5  # of the 20 s steady profile: 10 s per step
 SECONDS = 20 * SCALE
+# The variants of each front, in the order each step runs them (their `admission` column).
+FRONTS = {"direct": ("on", "off"), "haproxy": ("haproxy",)}
+# HAProxy's bounds in front of one shop process, chosen at 2x on coupon and charge (decision
+# 0058): in flight, enough for the coupon group commit's batches; waiting, a short queue that
+# evens out bursts; no request waits at the proxy longer than the 20 ms a refusal may take.
+BOUNDS = proxy.Bounds(maxconn=64, queue=32, timeout_ms=20)
 
 
 def _scrape(url: str) -> Flat:
@@ -74,20 +83,29 @@ def _server_side(before: Flat, after: Flat, run_dir: Path) -> dict[str, Any]:
     }
 
 
-def _step(kind: str, replica: shop.Replica, rate: float, run_dir: Path) -> dict[str, Any]:
-    """One open-model run at `rate` arrivals/s; what it measured, the shop's view beside."""
+def _step(
+    kind: str,
+    replica: shop.Replica,
+    rate: float,
+    run_dir: Path,
+    front: proxy.Proxy | None = None,
+) -> dict[str, Any]:
+    """One open-model run at `rate` arrivals/s, through `front` when given; what it measured,
+    the shop's view (and the proxy's CPU) beside."""
     before, cpu = _scrape(replica.url), cpu_seconds(replica.process.pid)
+    proxy_cpu = cpu_seconds(front.process.pid) if front else 0.0
     headless(
         f"open-{kind}",
-        shop_urls=[replica.url],
+        shop_urls=[front.url if front else replica.url],
         db_url=DB_URL,
         seed_users=USERS,
         run_dir=run_dir,
         scale=SCALE,
-        extra=["--capacity", f"{rate:.1f}", "--workers", "2"],
+        extra=["--capacity", f"{rate:.1f}", "--workers", "2", "--watch", replica.url],
     )
     # The shop is idle but for the warm-up's health checks outside the schedule's seconds.
     shop_core = (cpu_seconds(replica.process.pid) - cpu) / SECONDS
+    proxy_core = (cpu_seconds(front.process.pid) - proxy_cpu) / SECONDS if front else None
     server = _server_side(before, _scrape(replica.url), run_dir)
     stats = gate.read_stats(run_dir / "locust_stats.csv")
     name = ENDPOINTS[kind]
@@ -108,6 +126,7 @@ def _step(kind: str, replica: shop.Replica, rate: float, run_dir: Path) -> dict[
         "generator_core": meta.get("generator_core_share_per_process", 0.0),
         "machine": meta.get("machine_cpu_share", 0.0),
         "shop_core": shop_core,
+        "proxy_core": proxy_core,
         **server,
     }
 
@@ -128,38 +147,76 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loadtest bench overload")
     parser.add_argument("--out", type=Path, default=ROOT / "docs/benchmarks/overload.md")
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
+    parser.add_argument("--fronts", default=",".join(FRONTS), help="direct, haproxy or both")
+    parser.add_argument(
+        "--multiples", default=",".join(f"{m:g}" for m in MULTIPLES), help="of the capacity"
+    )
+    parser.add_argument("--maxconn", type=int, default=BOUNDS.maxconn, help="HAProxy's, per shop")
+    parser.add_argument("--queue", type=int, default=BOUNDS.queue, help="HAProxy's queue bound")
+    parser.add_argument(
+        "--queue-timeout-ms", type=int, default=BOUNDS.timeout_ms, help="HAProxy's timeout queue"
+    )
     parser.add_argument("--from-results", type=Path, help="re-render a run's results.json")
     args = parser.parse_args(argv)
     if args.from_results:
         write(json.loads(args.from_results.read_text()), args.out)
         return 0
+    unknown = set(args.fronts.split(",")) - set(FRONTS)
+    if unknown:
+        parser.error(f"--fronts: {', '.join(sorted(unknown))}: not one of {', '.join(FRONTS)}")
+    modes = [mode for front in args.fronts.split(",") for mode in FRONTS[front]]
+    multiples = [float(m) for m in args.multiples.split(",")]
+    bounds = proxy.Bounds(args.maxconn, args.queue, args.queue_timeout_ms)
     machine = describe_machine()
     database.fresh_dataset(DB_URL, users=USERS, stock=100_000_000, coupon_quantity=100_000_000)
     base = {"SHOP_DB_URL": DB_URL, "SHOP_LOG_LEVEL": "WARNING"}
     work = Path(tempfile.mkdtemp(prefix="overload-"))
-    shops = {
+    # The probe's shop, without admission, is also the one behind HAProxy (its gate).
+    shops: dict[str, shop.Replica] = {
         mode: shop.launch(
             f"http://127.0.0.1:{free_port()}",
             {**base, "SHOP_ADMISSION": mode},
             log=work / f"shop-{mode}.log",
         )
         for mode in ("on", "off")
+        if mode in modes or mode == "off"
     }
-    results: dict[str, Any] = {"machine": machine, "endpoints": {}, "written": time.time()}
+    results: dict[str, Any] = {
+        "machine": machine,
+        "endpoints": {},
+        "written": time.time(),
+        "bounds": dataclasses.asdict(bounds),
+    }
     try:
         for replica in shops.values():
             replica.wait_ready()
-        for kind in args.endpoints.split(","):
-            probes = _probe(kind, shops["off"], work)
-            capacity = max(max(p["goodput"] for p in probes), 1.0)
-            steps: list[dict[str, Any]] = []
-            for multiple in MULTIPLES:
-                for mode in ("on", "off"):
-                    rate = capacity * multiple
-                    measured = _step(kind, shops[mode], rate, work / f"{kind}-{multiple}-{mode}")
-                    steps.append({"multiple": multiple, "admission": mode, **measured})
-                    print(f"overload: {kind} {multiple}x {mode}: {json.dumps(measured)}")
-            results["endpoints"][kind] = {"capacity": capacity, "probes": probes, "steps": steps}
+        with contextlib.ExitStack() as fronts:
+            front = (
+                fronts.enter_context(proxy.fronting(shops["off"].url, bounds, work=work))
+                if "haproxy" in modes
+                else None
+            )
+            for kind in args.endpoints.split(","):
+                probes = _probe(kind, shops["off"], work)
+                capacity = max(max(p["goodput"] for p in probes), 1.0)
+                steps: list[dict[str, Any]] = []
+                for multiple in multiples:
+                    for mode in modes:
+                        rate = capacity * multiple
+                        measured = _step(
+                            kind,
+                            shops["off" if mode == "haproxy" else mode],
+                            rate,
+                            work / f"{kind}-{multiple}-{mode}",
+                            front if mode == "haproxy" else None,
+                        )
+                        steps.append({"multiple": multiple, "admission": mode, **measured})
+                        print(f"overload: {kind} {multiple}x {mode}: {json.dumps(measured)}")
+                results["endpoints"][kind] = {
+                    "capacity": capacity,
+                    "probes": probes,
+                    "steps": steps,
+                }
     finally:
         for replica in shops.values():
             stop(replica.process)
@@ -170,10 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _targets(entry: dict[str, Any]) -> list[str]:
-    """The overload targets (decision 0049), with admission on, at each offered rate up to 4x."""
+def _targets(entry: dict[str, Any], mode: str) -> list[str]:
+    """The overload targets (decision 0049) of a variant that refuses (admission on, or
+    HAProxy in front), at each offered rate up to 4x."""
     capacity = entry["capacity"]
-    on = [s for s in entry["steps"] if s["admission"] == "on"]
+    on = [s for s in entry["steps"] if s["admission"] == mode]
     base = next((s["p99_ms"] for s in on if s["multiple"] == 0.8), None)
     out = []
     for s in on:
@@ -182,7 +240,7 @@ def _targets(entry: dict[str, Any]) -> list[str]:
         checks = [
             (f"goodput {s['goodput'] / capacity:.0%} of capacity", s["goodput"] >= 0.9 * capacity),
             (
-                f"2xx p99 {s['p99_ms']:.0f} ms vs 2x {base:.0f} ms at 0.8x",
+                f"2xx p99 {s['p99_ms']:.0f} ms vs 2x {_ms(base)} ms at 0.8x",
                 base is not None and s["p99_ms"] <= 2 * base,
             ),
             (
@@ -226,15 +284,19 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
 
 
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
 def _server_columns(step: dict[str, Any]) -> str:
-    """Shop core, loop lag, the share of refusals that were `late` and the gate's median limit
-    (results written before the shop's view was recorded lack them)."""
-    core = step.get("shop_core")
+    """Shop core, proxy core, loop lag, the share of refusals that were `late` and the gate's
+    median limit (results written before the shop's view was recorded lack them)."""
     refusals = step.get("refusals") or {}
     shed = sum(refusals.values())
     late = f"{refusals.get('late', 0.0) / shed:.0%}" if shed else "–"
     lag = _ms(step.get("loop_lag_p99_ms"))
-    return f"{'–' if core is None else f'{core:.0%}'} | {lag} | {late} | {_ms(step.get('limit'))}"
+    cores = f"{_share(step.get('shop_core'))} | {_share(step.get('proxy_core'))}"
+    return f"{cores} | {lag} | {late} | {_ms(step.get('limit'))}"
 
 
 def write(results: dict[str, Any], out: Path) -> None:
@@ -243,8 +305,18 @@ def write(results: dict[str, Any], out: Path) -> None:
     fig, axes = plt.subplots(
         2, len(results["endpoints"]), figsize=(5 * len(results["endpoints"]), 7), squeeze=False
     )
+    bounds = results.get("bounds")
+    proxied = (
+        f" *haproxy*: HAProxy in front of the shop without admission control, at most"
+        f" {bounds['maxconn']} requests in flight at the shop and {bounds['queue']} waiting at"
+        f" the proxy, each at most {bounds['timeout_ms']} ms, the rest refused by HAProxy with"
+        " the same `503 OVERLOADED` (decision 0058); *proxy core*: its CPU seconds per second"
+        " of schedule."
+        if bounds
+        else ""
+    )
     lines = [
-        "# Overload: the open model past capacity, admission control on and off",
+        "# Overload: the open model past capacity, admission control on and off, HAProxy in front",
         "",
         "Written by `make bench-overload` on"
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(results.get('written')))}.",
@@ -254,9 +326,9 @@ def write(results: dict[str, Any], out: Path) -> None:
         "Capacity: the most answers/s of the shop without admission control under crowds of"
         f" {PROBE:.0f} arrivals/s and more, doubled while it answered nearly all of them (up to"
         f" {PROBE_MAX:.0f}/s, what the generator starts here). Then {SECONDS:.0f} s per step,"
-        " admission on and off"
-        " interleaved; latencies from each arrival's intended start (coordinated omission"
-        " corrected); *goodput* = answers that were neither shed nor failed, per second;"
+        " the variants (*admission*) interleaved; latencies from each arrival's intended start"
+        " (coordinated omission corrected); *goodput* = answers that were neither shed nor"
+        " failed, per second;"
         " *shed* = `503 OVERLOADED` per second. Load generator: locust, two workers"
         " (*gen. core* = the busiest locust process's share of one core), its pool of users"
         " spawned and connected before the first arrival (decision 0042). The shop's own view:"
@@ -264,7 +336,7 @@ def write(results: dict[str, Any], out: Path) -> None:
         " loop's lag in the step's worst second (time a ready request waits before any code,"
         " the gate included, runs for it); *late refusals* = the share of refusals for having"
         " waited past the queue deadline before reaching the gate; *limit* = the gate's"
-        " concurrency limit, its median over the step's seconds.",
+        f" concurrency limit, its median over the step's seconds.{proxied}",
         "",
         f"![goodput and p99 against offered load]({chart.name})",
         "",
@@ -274,9 +346,9 @@ def write(results: dict[str, Any], out: Path) -> None:
             f"## {kind}: capacity {entry['capacity']:.0f}/s",
             "",
             "| offered | admission | goodput/s | p99 (ms) | shed/s | shed p99 (ms) |"
-            " errors | not started | gen. core | machine busy | shop core | loop lag p99"
-            " (ms) | late refusals | limit |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            " errors | not started | gen. core | machine busy | shop core | proxy core |"
+            " loop lag p99 (ms) | late refusals | limit |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in entry["steps"]:
             lines.append(
@@ -285,11 +357,15 @@ def write(results: dict[str, Any], out: Path) -> None:
                 f" {_ms(s['shed_p99_ms'])} | {s['errors']:.0f} | {s['not_started']:.0f} |"
                 f" {s['generator_core']:.0%} | {s['machine']:.0%} | {_server_columns(s)} |"
             )
-        lines += ["", "Targets with admission on:", ""]
-        lines += [f"- {t}" for t in _targets(entry)]
+        for mode, name in (("on", "admission on"), ("haproxy", "HAProxy in front")):
+            if any(s["admission"] == mode for s in entry["steps"]):
+                lines += ["", f"Targets with {name}:", ""]
+                lines += [f"- {t}" for t in _targets(entry, mode)]
         lines.append("")
-        for mode, style in (("on", "-o"), ("off", "--s")):
+        for mode, style in (("on", "-o"), ("off", "--s"), ("haproxy", ":^")):
             steps = [s for s in entry["steps"] if s["admission"] == mode]
+            if not steps:
+                continue
             offered = [s["offered"] for s in steps]
             axes[0][column].plot(offered, [s["goodput"] for s in steps], style, label=mode)
             axes[1][column].plot(offered, [s["p99_ms"] for s in steps], style, label=mode)

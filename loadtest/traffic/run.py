@@ -124,6 +124,8 @@ def run_locust(
         args.flips,
         "--capacity",
         str(args.capacity),
+        "--watch",
+        args.watch or ",".join(urls),
     ]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     master = [
@@ -263,6 +265,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--web-host", default="127.0.0.1")
     parser.add_argument("--web-port", type=int, default=8089)
     parser.add_argument("--run-dir", default="")
+    parser.add_argument(
+        "--watch",
+        default="",
+        help="the replicas the Shop tab reads, when the shop URL is a proxy in front of them",
+    )
     parser.add_argument(
         "--trace-sample", type=float, default=0.1, help="share of requests sent as sampled traces"
     )

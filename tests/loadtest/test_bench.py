@@ -54,18 +54,35 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
             "refusals": {"late": 3.0, "queue_full": 1.0},
         },
         step(0.8, "off", 80, 10, None),
+        {**step(0.8, "haproxy", 80, 10, None), "shop_core": 0.8, "proxy_core": 0.05},
         step(4.0, "on", 95, 15, 5),
         step(4.0, "off", 60, 900, None),
+        {**step(4.0, "haproxy", 92, 30, 25), "shop_core": 0.85, "proxy_core": 0.1},
     ]
-    results = {"machine": "test", "endpoints": {"charge": {"capacity": 100, "steps": steps}}}
+    results = {
+        "machine": "test",
+        "endpoints": {"charge": {"capacity": 100, "steps": steps}},
+        "bounds": {"maxconn": 64, "queue": 32, "timeout_ms": 20},
+    }
     out = tmp_path / "overload.md"
     overload.write(results, out)
     text = out.read_text()
     assert "| 4x (400/s) | off | 60 | 900 |" in text
-    assert "| 20% | 50% | 90% | 12 | 75% |" in text  # the shop's own view beside locust's
-    assert text.count("| – | – | – |") == 3  # steps recorded without it
-    assert "4x: goodput 95% of capacity met; 2xx p99 15 ms vs 2x 10 ms at 0.8x met" in text
-    assert "**not met**" not in text
+    assert "| 20% | 50% | 90% | – | 12 | 75% |" in text  # the shop's own view beside locust's
+    assert "| 4x (400/s) | haproxy | 92 | 30 |" in text  # the proxy's variant, its own rows
+    assert "| 85% | 10% | – | – | – |" in text  # its CPU beside the shop's
+    assert text.count("| – | – | – | – | – |") == 3  # steps recorded without either
+    assert "at most 64 requests in flight at the shop and 32 waiting" in text
+    on, proxied = text.split("Targets with admission on:")[1].split(
+        "Targets with HAProxy in front:"
+    )
+    assert "4x: goodput 95% of capacity met; 2xx p99 15 ms vs 2x 10 ms at 0.8x met" in on
+    assert "**not met**" not in on
+    # Each variant judged against its own 0.8x: the proxy's refusals were too slow.
+    assert "4x: goodput 92% of capacity met; 2xx p99 30 ms vs 2x 10 ms at 0.8x **not met**" in (
+        proxied
+    )
+    assert "refusal p99 25 ms **not met**" in proxied
     assert out.with_suffix(".png").stat().st_size > 0
 
 

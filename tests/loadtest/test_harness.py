@@ -5,14 +5,19 @@ point."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +26,7 @@ import redis
 from loadtest import ROOT
 from loadtest.gameday.drills import Fault
 from loadtest.gameday.faults import Breaker
-from loadtest.harness import admin, database, speed
+from loadtest.harness import admin, database, proxy, speed
 from loadtest.harness.ports import free_port, free_ports
 from loadtest.harness.processes import cpu_seconds, rss_mib, stop
 from loadtest.harness.servers import RedisServer
@@ -255,3 +260,69 @@ def test_launch_runs_the_server_under_its_prefix(tmp_path: Path) -> None:
     )
     assert replica.process.wait(timeout=30) == 0
     assert log.read_text().strip() == "yes"
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """A one-second answer to anything but /healthz (the proxy's readiness check)."""
+
+    def do_GET(self) -> None:
+        if self.path != "/healthz":
+            time.sleep(1.0)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _timed_get(url: str) -> tuple[float, int, dict[str, str], bytes]:
+    """Seconds, status, headers (names in lower case: HAProxy sends them so) and body."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            status, headers, body = answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            status, headers, body = error.code, error.headers, error.read()
+    return time.monotonic() - started, status, {k.lower(): v for k, v in headers.items()}, body
+
+
+def test_the_proxy_refuses_past_its_bounds_at_once_with_the_shops_overloaded_problem(
+    tmp_path: Path,
+) -> None:
+    """One request in flight at the server and one waiting at most 100 ms: of a crowd, the first
+    is served, every other gets the OVERLOADED problem within a fraction of the server's second,
+    refused at once (queue full) or after its wait (queue timeout), and none hangs."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bounds = proxy.Bounds(maxconn=1, queue=1, timeout_ms=100)
+        front = proxy.fronting(f"http://127.0.0.1:{server.server_port}", bounds, work=tmp_path)
+        with front as p, ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(_timed_get, [f"{p.url}/api/products?n={n}" for n in range(20)]))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(status for _, status, _, _ in answers) == [200] + [503] * 19
+    refused = [
+        (took, headers, json.loads(body))
+        for took, status, headers, body in answers
+        if status == 503
+    ]
+    for took, headers, problem in refused:
+        assert took < 0.5, took
+        assert headers["retry-after"] == "1"
+        assert headers["content-type"] == "application/problem+json"
+        assert (problem["status"], problem["code"], problem["title"]) == (
+            503,
+            "OVERLOADED",
+            "Over capacity: retry after the given seconds",
+        )
+        assert problem["instance"] == "/api/products"
+        assert problem["detail"] == problem["message"]
+    details = {problem["detail"] for _, _, problem in refused}
+    assert details == {
+        "the shop is over capacity (proxy queue of 1 full); retry later",
+        "the shop is over capacity (waited 100 ms at the proxy); retry later",
+    }

@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from loadtest.bench.overload import BOUNDS
+from shop.api.framework.http_errors import Overloaded
+from shop.api.framework.problems import STATUS_AND_TITLE
 from shop.settings import Settings
 
 from .stack_files import COMPOSE_TARGETS, ROOT, load_yaml
@@ -142,7 +145,7 @@ def test_load_balancer_routes_on_readiness_and_falls_back_to_liveness() -> None:
     assert "option httpchk GET /readyz" in backends["ready"]
     assert "option httpchk GET /healthz" in backends["live"]
     for body in backends.values():
-        servers = re.findall(r"^\s*server (\S+) (\S+) check$", body, re.M)
+        servers = re.findall(r"^\s*server (\S+) (\S+) check maxconn \d+$", body, re.M)
         assert servers == [(name, f"{name}:8081") for name in REPLICAS]
     assert "default_backend ready" in config
     assert "use_backend live if { nbsrv(ready) eq 0 }" in config
@@ -200,6 +203,40 @@ def test_the_public_door_refuses_a_flooding_source_with_the_shops_problem() -> N
     assert f"more than {limit} requests in 10 s" in problem["detail"]
     # The stack's own load generators come in on the internal door, without the limit.
     assert "track-sc" not in frontends["internal"]
+
+
+def _overloaded(rule: str) -> dict[str, Any]:
+    """The problem an HAProxy answer renders, its log-format fields filled in."""
+    assert "content-type application/problem+json hdr Retry-After 1 " in rule, rule
+    body = re.search(r"lf-string '([^']*)'", rule).group(1)
+    problem: dict[str, Any] = json.loads(re.sub(r"%\[[^\]]*\]", "x", body))
+    status, title = STATUS_AND_TITLE[Overloaded]
+    assert (problem["status"], problem["code"], problem["title"]) == (status, "OVERLOADED", title)
+    assert problem["type"] == "https://shop.example/problems/overloaded"
+    assert problem["detail"] == problem["message"]
+    return problem
+
+
+def test_overload_gets_the_load_balancers_fast_503_with_the_shops_problem() -> None:
+    """Each replica holds at most the bench's measured `maxconn`; past a short queue, or a short
+    wait in it, HAProxy refuses on both doors with the shop's own OVERLOADED problem."""
+    config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
+    backends = dict(re.findall(r"^backend (\S+)\n((?:    .*\n)+)", config, re.M))
+    for body in backends.values():
+        limits = re.findall(r"^\s*server \S+ \S+ check maxconn (\d+)$", body, re.M)
+        assert limits == [str(BOUNDS.maxconn)] * len(REPLICAS)
+    assert f"timeout queue {BOUNDS.timeout_ms}ms" in config
+    [error] = re.findall(r"^\s*http-error status 503 (.*)$", config, re.M)
+    assert f"within {BOUNDS.timeout_ms} ms" in _overloaded(error)["detail"]
+    for name, frontend in _frontends(config).items():
+        if name == "health":
+            continue
+        [rule] = re.findall(r"^\s*http-request return status 503 (.*)$", frontend, re.M)
+        bound = BOUNDS.queue
+        assert rule.endswith(f"if {{ queue(ready) ge {bound} }} || {{ queue(live) ge {bound} }}")
+        assert f"queue of {bound} full" in _overloaded(rule)["detail"]
+        # Before routing: a refusal never reaches a backend.
+        assert frontend.index("http-request return status 503") < frontend.index("default_backend")
 
 
 def test_load_balancer_timeouts_agree_with_the_shops() -> None:
