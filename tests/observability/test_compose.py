@@ -141,11 +141,12 @@ def test_every_dependency_names_a_condition_on_a_real_service(
 def test_load_balancer_routes_on_readiness_and_falls_back_to_liveness() -> None:
     config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
     backends = dict(re.findall(r"^backend (\S+)\n((?:    .*\n)+)", config, re.M))
-    assert set(backends) == {"ready", "live"}
+    assert set(backends) == {"ready", "live", "ops"}
     assert "option httpchk GET /readyz" in backends["ready"]
     assert "option httpchk GET /healthz" in backends["live"]
+    assert "option httpchk GET /healthz" in backends["ops"]
     for body in backends.values():
-        servers = re.findall(r"^\s*server (\S+) (\S+) check maxconn \d+$", body, re.M)
+        servers = re.findall(r"^\s*server (\S+) (\S+) check(?: maxconn \d+)?$", body, re.M)
         assert servers == [(name, f"{name}:8081") for name in REPLICAS]
     assert "default_backend ready" in config
     assert "use_backend live if { nbsrv(ready) eq 0 }" in config
@@ -222,9 +223,11 @@ def test_overload_gets_the_load_balancers_fast_503_with_the_shops_problem() -> N
     wait in it, HAProxy refuses on both doors with the shop's own OVERLOADED problem."""
     config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
     backends = dict(re.findall(r"^backend (\S+)\n((?:    .*\n)+)", config, re.M))
-    for body in backends.values():
-        limits = re.findall(r"^\s*server \S+ \S+ check maxconn (\d+)$", body, re.M)
+    for name in ("ready", "live"):
+        limits = re.findall(r"^\s*server \S+ \S+ check maxconn (\d+)$", backends[name], re.M)
         assert limits == [str(BOUNDS.maxconn)] * len(REPLICAS)
+    # What the shop never sheds (decision 0041) is neither bounded nor refused here.
+    assert "maxconn" not in backends["ops"]
     assert f"timeout queue {BOUNDS.timeout_ms}ms" in config
     [error] = re.findall(r"^\s*http-error status 503 (.*)$", config, re.M)
     assert f"within {BOUNDS.timeout_ms} ms" in _overloaded(error)["detail"]
@@ -233,8 +236,17 @@ def test_overload_gets_the_load_balancers_fast_503_with_the_shops_problem() -> N
             continue
         [rule] = re.findall(r"^\s*http-request return status 503 (.*)$", frontend, re.M)
         bound = BOUNDS.queue
-        assert rule.endswith(f"if {{ queue(ready) ge {bound} }} || {{ queue(live) ge {bound} }}")
+        assert rule.endswith(
+            f"if !never_shed {{ queue(ready) ge {bound} }}"
+            f" || !never_shed {{ queue(live) ge {bound} }}"
+        )
         assert f"queue of {bound} full" in _overloaded(rule)["detail"]
+        never_shed = re.findall(r"^\s*acl never_shed (.*)$", frontend, re.M)
+        assert never_shed == [
+            "path /healthz /readyz /metrics /api/openapi.json",
+            "path_beg /api/admin/",
+        ]
+        assert frontend.index("use_backend ops if never_shed") < frontend.index("use_backend live")
         # Before routing: a refusal never reaches a backend.
         assert frontend.index("http-request return status 503") < frontend.index("default_backend")
 
