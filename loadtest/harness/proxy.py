@@ -5,7 +5,7 @@ capacity is the slowest part of the answer (decision 0049). HAProxy holds at mos
 requests in flight at the shop and lets at most `queue` more wait, each no longer than
 `timeout_ms`; the next arrival is answered at once, in C, with the shop's own `OVERLOADED`
 problem (decision 0058). The problem's fields are those of `Overloaded` in
-`service/shop/api/framework/problems.py`, so clients cannot tell the proxy's refusal from the
+`service/shop/api/framework/http_errors.py`, so clients cannot tell the proxy's refusal from the
 shop's.
 """
 
