@@ -13,7 +13,8 @@ from opentelemetry.trace import SpanKind
 from .metrics import Metrics
 from .tracing import exemplar
 
-_NO_SPAN = nullcontext()  # reusable: nullcontext keeps no state
+# The span of code that runs without a tracer: shared, as nullcontext keeps no state.
+NO_SPAN = nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Telemetry:
     ) -> AbstractContextManager[Any]:
         """`name` as the current span, or a shared no-op (yielding None) when tracing is off."""
         if not self.tracing:
-            return _NO_SPAN
+            return NO_SPAN
         return self.tracer.start_as_current_span(name, kind=kind, attributes=attributes)
 
     def server_span(
@@ -51,7 +52,7 @@ class Telemetry:
         span, so a trace from a load test never passes for a customer's.
         """
         if not self.tracing:
-            return _NO_SPAN
+            return NO_SPAN
         parent = propagate.extract(headers) if "traceparent" in headers else None
         synthetic = baggage.get_baggage("synthetic", parent) if parent is not None else None
         if synthetic is not None:
@@ -63,7 +64,7 @@ class Telemetry:
     def redis_span(self, operation: str) -> AbstractContextManager[Any]:
         """A client span around one Redis operation."""
         if not self.tracing:
-            return _NO_SPAN
+            return NO_SPAN
         return self.span(
             f"redis.{operation}",
             kind=SpanKind.CLIENT,

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import time
 from contextlib import AbstractContextManager
 from typing import Any
 
 from ..domain.errors import LockTimeout
 from ..use_cases.ports import LOCK_NAMES, LOCK_OUTCOMES, Lease, LockManager
-from . import Telemetry
+from . import NO_SPAN, Telemetry
 from .logging import get_logger
 
 log = get_logger("shop.locks")
-_NO_SPAN = contextlib.nullcontext()  # reusable: nullcontext keeps no state
 
 
 class LockMetricsObserver:
@@ -110,7 +108,7 @@ class _InstrumentedHold:
                 },
             )
             if tel.tracing
-            else _NO_SPAN
+            else NO_SPAN
         )
         try:
             with span as current:

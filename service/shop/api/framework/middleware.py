@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 
@@ -13,6 +12,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ...domain.errors import ShopError
 from ...keys import ACCESS_LOG, DECIDED_AT, ERROR_CODE, REPLAYED_ANSWER, TELEMETRY, TRACE_ID
+from ...telemetry import NO_SPAN
 from ...telemetry.logging import get_logger
 from ...telemetry.tracing import current_ids, exemplar
 from .http_errors import BodyTooLarge, MalformedRequest, MethodNotAllowed, RouteNotFound
@@ -20,7 +20,6 @@ from .idempotency import replay_headers
 from .problems import problem_response
 
 log = get_logger("shop.http")
-_NO_SPAN = contextlib.nullcontext()  # reusable: nullcontext keeps no state
 # The methods HTTP defines (RFC 9110); anything else is counted as `_OTHER` (OpenTelemetry's name).
 METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
@@ -70,7 +69,7 @@ async def telemetry(request: web.Request, handler: Handler) -> web.StreamRespons
             {"http.request.method": method, "http.route": route},
         )
         if tel.tracing
-        else _NO_SPAN
+        else NO_SPAN
     )
     try:
         with span_cm as span:
