@@ -12,6 +12,7 @@ own axis on the right (`units`), never shares one with the first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as db
@@ -121,47 +122,102 @@ def thresholds(base: str, steps: Steps) -> db.ThresholdsConfig:
     )
 
 
-def graph(
-    pid: int,
-    title: str,
-    unit: str,
-    queries: list[Query],
-    *,
-    description: str,
+@dataclass(frozen=True)
+class Graph:
+    """A time series panel as data: its id, title and unit, then one chained call per fact, so a
+    board reads as its panels' table (`layout` builds them). Each call returns a new Graph."""
+
+    pid: int
+    title: str
+    unit: str
+    plotted: tuple[Query, ...] = ()
+    text: str = ""
+    shows_exemplars: bool = False
+    axes: tuple[tuple[str, str], ...] = ()
+    steps: tuple[tuple[float, str], ...] = ()
+    width: int | None = None
+    height: int | None = None
+
+    def plot(self, *queries: Query) -> Graph:
+        """Draw `queries` (ref ids A, B, ... in this order)."""
+        return replace(self, plotted=self.plotted + queries)
+
+    def description(self, text: str) -> Graph:
+        """What the panel shows, and what its lines are (Grafana's panel info)."""
+        return replace(self, text=text)
+
+    def exemplars(self) -> Graph:
+        """Show the traces behind histogram points."""
+        return replace(self, shows_exemplars=True)
+
+    def axis(self, ref: str, unit: str) -> Graph:
+        """Give query `ref` ("B") another unit, on its own axis on the right."""
+        return replace(self, axes=(*self.axes, (ref, unit)))
+
+    def line(self, at: float, colour: str) -> Graph:
+        """Draw a dashed threshold line (where an alert fires)."""
+        return self.lines([(at, colour)])
+
+    def lines(self, steps: Steps) -> Graph:
+        """Draw a dashed threshold line at each (value, colour)."""
+        return replace(self, steps=(*self.steps, *steps))
+
+    def size(self, width: int, height: int | None = None) -> Graph:
+        """Take `width` of the grid's 24 columns (and `height` rows) instead of the board's."""
+        return replace(self, width=width, height=height)
+
+    def build(self, width: int, height: int) -> timeseries.Panel:
+        """The panel, sized by the board's `width` and `height` unless it has its own."""
+        if not self.text:
+            raise ValueError(f"panel {self.pid} ({self.title}) has no description")
+        panel = (
+            timeseries.Panel()
+            .id(self.pid)
+            .title(self.title)
+            .description(self.text)
+            .datasource(PROMETHEUS)
+            .targets(_targets(list(self.plotted), self.shows_exemplars))
+            .unit(self.unit)
+            .span(self.width or width)
+            .height(self.height or height)
+            .legend(VizLegendOptions().display_mode(LegendDisplayMode.LIST).show_legend(True))
+        )
+        for ref, other in self.axes:
+            panel = panel.override_by_query(
+                ref,
+                [
+                    DynamicConfigValue("unit", other),
+                    DynamicConfigValue("custom.axisPlacement", "right"),
+                ],
+            )
+        if self.steps:
+            panel = panel.thresholds(thresholds("transparent", list(self.steps))).thresholds_style(
+                GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED)
+            )
+        return panel
+
+
+def latency(pid: int, title: str) -> Graph:
+    """A graph of request durations in seconds whose points link to the traces behind them."""
+    return Graph(pid, title, "s").exemplars()
+
+
+def layout(
+    built: db.Dashboard,
+    *items: db.Row | Graph | cogbuilder.Builder[model.Panel],
     width: int = 12,
     height: int = 8,
-    exemplars: bool = False,
-    units: dict[str, str] | None = None,
-    lines: Steps | None = None,
-) -> timeseries.Panel:
-    """A time series panel; `exemplars` shows the traces behind histogram points, `units`
-    gives the queries of another unit (by ref id: "B") their own axis on the right, `lines`
-    draws dashed threshold lines (where alerts fire)."""
-    panel = (
-        timeseries.Panel()
-        .id(pid)
-        .title(title)
-        .description(description)
-        .datasource(PROMETHEUS)
-        .targets(_targets(queries, exemplars))
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .legend(VizLegendOptions().display_mode(LegendDisplayMode.LIST).show_legend(True))
-    )
-    for ref, other in (units or {}).items():
-        panel = panel.override_by_query(
-            ref,
-            [
-                DynamicConfigValue("unit", other),
-                DynamicConfigValue("custom.axisPlacement", "right"),
-            ],
-        )
-    if lines:
-        panel = panel.thresholds(thresholds("transparent", lines)).thresholds_style(
-            GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED)
-        )
-    return panel
+) -> db.Dashboard:
+    """Add `items` to the board in order: rows head the panels after them, and each Graph takes
+    the board's `width` and `height` unless it sets its own."""
+    for item in items:
+        if isinstance(item, db.Row):
+            built = built.with_row(item)
+        elif isinstance(item, Graph):
+            built = built.with_panel(item.build(width, height))
+        else:
+            built = built.with_panel(item)
+    return built
 
 
 def number(

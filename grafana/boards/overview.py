@@ -6,7 +6,20 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 import spec
-from panels import INSTANCE, RATE, ROUTE, board, graph, number, p99, per, row, summed
+from panels import (
+    INSTANCE,
+    RATE,
+    ROUTE,
+    Graph,
+    board,
+    latency,
+    layout,
+    number,
+    p99,
+    per,
+    row,
+    summed,
+)
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz", http_route=~"$route"'
@@ -20,15 +33,20 @@ def dashboard() -> Dashboard:
     slos = spec.load()
     errors_5xx = f'{SHOP}, {BY_INSTANCE}, http_response_status_code=~"5.."'
     scoped = f"{SHOP}, {BY_INSTANCE}"
-    built = board(
-        "shop-overview",
-        "Shop: service overview",
-        "; ".join(s.description for s in slos.slos)
-        + " Budgets over 30 days, burn rates, then requests, errors and duration per route.",
-        (INSTANCE, ROUTE),
-    ).with_row(row(100, "Error budgets (30 days): what is left of each SLO's budget"))
-    for slo in slos.slos:
-        built = built.with_panel(
+    # The burn rates the alerts fire at: pages in red, tickets in orange.
+    burns = sorted(
+        (float(w.burn), "red" if w.severity == "page" else "orange") for w in slos.windows
+    )
+    return layout(
+        board(
+            "shop-overview",
+            "Shop: service overview",
+            "; ".join(s.description for s in slos.slos)
+            + " Budgets over 30 days, burn rates, then requests, errors and duration per route.",
+            (INSTANCE, ROUTE),
+        ),
+        row(100, "Error budgets (30 days): what is left of each SLO's budget"),
+        *(
             number(
                 slo.budget_panel,
                 f"{slo.name.capitalize()} budget left (30d)",
@@ -41,118 +59,70 @@ def dashboard() -> Dashboard:
                 width=4,
                 height=6,
             )
+            for slo in slos.slos
+        ),
+        Graph(15, "Error budget burn-down (30 days)", "percentunit")
+        .plot(*((s.budget_left(slos.period), s.name) for s in slos.slos))
+        .description(
+            "Budget left of each SLO over time: a steady slope spends it in 30 days; a cliff "
+            "is an incident. Below the red line the budget is overspent."
         )
-    built = built.with_panel(
-        graph(
-            15,
-            "Error budget burn-down (30 days)",
-            "percentunit",
-            [(s.budget_left(slos.period), s.name) for s in slos.slos],
-            description="Budget left of each SLO over time: a steady slope spends it in 30 "
-            "days; a cliff is an incident. Below the red line the budget is overspent.",
-            lines=[(0, "red")],
-            height=6,
-        )
-    ).with_row(row(101, "Burn rates (1 = spends the budget in 30 days; pages at 14.4 and 6)"))
-    # The burn rates the alerts fire at: pages in red, tickets in orange.
-    burns = sorted(
-        (float(w.burn), "red" if w.severity == "page" else "orange") for w in slos.windows
-    )
-    for slo in slos.slos:
-        built = built.with_panel(
-            graph(
-                slo.panel,
-                f"{slo.name.capitalize()} burn rate",
-                "x",
-                [(f"{slo.ratio(w)} / {spec.number(slo.budget)}", w) for w in slos.record_windows],
-                description=f"{slo.description} Burn rate per window (1 = the budget lasts 30 "
-                "days); pages at 14.4 (1h and 5m) and 6 (6h and 30m), ticket at 1 (3d and 6h).",
-                lines=burns,
-                width=8,
+        .line(0, "red")
+        .size(12, 6),
+        row(101, "Burn rates (1 = spends the budget in 30 days; pages at 14.4 and 6)"),
+        *(
+            Graph(slo.panel, f"{slo.name.capitalize()} burn rate", "x")
+            .plot(
+                *((f"{slo.ratio(w)} / {spec.number(slo.budget)}", w) for w in slos.record_windows)
+            )
+            .description(
+                f"{slo.description} Burn rate per window (1 = the budget lasts 30 days); pages "
+                "at 14.4 (1h and 5m) and 6 (6h and 30m), ticket at 1 (3d and 6h)."
+            )
+            .lines(burns)
+            .size(8)
+            for slo in slos.slos
+        ),
+        row(102, "Traffic by route (rate, errors, duration)"),
+        Graph(1, "Requests per second by route", "reqps")
+        .plot(per("http_route", f"{H}_count", scoped))
+        .description("Rate of answered requests per route template."),
+        Graph(2, "5xx share by route", "percentunit")
+        .plot(
+            (
+                f"(sum by (http_route) (rate({H}_count{{{errors_5xx}}}[{RATE}]))"
+                f" or sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}])) * 0)"
+                f" / sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}]))",
+                "{{http_route}}",
             )
         )
-    return (
-        built.with_row(row(102, "Traffic by route (rate, errors, duration)"))
-        .with_panel(
-            graph(
-                1,
-                "Requests per second by route",
-                "reqps",
-                [per("http_route", f"{H}_count", scoped)],
-                description="Rate of answered requests per route template.",
-            )
+        .description(
+            "Share of requests answered 5xx (503 overload, DB001, LOCK002 ...); the line is "
+            "the availability objective's 0.1 %."
         )
-        .with_panel(
-            graph(
-                2,
-                "5xx share by route",
-                "percentunit",
-                [
-                    (
-                        f"(sum by (http_route) (rate({H}_count{{{errors_5xx}}}[{RATE}]))"
-                        f" or sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}])) * 0)"
-                        f" / sum by (http_route) (rate({H}_count{{{scoped}}}[{RATE}]))",
-                        "{{http_route}}",
-                    )
-                ],
-                description="Share of requests answered 5xx (503 overload, DB001, LOCK002 ...); "
-                "the line is the availability objective's 0.1 %.",
-                lines=[(0.001, "red")],
-            )
+        .line(0.001, "red"),
+        latency(3, "p99 duration by route")
+        .plot(p99(H, "http_route", scoped))
+        .description(
+            "99th percentile of request duration; points link to slow traces. The line is "
+            "the latency objective's 500 ms."
         )
-        .with_panel(
-            graph(
-                3,
-                "p99 duration by route",
-                "s",
-                [p99(H, "http_route", scoped)],
-                description="99th percentile of request duration; points link to slow traces. "
-                "The line is the latency objective's 500 ms.",
-                exemplars=True,
-                lines=[(0.5, "red")],
-            )
+        .line(0.5, "red"),
+        Graph(4, "Responses by status code", "reqps")
+        .plot(per("http_response_status_code", f"{H}_count", scoped))
+        .description("409 and 4xx are business rejections; 5xx spend the error budget."),
+        row(103, "Business outcomes and load"),
+        Graph(9, "Business outcomes", "ops")
+        .plot(
+            per("outcome", "shop_orders_total", BY_INSTANCE, legend="order {{outcome}}"),
+            per("outcome", "shop_coupon_issues_total", BY_INSTANCE, legend="coupon {{outcome}}"),
+            per("outcome", "shop_balance_charges_total", BY_INSTANCE, legend="charge {{outcome}}"),
         )
-        .with_panel(
-            graph(
-                4,
-                "Responses by status code",
-                "reqps",
-                [per("http_response_status_code", f"{H}_count", scoped)],
-                description="409 and 4xx are business rejections; 5xx spend the error budget.",
-            )
-        )
-        .with_row(row(103, "Business outcomes and load"))
-        .with_panel(
-            graph(
-                9,
-                "Business outcomes",
-                "ops",
-                [
-                    per("outcome", "shop_orders_total", BY_INSTANCE, legend="order {{outcome}}"),
-                    per(
-                        "outcome",
-                        "shop_coupon_issues_total",
-                        BY_INSTANCE,
-                        legend="coupon {{outcome}}",
-                    ),
-                    per(
-                        "outcome",
-                        "shop_balance_charges_total",
-                        BY_INSTANCE,
-                        legend="charge {{outcome}}",
-                    ),
-                ],
-                description="Orders, coupon issues and charges by outcome (success or error "
-                "code); order LOCK001 spends the checkout budget.",
-            )
-        )
-        .with_panel(
-            graph(
-                10,
-                "Requests in flight",
-                "short",
-                [summed("instance", "http_server_active_requests", BY_INSTANCE)],
-                description="Requests being served per replica right now.",
-            )
-        )
+        .description(
+            "Orders, coupon issues and charges by outcome (success or error code); order "
+            "LOCK001 spends the checkout budget."
+        ),
+        Graph(10, "Requests in flight", "short")
+        .plot(summed("instance", "http_server_active_requests", BY_INSTANCE))
+        .description("Requests being served per replica right now."),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from panels import RATE, SWITCH, board, graph, p99, row, states, summed
+from panels import RATE, SWITCH, Graph, board, latency, layout, p99, row, states, summed
 
 H = "http_server_request_duration_seconds"
 SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
@@ -13,157 +13,97 @@ SHOP = 'job="shop", http_route!~"/metrics|/healthz|/readyz"'
 
 def dashboard() -> Dashboard:
     """shop-incident-timeline: full-width panels stacked top to bottom, cause below effect."""
-    return (
+    return layout(
         board(
             "shop-incident-timeline",
             "Shop: incident timeline",
             "One time axis from the load generator down to the event loop; alerts, incident "
             "switches, deploys and load tests are marked on every panel.",
+        ),
+        row(100, "Load and what the shop answered"),
+        Graph(1, "Load: locust users and requests", "short")
+        .plot(
+            ("sum(locust_users)", "users"),
+            (f"sum(rate(locust_requests_total[{RATE}]))", "requests/s sent"),
         )
-        .with_row(row(100, "Load and what the shop answered"))
-        .with_panel(
-            graph(
-                1,
-                "Load: locust users and requests",
-                "short",
-                [
-                    ("sum(locust_users)", "users"),
-                    (f"sum(rate(locust_requests_total[{RATE}]))", "requests/s sent"),
-                ],
-                description="What the load generator does (empty outside a load test): users "
-                "on the left, requests per second on the right.",
-                units={"B": "reqps"},
-                width=24,
-                height=6,
-            )
+        .description(
+            "What the load generator does (empty outside a load test): users on the left, "
+            "requests per second on the right."
         )
-        .with_panel(
-            graph(
-                2,
-                "Shop requests and errors",
-                "reqps",
-                [
-                    (f"sum(rate({H}_count{{{SHOP}}}[{RATE}]))", "answered/s"),
-                    (
-                        f'sum(rate({H}_count{{{SHOP}, http_response_status_code=~"4.."}}[{RATE}]))'
-                        f" or vector(0)",
-                        "4xx/s",
-                    ),
-                    (
-                        f'sum(rate({H}_count{{{SHOP}, http_response_status_code=~"5.."}}[{RATE}]))'
-                        f" or vector(0)",
-                        "5xx/s",
-                    ),
-                ],
-                description="Throughput and rejections as the shop saw them.",
-                width=24,
-                height=6,
-            )
+        .axis("B", "reqps"),
+        Graph(2, "Shop requests and errors", "reqps")
+        .plot(
+            (f"sum(rate({H}_count{{{SHOP}}}[{RATE}]))", "answered/s"),
+            (
+                f'sum(rate({H}_count{{{SHOP}, http_response_status_code=~"4.."}}[{RATE}]))'
+                f" or vector(0)",
+                "4xx/s",
+            ),
+            (
+                f'sum(rate({H}_count{{{SHOP}, http_response_status_code=~"5.."}}[{RATE}]))'
+                f" or vector(0)",
+                "5xx/s",
+            ),
         )
-        .with_row(row(101, "Latency, then its causes: locks, pools, timeouts, the event loop"))
-        .with_panel(
-            graph(
-                3,
-                "p99 duration",
-                "s",
-                [p99(H, "http_route", SHOP)],
-                description="Slowest 1 % per route; points link to their traces.",
-                width=24,
-                height=6,
-                exemplars=True,
-            )
+        .description("Throughput and rejections as the shop saw them."),
+        row(101, "Latency, then its causes: locks, pools, timeouts, the event loop"),
+        latency(3, "p99 duration")
+        .plot(p99(H, "http_route", SHOP))
+        .description("Slowest 1 % per route; points link to their traces."),
+        Graph(4, "Lock waiters and wait p99", "short")
+        .plot(
+            summed("lock_name", "shop_lock_waiters", 'job="shop"', legend="{{lock_name}} waiters"),
+            p99(
+                "shop_lock_wait_duration_seconds",
+                "lock_name",
+                'job="shop"',
+                legend="{{lock_name}} wait p99 (s)",
+            ),
         )
-        .with_panel(
-            graph(
-                4,
-                "Lock waiters and wait p99",
-                "short",
-                [
-                    summed(
-                        "lock_name",
-                        "shop_lock_waiters",
-                        'job="shop"',
-                        legend="{{lock_name}} waiters",
-                    ),
-                    p99(
-                        "shop_lock_wait_duration_seconds",
-                        "lock_name",
-                        'job="shop"',
-                        legend="{{lock_name}} wait p99 (s)",
-                    ),
-                ],
-                description="Requests queued per lock (left), and how long the slowest waited "
-                "(right).",
-                units={"B": "s"},
-                width=24,
-                height=6,
-                exemplars=True,
-            )
+        .description("Requests queued per lock (left), and how long the slowest waited (right).")
+        .axis("B", "s")
+        .exemplars(),
+        Graph(5, "Pool pending and used / max", "short")
+        .plot(
+            summed(
+                "pool",
+                "db_client_connection_pending_requests",
+                'job="shop"',
+                legend="{{pool}} pending",
+            ),
+            (
+                'sum by (pool) (db_client_connection_count{job="shop", state="used"})'
+                ' / sum by (pool) (db_client_connection_max{job="shop"})',
+                "{{pool}} used / max",
+            ),
         )
-        .with_panel(
-            graph(
-                5,
-                "Pool pending and used / max",
-                "short",
-                [
-                    summed(
-                        "pool",
-                        "db_client_connection_pending_requests",
-                        'job="shop"',
-                        legend="{{pool}} pending",
-                    ),
-                    (
-                        'sum by (pool) (db_client_connection_count{job="shop", state="used"})'
-                        ' / sum by (pool) (db_client_connection_max{job="shop"})',
-                        "{{pool}} used / max",
-                    ),
-                ],
-                description="Requests queued for a connection (left), and the share of the "
-                "pool lent out (right).",
-                units={"B": "percentunit"},
-                width=24,
-                height=6,
-            )
+        .description(
+            "Requests queued for a connection (left), and the share of the pool lent out (right)."
         )
-        .with_panel(
-            graph(
-                6,
-                "Timeouts",
-                "ops",
-                [
-                    (
-                        f'sum(rate(db_client_connection_timeouts_total{{job="shop"}}[{RATE}]))',
-                        "pool acquire timeouts/s",
-                    ),
-                    (
-                        f"sum(rate(shop_lock_wait_duration_seconds_count"
-                        f'{{job="shop", outcome="timeout"}}[{RATE}])) or vector(0)',
-                        "lock timeouts/s",
-                    ),
-                ],
-                description="Requests that gave up waiting (503 DB001, 409 LOCK001).",
-                width=24,
-                height=6,
-            )
+        .axis("B", "percentunit"),
+        Graph(6, "Timeouts", "ops")
+        .plot(
+            (
+                f'sum(rate(db_client_connection_timeouts_total{{job="shop"}}[{RATE}]))',
+                "pool acquire timeouts/s",
+            ),
+            (
+                f"sum(rate(shop_lock_wait_duration_seconds_count"
+                f'{{job="shop", outcome="timeout"}}[{RATE}])) or vector(0)',
+                "lock timeouts/s",
+            ),
         )
-        .with_panel(
-            graph(
-                7,
-                "Event-loop lag p99",
-                "s",
-                [p99("shop_event_loop_lag_seconds", "instance", 'job="shop"')],
-                description="How late each replica's event loop runs.",
-                width=24,
-                height=6,
-            )
-        )
-        .with_panel(
-            states(
-                8,
-                "Incident switches",
-                [("max by (switch, value) (shop_incident_switch)", "{{switch}} = {{value}}")],
-                description="Which failure was switched on, to which value, and when.",
-                mapping=SWITCH,
-            )
-        )
+        .description("Requests that gave up waiting (503 DB001, 409 LOCK001)."),
+        Graph(7, "Event-loop lag p99", "s")
+        .plot(p99("shop_event_loop_lag_seconds", "instance", 'job="shop"'))
+        .description("How late each replica's event loop runs."),
+        states(
+            8,
+            "Incident switches",
+            [("max by (switch, value) (shop_incident_switch)", "{{switch}} = {{value}}")],
+            description="Which failure was switched on, to which value, and when.",
+            mapping=SWITCH,
+        ),
+        width=24,
+        height=6,
     )
