@@ -16,7 +16,6 @@ NOT_STARTED: the generator fell behind (too small a pool, or a starved process),
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -121,10 +120,7 @@ class OpenChargeUser(OpenUser):
     """A charge for a random user per arrival."""
 
     def arrive(self) -> str:
-        user = self.any_user()
-        amount = random.randint(1_000, 10_000)
-        path = f"/api/users/{user}/balance/charge"
-        self.call("POST", path, contract.CHARGE, {"amount": amount}, user=user, idempotent=True)
+        self.charge_balance(self.any_user())
         return contract.CHARGE
 
 
@@ -132,9 +128,7 @@ class OpenCouponUser(OpenUser):
     """A coupon issue for a random user per arrival."""
 
     def arrive(self) -> str:
-        user = self.any_user()
-        path = f"/api/coupons/{self.coupon_id}/issue"
-        self.call("POST", path, contract.ISSUE, {"userId": user}, user=user)
+        self.issue_coupon(self.any_user())
         return contract.ISSUE
 
 
@@ -143,8 +137,6 @@ class OpenOrderUser(OpenUser):
 
     def arrive(self) -> str:
         user = self.any_user()
-        product = f"test-product-{random.randint(1, 10)}"
-        item = {"userId": user, "productId": product, "quantity": 1}
-        if self.call("POST", "/api/cart/items", contract.CART_ADD, item, user=user) is not None:
+        if self.add_to_cart(user) is not None:
             self.call("POST", "/api/orders", contract.ORDER, {"userId": user}, user=user)
         return contract.ORDER

@@ -111,6 +111,26 @@ class ShopUser(FastHttpUser):
             gevent.sleep(min(MAX_BACKOFF, float(retry_after)))
         return body if verdict.kind == "ok" else None
 
+    # The writes both the closed-model users here and the open-model ones (open_users.py) send.
+    def issue_coupon(self, user: str) -> Any:
+        """Ask for the scenario's coupon for `user`."""
+        path = f"/api/coupons/{self.coupon_id}/issue"
+        return self.call("POST", path, contract.ISSUE, {"userId": user}, user=user)
+
+    def charge_balance(self, user: str) -> Any:
+        """Charge `user` a random amount, with an Idempotency-Key as a payment client would."""
+        amount = random.randint(1_000, 10_000)
+        path = f"/api/users/{user}/balance/charge"
+        return self.call(
+            "POST", path, contract.CHARGE, {"amount": amount}, user=user, idempotent=True
+        )
+
+    def add_to_cart(self, user: str) -> Any:
+        """Put one of a random product of the data set in `user`'s cart."""
+        product = f"test-product-{random.randint(1, 10)}"
+        item = {"userId": user, "productId": product, "quantity": 1}
+        return self.call("POST", "/api/cart/items", contract.CART_ADD, item, user=user)
+
 
 class CouponUser(ShopUser):
     """First-come coupon issue: many users racing for one coupon."""
@@ -119,9 +139,7 @@ class CouponUser(ShopUser):
 
     @task
     def issue(self) -> None:
-        user = self.any_user()
-        path = f"/api/coupons/{self.coupon_id}/issue"
-        self.call("POST", path, contract.ISSUE, {"userId": user}, user=user)
+        self.issue_coupon(self.any_user())
 
 
 class ChargeUser(ShopUser):
@@ -134,10 +152,7 @@ class ChargeUser(ShopUser):
 
     @task
     def charge(self) -> None:
-        user = self.target()
-        amount = random.randint(1_000, 10_000)
-        path = f"/api/users/{user}/balance/charge"
-        self.call("POST", path, contract.CHARGE, {"amount": amount}, user=user, idempotent=True)
+        self.charge_balance(self.target())
 
 
 class HotChargeUser(ChargeUser):
@@ -155,25 +170,11 @@ class OrderUser(ShopUser):
     @task
     def order(self) -> None:
         user = self.any_user()
-        product = f"test-product-{random.randint(1, 10)}"
-        added = self.call(
-            "POST",
-            "/api/cart/items",
-            contract.CART_ADD,
-            {"userId": user, "productId": product, "quantity": 1},
-            user=user,
-        )
-        if added is None:
+        if self.add_to_cart(user) is None:
             return
         order: dict[str, Any] = {"userId": user}
         if random.random() < 0.1:
-            issued = self.call(
-                "POST",
-                f"/api/coupons/{self.coupon_id}/issue",
-                contract.ISSUE,
-                {"userId": user},
-                user=user,
-            )
+            issued = self.issue_coupon(user)
             # Pay with it only when the user holds it (issued now, or before: C006).
             if issued is not None or self.last.code == "C006":
                 order["couponId"] = self.coupon_id
