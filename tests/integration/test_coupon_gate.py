@@ -16,10 +16,29 @@ from ..conftest import REDIS_URL
 from ..factories import Factory, statements_run
 
 
+class GateKeys:
+    """A coupon's state in the Redis gate under the run's prefix (one hash slot per coupon), for
+    the tests that take it away or make it lie."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self.client, self.prefix = client, prefix
+
+    def key(self, coupon: str, part: str) -> str:
+        return f"{self.prefix}coupon:{{{coupon}}}:{part}"
+
+    async def forget(self, coupon: str) -> None:
+        """Every key of the coupon gone, as after Redis restarted empty."""
+        for key in await self.client.keys(self.key(coupon, "*")):
+            await self.client.delete(key)
+
+    async def set_left(self, coupon: str, units: int) -> None:
+        await self.client.set(self.key(coupon, "left"), units)
+
+
 @pytest.fixture
-async def redis_client():
+async def gate_keys(redis_prefix: str):
     client = aioredis.Redis.from_url(REDIS_URL)
-    yield client
+    yield GateKeys(client, redis_prefix)
     await client.aclose()
 
 
@@ -56,14 +75,11 @@ async def test_sold_out_and_duplicates_never_reach_mysql(gated, factory: Factory
     assert statements_run(gated) == before
 
 
-async def test_gate_rebuilds_after_redis_loses_its_data(
-    gated, factory: Factory, redis_client, redis_prefix: str
-) -> None:
+async def test_gate_rebuilds_after_redis_loses_its_data(gated, factory: Factory, gate_keys) -> None:
     coupon = await factory.coupon(quantity=60)
     users = await factory.users(300)
     assert await _issue_all(gated, coupon, users[:40]) == {200: 40}
-    for key in await redis_client.keys(f"{redis_prefix}coupon:{{{coupon}}}:*"):
-        await redis_client.delete(key)
+    await gate_keys.forget(coupon)
     outcomes = await _issue_all(gated, coupon, users)  # the first 40 again, then 260 new
     assert outcomes == {409: 40, 200: 20, 400: 240}
     assert (
@@ -71,13 +87,11 @@ async def test_gate_rebuilds_after_redis_loses_its_data(
     )
 
 
-async def test_a_wrong_gate_cannot_over_issue(
-    gated, factory: Factory, redis_client, redis_prefix: str
-) -> None:
+async def test_a_wrong_gate_cannot_over_issue(gated, factory: Factory, gate_keys) -> None:
     coupon = await factory.coupon(quantity=10)
     users = await factory.users(100)
     assert await _issue_all(gated, coupon, users[:1]) == {200: 1}
-    await redis_client.set(f"{redis_prefix}coupon:{{{coupon}}}:left", 1_000)  # the gate now lies
+    await gate_keys.set_left(coupon, 1_000)  # the gate now lies
     outcomes = await _issue_all(gated, coupon, users[1:])
     assert outcomes == {200: 9, 400: 90}
     assert await factory.issued(coupon) == 10

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -74,108 +75,114 @@ def _deps(store: MySqlStore, locks: LocalLockManager | None = None) -> Deps:
     )
 
 
-def _request(user: str, amount: int, key: str | None = None) -> KeyedRequest:
+@dataclass(frozen=True)
+class _Charge:
+    """A keyed charge of `amount` to a user who starts with nothing: every attempt sends the same
+    key and body, as a client's retries do."""
+
+    factory: Factory
+    user: str
+    amount: int
+    request: KeyedRequest
+
+    async def send(self, deps: Deps, policy: KeyPolicy | None = None) -> Reply[ChargeReceipt]:
+        return await once(
+            deps=deps,
+            policy=policy or KeyPolicy(),
+            request=self.request,
+            effect=lambda seal: charge_balance(
+                deps=deps, user_id=self.user, amount=self.amount, seal=seal
+            ),
+            result_type=ChargeReceipt,
+        )
+
+    async def balance(self) -> Any:
+        return await self.factory.scalar("SELECT balance FROM users WHERE user_id = %s", self.user)
+
+
+async def _new_charge(factory: Factory, amount: int) -> _Charge:
+    user = await factory.user(balance=0)
     path = f"/api/users/{user}/balance/charge"
-    return KeyedRequest(
+    request = KeyedRequest(
         user_id=user,
-        key=key or f"k-{uuid.uuid4()}",
+        key=f"k-{uuid.uuid4()}",
         fingerprint=fingerprint("POST", path, orjson.dumps({"amount": amount})),
     )
-
-
-async def _charge(
-    deps: Deps, request: KeyedRequest, amount: int, policy: KeyPolicy | None = None
-) -> Reply[ChargeReceipt]:
-    return await once(
-        deps=deps,
-        policy=policy or KeyPolicy(),
-        request=request,
-        effect=lambda seal: charge_balance(
-            deps=deps, user_id=request.user_id, amount=amount, seal=seal
-        ),
-        result_type=ChargeReceipt,
-    )
-
-
-async def _balance(factory: Factory, user: str) -> Any:
-    return await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user)
+    return _Charge(factory, user, amount, request)
 
 
 async def test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice(
     database: Database, factory: Factory
 ) -> None:
-    user = await factory.user(balance=0)
-    request = _request(user, 300)
+    charge = await _new_charge(factory, 300)
     with pytest.raises(OutcomeUnknown):
-        await _charge(_deps(LostAfterCommit(database)), request, 300)
-    assert await _balance(factory, user) == 300  # the effect is durable, its answer was lost
-    retry = await _charge(_deps(MySqlStore(database)), request, 300)
+        await charge.send(_deps(LostAfterCommit(database)))
+    assert await charge.balance() == 300  # the effect is durable, its answer was lost
+    retry = await charge.send(_deps(MySqlStore(database)))
     assert retry.replayed
     assert isinstance(retry.result, ChargeReceipt)
     assert retry.result.current_balance == 300
-    assert await _balance(factory, user) == 300
+    assert await charge.balance() == 300
 
 
 async def test_a_connection_lost_before_commit_lets_the_retry_run_once(
     database: Database, factory: Factory
 ) -> None:
-    user = await factory.user(balance=0)
-    request = _request(user, 300)
+    charge = await _new_charge(factory, 300)
     with pytest.raises(DatabaseUnavailable):
-        await _charge(_deps(LostBeforeCommit(database)), request, 300)
-    assert await _balance(factory, user) == 0
+        await charge.send(_deps(LostBeforeCommit(database)))
+    assert await charge.balance() == 0
     # The claim was given back, so the retry does not wait for it to time out.
-    retry = await _charge(_deps(MySqlStore(database)), request, 300)
+    retry = await charge.send(_deps(MySqlStore(database)))
     assert not retry.replayed
-    assert await _balance(factory, user) == 300
+    assert await charge.balance() == 300
 
 
 async def test_a_refusal_made_before_the_transaction_is_not_stored(
     database: Database, factory: Factory
 ) -> None:
-    user = await factory.user(balance=0)
+    charge = await _new_charge(factory, 10)
     locks = LocalLockManager(wait=0.05)
     deps = _deps(MySqlStore(database), locks)
-    request = _request(user, 10)
     held, done = asyncio.Event(), asyncio.Event()
 
     async def holder() -> None:  # another request of the same user, holding its lock
-        async with locks.hold(f"charge:user:{user}", name="charge", wait=1, lease=10):
+        async with locks.hold(f"charge:user:{charge.user}", name="charge", wait=1, lease=10):
             held.set()
             await done.wait()
 
     task = asyncio.create_task(holder())
     await held.wait()
     with pytest.raises(LockTimeout):
-        await _charge(deps, request, 10)
+        await charge.send(deps)
     done.set()
     await task
-    answer = await _charge(deps, request, 10)
+    answer = await charge.send(deps)
     assert isinstance(answer.result, ChargeReceipt)
     assert not answer.replayed
-    assert await _balance(factory, user) == 10
+    assert await charge.balance() == 10
 
 
 async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
     database: Database, factory: Factory
 ) -> None:
     """The first request outlives its claim; only one of the two may commit."""
-    user = await factory.user(balance=0)
+    charge = await _new_charge(factory, 50)
+    user = charge.user
     # The retry queues on the user's charge lock behind the first: wait as long as it takes.
     deps = _deps(MySqlStore(database), LocalLockManager(wait=120, lease=10))
-    request = _request(user, 50)
     eager = KeyPolicy(claim_timeout=timedelta(0))  # every claim already looks dead
     async with factory.locked("SELECT balance FROM users WHERE user_id = %s FOR UPDATE", user):
-        first = asyncio.create_task(_charge(deps, request, 50, eager))
+        first = asyncio.create_task(charge.send(deps, eager))
         await _until_stored(factory, user)
-        second = asyncio.create_task(_charge(deps, request, 50, eager))
+        second = asyncio.create_task(charge.send(deps, eager))
         await _until_token_changes(factory, user)
     outcomes = await asyncio.gather(first, second, return_exceptions=True)
     answers = [o for o in outcomes if isinstance(o, Reply)]
     refused = [o for o in outcomes if isinstance(o, ShopError)]
     assert len(answers) == 1, outcomes
     assert [type(e) for e in refused] == [IdempotencyInProgress]
-    assert await _balance(factory, user) == 50
+    assert await charge.balance() == 50
 
 
 async def _until_stored(factory: Factory, user: str) -> None:
