@@ -59,6 +59,13 @@ class Drill:
     fault: Fault | None = None  # broken after the flips
     crowd: Crowd | None = None  # arrives instead of a flip
 
+    @classmethod
+    def breaking(
+        cls, scenario: str, fault: Fault, expected: tuple[str, ...], tolerated: tuple[str, ...] = ()
+    ) -> Drill:
+        """A drill that flips no switch and breaks `fault`'s process instead."""
+        return cls(scenario, "", None, expected, tolerated, fault=fault)
+
     @property
     def flips(self) -> tuple[tuple[str, object], ...]:
         return ((self.switch, self.value), *self.also) if self.switch else self.also
@@ -188,23 +195,14 @@ DRILLS.update(
     (d.scenario, d)
     for d in (
         # The others carry its traffic; its locust users fail until it is back (no shop metric).
-        Drill("replica-killed", "", None, ("ShopReplicaDown",), fault=Fault("replica", "killed")),
-        Drill(
+        Drill.breaking("replica-killed", Fault("replica", "killed"), ("ShopReplicaDown",)),
+        Drill.breaking(
             "mariadb-stopped",
-            "",
-            None,
+            Fault("mariadb", "stopped"),
             ("ShopMysqlDown",),
-            tolerated=(*DATABASE_STARVED, "ShopDbPoolAcquireTimeouts"),
-            fault=Fault("mariadb", "stopped"),
+            (*DATABASE_STARVED, "ShopDbPoolAcquireTimeouts"),
         ),
-        Drill(
-            "redis-stopped",
-            "",
-            None,
-            ("ShopRedisDown",),
-            tolerated=REDIS_GONE,
-            fault=Fault("redis", "stopped"),
-        ),
+        Drill.breaking("redis-stopped", Fault("redis", "stopped"), ("ShopRedisDown",), REDIS_GONE),
         # Holders linger 4 s, past a renewal (every third of the 10 s lease; a shorter hold ends
         # before any), so that leases are held when Redis restarts empty and the next renewal
         # finds each key gone.
