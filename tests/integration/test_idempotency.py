@@ -100,8 +100,11 @@ class _Charge:
         return await self.factory.scalar("SELECT balance FROM users WHERE user_id = %s", self.user)
 
 
-async def _new_charge(factory: Factory, amount: int) -> _Charge:
+@pytest.fixture
+async def charge(factory: Factory) -> _Charge:
+    """A keyed charge of 300 to a new user with no balance."""
     user = await factory.user(balance=0)
+    amount = 300
     path = f"/api/users/{user}/balance/charge"
     request = KeyedRequest(
         user_id=user,
@@ -112,36 +115,33 @@ async def _new_charge(factory: Factory, amount: int) -> _Charge:
 
 
 async def test_a_crash_between_commit_and_answer_is_replayed_not_paid_twice(
-    database: Database, factory: Factory
+    database: Database, charge: _Charge
 ) -> None:
-    charge = await _new_charge(factory, 300)
     with pytest.raises(OutcomeUnknown):
         await charge.send(_deps(LostAfterCommit(database)))
-    assert await charge.balance() == 300  # the effect is durable, its answer was lost
+    assert await charge.balance() == charge.amount  # the effect is durable, its answer was lost
     retry = await charge.send(_deps(MySqlStore(database)))
     assert retry.replayed
     assert isinstance(retry.result, ChargeReceipt)
-    assert retry.result.current_balance == 300
-    assert await charge.balance() == 300
+    assert retry.result.current_balance == charge.amount
+    assert await charge.balance() == charge.amount
 
 
 async def test_a_connection_lost_before_commit_lets_the_retry_run_once(
-    database: Database, factory: Factory
+    database: Database, charge: _Charge
 ) -> None:
-    charge = await _new_charge(factory, 300)
     with pytest.raises(DatabaseUnavailable):
         await charge.send(_deps(LostBeforeCommit(database)))
     assert await charge.balance() == 0
     # The claim was given back, so the retry does not wait for it to time out.
     retry = await charge.send(_deps(MySqlStore(database)))
     assert not retry.replayed
-    assert await charge.balance() == 300
+    assert await charge.balance() == charge.amount
 
 
 async def test_a_refusal_made_before_the_transaction_is_not_stored(
-    database: Database, factory: Factory
+    database: Database, charge: _Charge
 ) -> None:
-    charge = await _new_charge(factory, 10)
     locks = LocalLockManager(wait=0.05)
     deps = _deps(MySqlStore(database), locks)
     held, done = asyncio.Event(), asyncio.Event()
@@ -160,29 +160,29 @@ async def test_a_refusal_made_before_the_transaction_is_not_stored(
     answer = await charge.send(deps)
     assert isinstance(answer.result, ChargeReceipt)
     assert not answer.replayed
-    assert await charge.balance() == 10
+    assert await charge.balance() == charge.amount
 
 
 async def test_a_retry_that_takes_over_a_slow_claim_leaves_one_effect(
-    database: Database, factory: Factory
+    database: Database, factory: Factory, charge: _Charge
 ) -> None:
     """The first request outlives its claim; only one of the two may commit."""
-    charge = await _new_charge(factory, 50)
-    user = charge.user
     # The retry queues on the user's charge lock behind the first: wait as long as it takes.
     deps = _deps(MySqlStore(database), LocalLockManager(wait=120, lease=10))
     eager = KeyPolicy(claim_timeout=timedelta(0))  # every claim already looks dead
-    async with factory.locked("SELECT balance FROM users WHERE user_id = %s FOR UPDATE", user):
+    async with factory.locked(
+        "SELECT balance FROM users WHERE user_id = %s FOR UPDATE", charge.user
+    ):
         first = asyncio.create_task(charge.send(deps, eager))
-        await _until_stored(factory, user)
+        await _until_stored(factory, charge.user)
         second = asyncio.create_task(charge.send(deps, eager))
-        await _until_token_changes(factory, user)
+        await _until_token_changes(factory, charge.user)
     outcomes = await asyncio.gather(first, second, return_exceptions=True)
     answers = [o for o in outcomes if isinstance(o, Reply)]
     refused = [o for o in outcomes if isinstance(o, ShopError)]
     assert len(answers) == 1, outcomes
     assert [type(e) for e in refused] == [IdempotencyInProgress]
-    assert await charge.balance() == 50
+    assert await charge.balance() == charge.amount
 
 
 async def _until_stored(factory: Factory, user: str) -> None:
