@@ -98,15 +98,18 @@ def _names(by: str) -> str:
     return " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
 
 
+# A panel's queries are A, B, ... in order.
+REFS = "ABCDEFGHIJ"
+
+
 def _targets(
     queries: list[Query], exemplars: bool
 ) -> list[cogbuilder.Builder[cogvariants.Dataquery]]:
-    refs = "ABCDEFGHIJ"
     return [
         prometheus.Dataquery()
         .expr(expr)
         .legend_format(legend)
-        .ref_id(refs[i])
+        .ref_id(REFS[i])
         .exemplar(exemplars)
         .range()
         for i, (expr, legend) in enumerate(queries)
@@ -139,7 +142,7 @@ class Graph:
     height: int | None = None
 
     def plot(self, *queries: Query) -> Graph:
-        """Draw `queries` (ref ids A, B, ... in this order)."""
+        """Draw `queries` on the left axis, in the panel's unit."""
         return replace(self, plotted=self.plotted + queries)
 
     def description(self, text: str) -> Graph:
@@ -150,9 +153,10 @@ class Graph:
         """Show the traces behind histogram points."""
         return replace(self, shows_exemplars=True)
 
-    def axis(self, ref: str, unit: str) -> Graph:
-        """Give query `ref` ("B") another unit, on its own axis on the right."""
-        return replace(self, axes=(*self.axes, (ref, unit)))
+    def right(self, unit: str, *queries: Query) -> Graph:
+        """Draw `queries` in another `unit`, on their own axis on the right."""
+        refs = REFS[len(self.plotted) : len(self.plotted) + len(queries)]
+        return replace(self.plot(*queries), axes=(*self.axes, *((ref, unit) for ref in refs)))
 
     def line(self, at: float, colour: str) -> Graph:
         """Draw a dashed threshold line (where an alert fires)."""

@@ -97,15 +97,14 @@ def dashboard() -> Dashboard:
             (
                 f"rate(mysql_global_status_innodb_row_lock_time[{RATE}]) / 1000",
                 "sessions waiting (avg)",
-            ),
-            (f"rate(mysql_global_status_innodb_row_lock_waits[{RATE}])", "waits/s"),
-            ("mysql_global_status_innodb_row_lock_current_waits", "waiting now"),
+            )
         )
+        .right("ops", (f"rate(mysql_global_status_innodb_row_lock_waits[{RATE}])", "waits/s"))
+        .plot(("mysql_global_status_innodb_row_lock_current_waits", "waiting now"))
         .description(
             "From mysqld_exporter: how many sessions wait for row locks (left axis), and how "
             "often (right)."
-        )
-        .axis("B", "ops"),
+        ),
         Graph(10, "InnoDB deadlocks", "ops")
         .plot((f"rate(mysql_global_status_innodb_deadlocks[{RATE}])", "deadlocks/s"))
         .description("Deadlocks InnoDB resolved by rolling a transaction back."),
@@ -118,16 +117,12 @@ def dashboard() -> Dashboard:
         .description("Connections of every replica's pool together, against the limit."),
         row(103, "Redis (redis_exporter)"),
         Graph(12, "Redis clients", "short")
-        .plot(
-            ("redis_connected_clients", "connected"),
-            ("redis_blocked_clients", "blocked"),
-            (f"rate(redis_rejected_connections_total[{RATE}])", "rejected/s"),
-        )
+        .plot(("redis_connected_clients", "connected"), ("redis_blocked_clients", "blocked"))
+        .right("ops", (f"rate(redis_rejected_connections_total[{RATE}])", "rejected/s"))
         .description(
             "From redis_exporter: lock waiters' subscriptions count as clients; rejections "
             "per second on the right."
-        )
-        .axis("C", "ops"),
+        ),
         Graph(13, "Redis commands", "ops")
         .plot(per("cmd", "redis_commands_total"))
         .description("Commands per second by name (EVALSHA = lock and gate scripts)."),

@@ -22,15 +22,12 @@ def dashboard() -> Dashboard:
         ),
         row(100, "Load and what the shop answered"),
         Graph(1, "Load: locust users and requests", "short")
-        .plot(
-            ("sum(locust_users)", "users"),
-            (f"sum(rate(locust_requests_total[{RATE}]))", "requests/s sent"),
-        )
+        .plot(("sum(locust_users)", "users"))
+        .right("reqps", (f"sum(rate(locust_requests_total[{RATE}]))", "requests/s sent"))
         .description(
             "What the load generator does (empty outside a load test): users on the left, "
             "requests per second on the right."
-        )
-        .axis("B", "reqps"),
+        ),
         Graph(2, "Shop requests and errors", "reqps")
         .plot(
             (f"sum(rate({H}_count{{{SHOP}}}[{RATE}]))", "answered/s"),
@@ -52,7 +49,10 @@ def dashboard() -> Dashboard:
         .description("Slowest 1 % per route; points link to their traces."),
         Graph(4, "Lock waiters and wait p99", "short")
         .plot(
-            summed("lock_name", "shop_lock_waiters", 'job="shop"', legend="{{lock_name}} waiters"),
+            summed("lock_name", "shop_lock_waiters", 'job="shop"', legend="{{lock_name}} waiters")
+        )
+        .right(
+            "s",
             p99(
                 "shop_lock_wait_duration_seconds",
                 "lock_name",
@@ -61,7 +61,6 @@ def dashboard() -> Dashboard:
             ),
         )
         .description("Requests queued per lock (left), and how long the slowest waited (right).")
-        .axis("B", "s")
         .exemplars(),
         Graph(5, "Pool pending and used / max", "short")
         .plot(
@@ -70,7 +69,10 @@ def dashboard() -> Dashboard:
                 "db_client_connection_pending_requests",
                 'job="shop"',
                 legend="{{pool}} pending",
-            ),
+            )
+        )
+        .right(
+            "percentunit",
             (
                 'sum by (pool) (db_client_connection_count{job="shop", state="used"})'
                 ' / sum by (pool) (db_client_connection_max{job="shop"})',
@@ -79,8 +81,7 @@ def dashboard() -> Dashboard:
         )
         .description(
             "Requests queued for a connection (left), and the share of the pool lent out (right)."
-        )
-        .axis("B", "percentunit"),
+        ),
         Graph(6, "Timeouts", "ops")
         .plot(
             (
