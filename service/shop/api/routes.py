@@ -6,10 +6,12 @@ table adds only what the types cannot say: the path, the success status and the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from ..keys import ROUTE_LIMITS, SETTINGS
-from .framework.endpoint import Route, bind
+from .framework.endpoint import Route, TypedHandler, bind
 from .handlers import admin, balance, carts, coupons, incidents, ops, orders, products, tokens
 from .handlers.admin import admin_listener_only, admin_only
 from .types.outputs import Health
@@ -24,6 +26,32 @@ OPENAPI_CONTENT = {"application/json": {"type": "object"}}
 
 def _link(operation: str, **parameters: str) -> dict[str, object]:
     return {"operationId": operation, "parameters": parameters}
+
+
+def _keyed_write(
+    path: str,
+    handler: TypedHandler,
+    summary: str,
+    tag: str,
+    *,
+    prod_scope: str = "",
+    links: Mapping[str, Mapping[str, object]] | None = None,
+) -> Route:
+    """A POST on one user's data that honours Idempotency-Key (the charge, the coupon issue and
+    the order): besides a bad request (400) and an unknown id (404), it may be refused or still
+    in progress under its key (409), or find the database or the lock backend away (503)."""
+    return Route(
+        "POST",
+        path,
+        handler,
+        summary,
+        tag,
+        errors=(400, 404, 409, 503),
+        user=True,
+        idempotent=True,
+        prod_scope=prod_scope,
+        links=links or {},
+    )
 
 
 _ITEM = {"cartItemId": "$response.body#/cartItemId", "userId": "$request.body#/userId"}
@@ -55,15 +83,11 @@ ROUTES: tuple[Route, ...] = (
         errors=(404,),
         user=True,
     ),
-    Route(
-        "POST",
+    _keyed_write(
         "/api/users/{userId}/balance/charge",
         balance.charge,
         "Charge a balance (in production: the payment service's `charges` credential)",
         "balance",
-        errors=(400, 404, 409, 503),
-        user=True,
-        idempotent=True,
         prod_scope="charges",
     ),
     Route(
@@ -162,15 +186,11 @@ ROUTES: tuple[Route, ...] = (
         "coupons",
         errors=(404,),
     ),
-    Route(
-        "POST",
+    _keyed_write(
         "/api/coupons/{couponId}/issue",
         coupons.issue,
         "Issue a coupon, first come first served",
         "coupons",
-        errors=(400, 404, 409, 503),
-        user=True,
-        idempotent=True,
     ),
     Route(
         "GET",
@@ -181,15 +201,11 @@ ROUTES: tuple[Route, ...] = (
         errors=(404,),
         user=True,
     ),
-    Route(
-        "POST",
+    _keyed_write(
         "/api/orders",
         orders.place,
         "Order the cart and pay from the balance",
         "orders",
-        errors=(400, 404, 409, 503),
-        user=True,
-        idempotent=True,
         links={"GetOrder": _link("orders.get_order", orderId="$response.body#/orderId")},
     ),
     Route(
