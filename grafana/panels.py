@@ -7,7 +7,11 @@ to `/d/<uid>?viewPanel=<id>` and must keep pointing at the same panel.
 Panels tell the truth at a glance: a state timeline always maps its values to words and
 colours (Grafana's default scheme paints 0 green once a 0 is in range), a stat always has
 threshold colours, a graph may draw the lines its alerts fire at, and a second unit gets its
-own axis on the right (`units`), never shares one with the first.
+own axis on the right (`Graph.right`), never shares one with the first.
+
+A board is its panels' table: `layout` adds rows and panels in order, and a `Graph` states its
+id, title and unit, then one chained call per fact (queries, description, lines), with only
+what differs from the board's size.
 """
 
 from __future__ import annotations
@@ -127,8 +131,7 @@ def thresholds(base: str, steps: Steps) -> db.ThresholdsConfig:
 
 @dataclass(frozen=True)
 class Graph:
-    """A time series panel as data: its id, title and unit, then one chained call per fact, so a
-    board reads as its panels' table (`layout` builds them). Each call returns a new Graph."""
+    """A time series panel as data (`layout` builds it); each call returns a new Graph."""
 
     pid: int
     title: str
