@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aiomysql
+
+from loadtest.harness.waiting import until
+from shop.adapters.mysql.pool import parse_db_url
+
+from ..conftest import TEST_DB_URL
 from ..factories import Factory
 from .conftest import problem
 
@@ -117,3 +125,49 @@ async def test_another_users_item_is_404_and_untouched(client, factory: Factory)
 async def test_cart_needs_a_known_user(client) -> None:
     await problem(await client.get("/api/cart"), 400, "COMMON001")
     await problem(await client.get("/api/cart?userId=nobody"), 404, "U001")
+
+
+async def test_a_line_added_while_an_order_holds_the_user_lands_after_it_and_stays(
+    client, factory: Factory
+) -> None:
+    """An order batch locks its users' rows, reads their carts, then empties them. A line added
+    between that read and the emptying was deleted unpaid (or its own add answered 404): the
+    add waits for the user's row, so it lands after the order and stays in the emptied cart.
+    The order is played by hand on a connection of its own, its steps in that order."""
+    user = await factory.user(balance=50_000)
+    bought, added = await factory.product(price=1_000), await factory.product(price=2_000)
+    cart_id = await factory.cart(user, bought)
+    target = parse_db_url(TEST_DB_URL)
+    order = await aiomysql.connect(**target.connect_args(), db=target.database)
+    try:
+        async with order.cursor() as cur:
+            await cur.execute("BEGIN")
+            await cur.execute("SELECT balance FROM users WHERE user_id = %s FOR UPDATE", (user,))
+            await cur.execute("SELECT cart_item_id FROM cart_items WHERE cart_id = %s", (cart_id,))
+            assert len(await cur.fetchall()) == 1  # what the order buys
+            answer = asyncio.ensure_future(
+                client.post(
+                    "/api/cart/items", json={"userId": user, "productId": added, "quantity": 2}
+                )
+            )
+
+            async def waiting_or_done() -> bool:
+                waiting = await factory.scalar(
+                    "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE %s",
+                    "SELECT user_id, balance FROM users WHERE user_id IN (%) ORDER BY user_id"
+                    " FOR UPDATE",
+                )
+                return answer.done() or waiting == 1
+
+            await until(waiting_or_done)
+            await cur.execute("DELETE FROM cart_items WHERE cart_id = %s", (cart_id,))
+            await cur.execute("COMMIT")
+    finally:
+        order.close()
+    response = await answer
+    assert response.status in (200, 201), await response.text()
+    assert (await response.json())["productId"] == added
+    lines = await factory.scalar(
+        "SELECT GROUP_CONCAT(product_id) FROM cart_items WHERE cart_id = %s", cart_id
+    )
+    assert lines == added  # the order's line emptied, the new one kept

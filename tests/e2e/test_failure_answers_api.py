@@ -214,7 +214,7 @@ async def test_a_cart_line_upsert_chosen_as_deadlock_victim_is_sent_again(
     )
     # The upsert holds the line's unique-key entry and waits for its row (held through the
     # primary key only); then that entry is waited for, the way an order batch reaches a cart's
-    # lines through another index: a cycle, and the autocommitted upsert is the victim.
+    # lines through another index: a cycle, and the add's transaction is the victim, run again.
     response = await _deadlock_victim(
         factory,
         client.post("/api/cart/items", json={"userId": user, "productId": product, "quantity": 1}),
@@ -231,3 +231,33 @@ async def test_a_cart_line_upsert_chosen_as_deadlock_victim_is_sent_again(
     assert _deadlocks(client) >= 1
     quantity = await factory.scalar("SELECT quantity FROM cart_items WHERE cart_item_id = %s", line)
     assert quantity == 2
+
+
+async def test_a_lone_autocommitted_statement_chosen_as_deadlock_victim_is_sent_again(
+    factory: Factory,
+) -> None:
+    """Outside a transaction the session sends a deadlock's victim again: InnoDB rolled back
+    that statement alone, so nothing it did has stayed (the idempotency claims and seals are
+    written so)."""
+    first, second = sorted(await factory.users(2, balance=0))
+
+    async def credit_both() -> int:
+        async with factory.db.session() as session:
+            return await session.execute(
+                "test.credit_both",
+                "UPDATE users SET balance = balance + 1 WHERE user_id IN (%s, %s) ORDER BY user_id",
+                (first, second),
+            )
+
+    # The update holds the first user's row and waits for the second's; then the first is
+    # waited for: a cycle, and the lone update is the victim.
+    changed = await _deadlock_victim(
+        factory,
+        credit_both(),
+        hold=("SELECT 1 FROM users WHERE user_id = %s FOR UPDATE", (second,)),
+        waiting="UPDATE users SET balance = balance + 1 WHERE user_id IN%",
+        close=("SELECT 1 FROM users WHERE user_id = %s FOR UPDATE", (first,)),
+    )
+    assert changed == 2
+    for user in (first, second):
+        assert await factory.scalar("SELECT balance FROM users WHERE user_id = %s", user) == 1
