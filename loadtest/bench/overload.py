@@ -31,10 +31,10 @@ import matplotlib.pyplot as plt  # after choosing the headless backend
 
 from loadtest import ROOT
 from loadtest.bench.ceiling import describe_machine
-from loadtest.harness import database, proxy, shop
+from loadtest.harness import cores, database, proxy, shop
 from loadtest.harness.ports import free_port
-from loadtest.harness.processes import cpu_seconds, stop
-from loadtest.slo import gate
+from loadtest.harness.processes import busy_between, cpu_sample, cpu_seconds, sampling, stop
+from loadtest.slo import gate, requests
 from loadtest.traffic import contract
 from loadtest.traffic.run import headless
 from loadtest.traffic.shop_metrics import Flat, delta, flatten
@@ -51,10 +51,16 @@ SCALE = 0.5  # of the 20 s steady profile: 10 s per step
 SECONDS = 20 * SCALE
 # The variants of each front, in the order each step runs them (their `admission` column).
 FRONTS = {"direct": ("on", "off"), "haproxy": ("haproxy",)}
-# HAProxy's bounds in front of one shop process, chosen at 2x on coupon and charge (decision
-# 0058): in flight, enough for the coupon group commit's batches; waiting, a short queue that
-# evens out bursts; no request waits at the proxy longer than the 20 ms a refusal may take.
-BOUNDS = proxy.Bounds(maxconn=64, queue=32, timeout_ms=20)
+# HAProxy's bounds in front of one shop process, per route class (decision 0058): in flight,
+# what the shop serves within the latency target (a charge holds a database connection for its
+# whole answer, so more in flight only queue inside; coupon issues and orders are group-committed,
+# and a batch needs company); waiting, a short queue that evens out bursts; and no request waits
+# at the proxy longer than 5 ms, well inside the 20 ms a refusal may take (a request that waited
+# the whole timeout is refused after it).
+BOUNDS = proxy.Classes(
+    other=proxy.Bounds(maxconn=24, queue=32, timeout_ms=5),
+    batched=proxy.Bounds(maxconn=64, queue=32, timeout_ms=5),
+)
 
 
 def _scrape(url: str) -> Flat:
@@ -94,18 +100,23 @@ def _step(
     the shop's view (and the proxy's CPU) beside."""
     before, cpu = _scrape(replica.url), cpu_seconds(replica.process.pid)
     proxy_cpu = cpu_seconds(front.process.pid) if front else 0.0
-    headless(
-        f"open-{kind}",
-        shop_urls=[front.url if front else replica.url],
-        db_url=DB_URL,
-        seed_users=USERS,
-        run_dir=run_dir,
-        scale=SCALE,
-        extra=["--capacity", f"{rate:.1f}", "--workers", "2", "--watch", replica.url],
-    )
+    logged = front.log_offset() if front else 0
+    with sampling(cpu_sample, 0.25, ends=True) as cpus:
+        headless(
+            f"open-{kind}",
+            shop_urls=[front.url if front else replica.url],
+            db_url=DB_URL,
+            seed_users=USERS,
+            run_dir=run_dir,
+            scale=SCALE,
+            extra=["--capacity", f"{rate:.1f}", "--workers", "2", "--watch", replica.url],
+        )
     # The shop is idle but for the warm-up's health checks outside the schedule's seconds.
     shop_core = (cpu_seconds(replica.process.pid) - cpu) / SECONDS
     proxy_core = (cpu_seconds(front.process.pid) - proxy_cpu) / SECONDS if front else None
+    # Each CPU's busy share while arrivals were due (not the generator's spawn and warm-up).
+    due = [r.t for r in requests.read(run_dir)]
+    busy = busy_between(cpus, min(due), max(due)) if due else []
     server = _server_side(before, _scrape(replica.url), run_dir)
     stats = gate.read_stats(run_dir / "locust_stats.csv")
     name = ENDPOINTS[kind]
@@ -127,7 +138,26 @@ def _step(
         "machine": meta.get("machine_cpu_share", 0.0),
         "shop_core": shop_core,
         "proxy_core": proxy_core,
+        "cpu_busy": busy,
+        "in_proxy": _in_proxy(front.timings(logged)) if front else None,
         **server,
+    }
+
+
+def _p99(values: list[int]) -> float | None:
+    return sorted(values)[int(0.99 * (len(values) - 1))] if values else None
+
+
+def _in_proxy(timings: list[proxy.Timing]) -> dict[str, float | None]:
+    """HAProxy's own view of a step's sampled requests (ms, p99): an answer from the shop from
+    the proxy's first byte to its last, of which the shop's part; a refusal, the same."""
+    timings = [t for t in timings if t.path.startswith("/api/")]  # not the warm-up's health checks
+    served = [t for t in timings if t.status != 503 and t.server_ms >= 0]
+    refused = [t.total_ms for t in timings if t.status == 503]
+    return {
+        "served_p99_ms": _p99([t.total_ms for t in served]),
+        "shop_p99_ms": _p99([t.server_ms for t in served]),
+        "refused_p99_ms": _p99(refused),
     }
 
 
@@ -143,6 +173,44 @@ def _probe(kind: str, replica: shop.Replica, work: Path) -> list[dict[str, Any]]
         rate = min(2 * rate, PROBE_MAX)
 
 
+def _endpoint(
+    kind: str,
+    shops: dict[str, shop.Replica],
+    modes: list[str],
+    multiples: list[float],
+    bounds: proxy.Classes | None,
+    work: Path,
+) -> dict[str, Any]:
+    """One endpoint: its capacity probed on the shop without admission, then every multiple of
+    it against each variant in turn (HAProxy in front of that same shop, with `bounds`)."""
+    with contextlib.ExitStack() as fronts:
+        front = (
+            fronts.enter_context(proxy.fronting(shops["off"].url, bounds, work=work))
+            if bounds
+            else None
+        )
+        probes = _probe(kind, shops["off"], work)
+        capacity = max(max(p["goodput"] for p in probes), 1.0)
+        steps: list[dict[str, Any]] = []
+        for multiple in multiples:
+            for mode in modes:
+                measured = _step(
+                    kind,
+                    shops["off" if mode == "haproxy" else mode],
+                    capacity * multiple,
+                    work / f"{kind}-{multiple}-{mode}",
+                    front if mode == "haproxy" else None,
+                )
+                steps.append({"multiple": multiple, "admission": mode, **measured})
+                print(f"overload: {kind} {multiple}x {mode}: {json.dumps(measured)}")
+    return {
+        "capacity": capacity,
+        "probes": probes,
+        "steps": steps,
+        "bounds": dataclasses.asdict(bounds) if bounds else None,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loadtest bench overload")
     parser.add_argument("--out", type=Path, default=ROOT / "docs/benchmarks/overload.md")
@@ -151,10 +219,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--multiples", default=",".join(f"{m:g}" for m in MULTIPLES), help="of the capacity"
     )
-    parser.add_argument("--maxconn", type=int, default=BOUNDS.maxconn, help="HAProxy's, per shop")
-    parser.add_argument("--queue", type=int, default=BOUNDS.queue, help="HAProxy's queue bound")
+    parser.add_argument("--maxconn", type=int, default=BOUNDS.other.maxconn, help="HAProxy's")
     parser.add_argument(
-        "--queue-timeout-ms", type=int, default=BOUNDS.timeout_ms, help="HAProxy's timeout queue"
+        "--batched-maxconn",
+        type=int,
+        default=BOUNDS.batched.maxconn,
+        help="HAProxy's, for coupon issues and orders",
+    )
+    parser.add_argument("--queue", type=int, default=BOUNDS.other.queue, help="HAProxy's queue")
+    parser.add_argument(
+        "--queue-timeout-ms", type=int, default=BOUNDS.other.timeout_ms, help="its timeout"
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="cores of their own: locust and HAProxy on the first half of the CPUs, the shop"
+        " and the local database server on the rest",
     )
     parser.add_argument("--from-results", type=Path, help="re-render a run's results.json")
     args = parser.parse_args(argv)
@@ -166,8 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--fronts: {', '.join(sorted(unknown))}: not one of {', '.join(FRONTS)}")
     modes = [mode for front in args.fronts.split(",") for mode in FRONTS[front]]
     multiples = [float(m) for m in args.multiples.split(",")]
-    bounds = proxy.Bounds(args.maxconn, args.queue, args.queue_timeout_ms)
+    bounds = proxy.Classes(
+        proxy.Bounds(args.maxconn, args.queue, args.queue_timeout_ms),
+        proxy.Bounds(args.batched_maxconn, args.queue, args.queue_timeout_ms),
+    )
     machine = describe_machine()
+    partition = cores.Partition.halves() if args.pin else None
     database.fresh_dataset(DB_URL, users=USERS, stock=100_000_000, coupon_quantity=100_000_000)
     base = {"SHOP_DB_URL": DB_URL, "SHOP_LOG_LEVEL": "WARNING"}
     work = Path(tempfile.mkdtemp(prefix="overload-"))
@@ -177,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"http://127.0.0.1:{free_port()}",
             {**base, "SHOP_ADMISSION": mode},
             log=work / f"shop-{mode}.log",
+            prefix=cores.on(partition.servers) if partition else (),
         )
         for mode in ("on", "off")
         if mode in modes or mode == "off"
@@ -185,38 +270,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine,
         "endpoints": {},
         "written": time.time(),
-        "bounds": dataclasses.asdict(bounds),
+        "cores": partition.describe() if partition else None,
     }
     try:
         for replica in shops.values():
             replica.wait_ready()
-        with contextlib.ExitStack() as fronts:
-            front = (
-                fronts.enter_context(proxy.fronting(shops["off"].url, bounds, work=work))
-                if "haproxy" in modes
-                else None
-            )
+        with contextlib.ExitStack() as pinned:
+            if partition:
+                # Before HAProxy and locust start: they inherit this process's CPUs.
+                pinned.enter_context(cores.partitioned(partition, servers=cores.database_pids()))
             for kind in args.endpoints.split(","):
-                probes = _probe(kind, shops["off"], work)
-                capacity = max(max(p["goodput"] for p in probes), 1.0)
-                steps: list[dict[str, Any]] = []
-                for multiple in multiples:
-                    for mode in modes:
-                        rate = capacity * multiple
-                        measured = _step(
-                            kind,
-                            shops["off" if mode == "haproxy" else mode],
-                            rate,
-                            work / f"{kind}-{multiple}-{mode}",
-                            front if mode == "haproxy" else None,
-                        )
-                        steps.append({"multiple": multiple, "admission": mode, **measured})
-                        print(f"overload: {kind} {multiple}x {mode}: {json.dumps(measured)}")
-                results["endpoints"][kind] = {
-                    "capacity": capacity,
-                    "probes": probes,
-                    "steps": steps,
-                }
+                front = bounds if "haproxy" in modes else None
+                results["endpoints"][kind] = _endpoint(kind, shops, modes, multiples, front, work)
     finally:
         for replica in shops.values():
             stop(replica.process)
@@ -229,10 +294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _targets(entry: dict[str, Any], mode: str) -> list[str]:
     """The overload targets (decision 0049) of a variant that refuses (admission on, or
-    HAProxy in front), at each offered rate up to 4x."""
+    HAProxy in front), at each offered rate up to 4x: from each arrival's intended start at the
+    client, and for HAProxy also from its first byte to its last inside the proxy."""
     capacity = entry["capacity"]
     on = [s for s in entry["steps"] if s["admission"] == mode]
     base = next((s["p99_ms"] for s in on if s["multiple"] == 0.8), None)
+    # HAProxy's own timings (sampled), where it was in front: the same targets inside the proxy.
+    base_in_proxy = next((s.get("in_proxy") for s in on if s["multiple"] == 0.8), None)
     out = []
     for s in on:
         if s["multiple"] < 1:
@@ -249,6 +317,18 @@ def _targets(entry: dict[str, Any], mode: str) -> list[str]:
             ),
             (f"{s['errors']:.0f} errors or timeouts", s["errors"] == 0),
         ]
+        seen, before = s.get("in_proxy"), base_in_proxy
+        if seen and before and seen["served_p99_ms"] is not None:
+            refused = seen["refused_p99_ms"]
+            checks += [
+                (
+                    f"at the proxy: 2xx p99 {seen['served_p99_ms']:.0f} ms vs 2x"
+                    f" {_ms(before['served_p99_ms'])} ms at 0.8x",
+                    before["served_p99_ms"] is not None
+                    and seen["served_p99_ms"] <= 2 * before["served_p99_ms"],
+                ),
+                (f"refusal p99 {_ms(refused)} ms", refused is None or refused < 20),
+            ]
         out.append(
             f"{s['multiple']:g}x: "
             + "; ".join(f"{text} {'met' if ok else '**not met**'}" for text, ok in checks)
@@ -277,7 +357,19 @@ def _bounds(results: dict[str, Any]) -> list[str]:
             " every answer, refusals included. Read the figures as relative (on against off),"
             " not absolute."
         )
+    pinned = results.get("cores")
+    if pinned:
+        text += (
+            f" Cores of their own (`--pin`): locust, HAProxy and the bench on CPU"
+            f" {_cpus(pinned['tools'])}, the shop and the database server on CPU"
+            f" {_cpus(pinned['servers'])}, so a refusal at the proxy never waits for the shop's"
+            " core, and the capacities are those of the shop and its database sharing one."
+        )
     return [text, ""]
+
+
+def _cpus(cpus: list[int]) -> str:
+    return ", ".join(map(str, cpus))
 
 
 def _ms(value: float | None) -> str:
@@ -299,20 +391,56 @@ def _server_columns(step: dict[str, Any]) -> str:
     return f"{cores} | {lag} | {late} | {_ms(step.get('limit'))}"
 
 
+def _bounds_of(results: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """HAProxy's bounds in front of an endpoint, in words (results written before there were
+    route classes hold one set of bounds for the run)."""
+    found = entry.get("bounds") or results.get("bounds")
+    if not found:
+        return None
+
+    def told(b: dict[str, int]) -> str:
+        return (
+            f"at most {b['maxconn']} requests in flight at the shop, {b['queue']} waiting at"
+            f" the proxy, each at most {b['timeout_ms']} ms"
+        )
+
+    if "batched" not in found:
+        return f"HAProxy's bounds: {told(found)}."
+    return (
+        f"HAProxy's bounds: coupon issues and orders {told(found['batched'])}; every other"
+        f" request {told(found['other'])}."
+    )
+
+
+def _busy(step: dict[str, Any]) -> str:
+    """Each CPU's busy share while arrivals were due, or the machine's (older results)."""
+    cpus = step.get("cpu_busy")
+    return " / ".join(f"{b:.0%}" for b in cpus) if cpus else f"{step['machine']:.0%}"
+
+
+def _in_proxy_column(seen: dict[str, float | None] | None) -> str:
+    if not seen:
+        return "–"
+    return (
+        f"served {_ms(seen['served_p99_ms'])} (shop {_ms(seen['shop_p99_ms'])}),"
+        f" refused {_ms(seen['refused_p99_ms'])}"
+    )
+
+
 def write(results: dict[str, Any], out: Path) -> None:
     """The Markdown report and its chart (goodput and p99 against offered load)."""
     chart = out.with_suffix(".png")
     fig, axes = plt.subplots(
         2, len(results["endpoints"]), figsize=(5 * len(results["endpoints"]), 7), squeeze=False
     )
-    bounds = results.get("bounds")
     proxied = (
-        f" *haproxy*: HAProxy in front of the shop without admission control, at most"
-        f" {bounds['maxconn']} requests in flight at the shop and {bounds['queue']} waiting at"
-        f" the proxy, each at most {bounds['timeout_ms']} ms, the rest refused by HAProxy with"
-        " the same `503 OVERLOADED` (decision 0058); *proxy core*: its CPU seconds per second"
-        " of schedule."
-        if bounds
+        " *haproxy*: HAProxy in front of the shop without admission control, bounding the"
+        " requests in flight at the shop and those waiting at the proxy (each endpoint's bounds"
+        " under its heading), the rest refused by HAProxy with the same `503 OVERLOADED`"
+        " (decision 0058); *proxy core*: its CPU seconds per second of schedule; *in proxy p99*:"
+        f" HAProxy's own timing of one request in {proxy.LOG_SAMPLE}, from its first byte to"
+        " the answer's last, of the served (of which the shop's part) and of the refused."
+        if any(_bounds_of(results, entry) for entry in results["endpoints"].values())
         else ""
     )
     lines = [
@@ -342,20 +470,23 @@ def write(results: dict[str, Any], out: Path) -> None:
         "",
     ]
     for column, (kind, entry) in enumerate(results["endpoints"].items()):
+        bounds = _bounds_of(results, entry)
+        lines += [f"## {kind}: capacity {entry['capacity']:.0f}/s", ""]
+        if bounds:
+            lines += [bounds, ""]
         lines += [
-            f"## {kind}: capacity {entry['capacity']:.0f}/s",
-            "",
             "| offered | admission | goodput/s | p99 (ms) | shed/s | shed p99 (ms) |"
-            " errors | not started | gen. core | machine busy | shop core | proxy core |"
-            " loop lag p99 (ms) | late refusals | limit |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            " errors | not started | gen. core | CPUs busy | shop core | proxy core |"
+            " loop lag p99 (ms) | late refusals | limit | in proxy p99 (ms) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in entry["steps"]:
             lines.append(
                 f"| {s['multiple']:g}x ({s['offered']:.0f}/s) | {s['admission']} |"
                 f" {s['goodput']:.0f} | {s['p99_ms']:.0f} | {s['shed']:.0f} |"
                 f" {_ms(s['shed_p99_ms'])} | {s['errors']:.0f} | {s['not_started']:.0f} |"
-                f" {s['generator_core']:.0%} | {s['machine']:.0%} | {_server_columns(s)} |"
+                f" {s['generator_core']:.0%} | {_busy(s)} | {_server_columns(s)} |"
+                f" {_in_proxy_column(s.get('in_proxy'))} |"
             )
         for mode, name in (("on", "admission on"), ("haproxy", "HAProxy in front")):
             if any(s["admission"] == mode for s in entry["steps"]):

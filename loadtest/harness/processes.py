@@ -7,12 +7,16 @@ import ctypes
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 _PR_SET_PDEATHSIG = 1
+T = TypeVar("T")
 
 
 def die_with_parent() -> None:
@@ -84,8 +88,63 @@ def rss_mib(pid: int) -> float:
     return max(sizes) / 1024
 
 
-def machine_jiffies() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine since boot: two readings give its CPU share."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+def _busy_and_total(line: str) -> tuple[float, float]:
+    values = [int(v) for v in line.split()[1:]]
     idle = values[3] + values[4]
     return float(sum(values) - idle), float(sum(values))
+
+
+def machine_jiffies() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine since boot: two readings give its CPU share."""
+    return _busy_and_total(Path("/proc/stat").read_text().split("\n", 1)[0])
+
+
+def cpu_jiffies() -> dict[int, tuple[float, float]]:
+    """(busy, total) jiffies of each CPU since boot, by its number."""
+    lines = Path("/proc/stat").read_text().splitlines()
+    return {
+        int(line.split()[0][3:]): _busy_and_total(line)
+        for line in lines
+        if line.startswith("cpu") and line[3].isdigit()
+    }
+
+
+CpuSample = tuple[float, dict[int, tuple[float, float]]]
+
+
+@contextmanager
+def sampling(read: Callable[[], T], every: float, *, ends: bool = False) -> Iterator[list[T]]:
+    """`read()` every `every` seconds on a thread of its own while the block runs (and at its
+    start and end too with `ends`); the readings fill the list it gives."""
+    readings: list[T] = [read()] if ends else []
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(every):
+            readings.append(read())
+
+    thread = threading.Thread(target=loop, name=f"sampling-{read.__name__}", daemon=True)
+    thread.start()
+    try:
+        yield readings
+    finally:
+        done.set()
+        thread.join()
+        if ends:
+            readings.append(read())
+
+
+def cpu_sample() -> CpuSample:
+    """Now, and each CPU's jiffies (`cpu_jiffies`): a window of them gives `busy_between`."""
+    return time.time(), cpu_jiffies()
+
+
+def busy_between(samples: list[CpuSample], begin: float, end: float) -> list[float]:
+    """Each CPU's busy share from `begin` to `end` (epoch seconds), from the samples nearest
+    outside that window."""
+    first = max((s for s in samples if s[0] <= begin), key=lambda s: s[0], default=samples[0])
+    last = min((s for s in samples if s[0] >= end), key=lambda s: s[0], default=samples[-1])
+    return [
+        (last[1][cpu][0] - b0) / (last[1][cpu][1] - t0) if last[1][cpu][1] > t0 else 0.0
+        for cpu, (b0, t0) in sorted(first[1].items())
+    ]

@@ -11,6 +11,7 @@ shop's.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,12 @@ from loadtest.harness.system import install
 from loadtest.harness.waiting import wait_until
 
 READY_WITHIN = 10.0
+# HAProxy's log line per sampled request: status, ms waiting in the queue for a slot at the shop
+# (-1: never queued), ms the shop took to answer (-1: no answer from it), ms from the request's
+# first byte to its answer's last (HAProxy's timers %Tw, %Tr and %Ta), and the path.
+LOG_FORMAT = "timing %ST %Tw %Tr %Ta %HP"
+LOG_SAMPLE = 10
+_TIMING = re.compile(r"^timing (\d+) (-?\d+) (-?\d+) (-?\d+) (\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +68,49 @@ def _answer(detail: str) -> str:
     )
 
 
-def config(shop_url: str, port: int, bounds: Bounds) -> str:
+@dataclass(frozen=True, slots=True)
+class Classes:
+    """Bounds per route class: the group-committed writes (coupon issues and orders, whose
+    batches need company in flight: decisions 0035 and 0049) and every other request (a charge
+    holds a database connection for its whole answer, and more of them in flight only queue)."""
+
+    other: Bounds
+    batched: Bounds
+
+
+# The group-committed writes, as HAProxy matches them (with METH_POST), and what the shop never
+# sheds (decision 0041), neither bounded nor refused; the compose stack's load balancer routes
+# by the same lines (deploy/haproxy/haproxy.cfg).
+BATCHED = ("acl batched path_reg ^/api/coupons/[^/]+/issue$", "acl batched path /api/orders")
+NEVER_SHED = (
+    "acl never_shed path /healthz /readyz /metrics /api/openapi.json",
+    "acl never_shed path_beg /api/admin/",
+)
+
+
+def backend(name: str, bounds: Bounds, where: str, servers: list[str]) -> list[str]:
+    """A bounded backend's lines: refused at once when `bounds.queue` already wait, refused
+    after `bounds.timeout_ms` of waiting, both with the shop's OVERLOADED problem."""
+    full = f"the shop is over capacity ({where} queue of {bounds.queue} full); retry later"
+    late = f"the shop is over capacity (waited {bounds.timeout_ms} ms at the {where}); retry later"
+    return [
+        f"backend {name}",
+        f"    http-request return {_answer(full)} if {{ queue ge {bounds.queue} }}",
+        f"    timeout queue {bounds.timeout_ms}ms",
+        f"    http-error {_answer(late)}",
+        *(f"    server {server} maxconn {bounds.maxconn}" for server in servers),
+    ]
+
+
+def config(shop_url: str, port: int, classes: Classes) -> str:
     """An haproxy.cfg serving 127.0.0.1:`port` in front of the shop at `shop_url`."""
     shop = urlsplit(shop_url)
-    full = f"the shop is over capacity (proxy queue of {bounds.queue} full); retry later"
-    late = f"the shop is over capacity (waited {bounds.timeout_ms} ms at the proxy); retry later"
+    server = [f"shop {shop.hostname}:{shop.port}"]
+    backends = [
+        "\n".join(backend(name, bounds, "proxy", server))
+        for name, bounds in (("shop", classes.other), ("batched", classes.batched))
+    ]
+    acls = "\n".join(f"    {line}" for line in (*NEVER_SHED, *BATCHED))
     return f"""\
 # Written by loadtest/harness/proxy.py for one run; see its docstring.
 global
@@ -75,26 +120,33 @@ global
     # Room for the load generator's 1000 connections and the shop's side of each (two file
     # descriptors a connection, within this machine's limit of 20,000).
     maxconn 4096
+    # One request in {LOG_SAMPLE} logged with HAProxy's own timers (`timings` reads them): what
+    # a refusal or an answer took inside the proxy, apart from the client's side of it.
+    log stdout format raw sample 1:{LOG_SAMPLE} local0
 
 defaults
     mode http
+    log global
+    log-format "{LOG_FORMAT}"
     timeout connect 1s
     timeout http-request 10s
     timeout http-keep-alive 10s
     timeout client 30s
     timeout server 30s
-    # A request that found the queue not yet full still waits no longer than this for a slot;
-    # then HAProxy's own 503, rendered below as the same problem.
-    timeout queue {bounds.timeout_ms}ms
 
 frontend shop
     bind 127.0.0.1:{port}
-    http-request return {_answer(full)} if {{ queue(shop) ge {bounds.queue} }}
+{acls}
+    use_backend ops if never_shed
+    use_backend batched if batched METH_POST
     default_backend shop
 
-backend shop
-    http-error {_answer(late)}
-    server shop {shop.hostname}:{shop.port} maxconn {bounds.maxconn}
+backend ops
+    server {server[0]}
+
+{backends[0]}
+
+{backends[1]}
 """
 
 
@@ -105,27 +157,54 @@ def ensure_installed() -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Timing:
+    """One sampled request as HAProxy timed it (ms; -1 where the step did not happen)."""
+
+    status: int
+    queued_ms: int
+    server_ms: int
+    total_ms: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class Proxy:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_offset(self) -> int:
+        """Where the log ends now: `timings(since=...)` reads what came after."""
+        return self.log.stat().st_size
+
+    def timings(self, since: int = 0) -> list[Timing]:
+        """The sampled requests logged after offset `since` (one in LOG_SAMPLE)."""
+        with self.log.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return [
+            Timing(int(status), int(queued), int(server), int(total), path)
+            for status, queued, server, total, path in _TIMING.findall(text)
+        ]
 
 
 @contextmanager
-def fronting(shop_url: str, bounds: Bounds, *, work: Path) -> Iterator[Proxy]:
+def fronting(shop_url: str, classes: Classes, *, work: Path) -> Iterator[Proxy]:
     """HAProxy on a free loopback port in front of `shop_url` for the block, answering (its
     config and output in `work`)."""
     ensure_installed()
     port = free_port()
     path = work / f"haproxy-{port}.cfg"
-    path.write_text(config(shop_url, port, bounds))
-    with (work / f"haproxy-{port}.log").open("ab") as log:
+    path.write_text(config(shop_url, port, classes))
+    logged = work / f"haproxy-{port}.log"
+    with logged.open("ab") as log:
         process = subprocess.Popen(
             ["haproxy", "-db", "-f", str(path)],  # -db: in the foreground, a child of ours
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
-    proxy = Proxy(f"http://127.0.0.1:{port}", process)
+    proxy = Proxy(f"http://127.0.0.1:{port}", process, logged)
     try:
         wait_until(
             lambda: answers(proxy.url, "/healthz"),

@@ -5,10 +5,10 @@ ratio between two runs did not follow the shop's figures (decision 0045)."""
 from __future__ import annotations
 
 import statistics
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+
+from loadtest.harness.processes import sampling
 
 WORK = 100_000  # about 3 ms of one idle core
 
@@ -22,23 +22,9 @@ def probe_ms() -> float:
     return (time.perf_counter() - started) * 1000
 
 
-@contextmanager
-def probing(interval: float = 1.0) -> Iterator[list[float]]:
+def probing(interval: float = 1.0) -> AbstractContextManager[list[float]]:
     """Probe every `interval` seconds while the block runs; the readings (ms) fill the list."""
-    readings: list[float] = []
-    stopped = threading.Event()
-
-    def loop() -> None:
-        while not stopped.wait(interval):
-            readings.append(probe_ms())
-
-    thread = threading.Thread(target=loop, name="speed-probe", daemon=True)
-    thread.start()
-    try:
-        yield readings
-    finally:
-        stopped.set()
-        thread.join()
+    return sampling(probe_ms, interval)
 
 
 def median(readings: list[float]) -> float | None:

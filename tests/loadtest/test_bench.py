@@ -54,15 +54,29 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
             "refusals": {"late": 3.0, "queue_full": 1.0},
         },
         step(0.8, "off", 80, 10, None),
-        {**step(0.8, "haproxy", 80, 10, None), "shop_core": 0.8, "proxy_core": 0.05},
+        {
+            **step(0.8, "haproxy", 80, 10, None),
+            "shop_core": 0.8,
+            "proxy_core": 0.05,
+            "in_proxy": {"served_p99_ms": 8, "shop_p99_ms": 7, "refused_p99_ms": None},
+        },
         step(4.0, "on", 95, 15, 5),
         step(4.0, "off", 60, 900, None),
-        {**step(4.0, "haproxy", 92, 30, 25), "shop_core": 0.85, "proxy_core": 0.1},
+        {
+            **step(4.0, "haproxy", 92, 30, 25),
+            "shop_core": 0.85,
+            "proxy_core": 0.1,
+            "cpu_busy": [0.97, 0.64],
+            "in_proxy": {"served_p99_ms": 14, "shop_p99_ms": 12, "refused_p99_ms": 3},
+        },
     ]
+    bounds = {
+        "other": {"maxconn": 24, "queue": 32, "timeout_ms": 5},
+        "batched": {"maxconn": 64, "queue": 32, "timeout_ms": 5},
+    }
     results = {
         "machine": "test",
-        "endpoints": {"charge": {"capacity": 100, "steps": steps}},
-        "bounds": {"maxconn": 64, "queue": 32, "timeout_ms": 20},
+        "endpoints": {"charge": {"capacity": 100, "steps": steps, "bounds": bounds}},
     }
     out = tmp_path / "overload.md"
     overload.write(results, out)
@@ -70,9 +84,11 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
     assert "| 4x (400/s) | off | 60 | 900 |" in text
     assert "| 20% | 50% | 90% | – | 12 | 75% |" in text  # the shop's own view beside locust's
     assert "| 4x (400/s) | haproxy | 92 | 30 |" in text  # the proxy's variant, its own rows
-    assert "| 85% | 10% | – | – | – |" in text  # its CPU beside the shop's
+    # Its CPU beside the shop's, each CPU's busy share, and HAProxy's own timings.
+    assert "| 97% / 64% | 85% | 10% | – | – | – | served 14 (shop 12), refused 3 |" in text
     assert text.count("| – | – | – | – | – |") == 3  # steps recorded without either
-    assert "at most 64 requests in flight at the shop and 32 waiting" in text
+    assert "coupon issues and orders at most 64 requests in flight at the shop, 32 waiting" in text
+    assert "every other request at most 24 requests in flight at the shop, 32 waiting" in text
     on, proxied = text.split("Targets with admission on:")[1].split(
         "Targets with HAProxy in front:"
     )
@@ -83,6 +99,8 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
         proxied
     )
     assert "refusal p99 25 ms **not met**" in proxied
+    # ... while inside the proxy both held: the time was the client's (decision 0058).
+    assert "at the proxy: 2xx p99 14 ms vs 2x 8 ms at 0.8x met; refusal p99 3 ms met" in proxied
     assert out.with_suffix(".png").stat().st_size > 0
 
 

@@ -272,15 +272,20 @@ class _Slow(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    do_POST = do_GET
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-def _timed_get(url: str) -> tuple[float, int, dict[str, str], bytes]:
+def _timed_get(url: str, method: str = "GET") -> tuple[float, int, dict[str, str], bytes]:
     """Seconds, status, headers (names in lower case: HAProxy sends them so) and body."""
     started = time.monotonic()
+    data = b"{}" if method == "POST" else None
     try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data, method=method), timeout=10
+        ) as answer:
             status, headers, body = answer.status, answer.headers, answer.read()
     except urllib.error.HTTPError as error:
         with error:
@@ -291,20 +296,38 @@ def _timed_get(url: str) -> tuple[float, int, dict[str, str], bytes]:
 def test_the_proxy_refuses_past_its_bounds_at_once_with_the_shops_overloaded_problem(
     tmp_path: Path,
 ) -> None:
-    """One request in flight at the server and one waiting at most 100 ms: of a crowd, the first
-    is served, every other gets the OVERLOADED problem within a fraction of the server's second,
-    refused at once (queue full) or after its wait (queue timeout), and none hangs."""
+    """One request in flight at the server and one waiting at most 100 ms (three in flight for
+    the group-committed writes, a class of their own): of a crowd, the first is served, every
+    other gets the OVERLOADED problem within a fraction of the server's second, refused at once
+    (queue full) or after its wait (queue timeout), and none hangs. HAProxy's log times them."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        bounds = proxy.Bounds(maxconn=1, queue=1, timeout_ms=100)
-        front = proxy.fronting(f"http://127.0.0.1:{server.server_port}", bounds, work=tmp_path)
-        with front as p, ThreadPoolExecutor(20) as pool:
-            answers = list(pool.map(_timed_get, [f"{p.url}/api/products?n={n}" for n in range(20)]))
+        classes = proxy.Classes(
+            other=proxy.Bounds(maxconn=1, queue=1, timeout_ms=100),
+            batched=proxy.Bounds(maxconn=3, queue=1, timeout_ms=100),
+        )
+        front = proxy.fronting(f"http://127.0.0.1:{server.server_port}", classes, work=tmp_path)
+        with front as p, ThreadPoolExecutor(40) as pool:
+            reads = pool.map(_timed_get, [f"{p.url}/api/products?n={n}" for n in range(20)])
+            orders = pool.map(_timed_get, [f"{p.url}/api/orders"] * 20, ["POST"] * 20)
+            answers, batched = list(reads), list(orders)
+            timings = [t for t in p.timings() if t.path != "/healthz"]  # not its readiness
     finally:
         server.shutdown()
         server.server_close()
     assert sorted(status for _, status, _, _ in answers) == [200] + [503] * 19
+    assert sorted(status for _, status, _, _ in batched) == [200] * 3 + [503] * 17
+    # One request in ten is logged: the served ones took the server's second, and HAProxy
+    # refused the others within its 100 ms wait.
+    assert timings, "nothing logged"
+    for timing in timings:
+        if timing.status == 200:
+            assert timing.server_ms >= 1000, timing
+            assert timing.total_ms >= 1000, timing
+        else:
+            assert (timing.status, timing.server_ms) == (503, -1), timing
+            assert timing.total_ms <= 150, timing
     refused = [
         (took, headers, json.loads(body))
         for took, status, headers, body in answers

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from loadtest.bench.overload import BOUNDS
+from loadtest.harness import proxy
 from shop.api.framework.http_errors import Overloaded
 from shop.api.framework.problems import STATUS_AND_TITLE
 from shop.settings import Settings
@@ -141,8 +142,9 @@ def test_every_dependency_names_a_condition_on_a_real_service(
 def test_load_balancer_routes_on_readiness_and_falls_back_to_liveness() -> None:
     config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
     backends = dict(re.findall(r"^backend (\S+)\n((?:    .*\n)+)", config, re.M))
-    assert set(backends) == {"ready", "live", "ops"}
+    assert set(backends) == {"ready", "batched", "live", "ops"}
     assert "option httpchk GET /readyz" in backends["ready"]
+    assert "option httpchk GET /readyz" in backends["batched"]
     assert "option httpchk GET /healthz" in backends["live"]
     assert "option httpchk GET /healthz" in backends["ops"]
     for body in backends.values():
@@ -219,36 +221,43 @@ def _overloaded(rule: str) -> dict[str, Any]:
 
 
 def test_overload_gets_the_load_balancers_fast_503_with_the_shops_problem() -> None:
-    """Each replica holds at most the bench's measured `maxconn`; past a short queue, or a short
-    wait in it, HAProxy refuses on both doors with the shop's own OVERLOADED problem."""
+    """Each replica holds at most the bench's measured `maxconn` of each route class (the
+    group-committed writes apart); past a short queue, or a short wait in it, HAProxy refuses
+    with the shop's own OVERLOADED problem before any replica sees the request."""
     config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
     backends = dict(re.findall(r"^backend (\S+)\n((?:    .*\n)+)", config, re.M))
-    for name in ("ready", "live"):
+    bounded = {"ready": BOUNDS.other, "live": BOUNDS.other, "batched": BOUNDS.batched}
+    for name, bounds in bounded.items():
         limits = re.findall(r"^\s*server \S+ \S+ check maxconn (\d+)$", backends[name], re.M)
-        assert limits == [str(BOUNDS.maxconn)] * len(REPLICAS)
+        assert limits == [str(bounds.maxconn)] * len(REPLICAS), name
+        [rule] = re.findall(r"^\s*http-request return status 503 (.*)$", backends[name], re.M)
+        assert rule.endswith(f"if {{ queue ge {bounds.queue} }}"), name
+        assert f"queue of {bounds.queue} full" in _overloaded(rule)["detail"]
+        assert bounds.timeout_ms == BOUNDS.other.timeout_ms  # one `timeout queue` for all
     # What the shop never sheds (decision 0041) is neither bounded nor refused here.
     assert "maxconn" not in backends["ops"]
-    assert f"timeout queue {BOUNDS.timeout_ms}ms" in config
+    assert "http-request return" not in backends["ops"]
+    assert f"timeout queue {BOUNDS.other.timeout_ms}ms" in config
     [error] = re.findall(r"^\s*http-error status 503 (.*)$", config, re.M)
-    assert f"within {BOUNDS.timeout_ms} ms" in _overloaded(error)["detail"]
+    assert f"within {BOUNDS.other.timeout_ms} ms" in _overloaded(error)["detail"]
     for name, frontend in _frontends(config).items():
         if name == "health":
             continue
-        [rule] = re.findall(r"^\s*http-request return status 503 (.*)$", frontend, re.M)
-        bound = BOUNDS.queue
-        assert rule.endswith(
-            f"if !never_shed {{ queue(ready) ge {bound} }}"
-            f" || !never_shed {{ queue(live) ge {bound} }}"
-        )
-        assert f"queue of {bound} full" in _overloaded(rule)["detail"]
-        never_shed = re.findall(r"^\s*acl never_shed (.*)$", frontend, re.M)
-        assert never_shed == [
-            "path /healthz /readyz /metrics /api/openapi.json",
-            "path_beg /api/admin/",
+        assert "http-request return status 503" not in frontend  # the backends refuse
+        # What the shop never sheds and the group-committed writes, as the bench's proxy
+        # routes them.
+        acls = [f"acl {a}" for a in re.findall(r"^\s*acl (.*)$", frontend, re.M)]
+        assert acls == [*proxy.NEVER_SHED, *proxy.BATCHED], name
+        order = [
+            frontend.index(line)
+            for line in (
+                "use_backend ops if never_shed",
+                "use_backend live if { nbsrv(ready) eq 0 }",
+                "use_backend batched if batched METH_POST",
+                "default_backend ready",
+            )
         ]
-        assert frontend.index("use_backend ops if never_shed") < frontend.index("use_backend live")
-        # Before routing: a refusal never reaches a backend.
-        assert frontend.index("http-request return status 503") < frontend.index("default_backend")
+        assert order == sorted(order), name
 
 
 def test_load_balancer_timeouts_agree_with_the_shops() -> None:
