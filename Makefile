@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: test-e2e mutants lint format bench observe observe-down observability-tools dashboards
 .PHONY: images up tls-ca down test-compose bench-footprint bench-instructions
 .PHONY: slo alert-receiver wrk
-.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload bench-scale
+.PHONY: test-db-tls loadtest loadtest-audit loadtest-report gameday gameday-ci webui browser clean fuzz test-faults loadtest-before-after bench-soak bench-hot-product bench-overload bench-overload-pinned bench-scale
 
 # Everything installs from uv.lock (docs/decisions/0015-dependency-lock.md): pip brings the uv
 # version the lock names, then uv installs exactly the locked set, hashes checked, into .venv.
@@ -120,6 +120,11 @@ bench: install services wrk
 FRONTS ?= direct,haproxy
 bench-overload: install services
 	$(PY) -m loadtest bench overload --out docs/benchmarks/overload.md --fronts $(FRONTS)
+
+# The same with cores of their own: locust and HAProxy on one CPU, the shop and MariaDB on the
+# other (restored afterwards), so the tools' time and the servers' part separate.
+bench-overload-pinned: install services
+	$(PY) -m loadtest bench overload --pin --out docs/benchmarks/overload-pinned.md --fronts $(FRONTS)
 
 bench-soak: install services wrk
 	$(PY) -m loadtest bench soak --minutes 10 --out docs/benchmarks/soak.md
