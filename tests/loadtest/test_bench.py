@@ -87,6 +87,8 @@ def test_the_overload_report_judges_each_target(tmp_path: Path) -> None:
     # Its CPU beside the shop's, each CPU's busy share, and HAProxy's own timings.
     assert "| 97% / 64% | 85% | 10% | – | – | – | served 14 (shop 12), refused 3 |" in text
     assert text.count("| – | – | – | – | – |") == 3  # steps recorded without either
+    # The generator is called no bottleneck only where no CPU was saturated while it sent.
+    assert "every CPU was at least 95% busy in 0 of 6 steps: the load generator was not" in text
     assert "coupon issues and orders at most 64 requests in flight at the shop, 32 waiting" in text
     assert "every other request at most 24 requests in flight at the shop, 32 waiting" in text
     on, proxied = text.split("Targets with admission on:")[1].split(
