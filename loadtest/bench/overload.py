@@ -314,7 +314,7 @@ def _targets(entry: dict[str, Any], mode: str) -> list[str]:
                 base is not None and s["p99_ms"] <= 2 * base,
             ),
             (
-                f"refusal p99 {s['shed_p99_ms'] or 0:.0f} ms",
+                f"refusal p99 {_ms(s['shed_p99_ms'])} ms",
                 s["shed_p99_ms"] is None or s["shed_p99_ms"] < 20,
             ),
             (f"{s['errors']:.0f} errors or timeouts", s["errors"] == 0),
