@@ -27,7 +27,13 @@ from .adapters.mysql.seed import MySqlDataSet
 from .adapters.mysql.store import MySqlStore
 from .adapters.redis.coupon_gate import RedisCouponGate
 from .adapters.redis.locks import RedisLockManager
-from .adapters.redis.pool import InstrumentedRedisPool, RedisProbe, connect_control, open_redis
+from .adapters.redis.pool import (
+    InstrumentedRedisPool,
+    RedisProbe,
+    close_within,
+    connect_control,
+    open_redis,
+)
 from .adapters.redis.rate_limits import RedisRateLimiter
 from .adapters.redis.switch_values import RedisSwitchValues
 from .api.framework.admission import admission, build_gate, priorities
@@ -250,7 +256,7 @@ class Root:
             try:
                 yield
             finally:
-                await control.aclose()
+                await close_within(control.aclose(), "switch control")
 
     def rate_policies(self) -> dict[str, Policy]:
         s = self.settings

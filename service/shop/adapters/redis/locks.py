@@ -28,6 +28,7 @@ from ...locks.lease import Lease, LockObserver, NullObserver
 from ...locks.local import LocalLockManager
 from ...telemetry import Telemetry
 from ...telemetry.logging import get_logger
+from .pool import close_within
 
 log = get_logger("shop.locks.redis")
 
@@ -316,8 +317,7 @@ class RedisLockManager:
                 log.warning("lock_pubsub_lost", error=str(exc))
                 await asyncio.sleep(BREAKER_COOLDOWN)  # meanwhile waiters fall back on the timer
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                await close_within(pubsub.aclose(), "lock subscription")
 
     async def _renew_leases(self) -> None:
         """Renew every held lease every lease/3 in one round trip; report the ones lost.
@@ -385,5 +385,5 @@ class RedisLockManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._reader = self._watchdog = None
-        await self._renewer.aclose()
-        await self._renewer.connection_pool.disconnect()
+        await close_within(self._renewer.aclose(), "lock renewer")
+        await close_within(self._renewer.connection_pool.disconnect(), "lock renewer's pool")

@@ -8,8 +8,9 @@ pool) for at most `timeout` seconds, and reports the `db_client_connection_*` fa
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -22,6 +23,23 @@ from ...telemetry import Telemetry
 from ...telemetry.logging import get_logger
 
 log = get_logger("shop.redis")
+# redis-py's close waits for each socket's `wait_closed`, which can wait forever
+# (redis/redis-py#3941): a shutdown gives a Redis close this long, then leaves the socket to the
+# process's exit.
+CLOSE_WITHIN = 2.0
+
+
+async def close_within(closing: Awaitable[object], what: str) -> None:
+    """Await `closing` (a Redis client's, pool's or subscription's close) for CLOSE_WITHIN at
+    most; one that fails or does not finish is logged, never raised: it must not hold up or
+    break the rest of a shutdown."""
+    try:
+        async with asyncio.timeout(CLOSE_WITHIN):
+            await closing
+    except (TimeoutError, RedisError, OSError) as exc:
+        log.warning("redis_close_abandoned", what=what, error=repr(exc))
+
+
 POOL_NAME = "redis"
 UNREACHABLE = "Error 111 connecting to Redis: Connection refused (incident switch redis=down)"
 # Connections a process opens at start (at most its pool's size).
@@ -135,7 +153,7 @@ async def open_redis(
     try:
         yield client
     finally:
-        await client.aclose()
+        await close_within(client.aclose(), "client")
 
 
 class RedisProbe:
