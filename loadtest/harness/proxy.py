@@ -1,12 +1,13 @@
 """HAProxy in front of one shop on loopback, refusing past a bound before the shop sees a request.
 
 The shop's own gate answers a refusal only once its event loop reaches the request, which past
-capacity is the slowest part of the answer (decision 0049). HAProxy holds at most `maxconn`
-requests in flight at the shop and lets at most `queue` more wait, each no longer than
-`timeout_ms`; the next arrival is answered at once, in C, with the shop's own `OVERLOADED`
-problem (decision 0058). The problem's fields are those of `Overloaded` in
-`service/shop/api/framework/http_errors.py`, so clients cannot tell the proxy's refusal from the
-shop's.
+capacity is the slowest part of the answer (decision 0049). Per route class (the group-committed
+writes apart from the rest), HAProxy holds at most `maxconn` requests in flight at the shop and
+lets at most `queue` more wait, each no longer than `timeout_ms`; the next arrival is answered
+at once, in C, with the shop's own `OVERLOADED` problem (decision 0058). What the shop never
+sheds passes unbounded, and one request in LOG_SAMPLE is logged with HAProxy's own timers.
+The problem's fields are those of `Overloaded` in `service/shop/api/framework/http_errors.py`,
+so clients cannot tell the proxy's refusal from the shop's.
 """
 
 from __future__ import annotations
@@ -88,28 +89,26 @@ NEVER_SHED = (
 )
 
 
-def backend(name: str, bounds: Bounds, where: str, servers: list[str]) -> list[str]:
-    """A bounded backend's lines: refused at once when `bounds.queue` already wait, refused
-    after `bounds.timeout_ms` of waiting, both with the shop's OVERLOADED problem."""
-    full = f"the shop is over capacity ({where} queue of {bounds.queue} full); retry later"
-    late = f"the shop is over capacity (waited {bounds.timeout_ms} ms at the {where}); retry later"
-    return [
-        f"backend {name}",
-        f"    http-request return {_answer(full)} if {{ queue ge {bounds.queue} }}",
-        f"    timeout queue {bounds.timeout_ms}ms",
-        f"    http-error {_answer(late)}",
-        *(f"    server {server} maxconn {bounds.maxconn}" for server in servers),
-    ]
+def _backend(name: str, bounds: Bounds, server: str) -> str:
+    """A bounded backend: refused at once when `bounds.queue` already wait, refused after
+    `bounds.timeout_ms` of waiting, both with the shop's OVERLOADED problem."""
+    full = f"the shop is over capacity (proxy queue of {bounds.queue} full); retry later"
+    late = f"the shop is over capacity (waited {bounds.timeout_ms} ms at the proxy); retry later"
+    return "\n".join(
+        (
+            f"backend {name}",
+            f"    http-request return {_answer(full)} if {{ queue ge {bounds.queue} }}",
+            f"    timeout queue {bounds.timeout_ms}ms",
+            f"    http-error {_answer(late)}",
+            f"    server {server} maxconn {bounds.maxconn}",
+        )
+    )
 
 
 def config(shop_url: str, port: int, classes: Classes) -> str:
     """An haproxy.cfg serving 127.0.0.1:`port` in front of the shop at `shop_url`."""
     shop = urlsplit(shop_url)
-    server = [f"shop {shop.hostname}:{shop.port}"]
-    backends = [
-        "\n".join(backend(name, bounds, "proxy", server))
-        for name, bounds in (("shop", classes.other), ("batched", classes.batched))
-    ]
+    server = f"shop {shop.hostname}:{shop.port}"
     acls = "\n".join(f"    {line}" for line in (*NEVER_SHED, *BATCHED))
     return f"""\
 # Written by loadtest/harness/proxy.py for one run; see its docstring.
@@ -142,11 +141,11 @@ frontend shop
     default_backend shop
 
 backend ops
-    server {server[0]}
+    server {server}
 
-{backends[0]}
+{_backend("shop", classes.other, server)}
 
-{backends[1]}
+{_backend("batched", classes.batched, server)}
 """
 
 
