@@ -21,10 +21,18 @@ async def running(**loops: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            # redis-py can swallow a cancellation that lands mid-command, and the loop then runs
-            # on: cancel again until the task has really ended, so shutdown never hangs on it.
-            while not task.done():
-                await asyncio.wait([task], timeout=CANCEL_RETRY)
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await ended(task)
+
+
+async def ended(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has really ended.
+
+    redis-py can swallow a cancellation that lands mid-command, and a loop then runs on: it is
+    cancelled again every CANCEL_RETRY until it ends, so a shutdown never hangs on it.
+    """
+    task.cancel()
+    while not task.done():
+        await asyncio.wait([task], timeout=CANCEL_RETRY)
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ...background import ended
 from ...domain.errors import LockTimeout, LockUnavailable
 from ...locks.lease import Lease, LockObserver, NullObserver
 from ...locks.local import LocalLockManager
@@ -381,9 +382,7 @@ class RedisLockManager:
         """Stop the reader and the watchdog (held locks are released by their holders)."""
         for task in (self._reader, self._watchdog):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await ended(task)  # the reader's subscription can swallow one cancellation
         self._reader = self._watchdog = None
         await close_within(self._renewer.aclose(), "lock renewer")
         await close_within(self._renewer.connection_pool.disconnect(), "lock renewer's pool")
