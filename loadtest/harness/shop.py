@@ -173,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("count", type=int, nargs="?", default=3)
     args = parser.parse_args(argv)
+    # Ctrl-C (SIGINT) stops the fleet even when it was started in the background of a script:
+    # the shell then leaves SIGINT ignored, and Python installs no handler of its own for it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     base = int(os.environ.get("SHOP_PORT", "8081"))
     env = {
         "SHOP_REDIS_URL": os.environ.get("SHOP_REDIS_URL", "redis://127.0.0.1:6379/0"),
