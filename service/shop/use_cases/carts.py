@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..domain.carts import Cart, CartItem
-from ..domain.errors import CartItemNotFound, EmptyCart, UserNotFound
+from ..domain.errors import CartItemNotFound, EmptyCart, UserNotFound, found
 from ..domain.orders import MAX_QUANTITY
 from .balance import balance_of
 from .deps import Deps
@@ -48,15 +48,15 @@ async def remove_item(*, deps: Deps, user_id: str, cart_item_id: int) -> None:
     await deps.store.transaction(lambda tx: _remove(tx, user_id, cart_item_id))
 
 
-async def _hold_user(tx: Tx, user_id: str) -> bool:
-    """The user's row locked until the cart write commits; False for an unknown id.
+async def _hold_user(tx: Tx, user_id: str) -> int | None:
+    """The user's row locked until the cart write commits (its balance); None for an unknown id.
 
     An order batch locks its users' rows before it reads the carts it then empties, so a cart
     write lands wholly before an order (which buys it) or wholly after it (and stays in the
     emptied cart): never between the order's read and its emptying, where it was deleted
     unpaid and the write itself answered 404 for its own line.
     """
-    return user_id in await tx.users.lock_balances([user_id])
+    return (await tx.users.lock_balances([user_id])).get(user_id)
 
 
 async def _open_cart(tx: Tx, user_id: str, now: datetime) -> Cart:
@@ -66,8 +66,7 @@ async def _open_cart(tx: Tx, user_id: str, now: datetime) -> Cart:
 
 
 async def _add(tx: Tx, user_id: str, product_id: str, quantity: int, now: datetime) -> CartItem:
-    if not await _hold_user(tx, user_id):
-        raise UserNotFound(f"user {user_id} not found")
+    found(await _hold_user(tx, user_id), UserNotFound, f"user {user_id}")
     await require_product(tx, product_id)
     cart_id = await tx.carts.ensure(user_id, now=now)
     item_id = await tx.carts.add(cart_id, product_id, quantity, max_quantity=MAX_QUANTITY, now=now)
