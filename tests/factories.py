@@ -124,6 +124,14 @@ class Factory:
             yield
             await blocker.rollback_quietly()
 
+    async def running(self, pattern: str) -> bool:
+        """Whether one statement like `pattern` (SQL LIKE, matched from its start) is running
+        now, waiting on a lock, say."""
+        found = await self.scalar(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE %s", pattern
+        )
+        return found == 1
+
     async def issued(self, coupon: str) -> object:
         """How many of `coupon` the database counts as issued."""
         return await self.scalar("SELECT issued_quantity FROM coupons WHERE coupon_id = %s", coupon)

@@ -152,12 +152,10 @@ async def test_a_line_added_while_an_order_holds_the_user_lands_after_it_and_sta
             )
 
             async def waiting_or_done() -> bool:
-                waiting = await factory.scalar(
-                    "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE %s",
+                return answer.done() or await factory.running(
                     "SELECT user_id, balance FROM users WHERE user_id IN (%) ORDER BY user_id"
-                    " FOR UPDATE",
+                    " FOR UPDATE"
                 )
-                return answer.done() or waiting == 1
 
             await until(waiting_or_done)
             await cur.execute("DELETE FROM cart_items WHERE cart_id = %s", (cart_id,))

@@ -170,14 +170,7 @@ async def _deadlock_victim(
             await cur.execute(*hold)
             answer = asyncio.ensure_future(request)
 
-            async def blocked() -> bool:
-                found = await factory.scalar(
-                    "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE %s",
-                    waiting,
-                )
-                return found == 1
-
-            await until(blocked)
+            await until(lambda: factory.running(waiting))
             await cur.execute(*close)
             await cur.execute("ROLLBACK")
     finally:
